@@ -1,0 +1,65 @@
+# LERT: set-up, tests, demo and benchmarks.
+#
+#   make test    both runtimes: TF 1.15.5 / Python 3.7 and TF 2.15 / Python 3.11
+#   make demo    the whole job on the shipped sample corpus, on CPU
+#   make bench   throughput benchmarks
+#
+# Each target creates the virtual environments it needs (.venv-tf1, .venv-tf2).
+# Without python3.7 the TF 1.15 leg is skipped loudly, unless REQUIRE_TF1=1.
+
+SHELL := /bin/bash
+PYTHON37 ?= $(shell scripts/find_python.sh 3.7)
+PYTHON311 ?= $(shell scripts/find_python.sh 3.11)
+VENV_TF1 := .venv-tf1
+VENV_TF2 := .venv-tf2
+PYTEST_ARGS ?=
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: test test-tf1 test-tf2 demo bench venvs clean
+
+test: test-tf2 test-tf1
+
+$(VENV_TF2)/.installed: requirements.txt
+	@test -n "$(PYTHON311)" || { echo "ERROR: python3.11 not found; install Python 3.11." >&2; exit 1; }
+	rm -rf $(VENV_TF2)
+	$(PYTHON311) -m venv $(VENV_TF2)
+	$(VENV_TF2)/bin/python -m pip install --quiet --upgrade "pip==24.3.1"
+	$(VENV_TF2)/bin/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV_TF1)/.installed: requirements-tf1.txt
+	@test -n "$(PYTHON37)" || { echo "ERROR: python3.7 not found." >&2; exit 1; }
+	rm -rf $(VENV_TF1)
+	$(PYTHON37) -m venv $(VENV_TF1)
+	$(VENV_TF1)/bin/python -m pip install --quiet --upgrade "pip==23.3.2"
+	$(VENV_TF1)/bin/python -m pip install --quiet -r requirements-tf1.txt
+	touch $@
+
+test-tf2: $(VENV_TF2)/.installed
+	@echo "===== Tests on TensorFlow 2.15 / Python 3.11 ====="
+	$(VENV_TF2)/bin/python -m pytest -p no:cacheprovider tests $(PYTEST_ARGS)
+
+test-tf1:
+	@if [ -z "$(PYTHON37)" ]; then \
+	  if [ "$(REQUIRE_TF1)" = "1" ]; then \
+	    echo "ERROR: python3.7 not found and REQUIRE_TF1=1: cannot run the TF 1.15 tests." >&2; exit 1; \
+	  fi; \
+	  echo "#####################################################################"; \
+	  echo "# WARNING: python3.7 not found: the TensorFlow 1.15 tests DID NOT RUN."; \
+	  echo "# Install Python 3.7 (e.g. pyenv install 3.7) to test the release's runtime."; \
+	  echo "#####################################################################"; \
+	else \
+	  $(MAKE) --no-print-directory $(VENV_TF1)/.installed && \
+	  echo "===== Tests on TensorFlow 1.15.5 / Python 3.7 =====" && \
+	  $(VENV_TF1)/bin/python -m pytest -p no:cacheprovider tests $(PYTEST_ARGS); \
+	fi
+
+venvs: $(VENV_TF2)/.installed
+	@if [ -n "$(PYTHON37)" ]; then $(MAKE) --no-print-directory $(VENV_TF1)/.installed; fi
+
+bench: $(VENV_TF2)/.installed
+	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32
+
+clean:
+	rm -rf $(VENV_TF1) $(VENV_TF2) demo_output

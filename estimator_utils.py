@@ -1,0 +1,232 @@
+# coding=utf-8
+"""The one Estimator/RunConfig builder for pre-training and fine-tuning.
+
+A model_fn returns a `TPUEstimatorSpec`. `EstimatorRunner` runs it through
+`TPUEstimator` on TPU, CPU or one GPU (TPUEstimator falls back to CPU/GPU when
+`use_tpu` is false), or through a plain `Estimator` with a
+`MirroredStrategy` for data parallelism over several GPUs of one host.
+It also holds the checkpoint warm-start shared by every script.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import os
+
+import tensorflow.compat.v1 as tf
+
+import modeling
+
+RunSettings = collections.namedtuple("RunSettings", [
+    "output_dir",
+    "use_tpu",
+    "tpu_name",
+    "tpu_zone",
+    "gcp_project",
+    "master",
+    "num_tpu_cores",
+    "iterations_per_loop",
+    "num_gpus",
+    "use_xla",
+    "save_checkpoints_steps",
+    "save_summary_steps",
+    "keep_checkpoint_max",
+    "random_seed",
+])
+
+
+def define_run_flags(flags):
+  """Defines the flags of `RunSettings` on an absl flags module."""
+  flags.DEFINE_bool("use_tpu", False, "Run on TPU through TPUEstimator.")
+  flags.DEFINE_string("tpu_name", None,
+                      "Cloud TPU name or grpc://ip:port address.")
+  flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU; found "
+                      "from metadata when not given.")
+  flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU; "
+                      "found from metadata when not given.")
+  flags.DEFINE_string("master", None, "TensorFlow master URL.")
+  flags.DEFINE_integer("num_tpu_cores", 8,
+                       "TPU cores to use (8 on a v3-8), with --use_tpu.")
+  flags.DEFINE_integer("iterations_per_loop", 1000,
+                       "Steps the TPU runs between returns to the host.")
+  flags.DEFINE_integer("num_gpus", 0,
+                       "GPUs of this host for data-parallel training through "
+                       "tf.distribute.MirroredStrategy; 0 or 1 runs on the "
+                       "default device. The batch is split over the GPUs.")
+  flags.DEFINE_bool("use_xla", False, "Compile with XLA (CPU/GPU).")
+  flags.DEFINE_integer("save_checkpoints_steps", 1000,
+                       "Steps between checkpoints.")
+  flags.DEFINE_integer("save_summary_steps", 100,
+                       "Steps between TensorBoard summaries.")
+  flags.DEFINE_integer("keep_checkpoint_max", 5,
+                       "Checkpoints to keep (0 keeps all).")
+  flags.DEFINE_integer("random_seed", 12345,
+                       "Seed for initialisation, dropout and shuffling.")
+
+
+def run_settings_from_flags(flag_values):
+  return RunSettings(**{field: getattr(flag_values, field)
+                        for field in RunSettings._fields})
+
+
+def _session_config(settings):
+  config = tf.ConfigProto(allow_soft_placement=True)
+  if settings.use_xla:
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
+  return config
+
+
+class EstimatorRunner(object):
+  """Trains, evaluates and predicts with one model_fn on the chosen device.
+
+  `train_batch_size` etc. are global batch sizes: with several GPUs each
+  replica gets an equal share.
+  """
+
+  def __init__(self, model_fn, settings, train_batch_size=32,
+               eval_batch_size=8, predict_batch_size=8, params=None,
+               mirrored_devices=None):
+    self.settings = settings
+    self.batch_sizes = {"train": train_batch_size, "eval": eval_batch_size,
+                        "predict": predict_batch_size}
+    keep = settings.keep_checkpoint_max or None
+    self.num_replicas = 1
+    if settings.num_gpus > 1 or mirrored_devices:
+      devices = mirrored_devices or ["/gpu:%d" % i
+                                     for i in range(settings.num_gpus)]
+      self.num_replicas = len(devices)
+      for name, size in self.batch_sizes.items():
+        if size % self.num_replicas:
+          raise ValueError("The %s batch size %d is not divisible by the %d "
+                           "GPUs." % (name, size, self.num_replicas))
+      strategy = tf.distribute.MirroredStrategy(devices=devices)
+      config = tf.estimator.RunConfig(
+          model_dir=settings.output_dir,
+          tf_random_seed=settings.random_seed,
+          save_checkpoints_steps=settings.save_checkpoints_steps,
+          save_summary_steps=settings.save_summary_steps,
+          keep_checkpoint_max=keep,
+          session_config=_session_config(settings),
+          train_distribute=strategy, eval_distribute=strategy)
+
+      def estimator_model_fn(features, labels, mode, params):
+        return model_fn(features, labels, mode, params).as_estimator_spec()
+
+      self.estimator = tf.estimator.Estimator(
+          model_fn=estimator_model_fn, config=config, params=params)
+      self.use_plain_estimator = True
+      return
+
+    cluster = None
+    if settings.use_tpu:
+      if not settings.tpu_name:
+        raise ValueError("--use_tpu needs --tpu_name.")
+      cluster = tf.distribute.cluster_resolver.TPUClusterResolver(
+          settings.tpu_name, zone=settings.tpu_zone,
+          project=settings.gcp_project)
+    config = tf.estimator.tpu.RunConfig(
+        cluster=cluster,
+        master=settings.master,
+        model_dir=settings.output_dir,
+        tf_random_seed=settings.random_seed,
+        save_checkpoints_steps=settings.save_checkpoints_steps,
+        save_summary_steps=settings.save_summary_steps,
+        keep_checkpoint_max=keep,
+        session_config=_session_config(settings),
+        tpu_config=tf.estimator.tpu.TPUConfig(
+            iterations_per_loop=settings.iterations_per_loop,
+            num_shards=settings.num_tpu_cores,
+            per_host_input_for_training=(
+                tf.estimator.tpu.InputPipelineConfig.PER_HOST_V2)))
+    self.estimator = tf.estimator.tpu.TPUEstimator(
+        use_tpu=settings.use_tpu, model_fn=model_fn, config=config,
+        params=params, train_batch_size=train_batch_size,
+        eval_batch_size=eval_batch_size,
+        predict_batch_size=predict_batch_size)
+    self.use_plain_estimator = False
+
+  def _input_fn(self, input_fn, kind):
+    if not self.use_plain_estimator:
+      return input_fn  # TPUEstimator sets params["batch_size"] itself.
+    per_replica = self.batch_sizes[kind] // self.num_replicas
+    return lambda params: input_fn(dict(params, batch_size=per_replica))
+
+  def train(self, input_fn, max_steps):
+    self.estimator.train(input_fn=self._input_fn(input_fn, "train"),
+                         max_steps=max_steps)
+
+  def evaluate(self, input_fn, steps=None):
+    return self.estimator.evaluate(input_fn=self._input_fn(input_fn, "eval"),
+                                   steps=steps)
+
+  def predict(self, input_fn):
+    return self.estimator.predict(
+        input_fn=self._input_fn(input_fn, "predict"))
+
+
+def init_from_checkpoint(init_checkpoint, use_tpu):
+  """Warm-starts the graph's variables from a Google BERT/LERT checkpoint.
+
+  Variables whose name and shape match are loaded; the others keep their
+  fresh initialisation. Both lists are logged.
+
+  Returns:
+    (scaffold_fn or None, names of loaded variables, names of new variables)
+  """
+  tvars = tf.trainable_variables()
+  if not init_checkpoint:
+    return None, [], [_name(v) for v in tvars]
+  if tf.gfile.IsDirectory(init_checkpoint):
+    latest = tf.train.latest_checkpoint(init_checkpoint)
+    if latest is None:
+      raise ValueError("--init_checkpoint %s is a directory without a "
+                       "checkpoint." % init_checkpoint)
+    init_checkpoint = latest
+  shapes = dict(tf.train.list_variables(init_checkpoint))
+  assignment_map, _ = modeling.get_assignment_map_from_checkpoint(
+      tvars, init_checkpoint)
+  for name in list(assignment_map):
+    var_shape = next(v.shape.as_list() for v in tvars if _name(v) == name)
+    if list(shapes[name]) != var_shape:
+      tf.logging.warning("Not loading %s: checkpoint shape %s, model shape "
+                         "%s.", name, shapes[name], var_shape)
+      del assignment_map[name]
+
+  def scaffold_fn():
+    tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+    return tf.train.Scaffold()
+
+  loaded = [_name(v) for v in tvars if _name(v) in assignment_map]
+  new = [_name(v) for v in tvars if _name(v) not in assignment_map]
+  tf.logging.info("**** Variables initialised from %s: %d ****",
+                  init_checkpoint, len(loaded))
+  for name in loaded:
+    tf.logging.info("  %s  *INIT_FROM_CKPT*", name)
+  tf.logging.info("**** New variables (fresh initialisation): %d ****",
+                  len(new))
+  for name in new:
+    tf.logging.info("  %s  *NEW*", name)
+  if use_tpu:
+    return scaffold_fn, loaded, new
+  scaffold_fn()
+  return None, loaded, new
+
+
+def _name(variable):
+  return variable.name.split(":")[0]
+
+
+def write_eval_results(output_dir, result):
+  """Writes the metrics to <output_dir>/eval_results.txt and logs them."""
+  path = os.path.join(output_dir, "eval_results.txt")
+  tf.gfile.MakeDirs(output_dir)
+  with tf.gfile.GFile(path + ".tmp", "w") as writer:
+    tf.logging.info("***** Eval results *****")
+    for key in sorted(result):
+      tf.logging.info("  %s = %s", key, result[key])
+      writer.write("%s = %s\n" % (key, result[key]))
+  tf.gfile.Rename(path + ".tmp", path, overwrite=True)
+  return path

@@ -1,0 +1,170 @@
+# coding=utf-8
+"""TFRecord input pipeline shared by pre-training and fine-tuning.
+
+`input_fn_builder` returns the `input_fn` an Estimator calls: it reads
+`tf.train.Example` records from many files in parallel, shuffles, parses
+whole batches at once and prefetches. `check_input_files` looks at the first
+record of every file before training starts, so a file written for other
+flags fails at once with an error that names it, not hours later inside
+TensorFlow.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+
+import tensorflow.compat.v1 as tf
+
+
+class InputError(ValueError):
+  """Input files that do not fit the flags."""
+
+
+# A feature of a record: its dtype and length.
+FeatureSpec = collections.namedtuple("FeatureSpec", ["dtype", "length"])
+
+
+def expand_input_files(input_file):
+  """Expands a comma-separated list of globs; every glob must match."""
+  files = []
+  for pattern in input_file.split(","):
+    pattern = pattern.strip()
+    if not pattern:
+      continue
+    matched = sorted(tf.gfile.Glob(pattern))
+    if not matched:
+      raise InputError("--input_file pattern %r matches no file." % pattern)
+    files.extend(matched)
+  if not files:
+    raise InputError("--input_file is empty: give one or more file globs.")
+  return files
+
+
+def _read_first_example(path):
+  for record in tf.io.tf_record_iterator(path):
+    return tf.train.Example.FromString(record)
+  return None
+
+
+def _feature_values(feature):
+  kind = feature.WhichOneof("kind")
+  if kind is None:
+    return None, []
+  return kind, list(getattr(feature, kind).value)
+
+
+def check_input_files(input_files, required, optional=None):
+  """Checks the first record of every file against the expected features.
+
+  Args:
+    input_files: list of TFRecord paths.
+    required: dict name -> FeatureSpec that every record must have.
+    optional: dict name -> FeatureSpec that records may have; one file
+      having it means every file must.
+
+  Returns:
+    The names of the optional features that the files carry.
+
+  Raises:
+    InputError naming the file and feature on any mismatch.
+  """
+  optional = optional or {}
+  present_in = collections.defaultdict(list)
+  checked = []
+  for path in input_files:
+    try:
+      example = _read_first_example(path)
+    except tf.errors.OpError as e:
+      raise InputError("%s is not a readable TFRecord file: %s" %
+                       (path, e.message))
+    if example is None:
+      tf.logging.warning("Input file %s holds no record.", path)
+      continue
+    checked.append(path)
+    features = example.features.feature
+    for name, spec in list(required.items()) + list(optional.items()):
+      if name not in features:
+        if name in required:
+          raise InputError(
+              "%s: record 1 lacks feature %r (has: %s). Was it written by "
+              "create_pretraining_data.py for these flags?" %
+              (path, name, ", ".join(sorted(features))))
+        continue
+      kind, values = _feature_values(features[name])
+      want_kind = "float_list" if spec.dtype == tf.float32 else "int64_list"
+      if kind != want_kind:
+        raise InputError("%s: record 1 feature %r is %s, expected %s." %
+                         (path, name, kind, want_kind))
+      if len(values) != spec.length:
+        raise InputError(
+            "%s: record 1 feature %r has length %d but the flags expect %d "
+            "(check --max_seq_length and --max_predictions_per_seq against "
+            "the flags the data was made with)." %
+            (path, name, len(values), spec.length))
+      if name in optional:
+        present_in[name].append(path)
+  for name, paths in present_in.items():
+    if len(paths) != len(checked):
+      missing = sorted(set(checked) - set(paths))
+      raise InputError("Feature %r is in %s but not in %s: mix no files of "
+                       "different formats." % (name, paths[0], missing[0]))
+  return sorted(present_in)
+
+
+def input_fn_builder(input_files, features, is_training, drop_remainder=True,
+                     num_cpu_threads=4, shuffle_buffer_size=1000, seed=None):
+  """Returns an `input_fn(params)` over TFRecord files.
+
+  Args:
+    input_files: list of TFRecord paths.
+    features: dict name -> FeatureSpec to parse (others are ignored).
+    is_training: repeat and shuffle forever; otherwise one ordered pass.
+    drop_remainder: drop a last partial batch (TPUs need fixed shapes).
+    num_cpu_threads: files read in parallel.
+    shuffle_buffer_size: records in the shuffle buffer.
+    seed: makes the shuffles repeatable.
+
+  Integer features are cast to int32, which TPUs need.
+  """
+  name_to_features = {
+      name: tf.io.FixedLenFeature([spec.length], spec.dtype)
+      for name, spec in features.items()}
+
+  def parse_batch(serialized):
+    batch = tf.io.parse_example(serialized, name_to_features)
+    return {name: tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
+            for name, value in batch.items()}
+
+  def input_fn(params):
+    batch_size = params["batch_size"]
+    if is_training:
+      dataset = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
+      dataset = dataset.shuffle(len(input_files), seed=seed).repeat()
+      # Read several files at once so that a batch mixes files.
+      dataset = dataset.interleave(
+          tf.data.TFRecordDataset,
+          cycle_length=min(num_cpu_threads, len(input_files)),
+          num_parallel_calls=tf.data.experimental.AUTOTUNE)
+      dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
+    else:
+      dataset = tf.data.TFRecordDataset(input_files)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(parse_batch,
+                          num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    return dataset.prefetch(tf.data.experimental.AUTOTUNE)
+
+  return input_fn
+
+
+def make_example(int_features, float_features=None):
+  """A tf.train.Example from dicts name -> list of ints / list of floats."""
+  feature = {}
+  for name, items in int_features.items():
+    feature[name] = tf.train.Feature(
+        int64_list=tf.train.Int64List(value=[int(item) for item in items]))
+  for name, items in (float_features or {}).items():
+    feature[name] = tf.train.Feature(
+        float_list=tf.train.FloatList(value=[float(item) for item in items]))
+  return tf.train.Example(features=tf.train.Features(feature=feature))

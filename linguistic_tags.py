@@ -1,0 +1,71 @@
+# coding=utf-8
+"""The LERT linguistic tag inventories and the mapping from LTP's output.
+
+This is the one home of the tag lists: every script imports it. The order of
+each list is part of the checkpoint format (index i of a head's output is the
+i-th entry, SPEC §1), so never reorder them.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+# POS: LTP's 863 tag set. The 28th tag is the non-lexeme tag that LTP writes as
+# `x`; the released label list spells it `%`.
+POS_TAGS = ("n v wp u d a m p r ns c q nt nh nd j i b ni nz nl z k ws o h e "
+            "%").split()
+
+# NER: BIES-O over person (Nh), organisation (Ni) and place (Ns).
+NER_TAGS = ("O S-Ns S-Nh B-Ni E-Ni I-Ni S-Ni B-Ns E-Ns I-Ns B-Nh E-Nh "
+            "I-Nh").split()
+
+# DEP: the relation of a word to its head, attributed to the dependent.
+DEP_LABELS = "ATT WP ADV VOB SBV COO RAD HED POB CMP LAD FOB DBL IOB".split()
+
+# The three linguistic tasks, in the order the paper names them.
+TASKS = ("pos", "ner", "dep")
+
+TAGS_BY_TASK = {"pos": POS_TAGS, "ner": NER_TAGS, "dep": DEP_LABELS}
+NUM_TAGS = {task: len(tags) for task, tags in TAGS_BY_TASK.items()}
+
+# The released code names the labels with these prefixes (`POS-n`, `NER-S-Ns`).
+RELEASE_PREFIX = {"pos": "POS-", "ner": "NER-", "dep": "DEP-"}
+
+# LTP spellings that differ from the released label lists.
+_LTP_POS_ALIASES = {"x": "%"}
+
+_INDEX = {task: {tag: i for i, tag in enumerate(tags)}
+          for task, tags in TAGS_BY_TASK.items()}
+
+
+def tag_to_id(task, tag):
+  """Index of an LTP tag in `task`'s inventory, or None if it has none.
+
+  None means "missing label" (SPEC §4): e.g. LTP 4's DEP `IS` has no index,
+  so such a word still counts for MLM but trains no DEP head.
+  """
+  if task == "pos":
+    tag = _LTP_POS_ALIASES.get(tag, tag)
+  return _INDEX[task].get(tag)
+
+
+def id_to_tag(task, index):
+  return TAGS_BY_TASK[task][index]
+
+
+def release_label_names(task):
+  """The label names as the released code spells them (`POS-n`, ...)."""
+  return [RELEASE_PREFIX[task] + tag for tag in TAGS_BY_TASK[task]]
+
+
+def parse_task_list(text):
+  """Parses a comma-separated task list such as "pos,ner,dep" or ""."""
+  tasks = [t.strip().lower() for t in text.split(",") if t.strip()]
+  for task in tasks:
+    if task not in TASKS:
+      raise ValueError("Unknown linguistic task %r: choose from %s." %
+                       (task, ",".join(TASKS)))
+  if len(set(tasks)) != len(tasks):
+    raise ValueError("Linguistic task listed twice in %r." % text)
+  # Keep the canonical order so that variable creation order is stable.
+  return [t for t in TASKS if t in tasks]

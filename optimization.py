@@ -1,0 +1,254 @@
+# coding=utf-8
+"""Optimisers for pre-training and fine-tuning.
+
+Adam with decoupled weight decay (BERT's AdamWeightDecay, which LERT used),
+or LAMB for large batches; linear warm-up then linear decay of the learning
+rate; global-norm gradient clipping; gradient accumulation over several
+micro-batches; and dynamic loss scaling for float16 training.
+
+The global step counts optimiser updates, so with gradient accumulation over
+k micro-batches one step consumes k batches. The learning-rate and LIP
+schedules, `--num_train_steps` and checkpoints all count updates, which is
+what the paper calls a step.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import re
+
+import tensorflow.compat.v1 as tf
+
+# Weight decay (and LAMB's trust ratio) is not applied to these variables.
+EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+
+def learning_rate_schedule(global_step, init_lr, num_train_steps,
+                           num_warmup_steps):
+  """Linear warm-up to `init_lr`, then linear decay to 0 at the last step."""
+  step = tf.cast(global_step, tf.float32)
+  decayed = init_lr * (1.0 - tf.minimum(step, float(num_train_steps)) /
+                       float(max(num_train_steps, 1)))
+  if not num_warmup_steps:
+    return decayed
+  warmup = init_lr * step / float(num_warmup_steps)
+  return tf.where_v2(step < float(num_warmup_steps), warmup, decayed)
+
+
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
+                     use_tpu=False, weight_decay_rate=0.01,
+                     optimizer_name="adamw", gradient_accumulation_steps=1,
+                     clip_norm=1.0, use_loss_scaling=False):
+  """Builds the training op for `loss`.
+
+  Args:
+    loss: scalar float32 loss of one (micro-)batch.
+    init_lr: peak learning rate.
+    num_train_steps: number of optimiser updates; the rate reaches 0 there.
+    num_warmup_steps: updates of linear warm-up.
+    use_tpu: wrap the optimiser in a CrossShardOptimizer.
+    weight_decay_rate: decoupled weight decay (BERT and the LERT release:
+      0.01; the paper's text says 0.1).
+    optimizer_name: "adamw" or "lamb".
+    gradient_accumulation_steps: micro-batches whose mean gradient makes one
+      update.
+    clip_norm: global-norm clipping threshold.
+    use_loss_scaling: dynamic loss scaling, for float16 compute.
+
+  Returns:
+    The training op. It increments the global step once per update.
+  """
+  if gradient_accumulation_steps < 1:
+    raise ValueError("gradient_accumulation_steps must be >= 1, got %d." %
+                     gradient_accumulation_steps)
+  global_step = tf.train.get_or_create_global_step()
+  learning_rate = learning_rate_schedule(global_step, init_lr,
+                                         num_train_steps, num_warmup_steps)
+  tvars = tf.trainable_variables()
+
+  loss_scale = DynamicLossScale() if use_loss_scaling else None
+  scaled_loss = loss * loss_scale.value if loss_scale else loss
+  grads = tf.gradients(scaled_loss, tvars)
+  grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+           for g, v in zip(grads, tvars)]
+  if loss_scale:
+    grads = [g / loss_scale.value for g in grads]
+
+  updates = []  # assignments other than the optimiser's own
+  apply_now = None  # None: every step updates
+  if gradient_accumulation_steps > 1:
+    grads, apply_now, accumulate_ops = _accumulate(
+        grads, tvars, gradient_accumulation_steps)
+    updates.extend(accumulate_ops)
+  if loss_scale:
+    finite = tf.reduce_all([tf.reduce_all(tf.is_finite(g)) for g in grads])
+    updates.append(loss_scale.update(finite))
+    # An overflowing update is skipped; the next one uses a smaller scale.
+    apply_now = finite if apply_now is None else tf.logical_and(apply_now,
+                                                                 finite)
+
+  grads, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
+
+  optimizer_class = {"adamw": AdamWeightDecayOptimizer,
+                     "lamb": LAMBOptimizer}.get(optimizer_name)
+  if optimizer_class is None:
+    raise ValueError("Unknown optimizer %r: use adamw or lamb." %
+                     optimizer_name)
+  optimizer = optimizer_class(
+      learning_rate=learning_rate, weight_decay_rate=weight_decay_rate,
+      exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY,
+      apply_condition=apply_now)
+  if use_tpu:
+    # Sums the gradients of the TPU cores, as Google BERT does (Adam is
+    # invariant to that scale).
+    optimizer = tf.tpu.CrossShardOptimizer(optimizer)
+  apply_op = optimizer.apply_gradients(zip(grads, tvars),
+                                       global_step=global_step)
+
+  # The step advances after the update has read it for the learning rate.
+  with tf.control_dependencies([apply_op] + updates):
+    increment = (tf.constant(1, global_step.dtype) if apply_now is None else
+                 tf.cast(apply_now, global_step.dtype))
+    step_op = global_step.assign_add(increment)
+  return tf.group(apply_op, step_op, *updates, name="train_op")
+
+
+def _accumulate(grads, tvars, num_micro_batches):
+  """Sums gradients over micro-batches in non-trainable accumulators.
+
+  Returns (mean gradients including this micro-batch, a boolean tensor that
+  is true on every `num_micro_batches`-th call, the accumulator updates).
+  Nothing branches: on other calls the optimiser's assignments keep the old
+  values, which keeps the graph simple and TPU-friendly.
+  """
+  count = tf.get_variable("gradient_accumulation/count", shape=[],
+                          dtype=tf.int32, trainable=False,
+                          initializer=tf.zeros_initializer())
+  new_count = count + 1
+  apply_now = tf.equal(new_count, num_micro_batches)
+  mean_grads, ops = [], []
+  for grad, var in zip(grads, tvars):
+    accumulator = tf.get_variable(
+        _variable_name(var) + "/gradient_accumulator", shape=var.shape,
+        dtype=tf.float32, trainable=False, initializer=tf.zeros_initializer())
+    total = accumulator + grad
+    mean_grads.append(total / float(num_micro_batches))
+    ops.append(accumulator.assign(
+        tf.where_v2(apply_now, tf.zeros_like(total), total)))
+  ops.append(count.assign(tf.where_v2(apply_now, 0, new_count)))
+  return mean_grads, apply_now, ops
+
+
+class DynamicLossScale(object):
+  """Loss scale that halves on overflow and doubles after a run of good steps."""
+
+  def __init__(self, initial_scale=2.0 ** 15, growth_interval=2000):
+    self.growth_interval = growth_interval
+    self.scale = tf.get_variable(
+        "loss_scale/scale", shape=[], dtype=tf.float32, trainable=False,
+        initializer=tf.constant_initializer(initial_scale))
+    self.good_steps = tf.get_variable(
+        "loss_scale/good_steps", shape=[], dtype=tf.int32, trainable=False,
+        initializer=tf.zeros_initializer())
+    self.value = tf.identity(self.scale)
+
+  def update(self, finite):
+    good = self.good_steps + 1
+    grow = tf.logical_and(finite, good >= self.growth_interval)
+    new_scale = tf.where_v2(
+        finite, tf.where_v2(grow, self.value * 2.0, self.value),
+        tf.maximum(self.value / 2.0, 1.0))
+    new_good = tf.where_v2(tf.logical_and(finite, tf.logical_not(grow)), good,
+                           0)
+    return tf.group(self.scale.assign(new_scale),
+                    self.good_steps.assign(new_good))
+
+
+def _variable_name(var):
+  return re.sub(r":\d+$", "", var.name)
+
+
+class AdamWeightDecayOptimizer(tf.train.Optimizer):
+  """Adam with decoupled weight decay, as in BERT (no bias correction).
+
+  The moments are the variables `<var>/adam_m` and `<var>/adam_v`, as in
+  Google BERT and LERT checkpoints. With `apply_condition` (a boolean
+  tensor) every assignment keeps the old value when it is false.
+  """
+
+  def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9,
+               beta_2=0.999, epsilon=1e-6, exclude_from_weight_decay=None,
+               apply_condition=None, name="AdamWeightDecayOptimizer"):
+    super(AdamWeightDecayOptimizer, self).__init__(False, name)
+    self.learning_rate = learning_rate
+    self.weight_decay_rate = weight_decay_rate
+    self.beta_1 = beta_1
+    self.beta_2 = beta_2
+    self.epsilon = epsilon
+    self.exclude_from_weight_decay = exclude_from_weight_decay
+    self.apply_condition = apply_condition
+
+  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+    assignments = []
+    for grad, param in grads_and_vars:
+      if grad is None or param is None:
+        continue
+      param_name = _variable_name(param)
+      grad = tf.convert_to_tensor(grad)
+      m = tf.get_variable(param_name + "/adam_m", shape=param.shape,
+                          dtype=tf.float32, trainable=False,
+                          initializer=tf.zeros_initializer())
+      v = tf.get_variable(param_name + "/adam_v", shape=param.shape,
+                          dtype=tf.float32, trainable=False,
+                          initializer=tf.zeros_initializer())
+      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+      update = next_m / (tf.sqrt(next_v) + self.epsilon)
+      excluded = self._is_excluded(param_name)
+      if self.weight_decay_rate and not excluded:
+        update += self.weight_decay_rate * param
+      update = self._scale_update(update, param, excluded)
+      next_param = param - self.learning_rate * update
+      for variable, value in ((param, next_param), (m, next_m), (v, next_v)):
+        if self.apply_condition is not None:
+          value = tf.where_v2(self.apply_condition, value, variable)
+        assignments.append(variable.assign(value))
+    return tf.group(*assignments, name=name)
+
+  def _scale_update(self, update, param, excluded):
+    del param, excluded  # Adam applies the update as it is.
+    return update
+
+  def _is_excluded(self, param_name):
+    return any(re.search(pattern, param_name) is not None
+               for pattern in self.exclude_from_weight_decay or ())
+
+  # tf.train.Optimizer's abstract methods are unused: apply_gradients above
+  # does the whole update.
+  def _apply_dense(self, grad, var):
+    raise NotImplementedError("Use apply_gradients.")
+
+  def _resource_apply_dense(self, grad, handle):
+    raise NotImplementedError("Use apply_gradients.")
+
+  def _apply_sparse(self, grad, var):
+    raise NotImplementedError("Use apply_gradients.")
+
+
+class LAMBOptimizer(AdamWeightDecayOptimizer):
+  """LAMB (You et al., 2020): Adam's update scaled per variable by the trust
+  ratio ||w|| / ||update||, for large-batch training. Variables excluded from
+  weight decay get no trust ratio."""
+
+  def __init__(self, learning_rate, name="LAMBOptimizer", **kwargs):
+    super(LAMBOptimizer, self).__init__(learning_rate, name=name, **kwargs)
+
+  def _scale_update(self, update, param, excluded):
+    if excluded:
+      return update
+    w_norm = tf.norm(param, ord=2)
+    u_norm = tf.norm(update, ord=2)
+    ratio = tf.where_v2(tf.logical_and(w_norm > 0.0, u_norm > 0.0),
+                        w_norm / u_norm, 1.0)
+    return ratio * update

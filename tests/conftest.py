@@ -1,0 +1,66 @@
+# coding=utf-8
+"""Shared test set-up: the repository on sys.path and small helpers."""
+
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+
+import modeling  # pylint: disable=g-import-not-at-top
+
+
+def tiny_config(vocab_size=200, dropout=0.0, **overrides):
+  """A 2-layer BERT small enough to train in seconds."""
+  values = dict(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2,
+                num_attention_heads=4, intermediate_size=64,
+                hidden_act="gelu", hidden_dropout_prob=dropout,
+                attention_probs_dropout_prob=dropout,
+                max_position_embeddings=64, type_vocab_size=2,
+                initializer_range=0.02)
+  values.update(overrides)
+  return modeling.BertConfig(**values)
+
+
+def write_config(path, config):
+  with open(path, "w") as f:
+    f.write(config.to_json_string())
+  return path
+
+
+@pytest.fixture
+def shared_dir():
+  if not os.path.isdir(SHARED):
+    pytest.skip("../shared is absent: the real data and vocabulary live "
+                "there (%s)." % SHARED)
+  return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_graph():
+  tf.reset_default_graph()
+  yield
+
+
+def event_scalars(directory):
+  """{tag: {step: value}} of every scalar in the event files of a directory."""
+  scalars = {}
+  for name in sorted(os.listdir(directory)):
+    if not name.startswith("events.out.tfevents"):
+      continue
+    for event in tf.train.summary_iterator(os.path.join(directory, name)):
+      for value in event.summary.value:
+        if value.HasField("tensor"):
+          number = float(tf.make_ndarray(value.tensor))
+        elif value.HasField("simple_value"):
+          number = value.simple_value
+        else:
+          continue
+        scalars.setdefault(value.tag, {})[event.step] = number
+  return scalars
