@@ -43,9 +43,10 @@ def shared_dir():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_graph():
-  tf.reset_default_graph()
-  yield
+def graph():
+  """Every test builds in a fresh graph (graph mode on TF 2 too)."""
+  with tf.Graph().as_default() as g:
+    yield g
 
 
 def event_scalars(directory):
