@@ -33,7 +33,10 @@ def expand_input_files(input_file):
     pattern = pattern.strip()
     if not pattern:
       continue
-    matched = sorted(tf.gfile.Glob(pattern))
+    try:
+      matched = sorted(tf.gfile.Glob(pattern))
+    except tf.errors.NotFoundError:  # TF 1.15, for a missing directory
+      matched = []
     if not matched:
       raise InputError("--input_file pattern %r matches no file." % pattern)
     files.extend(matched)

@@ -62,6 +62,11 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
   if gradient_accumulation_steps < 1:
     raise ValueError("gradient_accumulation_steps must be >= 1, got %d." %
                      gradient_accumulation_steps)
+  if tf.distribute.has_strategy() and (gradient_accumulation_steps > 1 or
+                                       use_loss_scaling):
+    raise ValueError("Gradient accumulation and float16 loss scaling are not "
+                     "supported with several GPUs (--num_gpus > 1): use a "
+                     "larger per-GPU batch or bf16/fp32.")
   global_step = tf.train.get_or_create_global_step()
   learning_rate = learning_rate_schedule(global_step, init_lr,
                                          num_train_steps, num_warmup_steps)
@@ -103,8 +108,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
     # Sums the gradients of the TPU cores, as Google BERT does (Adam is
     # invariant to that scale).
     optimizer = tf.tpu.CrossShardOptimizer(optimizer)
-  apply_op = optimizer.apply_gradients(zip(grads, tvars),
-                                       global_step=global_step)
+  # The global step is advanced below, once per update.
+  apply_op = optimizer.apply_gradients(zip(grads, tvars))
 
   # The step advances after the update has read it for the learning rate.
   with tf.control_dependencies([apply_op] + updates):
@@ -172,9 +177,11 @@ def _variable_name(var):
 class AdamWeightDecayOptimizer(tf.train.Optimizer):
   """Adam with decoupled weight decay, as in BERT (no bias correction).
 
-  The moments are the variables `<var>/adam_m` and `<var>/adam_v`, as in
-  Google BERT and LERT checkpoints. With `apply_condition` (a boolean
-  tensor) every assignment keeps the old value when it is false.
+  The moments are the slot variables `<var>/adam_m` and `<var>/adam_v`, as
+  in Google BERT and LERT checkpoints. With `apply_condition` (a boolean
+  tensor) every assignment keeps the old value when it is false. Built on
+  tf.train.Optimizer, so TPU cross-shard and multi-GPU (MirroredStrategy)
+  gradient reduction work as for TensorFlow's own optimisers.
   """
 
   def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9,
@@ -189,32 +196,39 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
     self.exclude_from_weight_decay = exclude_from_weight_decay
     self.apply_condition = apply_condition
 
-  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+  def _create_slots(self, var_list):
+    for var in var_list:
+      self._zeros_slot(var, "m", "adam_m")
+      self._zeros_slot(var, "v", "adam_v")
+
+  def _apply_dense(self, grad, var):
+    m = self.get_slot(var, "m")
+    v = self.get_slot(var, "v")
+    next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+    next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+    update = next_m / (tf.sqrt(next_v) + self.epsilon)
+    excluded = self._is_excluded(_variable_name(var))
+    if self.weight_decay_rate and not excluded:
+      update += self.weight_decay_rate * var
+    update = self._scale_update(update, var, excluded)
+    next_var = var - self.learning_rate * update
     assignments = []
-    for grad, param in grads_and_vars:
-      if grad is None or param is None:
-        continue
-      param_name = _variable_name(param)
-      grad = tf.convert_to_tensor(grad)
-      m = tf.get_variable(param_name + "/adam_m", shape=param.shape,
-                          dtype=tf.float32, trainable=False,
-                          initializer=tf.zeros_initializer())
-      v = tf.get_variable(param_name + "/adam_v", shape=param.shape,
-                          dtype=tf.float32, trainable=False,
-                          initializer=tf.zeros_initializer())
-      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
-      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
-      update = next_m / (tf.sqrt(next_v) + self.epsilon)
-      excluded = self._is_excluded(param_name)
-      if self.weight_decay_rate and not excluded:
-        update += self.weight_decay_rate * param
-      update = self._scale_update(update, param, excluded)
-      next_param = param - self.learning_rate * update
-      for variable, value in ((param, next_param), (m, next_m), (v, next_v)):
-        if self.apply_condition is not None:
-          value = tf.where_v2(self.apply_condition, value, variable)
-        assignments.append(variable.assign(value))
-    return tf.group(*assignments, name=name)
+    for variable, value in ((var, next_var), (m, next_m), (v, next_v)):
+      if self.apply_condition is not None:
+        value = tf.where_v2(self.apply_condition, value, variable)
+      assignments.append(variable.assign(value))
+    return tf.group(*assignments)
+
+  def _resource_apply_dense(self, grad, var):
+    return self._apply_dense(grad, var)
+
+  def _apply_sparse(self, grad, var):
+    return self._apply_dense(tf.convert_to_tensor(grad), var)
+
+  def _resource_apply_sparse(self, grad, var, indices):
+    dense = tf.math.unsorted_segment_sum(grad, indices,
+                                         tf.shape(var, out_type=tf.int32)[0])
+    return self._apply_dense(dense, var)
 
   def _scale_update(self, update, param, excluded):
     del param, excluded  # Adam applies the update as it is.
@@ -223,17 +237,6 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
   def _is_excluded(self, param_name):
     return any(re.search(pattern, param_name) is not None
                for pattern in self.exclude_from_weight_decay or ())
-
-  # tf.train.Optimizer's abstract methods are unused: apply_gradients above
-  # does the whole update.
-  def _apply_dense(self, grad, var):
-    raise NotImplementedError("Use apply_gradients.")
-
-  def _resource_apply_dense(self, grad, handle):
-    raise NotImplementedError("Use apply_gradients.")
-
-  def _apply_sparse(self, grad, var):
-    raise NotImplementedError("Use apply_gradients.")
 
 
 class LAMBOptimizer(AdamWeightDecayOptimizer):

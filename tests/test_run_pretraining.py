@@ -1,0 +1,285 @@
+# coding=utf-8
+"""run_pretraining.py end to end: Estimator runs, resume, checkpoints, errors."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import estimator_utils
+import input_pipeline
+import modeling
+import run_pretraining
+import synthetic_data
+
+from conftest import REPO, event_scalars, tiny_config, write_config
+from pretraining_helpers import build_model_fn, run_settings
+
+SEQ, PRED, VOCAB = 16, 4, 150
+
+
+def make_records(directory, num_files=2, records_per_file=12,
+                 missing_label_rate=0.2):
+  paths = []
+  if not os.path.isdir(str(directory)):
+    os.makedirs(str(directory))
+  for i in range(num_files):
+    path = os.path.join(str(directory), "part-%d.tfrecord" % i)
+    synthetic_data.write_synthetic_records(
+        path, records_per_file, SEQ, PRED, VOCAB, seed=i,
+        missing_label_rate=missing_label_rate)
+    paths.append(path)
+  return paths
+
+
+def pretraining_input_fn(paths, is_training=True, with_weights=True):
+  required, optional = run_pretraining.pretraining_features(
+      SEQ, PRED, ["pos", "ner", "dep"])
+  features = dict(required)
+  if with_weights:
+    features.update(optional)
+  return input_pipeline.input_fn_builder(paths, features, is_training,
+                                         drop_remainder=is_training, seed=3)
+
+
+def test_train_resume_continues_global_step_and_lip_schedule(tmp_path):
+  paths = make_records(tmp_path / "data")
+  output_dir = str(tmp_path / "model")
+  num_train_steps = 12  # T = 2, 4, 6
+  model_fn = build_model_fn(tiny_config(VOCAB), num_train_steps=12,
+                            output_dir=output_dir, save_summary_steps=1)
+  runner = estimator_utils.EstimatorRunner(model_fn, run_settings(output_dir),
+                                           train_batch_size=4)
+  runner.train(pretraining_input_fn(paths), max_steps=6)  # "killed" here
+  assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-6")
+
+  # A new process with the same flags resumes from the checkpoint.
+  with tf.Graph().as_default():
+    runner = estimator_utils.EstimatorRunner(
+        model_fn, run_settings(output_dir), train_batch_size=4)
+    runner.train(pretraining_input_fn(paths), max_steps=num_train_steps)
+  assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-12")
+
+  scalars = event_scalars(output_dir)
+  for task, end_step in (("pos", 2), ("ner", 4), ("dep", 6)):
+    lambdas = scalars["lambda/" + task]
+    assert sorted(lambdas) == list(range(12))  # each step once, no restart
+    for step, value in lambdas.items():
+      assert value == pytest.approx(min(step / float(end_step), 1.0))
+  assert sorted(scalars["loss/total"]) == list(range(12))
+  for name in ("loss/mlm", "loss/pos", "loss/ner", "loss/dep",
+               "learning_rate"):
+    assert len(scalars[name]) == 12
+
+
+def test_checkpoint_restores_into_plain_bert_model(tmp_path):
+  paths = make_records(tmp_path / "data", num_files=1)
+  output_dir = str(tmp_path / "model")
+  config = tiny_config(VOCAB)
+  runner = estimator_utils.EstimatorRunner(
+      build_model_fn(config, num_train_steps=3), run_settings(output_dir),
+      train_batch_size=4)
+  runner.train(pretraining_input_fn(paths), max_steps=3)
+  checkpoint = tf.train.latest_checkpoint(output_dir)
+
+  with tf.Graph().as_default():
+    ids = tf.constant([[101, 110, 120, 102]], tf.int32)
+    model = modeling.BertModel(config, is_training=False, input_ids=ids)
+    bert_vars = tf.global_variables()
+    saver = tf.train.Saver(var_list=bert_vars)
+    with tf.Session() as sess:
+      saver.restore(sess, checkpoint)
+      for var in bert_vars:
+        np.testing.assert_array_equal(
+            sess.run(var), tf.train.load_variable(checkpoint, var.op.name))
+      assert np.isfinite(sess.run(model.get_pooled_output())).all()
+  names = {name for name, _ in tf.train.list_variables(checkpoint)}
+  assert "cls/predictions/output_dep_layer/kernel" in names
+  assert not any("seq_relationship" in name for name in names)
+
+
+def test_init_checkpoint_loads_bert_and_reports_new_heads(tmp_path):
+  # A "Google BERT" checkpoint: encoder only, plus an NSP head we don't use.
+  config = tiny_config(VOCAB)
+  bert_dir = tmp_path / "bert"
+  with tf.Graph().as_default():
+    modeling.BertModel(config, is_training=False,
+                       input_ids=tf.constant([[1, 2]]))
+    tf.get_variable("cls/seq_relationship/output_weights", [2, 32])
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      checkpoint = tf.train.Saver().save(sess, str(bert_dir / "bert_model.ckpt"))
+  with tf.Graph().as_default():
+    modeling.BertModel(config, is_training=False,
+                       input_ids=tf.constant([[1, 2]]))
+    run_pretraining.lert_head_logits(
+        config, tf.zeros([1, 2, 32]), tf.zeros([VOCAB, 32]),
+        tf.constant([[0]]), ["pos", "ner", "dep"])
+    _, loaded, new = estimator_utils.init_from_checkpoint(str(bert_dir),
+                                                          use_tpu=False)
+    assert len(loaded) == 7 + 16 * 2
+    assert all(name.startswith("bert/") for name in loaded)
+    assert set(new) == {
+        "cls/predictions/transform/dense/kernel",
+        "cls/predictions/transform/dense/bias",
+        "cls/predictions/transform/LayerNorm/beta",
+        "cls/predictions/transform/LayerNorm/gamma",
+        "cls/predictions/output_bias",
+        "cls/predictions/output_pos_layer/kernel",
+        "cls/predictions/output_pos_layer/bias",
+        "cls/predictions/output_ner_layer/kernel",
+        "cls/predictions/output_ner_layer/bias",
+        "cls/predictions/output_dep_layer/kernel",
+        "cls/predictions/output_dep_layer/bias"}
+    del checkpoint
+
+
+def test_data_parallel_estimator_path_trains(tmp_path):
+  """The MirroredStrategy path (--num_gpus > 1), here over the CPU."""
+  paths = make_records(tmp_path / "data", num_files=1)
+  output_dir = str(tmp_path / "model")
+  runner = estimator_utils.EstimatorRunner(
+      build_model_fn(tiny_config(VOCAB), num_train_steps=2),
+      run_settings(output_dir), train_batch_size=4,
+      mirrored_devices=["/cpu:0"])
+  assert runner.use_plain_estimator
+  runner.train(pretraining_input_fn(paths), max_steps=2)
+  assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-2")
+
+
+def run_script(args, cwd):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  return subprocess.run(
+      [sys.executable, os.path.join(REPO, "run_pretraining.py")] + args,
+      cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True, timeout=300)
+
+
+def test_script_trains_evaluates_and_writes_results(tmp_path):
+  make_records(tmp_path / "data")
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  result = run_script([
+      "--bert_config_file=" + config_file,
+      "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
+      "--output_dir=" + str(tmp_path / "out"), "--do_train", "--do_eval",
+      "--train_batch_size=4", "--gradient_accumulation_steps=2",
+      "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED,
+      "--num_train_steps=4", "--num_warmup_steps=1", "--max_eval_steps=2",
+      "--eval_batch_size=4"], tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = dict(line.split(" = ") for line in
+                 (tmp_path / "out" / "eval_results.txt").read_text()
+                 .splitlines())
+  assert set(results) == {
+      "global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
+      "pos_accuracy", "pos_loss", "ner_accuracy", "ner_loss", "dep_accuracy",
+      "dep_loss"}
+  assert results["global_step"] == "4"
+  for name in ("masked_lm_loss", "pos_loss", "ner_loss", "dep_loss"):
+    assert float(results[name]) > 0
+  assert "λ_pos reaches 1 at step 0" in result.stderr  # int(4/6) == 0
+
+
+@pytest.mark.parametrize("case,message", [
+    ("no_match", "matches no file"),
+    ("short_records", "has length 16 but the flags expect 32"),
+    ("bad_config", "is not valid JSON"),
+])
+def test_script_errors_name_the_problem(tmp_path, case, message):
+  make_records(tmp_path / "data", num_files=1)
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  args = ["--bert_config_file=" + config_file,
+          "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
+          "--output_dir=" + str(tmp_path / "out"), "--do_train",
+          "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED]
+  if case == "no_match":
+    args[1] = "--input_file=" + str(tmp_path / "nothing" / "*.tfrecord")
+  elif case == "short_records":
+    args[4] = "--max_seq_length=32"
+  else:
+    (tmp_path / "config.json").write_text(u"{oops")
+  result = run_script(args, tmp_path)
+  assert result.returncode != 0
+  assert message in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_check_input_files_errors_name_file_and_feature(tmp_path):
+  good = make_records(tmp_path / "good", num_files=1)[0]
+  required, optional = run_pretraining.pretraining_features(
+      SEQ, PRED, ["pos", "ner", "dep"])
+  assert input_pipeline.check_input_files([good], required, optional) == [
+      "dep_label_weights", "ner_label_weights", "pos_label_weights"]
+
+  lacking = str(tmp_path / "lacking.tfrecord")
+  with tf.io.TFRecordWriter(lacking) as writer:
+    writer.write(input_pipeline.make_example(
+        {"input_ids": [1] * SEQ}).SerializeToString())
+  with pytest.raises(input_pipeline.InputError) as info:
+    input_pipeline.check_input_files([lacking], required, optional)
+  assert lacking in str(info.value) and "input_mask" in str(info.value)
+
+  wrong_type = str(tmp_path / "wrong_type.tfrecord")
+  values = {name: [0] * spec.length for name, spec in required.items()}
+  with tf.io.TFRecordWriter(wrong_type) as writer:
+    writer.write(input_pipeline.make_example(values).SerializeToString())
+  with pytest.raises(input_pipeline.InputError,
+                     match="'masked_lm_weights' is int64_list, expected "
+                     "float_list"):
+    input_pipeline.check_input_files([wrong_type], required, optional)
+
+  no_weights = make_records(tmp_path / "plain", num_files=1,
+                            missing_label_rate=None)[0]
+  with pytest.raises(input_pipeline.InputError, match="mix no files"):
+    input_pipeline.check_input_files([good, no_weights], required, optional)
+
+  not_a_record = tmp_path / "text.tfrecord"
+  not_a_record.write_text(u"hello, this is not a TFRecord file at all")
+  with pytest.raises(input_pipeline.InputError, match="not a readable"):
+    input_pipeline.check_input_files([str(not_a_record)], required, optional)
+
+
+def test_input_fn_reads_the_nine_spec_features(tmp_path):
+  paths = make_records(tmp_path / "data", num_files=2, records_per_file=5)
+  input_fn = pretraining_input_fn(paths, is_training=False)
+  batch = tf.data.make_one_shot_iterator(
+      input_fn({"batch_size": 10})).get_next()
+  with tf.Session() as sess:
+    values = sess.run(batch)
+  assert values["input_ids"].shape == (10, SEQ)
+  assert values["input_ids"].dtype == np.int32
+  assert values["masked_lm_weights"].dtype == np.float32
+  assert values["pos_label_weights"].shape == (10, PRED)
+  # Padding positions carry 0 in every field.
+  padding = values["masked_lm_weights"] == 0
+  for name in ("masked_lm_positions", "masked_lm_ids", "pos_labels",
+               "ner_labels", "dep_labels", "pos_label_weights"):
+    assert not values[name][padding].any()
+
+
+def test_help_documents_every_flag(tmp_path):
+  result = run_script(["--help"], tmp_path)
+  assert result.returncode in (0, 1)  # absl's --help exits with 1
+  assert "Traceback" not in result.stderr
+  text = result.stdout + result.stderr
+  issue_flags = [
+      "bert_config_file", "input_file", "output_dir", "init_checkpoint",
+      "max_seq_length", "max_predictions_per_seq", "train_batch_size",
+      "num_train_steps", "num_warmup_steps", "learning_rate",
+      "save_checkpoints_steps", "use_tpu", "tpu_name", "tpu_zone",
+      "num_tpu_cores", "iterations_per_loop", "do_train", "do_eval",
+      "gradient_accumulation_steps", "linguistic_tasks", "lip_schedule",
+      "lip_order", "pos_end_step", "ner_end_step", "dep_end_step",
+      "num_gpus", "use_xla", "weight_decay_rate", "optimizer", "precision"]
+  flag_values = tf.flags.FLAGS
+  module_flags = (
+      flag_values.get_flags_for_module(run_pretraining) +
+      flag_values.get_flags_for_module(estimator_utils))
+  names = {f.name for f in module_flags}
+  assert set(issue_flags) <= names
+  for flag in module_flags:
+    assert ("--" + flag.name in text or "--[no]" + flag.name in text), flag.name
+    assert flag.help and flag.help.split()[0] in text, flag.name
