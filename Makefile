@@ -58,8 +58,27 @@ test-tf1:
 venvs: $(VENV_TF2)/.installed
 	@if [ -n "$(PYTHON37)" ]; then $(MAKE) --no-print-directory $(VENV_TF1)/.installed; fi
 
+DEMO_DIR := demo_output
+DEMO_STEPS ?= 300
+
+# Until the data pipeline (linguistic_tagger.py, create_pretraining_data.py)
+# lands, the demo pre-trains on synthetic records of the real format.
+demo: $(VENV_TF2)/.installed
+	@mkdir -p $(DEMO_DIR)/data
+	$(VENV_TF2)/bin/python synthetic_data.py --output_file $(DEMO_DIR)/data/synthetic.tfrecord \
+	  --num_records 2000 --max_seq_length 128 --max_predictions_per_seq 20
+	$(VENV_TF2)/bin/python run_pretraining.py \
+	  --bert_config_file configs/lert_config_tiny.json \
+	  --input_file '$(DEMO_DIR)/data/*.tfrecord' --output_dir $(DEMO_DIR)/model \
+	  --do_train --do_eval --train_batch_size 16 --eval_batch_size 16 \
+	  --max_seq_length 128 --max_predictions_per_seq 20 \
+	  --num_train_steps $(DEMO_STEPS) --num_warmup_steps 30 --learning_rate 5e-4 \
+	  --save_checkpoints_steps 100 --save_summary_steps 10 --max_eval_steps 20
+	@echo; echo "Evaluation ($(DEMO_DIR)/model/eval_results.txt):"; cat $(DEMO_DIR)/model/eval_results.txt
+	@echo; echo "TensorBoard: $(VENV_TF2)/bin/tensorboard --logdir $(DEMO_DIR)/model"
+
 bench: $(VENV_TF2)/.installed
 	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32
 
 clean:
-	rm -rf $(VENV_TF1) $(VENV_TF2) demo_output
+	rm -rf $(VENV_TF1) $(VENV_TF2) $(DEMO_DIR)

@@ -11,6 +11,8 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import argparse
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -78,3 +80,27 @@ def write_synthetic_records(path, num_records, max_seq_length,
       example = input_pipeline.make_example(int_features, float_features)
       writer.write(example.SerializeToString())
   return path
+
+
+def main():
+  parser = argparse.ArgumentParser(
+      description="Writes random but valid LERT pre-training records.")
+  parser.add_argument("--output_file", required=True)
+  parser.add_argument("--num_records", type=int, default=1000)
+  parser.add_argument("--max_seq_length", type=int, default=128)
+  parser.add_argument("--max_predictions_per_seq", type=int, default=20)
+  parser.add_argument("--vocab_size", type=int, default=21128)
+  parser.add_argument("--missing_label_rate", type=float, default=0.05,
+                      help="Share of labels marked missing (negative: write "
+                      "no label weights).")
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+  write_synthetic_records(
+      args.output_file, args.num_records, args.max_seq_length,
+      args.max_predictions_per_seq, args.vocab_size, args.seed,
+      args.missing_label_rate if args.missing_label_rate >= 0 else None)
+  print("Wrote %d records to %s" % (args.num_records, args.output_file))
+
+
+if __name__ == "__main__":
+  main()

@@ -283,3 +283,22 @@ def test_help_documents_every_flag(tmp_path):
   for flag in module_flags:
     assert ("--" + flag.name in text or "--[no]" + flag.name in text), flag.name
     assert flag.help and flag.help.split()[0] in text, flag.name
+
+
+@pytest.mark.parametrize("script", ["run_pretrain_tpu.sh",
+                                    "run_pretrain_gpu.sh"])
+def test_entry_point_scripts_pass_only_known_flags(script):
+  import re  # pylint: disable=g-import-not-at-top
+  text = open(os.path.join(REPO, "scripts", script)).read()
+  used = set(re.findall(r"^\s+--([a-z_]+)", text, re.M))
+  used |= set(re.findall(r" --([a-z_]+)=", text))
+  known = {f.name for f in tf.flags.FLAGS.get_flags_for_module(
+      run_pretraining) + tf.flags.FLAGS.get_flags_for_module(estimator_utils)}
+  assert used and used <= known, used - known
+  if script == "run_pretrain_tpu.sh":
+    for flag in ("--num_train_steps=2000000", "--num_warmup_steps=10000",
+                 "--learning_rate=1e-4", "--max_seq_length=512",
+                 "--max_predictions_per_seq=75", "--pos_end_step=333000",
+                 "--ner_end_step=666000", "--dep_end_step=1000000"):
+      assert flag in text
+    assert "base)  BATCH=416" in text
