@@ -14,21 +14,16 @@ if [ $# -lt 3 ]; then
   sed -n '2,12p' "$0"; exit 1
 fi
 SIZE=$1; DATA=$2; OUTPUT_DIR=$3; NUM_GPUS=${4:-0}; shift $(( $# < 4 ? $# : 4 ))
-case "$SIZE" in
-  tiny)  DEFAULT_BATCH=32 ;;
-  small) DEFAULT_BATCH=1024 ;;
-  base)  DEFAULT_BATCH=416 ;;
-  large) DEFAULT_BATCH=256 ;;
-  *) echo "SIZE must be tiny, small, base or large, not '$SIZE'." >&2; exit 1 ;;
-esac
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+source "$HERE/scripts/model_sizes.sh"
+set_batch_for_size "$SIZE"
 exec python3 "$HERE/run_pretraining.py" \
   --bert_config_file="$HERE/configs/lert_config_${SIZE}.json" \
   --input_file="$DATA" \
   --output_dir="$OUTPUT_DIR" \
   --do_train --do_eval \
   --num_gpus="$NUM_GPUS" \
-  --train_batch_size="${BATCH:-$DEFAULT_BATCH}" \
+  --train_batch_size="${BATCH:-$BATCH_FOR_SIZE}" \
   --gradient_accumulation_steps="${ACCUM:-1}" \
   --max_seq_length="${SEQ:-512}" --max_predictions_per_seq="${PRED:-75}" \
   --num_train_steps="${STEPS:-2000000}" --num_warmup_steps="${WARMUP:-10000}" \

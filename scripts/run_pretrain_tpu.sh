@@ -14,20 +14,16 @@ if [ $# -lt 4 ]; then
   sed -n '2,13p' "$0"; exit 1
 fi
 SIZE=$1; TPU_NAME=$2; DATA=$3; OUTPUT_DIR=$4; shift 4
-case "$SIZE" in
-  small) BATCH=1024 ;;
-  base)  BATCH=416 ;;
-  large) BATCH=256 ;;
-  *) echo "SIZE must be small, base or large, not '$SIZE'." >&2; exit 1 ;;
-esac
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+source "$HERE/scripts/model_sizes.sh"
+set_batch_for_size "$SIZE"
 exec python3 "$HERE/run_pretraining.py" \
   --bert_config_file="$HERE/configs/lert_config_${SIZE}.json" \
   --input_file="$DATA" \
   --output_dir="$OUTPUT_DIR" \
   --do_train \
   --use_tpu --tpu_name="$TPU_NAME" --num_tpu_cores=8 \
-  --train_batch_size="$BATCH" \
+  --train_batch_size="$BATCH_FOR_SIZE" \
   --max_seq_length=512 --max_predictions_per_seq=75 \
   --num_train_steps=2000000 --num_warmup_steps=10000 \
   --learning_rate=1e-4 --weight_decay_rate=0.01 \

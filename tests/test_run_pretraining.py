@@ -301,4 +301,5 @@ def test_entry_point_scripts_pass_only_known_flags(script):
                  "--max_predictions_per_seq=75", "--pos_end_step=333000",
                  "--ner_end_step=666000", "--dep_end_step=1000000"):
       assert flag in text
-    assert "base)  BATCH=416" in text
+    sizes = open(os.path.join(REPO, "scripts", "model_sizes.sh")).read()
+    assert "base)  BATCH_FOR_SIZE=416" in sizes
