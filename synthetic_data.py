@@ -78,7 +78,7 @@ def write_synthetic_records(path, num_records, max_seq_length,
           rng, max_seq_length, max_predictions_per_seq, vocab_size,
           missing_label_rate)
       example = input_pipeline.make_example(int_features, float_features)
-      writer.write(example.SerializeToString())
+      writer.write(example.SerializeToString(deterministic=True))
   return path
 
 

@@ -1,0 +1,616 @@
+# coding=utf-8
+"""Tagged JSON Lines (from linguistic_tagger.py) -> LERT pre-training TFRecords.
+
+Each input line is one document: {"sentences": [{"text", "words", "pos",
+"ner", "dep_head", "dep_label"}, ...]}. For every document this writes
+`--dupe_factor` sets of instances (SPEC §4):
+
+  * WordPiece tokens of each sentence, aligned to its LTP words by character
+    offsets; every token gets the POS tag, NER tag and DEP label of its word;
+  * `[CLS] A [SEP] B [SEP]` from consecutive sentences of the document, up to
+    `--max_seq_length` (no next-sentence prediction: B simply continues A);
+  * 15% of the tokens chosen by whole words and word N-grams (n = 1..4 with
+    probability 0.4/0.3/0.2/0.1); a chosen token becomes [MASK] 80% of the
+    time, stays 10%, becomes a random token 10%;
+  * the labels of every masked position, and `<task>_label_weights` that are
+    0 where the word has no usable tag (e.g. LTP's DEP `IS`).
+
+The corpus is streamed in batches of documents, so memory stays bounded
+whatever its size. Every document has its own random generator seeded from
+`--random_seed` and the document's index, so the output is byte-identical
+for any `--num_workers`. Instances are spread round-robin over the output
+files; the training input pipeline shuffles them.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import gzip
+import io
+import json
+import multiprocessing
+import os
+import random
+import sys
+import time
+
+from absl import app
+from absl import flags
+import tensorflow.compat.v1 as tf
+
+import input_pipeline
+import linguistic_tags
+import tokenization
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("input_file", None,
+                    "Comma-separated globs of tagged JSON Lines files (.jsonl "
+                    "or .jsonl.gz) written by linguistic_tagger.py.")
+flags.DEFINE_string("output_file", None,
+                    "Comma-separated output TFRecord files; instances are "
+                    "spread round-robin over them.")
+flags.DEFINE_string("vocab_file", "configs/vocab.txt",
+                    "WordPiece vocabulary (the Chinese BERT vocab).")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the text.")
+flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length.")
+flags.DEFINE_integer("max_predictions_per_seq", 75,
+                     "Maximum masked positions per sequence.")
+flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.")
+flags.DEFINE_float("short_seq_prob", 0.1,
+                   "Probability of a shorter sequence, to reduce the mismatch "
+                   "between pre-training and fine-tuning lengths.")
+flags.DEFINE_integer("max_ngram", 4,
+                     "Longest word N-gram masked (probabilities 0.4, 0.3, "
+                     "0.2, 0.1 for n = 1..4, renormalised if smaller).")
+flags.DEFINE_integer("dupe_factor", 10,
+                     "Times each document is used, with different masks.")
+flags.DEFINE_integer("random_seed", 12345, "Random seed.")
+flags.DEFINE_integer("num_workers", 1,
+                     "Worker processes; the output does not depend on it.")
+flags.DEFINE_integer("docs_per_batch", 256,
+                     "Documents handed to the workers at a time (bounds "
+                     "memory).")
+flags.DEFINE_integer("dump_examples", 0,
+                     "Write the first N instances human-readably to "
+                     "<first output file>.examples.txt.")
+
+NGRAM_PROBS = (0.4, 0.3, 0.2, 0.1)
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+class DataError(ValueError):
+  """A bad input line; the message names the file and line."""
+
+
+# One tokenized sentence: WordPiece tokens, the index of each token's word,
+# and per word the tag ids (None = missing).
+TokenizedSentence = collections.namedtuple(
+    "TokenizedSentence", ["tokens", "word_ids", "pos", "ner", "dep"])
+
+# One training instance before conversion to features.
+Instance = collections.namedtuple(
+    "Instance", ["tokens", "segment_ids", "masked_positions", "masked_labels",
+                 "tags", "ngram_lengths"])
+
+
+def open_binary(path):
+  """Opens a file for reading bytes, gunzipping it if it ends with .gz."""
+  return gzip.open(path, "rb") if path.endswith(".gz") else io.open(path, "rb")
+
+
+def parse_document(line, where):
+  """Validates one JSON line of the tagger's format; returns its sentences.
+
+  Raises DataError naming `where` (file:line) on any problem.
+  """
+  try:
+    document = json.loads(line)
+  except ValueError as e:
+    raise DataError("%s: not valid JSON (%s)." % (where, e))
+  if not isinstance(document, dict) or not isinstance(
+      document.get("sentences"), list):
+    raise DataError("%s: expected an object with a 'sentences' list." % where)
+  sentences = []
+  for number, sentence in enumerate(document["sentences"], 1):
+    here = "%s: sentence %d" % (where, number)
+    if not isinstance(sentence, dict):
+      raise DataError("%s is not an object." % here)
+    for key in ("words", "pos", "ner", "dep_head", "dep_label"):
+      if not isinstance(sentence.get(key), list):
+        raise DataError("%s lacks the list %r." % (here, key))
+    num_words = len(sentence["words"])
+    for key in ("pos", "ner", "dep_head", "dep_label"):
+      if len(sentence[key]) != num_words:
+        raise DataError("%s: %d words but %d %s entries." %
+                        (here, num_words, len(sentence[key]), key))
+    ids = {}
+    for task, key in (("pos", "pos"), ("ner", "ner"), ("dep", "dep_label")):
+      ids[task] = []
+      for word, tag in zip(sentence["words"], sentence[key]):
+        if tag is None:  # a missing label, written by the tagger
+          ids[task].append(None)
+          continue
+        index = linguistic_tags.tag_to_id(task, tag)
+        if index is None:
+          raise DataError("%s: unknown %s tag %r (word %r); the tags are "
+                          "those of SPEC §1, null for a missing label." %
+                          (here, task.upper(), tag, word))
+        ids[task].append(index)
+    for head in sentence["dep_head"]:
+      if not isinstance(head, int) or not 0 <= head <= num_words:
+        raise DataError("%s: dep_head %r is not in 0..%d." %
+                        (here, head, num_words))
+    text = sentence.get("text")
+    if text is None:
+      text = "".join(sentence["words"])
+    sentences.append((text, sentence["words"], ids))
+  return sentences
+
+
+def read_documents(input_files):
+  """Yields (where, line) for every non-empty line of the input files."""
+  for path in input_files:
+    with open_binary(path) as reader:
+      for line_number, raw in enumerate(reader, 1):
+        # Decoded line by line so that an error names the exact line.
+        try:
+          line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          raise DataError("%s:%d: invalid UTF-8 (%s at byte %d)." %
+                          (path, line_number, e.reason, e.start))
+        if line.strip():
+          yield "%s:%d" % (path, line_number), line
+
+
+def word_char_spans(text, words, where):
+  """[start, end) of each word in `text`, found in order (spaces skipped)."""
+  spans = []
+  cursor = 0
+  for word in words:
+    start = text.find(word, cursor)
+    if start < 0 or text[cursor:start].strip():
+      raise DataError("%s: word %r is not found in the sentence text after "
+                      "offset %d." % (where, word, cursor))
+    spans.append((start, start + len(word)))
+    cursor = start + len(word)
+  return spans
+
+
+def tokenize_sentence(text, words, tag_ids, tokenizer, where):
+  """WordPiece tokens of a sentence, each with the index of its LTP word.
+
+  A token belongs to the word holding its first character. Words that the
+  tokenizer drops entirely (whitespace, control characters) get no token.
+  """
+  word_of_char = [-1] * len(text)
+  for index, (start, end) in enumerate(word_char_spans(text, words, where)):
+    for i in range(start, end):
+      word_of_char[i] = index
+  tokens, word_ids = [], []
+  for token, start, _ in tokenizer.tokenize_with_offsets(text):
+    word = word_of_char[start]
+    if word < 0:
+      raise DataError("%s: token %r at offset %d lies outside every word." %
+                      (where, token, start))
+    tokens.append(token)
+    word_ids.append(word)
+  return TokenizedSentence(tokens, word_ids, tag_ids["pos"], tag_ids["ner"],
+                           tag_ids["dep"])
+
+
+def create_instances_from_document(sentences, max_seq_length, short_seq_prob,
+                                   masked_lm_prob, max_predictions_per_seq,
+                                   max_ngram, vocab_words, rng):
+  """Packs consecutive sentences into `[CLS] A [SEP] B [SEP]` instances."""
+  max_num_tokens = max_seq_length - 3
+  target_length = max_num_tokens
+  if rng.random() < short_seq_prob:
+    target_length = rng.randint(2, max_num_tokens)
+
+  instances = []
+  chunk, chunk_length = [], 0
+  for i, sentence in enumerate(sentences):
+    if sentence.tokens:
+      chunk.append(sentence)
+      chunk_length += len(sentence.tokens)
+    if chunk and (i == len(sentences) - 1 or chunk_length >= target_length):
+      instances.append(_instance_from_chunk(
+          chunk, max_num_tokens, masked_lm_prob, max_predictions_per_seq,
+          max_ngram, vocab_words, rng))
+      chunk, chunk_length = [], 0
+      target_length = max_num_tokens
+      if rng.random() < short_seq_prob:
+        target_length = rng.randint(2, max_num_tokens)
+  return instances
+
+
+def _flatten(sentences, offset):
+  """Concatenates sentences: tokens, global word ids and per-token tags."""
+  tokens, words, tags = [], [], []
+  for number, sentence in enumerate(sentences):
+    for token, word in zip(sentence.tokens, sentence.word_ids):
+      tokens.append(token)
+      words.append((offset + number, word))
+      tags.append((sentence.pos[word], sentence.ner[word], sentence.dep[word]))
+  return tokens, words, tags
+
+
+def _instance_from_chunk(chunk, max_num_tokens, masked_lm_prob,
+                         max_predictions_per_seq, max_ngram, vocab_words,
+                         rng):
+  if len(chunk) >= 2:
+    a_end = rng.randint(1, len(chunk) - 1)
+    a = _flatten(chunk[:a_end], 0)
+    b = _flatten(chunk[a_end:], a_end)
+  else:
+    # One sentence: split it at a word boundary so that both segments exist.
+    tokens, words, tags = _flatten(chunk, 0)
+    boundaries = [i for i in range(1, len(tokens)) if words[i] != words[i - 1]]
+    split = rng.choice(boundaries) if boundaries else len(tokens)
+    a = (tokens[:split], words[:split], tags[:split])
+    b = (tokens[split:], words[split:], tags[split:])
+  a, b = [list(part) for part in a], [list(part) for part in b]
+  _truncate_pair(a, b, max_num_tokens, rng)
+
+  tokens = ["[CLS]"] + a[0] + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+  words = [None] + a[1] + [None]
+  tags = [None] + a[2] + [None]
+  if b[0]:
+    tokens += b[0] + ["[SEP]"]
+    segment_ids += [1] * (len(b[0]) + 1)
+    words += b[1] + [None]
+    tags += b[2] + [None]
+  return create_masked_lm_predictions(tokens, segment_ids, words, tags,
+                                      masked_lm_prob, max_predictions_per_seq,
+                                      max_ngram, vocab_words, rng)
+
+
+def _truncate_pair(a, b, max_num_tokens, rng):
+  """Trims the longer segment from a random end until the pair fits."""
+  while len(a[0]) + len(b[0]) > max_num_tokens:
+    longer = a if len(a[0]) > len(b[0]) else b
+    index = 0 if rng.random() < 0.5 else -1
+    for part in longer:
+      del part[index]
+
+
+def create_masked_lm_predictions(tokens, segment_ids, words, tags,
+                                 masked_lm_prob, max_predictions_per_seq,
+                                 max_ngram, vocab_words, rng):
+  """Chooses whole words and word N-grams to mask (SPEC §4).
+
+  `words[i]` identifies the word of token i (None for [CLS]/[SEP]). An N-gram
+  is n consecutive words of one segment. About
+  `round(len(tokens) * masked_lm_prob)` tokens are chosen (the nearest whole
+  N-gram boundary), never more than `max_predictions_per_seq`.
+  """
+  word_groups = []  # token positions of each word, in order
+  for i, word in enumerate(words):
+    if word is None:
+      continue
+    if word_groups and words[word_groups[-1][0]] == word:
+      word_groups[-1].append(i)
+    else:
+      word_groups.append([i])
+
+  num_to_predict = min(max_predictions_per_seq,
+                       max(1, int(round(len(tokens) * masked_lm_prob))))
+  probs = NGRAM_PROBS[:max_ngram]
+  probs = [p / sum(probs) for p in probs]
+
+  # Cut each segment's words into consecutive N-grams of random length and
+  # shuffle them. The N-grams are disjoint by construction, so their lengths
+  # keep the sampling distribution. Masking takes a prefix of the shuffled
+  # list whose token count is closest to the budget: skipping N-grams that
+  # do not fit and trying shorter ones would favour 1-grams heavily.
+  ngrams = []
+  current = []
+  target = _sample_index(probs, rng) + 1
+  for group in word_groups:
+    if current and segment_ids[group[0]] != segment_ids[current[-1][0]]:
+      ngrams.append(current)  # N-grams stay inside one segment
+      current, target = [], _sample_index(probs, rng) + 1
+    current.append(group)
+    if len(current) == target:
+      ngrams.append(current)
+      current, target = [], _sample_index(probs, rng) + 1
+  if current:
+    ngrams.append(current)
+  rng.shuffle(ngrams)
+
+  covered = []
+  ngram_lengths = []
+  for ngram in ngrams:
+    positions = [i for group in ngram for i in group]
+    total = len(covered) + len(positions)
+    if total > max_predictions_per_seq:
+      break
+    if total > num_to_predict and (total - num_to_predict >
+                                   num_to_predict - len(covered)):
+      break  # stopping here is closer to the budget
+    covered.extend(positions)
+    ngram_lengths.append(len(ngram))
+    if total >= num_to_predict:
+      break
+  if not covered and ngrams:  # always predict something
+    smallest = min(ngrams, key=lambda n: sum(len(g) for g in n))
+    if sum(len(g) for g in smallest) <= max_predictions_per_seq:
+      covered = [i for group in smallest for i in group]
+      ngram_lengths = [len(smallest)]
+
+  output_tokens = list(tokens)
+  masked_positions = sorted(covered)
+  for i in masked_positions:
+    draw = rng.random()
+    if draw < 0.8:
+      output_tokens[i] = "[MASK]"
+    elif draw < 0.9:
+      pass  # keep the original token
+    else:
+      output_tokens[i] = vocab_words[rng.randint(0, len(vocab_words) - 1)]
+  return Instance(
+      tokens=output_tokens, segment_ids=segment_ids,
+      masked_positions=masked_positions,
+      masked_labels=[tokens[i] for i in masked_positions],
+      tags=[tags[i] for i in masked_positions], ngram_lengths=ngram_lengths)
+
+
+def _sample_index(probs, rng):
+  draw = rng.random()
+  total = 0.0
+  for index, p in enumerate(probs):
+    total += p
+    if draw < total:
+      return index
+  return len(probs) - 1
+
+
+def instance_to_features(instance, tokenizer, max_seq_length,
+                         max_predictions_per_seq):
+  """The record features of an instance: (int features, float features)."""
+  input_ids = tokenizer.convert_tokens_to_ids(instance.tokens)
+  input_mask = [1] * len(input_ids)
+  segment_ids = list(instance.segment_ids)
+  padding = max_seq_length - len(input_ids)
+  input_ids += [0] * padding
+  input_mask += [0] * padding
+  segment_ids += [0] * padding
+
+  num_masked = len(instance.masked_positions)
+  pad = max_predictions_per_seq - num_masked
+  ints = {
+      "input_ids": input_ids, "input_mask": input_mask,
+      "segment_ids": segment_ids,
+      "masked_lm_positions": list(instance.masked_positions) + [0] * pad,
+      "masked_lm_ids": (tokenizer.convert_tokens_to_ids(
+          instance.masked_labels) + [0] * pad)}
+  floats = {"masked_lm_weights": [1.0] * num_masked + [0.0] * pad}
+  for column, task in enumerate(linguistic_tags.TASKS):
+    labels = [tags[column] for tags in instance.tags]
+    ints[task + "_labels"] = ([0 if t is None else t for t in labels] +
+                              [0] * pad)
+    floats[task + "_label_weights"] = (
+        [0.0 if t is None else 1.0 for t in labels] + [0.0] * pad)
+  return ints, floats
+
+
+class Summary(object):
+  """Counts for the closing report."""
+
+  def __init__(self):
+    self.documents = 0
+    self.instances = 0
+    self.tokens = 0
+    self.masked = 0
+    self.ngrams = collections.Counter()
+    self.labels = {task: collections.Counter() for task in linguistic_tags.TASKS}
+    self.missing = collections.Counter()
+
+  def add(self, instance):
+    self.instances += 1
+    self.tokens += len(instance.tokens)
+    self.masked += len(instance.masked_positions)
+    self.ngrams.update(instance.ngram_lengths)
+    for column, task in enumerate(linguistic_tags.TASKS):
+      for tags in instance.tags:
+        if tags[column] is None:
+          self.missing[task] += 1
+        else:
+          self.labels[task][tags[column]] += 1
+
+  def report(self):
+    lines = ["Documents: %d" % self.documents,
+             "Instances: %d" % self.instances,
+             "Tokens: %d" % self.tokens,
+             "Masked tokens: %d (%.2f%%)" % (
+                 self.masked, 100.0 * self.masked / max(self.tokens, 1))]
+    total = sum(self.ngrams.values())
+    lines.append("N-gram lengths: " + ", ".join(
+        "%d: %d (%.1f%%)" % (n, self.ngrams[n], 100.0 * self.ngrams[n] /
+                             max(total, 1)) for n in sorted(self.ngrams)))
+    for task in linguistic_tags.TASKS:
+      counts = self.labels[task]
+      top = ", ".join("%s %d" % (linguistic_tags.id_to_tag(task, i), c)
+                      for i, c in counts.most_common(8))
+      lines.append("%s labels: %s; missing %d (%.2f%% of masked)" % (
+          task.upper(), top, self.missing[task],
+          100.0 * self.missing[task] / max(self.masked, 1)))
+    return "\n".join(lines)
+
+
+def describe_instance(instance):
+  """A human-readable dump of an instance with the tags of masked tokens."""
+  lines = ["tokens: " + " ".join(instance.tokens),
+           "segment_ids: " + " ".join(str(s) for s in instance.segment_ids)]
+  for position, label, tags in zip(instance.masked_positions,
+                                   instance.masked_labels, instance.tags):
+    names = [linguistic_tags.id_to_tag(task, t) if t is not None else "-"
+             for task, t in zip(linguistic_tags.TASKS, tags)]
+    lines.append("  %3d %s -> %s  POS=%s NER=%s DEP=%s" % (
+        position, instance.tokens[position], label, names[0], names[1],
+        names[2]))
+  return "\n".join(lines) + "\n"
+
+
+class InstanceMaker(object):
+  """Turns documents into instances; one per worker process."""
+
+  def __init__(self, vocab_file, do_lower_case, max_seq_length,
+               max_predictions_per_seq, masked_lm_prob, short_seq_prob,
+               max_ngram, dupe_factor, random_seed):
+    self.tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
+    # Random replacements come from real words, not [PAD]/[CLS]/[unused].
+    self.vocab_words = [w for w in self.tokenizer.vocab
+                        if w not in SPECIAL_TOKENS and
+                        not w.startswith("[unused")]
+    self.max_seq_length = max_seq_length
+    self.max_predictions_per_seq = max_predictions_per_seq
+    self.masked_lm_prob = masked_lm_prob
+    self.short_seq_prob = short_seq_prob
+    self.max_ngram = max_ngram
+    self.dupe_factor = dupe_factor
+    self.random_seed = random_seed
+
+  def __call__(self, item):
+    """(document index, where, line) -> list of (instance, features)."""
+    doc_index, where, line = item
+    sentences = [tokenize_sentence(text, words, ids, self.tokenizer,
+                                   "%s: sentence %d" % (where, number))
+                 for number, (text, words, ids) in enumerate(
+                     parse_document(line, where), 1)]
+    results = []
+    for dupe in range(self.dupe_factor):
+      rng = random.Random("%d-%d-%d" % (self.random_seed, doc_index, dupe))
+      for instance in create_instances_from_document(
+          sentences, self.max_seq_length, self.short_seq_prob,
+          self.masked_lm_prob, self.max_predictions_per_seq, self.max_ngram,
+          self.vocab_words, rng):
+        results.append((instance, instance_to_features(
+            instance, self.tokenizer, self.max_seq_length,
+            self.max_predictions_per_seq)))
+    return results
+
+
+_WORKER_MAKER = None
+
+
+def _init_worker(kwargs):
+  global _WORKER_MAKER
+  _WORKER_MAKER = InstanceMaker(**kwargs)
+
+
+def _run_worker(item):
+  return _WORKER_MAKER(item)
+
+
+def _batches(iterable, size):
+  batch = []
+  for item in iterable:
+    batch.append(item)
+    if len(batch) == size:
+      yield batch
+      batch = []
+  if batch:
+    yield batch
+
+
+def write_pretraining_data(input_files, output_files, maker_kwargs,
+                           num_workers=1, docs_per_batch=256,
+                           dump_examples=0, log=print):
+  """Streams documents through InstanceMaker(s) into the output files.
+
+  Returns the Summary. Outputs are written to temporary names and renamed
+  at the end, so a killed run leaves no partial file behind.
+  """
+  summary = Summary()
+  maker = InstanceMaker(**maker_kwargs)
+  temp_files = [path + ".tmp" for path in output_files]
+  writers = [tf.io.TFRecordWriter(path) for path in temp_files]
+  dump = None
+  if dump_examples:
+    dump = io.open(output_files[0] + ".examples.txt", "w", encoding="utf-8")
+  pool = None
+  if num_workers > 1:
+    # "spawn": forking a process that has loaded TensorFlow is unsafe.
+    pool = multiprocessing.get_context("spawn").Pool(
+        num_workers, _init_worker, (maker_kwargs,))
+  start = time.time()
+  documents = ((i, where, line) for i, (where, line) in
+               enumerate(read_documents(input_files)))
+  try:
+    for batch in _batches(documents, docs_per_batch):
+      if pool is not None:
+        results = pool.map(_run_worker, batch, chunksize=8)
+      else:
+        results = [maker(item) for item in batch]
+      for document in results:
+        summary.documents += 1
+        for instance, (ints, floats) in document:
+          example = input_pipeline.make_example(ints, floats)
+          # Deterministic: protobuf's map order may differ between objects.
+          writers[summary.instances % len(writers)].write(
+              example.SerializeToString(deterministic=True))
+          if dump is not None and summary.instances < dump_examples:
+            dump.write(u"instance %d\n%s\n" % (summary.instances,
+                                                describe_instance(instance)))
+          summary.add(instance)
+      log("\r%d documents, %d instances, %.0f s" % (
+          summary.documents, summary.instances, time.time() - start))
+  finally:
+    if pool is not None:
+      pool.terminate()
+    for writer in writers:
+      writer.close()
+    if dump is not None:
+      dump.close()
+  for temp, path in zip(temp_files, output_files):
+    tf.gfile.Rename(temp, path, overwrite=True)
+  return summary
+
+
+def main(_):
+  for name in ("input_file", "output_file"):
+    if not getattr(FLAGS, name):
+      raise app.UsageError("--%s is required." % name)
+  try:
+    input_files = input_pipeline.expand_input_files(FLAGS.input_file)
+  except input_pipeline.InputError as e:
+    raise SystemExit("create_pretraining_data.py: error: %s" % e)
+  output_files = [p.strip() for p in FLAGS.output_file.split(",") if p.strip()]
+  for path in output_files:
+    directory = os.path.dirname(path)
+    if directory:
+      tf.gfile.MakeDirs(directory)
+  maker_kwargs = dict(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
+      max_seq_length=FLAGS.max_seq_length,
+      max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+      masked_lm_prob=FLAGS.masked_lm_prob,
+      short_seq_prob=FLAGS.short_seq_prob, max_ngram=FLAGS.max_ngram,
+      dupe_factor=FLAGS.dupe_factor, random_seed=FLAGS.random_seed)
+
+  def log(message):
+    sys.stderr.write(message)
+    sys.stderr.flush()
+
+  print("Reading %d input files, writing %d output files" % (
+      len(input_files), len(output_files)))
+  try:
+    summary = write_pretraining_data(
+        input_files, output_files, maker_kwargs, FLAGS.num_workers,
+        FLAGS.docs_per_batch, FLAGS.dump_examples, log)
+  except DataError as e:
+    raise SystemExit("\ncreate_pretraining_data.py: error: %s" % e)
+  sys.stderr.write("\n")
+  print(summary.report())
+  print("Wrote: %s" % ", ".join(output_files))
+  if FLAGS.dump_examples:
+    print("Examples: %s.examples.txt" % output_files[0])
+
+
+if __name__ == "__main__":
+  app.run(main)
