@@ -1,0 +1,435 @@
+# coding=utf-8
+"""Offline LTP analysis of a raw Chinese corpus: words, POS, NER, DEP.
+
+Input: UTF-8 text (optionally .gz), one sentence or paragraph per line, a
+blank line between documents (the BERT corpus convention). Output: JSON
+Lines, one document per line:
+
+  {"source": "corpus.txt:1", "sentences": [{"text": "...",
+    "words": [...], "pos": [...], "ner": [...], "dep_head": [...],
+    "dep_label": [...]}]}
+
+`ner` holds word-level BIES-O tags (S-Nh, B-Ni, ...), `dep_head` is 1-based
+(0 = root). Tags that have no index in the LERT inventories (SPEC §1), such
+as LTP's DEP `IS`, are written as null ("missing label") and counted.
+
+The corpus is cut into `--num_output_shards` shards (document i goes to shard
+i mod N). Machine k of `--num_shards` does the shards j with
+j mod num_shards = k, with `--num_workers` processes. A finished shard is
+written atomically and skipped on restart, so a killed run restarted with
+the same flags gives the same output as an uninterrupted one.
+
+  python linguistic_tagger.py --input_file='corpus/*.txt' \
+    --output_dir=tagged --ltp_model=LTP/small --device=cpu
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import glob
+import gzip
+import io
+import json
+import multiprocessing
+import os
+import sys
+import time
+import unicodedata
+
+from absl import app
+from absl import flags
+
+import linguistic_tags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("input_file", None,
+                    "Comma-separated globs of raw text files (.txt or .gz).")
+flags.DEFINE_string("output_dir", None, "Directory for the tagged shards.")
+flags.DEFINE_string("ltp_model", "LTP/small",
+                    "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
+                    "...) or a local model directory.")
+flags.DEFINE_enum("device", "cpu", ["cpu", "cuda"], "Where LTP runs.")
+flags.DEFINE_integer("batch_size", 32, "Sentences per LTP call.")
+flags.DEFINE_integer("num_output_shards", 8,
+                     "Output shards the corpus is cut into (the unit of "
+                     "work and of resumption).")
+flags.DEFINE_integer("num_shards", 1,
+                     "Machines sharing the work (with --shard_index).")
+flags.DEFINE_integer("shard_index", 0, "This machine's index, 0-based.")
+flags.DEFINE_integer("num_workers", 1,
+                     "Worker processes on this machine, each with its own "
+                     "LTP model.")
+flags.DEFINE_integer("num_threads", 1,
+                     "PyTorch threads per worker. On small CPUs the default "
+                     "thread count makes LTP many times slower.")
+flags.DEFINE_integer("max_sentence_chars", 500,
+                     "Longer sentences are split (at a comma if possible) to "
+                     "stay within LTP's 512-token input.")
+flags.DEFINE_enum("on_error", "stop", ["stop", "skip"],
+                  "On a bad line (invalid UTF-8, NUL or control "
+                  "characters): stop with an error naming the file and "
+                  "line, or skip the line and count it.")
+
+SENTENCE_ENDS = u"。！？!?；;…"
+CLOSING_MARKS = u"”’\"'」』）)】》"
+CLAUSE_BREAKS = u"，,、：:"
+NER_TYPES = ("Nh", "Ni", "Ns")
+
+
+class InputError(ValueError):
+  """A bad input file or line; the message names it."""
+
+
+def expand_inputs(input_file):
+  files = []
+  for pattern in input_file.split(","):
+    pattern = pattern.strip()
+    if not pattern:
+      continue
+    matched = sorted(glob.glob(pattern))
+    if not matched:
+      raise InputError("--input_file pattern %r matches no file." % pattern)
+    files.extend(matched)
+  if not files:
+    raise InputError("--input_file is empty: give one or more file globs.")
+  return files
+
+
+def _bad_character(line):
+  for char in line:
+    if char in u"\t\r\n":
+      continue
+    if unicodedata.category(char) == "Cc":  # NUL and other controls
+      return char
+  return None
+
+
+def read_raw_documents(input_files, on_error="stop", skipped=None):
+  """Yields (source, [paragraph, ...]) per document of the raw corpus.
+
+  `source` is "file:line" of the document's first line. Bad lines raise
+  InputError, or with on_error="skip" are left out and counted in
+  `skipped` (a Counter keyed by file).
+  """
+  for path in input_files:
+    opener = gzip.open if path.endswith(".gz") else io.open
+    paragraphs, source, saw_text = [], None, False
+    with opener(path, "rb") as reader:
+      for line_number, raw in enumerate(reader, 1):
+        problem = None
+        try:
+          line = raw.decode("utf-8")
+          char = _bad_character(line)
+          if char is not None:
+            problem = "control character U+%04X" % ord(char)
+        except UnicodeDecodeError as e:
+          problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
+        if problem:
+          if on_error == "skip":
+            if skipped is not None:
+              skipped[path] += 1
+            continue
+          raise InputError("%s:%d: %s. Fix the line, or pass "
+                           "--on_error=skip to skip such lines." %
+                           (path, line_number, problem))
+        text = line.strip()
+        if not text:
+          if paragraphs:
+            yield source, paragraphs
+          paragraphs, source = [], None
+          continue
+        saw_text = True
+        if source is None:
+          source = "%s:%d" % (path, line_number)
+        paragraphs.append(text)
+    if paragraphs:
+      yield source, paragraphs
+    if not saw_text and on_error == "stop":
+      raise InputError("%s: the file holds no text." % path)
+
+
+def split_sentences(paragraph, max_chars=500):
+  """Splits a paragraph after sentence-final punctuation (and closing quotes).
+
+  Sentences longer than `max_chars` are split again at the last clause
+  break before the limit, or at the limit. Nothing is dropped but the
+  whitespace around sentences: "".join(result) == the paragraph without it.
+  """
+  sentences = []
+  start = 0
+  i = 0
+  while i < len(paragraph):
+    if paragraph[i] in SENTENCE_ENDS:
+      end = i + 1
+      while end < len(paragraph) and (paragraph[end] in SENTENCE_ENDS or
+                                      paragraph[end] in CLOSING_MARKS):
+        end += 1
+      sentences.append(paragraph[start:end])
+      start = i = end
+    else:
+      i += 1
+  sentences.append(paragraph[start:])
+  result = []
+  for sentence in sentences:
+    sentence = sentence.strip()
+    while len(sentence) > max_chars:
+      cut = max(sentence.rfind(c, 0, max_chars) for c in CLAUSE_BREAKS) + 1
+      if cut <= 0:
+        cut = max_chars
+      result.append(sentence[:cut].strip())
+      sentence = sentence[cut:].strip()
+    if sentence:
+      result.append(sentence)
+  return [s for s in result if s]
+
+
+def entities_to_bieso(entities, num_words):
+  """LTP's NER spans (tag, text, first_word, last_word) -> word tags.
+
+  Spans of a type outside Nh/Ni/Ns make their words' tags None (missing).
+  """
+  tags = ["O"] * num_words
+  for entity in entities:
+    tag, first, last = entity[0], entity[2], entity[3]
+    if tag not in NER_TYPES:
+      for i in range(first, last + 1):
+        tags[i] = None
+      continue
+    if first == last:
+      tags[first] = "S-" + tag
+    else:
+      tags[first] = "B-" + tag
+      for i in range(first + 1, last):
+        tags[i] = "I-" + tag
+      tags[last] = "E-" + tag
+  return tags
+
+
+class TagStats(object):
+  """Counts for the summary, mergeable across shards."""
+
+  def __init__(self, values=None):
+    values = values or {}
+    self.documents = values.get("documents", 0)
+    self.sentences = values.get("sentences", 0)
+    self.words = values.get("words", 0)
+    self.tags = {task: collections.Counter(values.get("tags", {}).get(task, {}))
+                 for task in linguistic_tags.TASKS}
+    self.missing = collections.Counter(values.get("missing", {}))
+
+  def to_dict(self):
+    return {"documents": self.documents, "sentences": self.sentences,
+            "words": self.words,
+            "tags": {task: dict(c) for task, c in self.tags.items()},
+            "missing": dict(self.missing)}
+
+  def merge(self, other):
+    self.documents += other.documents
+    self.sentences += other.sentences
+    self.words += other.words
+    for task in linguistic_tags.TASKS:
+      self.tags[task].update(other.tags[task])
+    self.missing.update(other.missing)
+
+
+def map_sentence(text, words, pos, entities, dep, stats):
+  """One tagged sentence in the output format, with tags mapped to SPEC §1."""
+  ner = entities_to_bieso(entities, len(words))
+  sentence = {"text": text, "words": list(words), "pos": [], "ner": [],
+              "dep_head": [int(h) for h in dep["head"]], "dep_label": []}
+  for task, raw_tags, key in (("pos", pos, "pos"), ("ner", ner, "ner"),
+                              ("dep", dep["label"], "dep_label")):
+    for tag in raw_tags:
+      if tag is None or linguistic_tags.tag_to_id(task, tag) is None:
+        stats.missing["%s:%s" % (task, tag)] += 1
+        tag = None
+      else:
+        stats.tags[task][tag] += 1
+      sentence[key].append(tag)
+  stats.sentences += 1
+  stats.words += len(words)
+  return sentence
+
+
+def load_ltp(model, device="cpu", num_threads=1):
+  """Loads an LTP 4 model from the hub or a local directory."""
+  # LTP needs PyTorch only: keep transformers from importing TensorFlow.
+  os.environ.setdefault("USE_TF", "0")
+  import torch  # pylint: disable=g-import-not-at-top
+  from ltp import LTP  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(num_threads)
+  try:
+    ltp = LTP(model)
+  except Exception as e:  # pylint: disable=broad-except
+    raise InputError(
+        "Could not load the LTP model %r (%s: %s). Give a hub name such as "
+        "LTP/small on a machine that can download it, or a local model "
+        "directory." % (model, type(e).__name__, e))
+  if device == "cuda":
+    ltp.to("cuda")
+  return ltp
+
+
+def tag_document(ltp, source, paragraphs, batch_size, max_sentence_chars,
+                 stats):
+  """Runs LTP over one document's sentences, `batch_size` at a time."""
+  texts = [s for p in paragraphs for s in split_sentences(p,
+                                                          max_sentence_chars)]
+  sentences = []
+  for start in range(0, len(texts), batch_size):
+    batch = texts[start:start + batch_size]
+    output = ltp.pipeline(batch, tasks=["cws", "pos", "ner", "dep"])
+    for text, words, pos, entities, dep in zip(batch, output.cws, output.pos,
+                                               output.ner, output.dep):
+      sentences.append(map_sentence(text, words, pos, entities, dep, stats))
+  stats.documents += 1
+  return {"source": source, "sentences": sentences}
+
+
+def shard_path(output_dir, index, num_output_shards):
+  return os.path.join(output_dir, "tagged-%05d-of-%05d.jsonl" %
+                      (index, num_output_shards))
+
+
+def tag_shard(ltp, input_files, output_dir, index, num_output_shards,
+              batch_size, max_sentence_chars, on_error, progress=None):
+  """Tags the documents of one output shard; writes it atomically.
+
+  Returns the shard's TagStats (also saved beside it, for resumed runs).
+  """
+  stats = TagStats()
+  path = shard_path(output_dir, index, num_output_shards)
+  with io.open(path + ".tmp", "w", encoding="utf-8") as writer:
+    documents = read_raw_documents(input_files, on_error)
+    for doc_index, (source, paragraphs) in enumerate(documents):
+      if doc_index % num_output_shards != index:
+        continue
+      document = tag_document(ltp, source, paragraphs, batch_size,
+                              max_sentence_chars, stats)
+      writer.write(json.dumps(document, ensure_ascii=False) + u"\n")
+      if progress is not None:
+        progress(1)
+  result = stats.to_dict()
+  with io.open(path + ".stats.json", "w", encoding="utf-8") as f:
+    json.dump(result, f)
+  os.rename(path + ".tmp", path)  # the shard exists only when complete
+  return result
+
+
+_WORKER = {}
+
+
+def _init_worker(settings):
+  _WORKER["ltp"] = load_ltp(settings["ltp_model"], settings["device"],
+                            settings["num_threads"])
+  _WORKER["settings"] = settings
+
+
+def _tag_shard_in_worker(index):
+  s = _WORKER["settings"]
+  return tag_shard(_WORKER["ltp"], s["input_files"], s["output_dir"], index,
+                   s["num_output_shards"], s["batch_size"],
+                   s["max_sentence_chars"], s["on_error"])
+
+
+def run(settings, log=print):
+  """Tags every pending shard of this machine; returns the merged summary."""
+  if not 0 <= settings["shard_index"] < settings["num_shards"]:
+    raise InputError("--shard_index must be in 0..%d." %
+                     (settings["num_shards"] - 1))
+  output_dir = settings["output_dir"]
+  if not os.path.isdir(output_dir):
+    os.makedirs(output_dir)
+  num_output_shards = settings["num_output_shards"]
+  mine = [j for j in range(num_output_shards)
+          if j % settings["num_shards"] == settings["shard_index"]]
+  done = [j for j in mine
+          if os.path.exists(shard_path(output_dir, j, num_output_shards))]
+  pending = [j for j in mine if j not in done]
+
+  # A first pass checks the whole input and counts documents, so that bad
+  # input stops the run before any tagging, and the progress bar has a total.
+  skipped = collections.Counter()
+  total = sum(1 for i, _ in enumerate(read_raw_documents(
+      settings["input_files"], settings["on_error"], skipped))
+              if i % num_output_shards in pending)
+  log("%d shards of %d for this machine: %d already done, %d to tag "
+      "(%d documents)." % (len(mine), num_output_shards, len(done),
+                           len(pending), total))
+
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  start = time.time()
+  results = []
+  with tqdm(total=total, unit="doc", disable=not total) as bar:
+    if settings["num_workers"] <= 1 or len(pending) <= 1:
+      ltp = load_ltp(settings["ltp_model"], settings["device"],
+                     settings["num_threads"]) if pending else None
+      for j in pending:
+        results.append(tag_shard(
+            ltp, settings["input_files"], output_dir, j, num_output_shards,
+            settings["batch_size"], settings["max_sentence_chars"],
+            settings["on_error"], progress=bar.update))
+    else:
+      pool = multiprocessing.get_context("spawn").Pool(
+          min(settings["num_workers"], len(pending)), _init_worker,
+          (settings,))
+      try:
+        for result in pool.imap_unordered(_tag_shard_in_worker, pending):
+          bar.update(result["documents"])
+          results.append(result)
+      finally:
+        pool.terminate()
+  elapsed = time.time() - start
+
+  # The summary covers every shard of this machine, resumed ones included.
+  summary = TagStats()
+  for j in mine:
+    with io.open(shard_path(output_dir, j, num_output_shards) + ".stats.json",
+                 encoding="utf-8") as f:
+      summary.merge(TagStats(json.load(f)))
+  return summary, elapsed, sum(skipped.values())
+
+
+def format_summary(summary, elapsed, skipped_lines):
+  lines = ["Documents: %d" % summary.documents,
+           "Sentences: %d" % summary.sentences,
+           "Words: %d" % summary.words,
+           "Time: %.1f s" % elapsed,
+           "Skipped bad lines: %d" % skipped_lines]
+  for task in linguistic_tags.TASKS:
+    counts = summary.tags[task]
+    lines.append("%s: %s" % (task.upper(), ", ".join(
+        "%s %d" % (tag, n) for tag, n in counts.most_common())))
+  missing = ", ".join("%s %d" % (k, n)
+                      for k, n in sorted(summary.missing.items()))
+  lines.append("Missing labels (no SPEC §1 index): %s" % (missing or "none"))
+  return "\n".join(lines)
+
+
+def main(_):
+  for name in ("input_file", "output_dir"):
+    if not getattr(FLAGS, name):
+      raise app.UsageError("--%s is required." % name)
+  try:
+    settings = dict(
+        input_files=expand_inputs(FLAGS.input_file),
+        output_dir=FLAGS.output_dir, ltp_model=FLAGS.ltp_model,
+        device=FLAGS.device, batch_size=FLAGS.batch_size,
+        num_output_shards=FLAGS.num_output_shards,
+        num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index,
+        num_workers=FLAGS.num_workers, num_threads=FLAGS.num_threads,
+        max_sentence_chars=FLAGS.max_sentence_chars,
+        on_error=FLAGS.on_error)
+    summary, elapsed, skipped = run(settings)
+  except InputError as e:
+    raise SystemExit("linguistic_tagger.py: error: %s" % e)
+  print(format_summary(summary, elapsed, skipped))
+  print("Output: %s" % FLAGS.output_dir)
+  sys.stdout.flush()
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,258 @@
+# coding=utf-8
+"""linguistic_tagger.py: reading, sentence splitting, tag mapping, LTP runs."""
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import linguistic_tagger as lt
+import linguistic_tags
+
+from conftest import REPO
+
+VOCAB = os.path.join(REPO, "configs", "vocab.txt")
+
+CORPUS = (u"哈尔滨工业大学位于哈尔滨。它创建于1920年！学校有很多学生？\n"
+          u"LERT是一个中文预训练模型，由HFL发布。\n"
+          u"\n"
+          u"今天天气很好。我们去公园散步吧！\n"
+          u"\n"
+          u"“你好！”他说。\n"
+          u"北京和上海都是大城市；深圳也是。\n"
+          u"\n"
+          u"人工智能正在改变世界。\n")
+
+
+def write(path, text):
+  with io.open(str(path), "w", encoding="utf-8") as f:
+    f.write(text)
+  return str(path)
+
+
+def test_split_sentences_keeps_every_character():
+  paragraph = u"“你好！”他说。我很好……你呢？OK! Fine."
+  sentences = lt.split_sentences(paragraph)
+  assert sentences == [u"“你好！”", u"他说。", u"我很好……", u"你呢？",
+                       u"OK!", u"Fine."]
+  assert u"".join(sentences) == paragraph.replace(u" ", u"")
+
+
+def test_long_sentences_are_split_at_clause_breaks_never_dropped():
+  clause = u"这是一个很长的句子" * 3  # 27 characters
+  paragraph = u"，".join([clause] * 5) + u"。"
+  pieces = lt.split_sentences(paragraph, max_chars=60)
+  assert all(len(p) <= 60 for p in pieces)
+  assert pieces[0].endswith(u"，")
+  assert u"".join(pieces) == paragraph
+  unbroken = u"字" * 130
+  assert lt.split_sentences(unbroken, max_chars=50) == [
+      u"字" * 50, u"字" * 50, u"字" * 30]
+
+
+def test_entities_to_bieso():
+  entities = [("Nh", u"汤姆", 2, 2), ("Ni", u"哈尔滨工业大学", 4, 6),
+              ("Ns", u"北京上海", 7, 8), ("Nz", u"?", 0, 0)]
+  assert lt.entities_to_bieso(entities, 10) == [
+      None, "O", "S-Nh", "O", "B-Ni", "I-Ni", "E-Ni", "B-Ns", "E-Ns", "O"]
+
+
+def test_map_sentence_maps_x_and_marks_is_missing():
+  stats = lt.TagStats()
+  sentence = lt.map_sentence(
+      u"他说：“好”", [u"他", u"说", u"：", u"“好”"], ["r", "v", "wp", "x"],
+      [("Nh", u"他", 0, 0)], {"head": [2, 0, 2, 2],
+                              "label": ["SBV", "HED", "WP", "IS"]}, stats)
+  assert sentence["pos"] == ["r", "v", "wp", "x"]
+  assert linguistic_tags.tag_to_id("pos", "x") == 27
+  assert sentence["ner"] == ["S-Nh", "O", "O", "O"]
+  assert sentence["dep_label"] == ["SBV", "HED", "WP", None]
+  assert sentence["dep_head"] == [2, 0, 2, 2]
+  assert stats.missing == {"dep:IS": 1}
+  assert stats.words == 4 and stats.sentences == 1
+
+
+def test_documents_split_on_blank_lines_with_sources(tmp_path):
+  path = write(tmp_path / "c.txt", CORPUS)
+  documents = list(lt.read_raw_documents([path]))
+  assert [source for source, _ in documents] == [
+      path + ":1", path + ":4", path + ":6", path + ":9"]
+  assert documents[0][1][1] == u"LERT是一个中文预训练模型，由HFL发布。"
+  gz = str(tmp_path / "c.txt.gz")
+  with gzip.open(gz, "wb") as f:
+    f.write(CORPUS.encode("utf-8"))
+  assert [p for _, p in lt.read_raw_documents([gz])] == [
+      p for _, p in documents]
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"\xe4\xbd\xa0\xe5\xa5\xbd\n\xff\xfe\n", "c.txt:2: invalid UTF-8"),
+    (u"你好\n好\x00的\n".encode("utf-8"), "c.txt:2: control character U+0000"),
+    (u"你好\n\n再见\x07\n".encode("utf-8"),
+     "c.txt:3: control character U+0007"),
+    (b"", "c.txt: the file holds no text"),
+    (b"\n  \n", "c.txt: the file holds no text"),
+])
+def test_bad_input_names_file_and_line(tmp_path, content, message):
+  path = tmp_path / "c.txt"
+  path.write_bytes(content)
+  with pytest.raises(lt.InputError) as info:
+    list(lt.read_raw_documents([str(path)]))
+  assert message in str(info.value)
+
+
+def test_skip_mode_counts_bad_lines_and_keeps_the_rest(tmp_path):
+  path = tmp_path / "c.txt"
+  path.write_bytes(u"第一句。\n坏\x00行\n第二句。\n\n".encode("utf-8") +
+                   b"\xff\n" + u"第三句。\n".encode("utf-8"))
+  skipped = __import__("collections").Counter()
+  documents = list(lt.read_raw_documents([str(path)], "skip", skipped))
+  assert [p for _, p in documents] == [[u"第一句。", u"第二句。"],
+                                       [u"第三句。"]]
+  assert skipped[str(path)] == 2
+
+
+ltp = pytest.importorskip(
+    "ltp", reason="LTP (with PyTorch) is installed in the TF 2.15 / Python "
+    "3.11 environment only")
+
+
+@pytest.fixture(scope="module")
+def tiny_ltp_dir(tmp_path_factory):
+  from ltp_tiny import build_tiny_ltp  # pylint: disable=g-import-not-at-top
+  return build_tiny_ltp(str(tmp_path_factory.mktemp("ltp") / "tiny"), VOCAB)
+
+
+def settings(tmp_path, model_dir, corpus, **overrides):
+  values = dict(input_files=[corpus], output_dir=str(tmp_path / "out"),
+                ltp_model=model_dir, device="cpu", batch_size=2,
+                num_output_shards=3, num_shards=1, shard_index=0,
+                num_workers=1, num_threads=1, max_sentence_chars=500,
+                on_error="stop")
+  values.update(overrides)
+  return values
+
+
+def read_outputs(directory):
+  return {name: open(os.path.join(directory, name), "rb").read()
+          for name in sorted(os.listdir(directory))
+          if name.endswith(".jsonl")}
+
+
+def test_real_ltp_run_structure_and_alignment(tmp_path, tiny_ltp_dir):
+  corpus = write(tmp_path / "c.txt", CORPUS)
+  summary, _, skipped = lt.run(settings(tmp_path, tiny_ltp_dir, corpus),
+                               log=lambda m: None)
+  outputs = read_outputs(str(tmp_path / "out"))
+  assert sorted(outputs) == ["tagged-%05d-of-00003.jsonl" % i
+                             for i in range(3)]
+  documents = [json.loads(line) for data in outputs.values()
+               for line in data.decode("utf-8").splitlines()]
+  assert len(documents) == summary.documents == 4 and skipped == 0
+  raw = dict(lt.read_raw_documents([corpus]))
+  sentences = 0
+  for document in documents:
+    texts = [s["text"] for s in document["sentences"]]
+    # Nothing dropped: the sentences rebuild the document's text.
+    assert u"".join(texts) == u"".join(raw[document["source"]])
+    for sentence in document["sentences"]:
+      sentences += 1
+      n = len(sentence["words"])
+      assert u"".join(sentence["words"]) == sentence["text"]
+      for key in ("pos", "ner", "dep_head", "dep_label"):
+        assert len(sentence[key]) == n
+      assert all(0 <= h <= n for h in sentence["dep_head"])
+      for task, key in (("pos", "pos"), ("ner", "ner"), ("dep", "dep_label")):
+        for tag in sentence[key]:
+          assert tag is None or linguistic_tags.tag_to_id(task, tag) is not None
+  assert sentences == summary.sentences == 11
+  assert summary.words == sum(summary.tags["pos"].values()) + sum(
+      n for k, n in summary.missing.items() if k.startswith("pos:"))
+
+
+def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
+                                                monkeypatch):
+  corpus = write(tmp_path / "c.txt", (CORPUS + u"\n") * 3)
+  full = settings(tmp_path / "full", tiny_ltp_dir, corpus)
+  lt.run(full, log=lambda m: None)
+  expected = read_outputs(full["output_dir"])
+
+  killed = settings(tmp_path / "killed", tiny_ltp_dir, corpus)
+  original = lt.tag_document
+  calls = {"n": 0}
+
+  def dies_on_the_7th_document(*args, **kwargs):
+    calls["n"] += 1
+    if calls["n"] == 7:
+      raise KeyboardInterrupt("killed")
+    return original(*args, **kwargs)
+
+  monkeypatch.setattr(lt, "tag_document", dies_on_the_7th_document)
+  with pytest.raises(KeyboardInterrupt):
+    lt.run(killed, log=lambda m: None)
+  monkeypatch.setattr(lt, "tag_document", original)
+  partial = read_outputs(killed["output_dir"])
+  assert 0 < len(partial) < 3  # one shard finished before the kill
+  messages = []
+  summary, _, _ = lt.run(killed, log=messages.append)
+  assert "1 already done, 2 to tag" in messages[0]
+  assert read_outputs(killed["output_dir"]) == expected
+  assert summary.documents == 12
+
+
+def test_workers_and_machine_shards_give_the_same_output(tmp_path,
+                                                         tiny_ltp_dir):
+  corpus = write(tmp_path / "c.txt", (CORPUS + u"\n") * 2)
+  one = settings(tmp_path / "one", tiny_ltp_dir, corpus)
+  lt.run(one, log=lambda m: None)
+  two = settings(tmp_path / "two", tiny_ltp_dir, corpus, num_workers=2)
+  lt.run(two, log=lambda m: None)
+  assert read_outputs(two["output_dir"]) == read_outputs(one["output_dir"])
+  # Two "machines" together write the same shards.
+  for index in (0, 1):
+    lt.run(settings(tmp_path / "machines", tiny_ltp_dir, corpus,
+                    num_shards=2, shard_index=index), log=lambda m: None)
+  assert read_outputs(str(tmp_path / "machines" / "out")) == read_outputs(
+      one["output_dir"])
+
+
+def test_script_summary_and_errors(tmp_path, tiny_ltp_dir):
+  corpus = write(tmp_path / "c.txt", CORPUS)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  command = [sys.executable, os.path.join(REPO, "linguistic_tagger.py"),
+             "--input_file=" + corpus, "--output_dir=" + str(tmp_path / "o"),
+             "--ltp_model=" + tiny_ltp_dir, "--num_output_shards=2"]
+  result = subprocess.run(command, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "Documents: 4" in result.stdout and "Sentences: 11" in result.stdout
+  assert "Missing labels" in result.stdout
+
+  bad = tmp_path / "bad.txt"
+  bad.write_bytes(u"好\n坏\x01\n".encode("utf-8"))
+  command[2] = "--input_file=" + str(bad)
+  command[3] = "--output_dir=" + str(tmp_path / "o2")
+  result = subprocess.run(command, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=300)
+  assert result.returncode != 0
+  assert "bad.txt:2: control character U+0001" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not os.path.exists(str(tmp_path / "o2" /
+                                "tagged-00000-of-00002.jsonl"))
+
+  command[2] = "--input_file=" + str(tmp_path / "none*.txt")
+  result = subprocess.run(command, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=300)
+  assert "matches no file" in result.stderr
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+  with pytest.raises(lt.InputError, match="Could not load the LTP model"):
+    lt.load_ltp(str(tmp_path / "no-such-model"))
