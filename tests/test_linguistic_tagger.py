@@ -116,13 +116,11 @@ def test_skip_mode_counts_bad_lines_and_keeps_the_rest(tmp_path):
   assert skipped[str(path)] == 2
 
 
-ltp = pytest.importorskip(
-    "ltp", reason="LTP (with PyTorch) is installed in the TF 2.15 / Python "
-    "3.11 environment only")
-
-
 @pytest.fixture(scope="module")
 def tiny_ltp_dir(tmp_path_factory):
+  pytest.importorskip(
+      "ltp", reason="LTP (with PyTorch) is installed in the TF 2.15 / "
+      "Python 3.11 environment only")
   from ltp_tiny import build_tiny_ltp  # pylint: disable=g-import-not-at-top
   return build_tiny_ltp(str(tmp_path_factory.mktemp("ltp") / "tiny"), VOCAB)
 
@@ -253,6 +251,7 @@ def test_script_summary_and_errors(tmp_path, tiny_ltp_dir):
   assert "matches no file" in result.stderr
 
 
-def test_missing_model_is_a_clear_error(tmp_path):
+def test_missing_model_is_a_clear_error(tmp_path, tiny_ltp_dir):
+  del tiny_ltp_dir  # needs the ltp package
   with pytest.raises(lt.InputError, match="Could not load the LTP model"):
     lt.load_ltp(str(tmp_path / "no-such-model"))
