@@ -46,36 +46,55 @@ import tokenization
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("input_file", None,
-                    "Comma-separated globs of tagged JSON Lines files (.jsonl "
-                    "or .jsonl.gz) written by linguistic_tagger.py.")
-flags.DEFINE_string("output_file", None,
-                    "Comma-separated output TFRecord files; instances are "
-                    "spread round-robin over them.")
-flags.DEFINE_string("vocab_file", "configs/vocab.txt",
-                    "WordPiece vocabulary (the Chinese BERT vocab).")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the text.")
-flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", 75,
-                     "Maximum masked positions per sequence.")
-flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.")
-flags.DEFINE_float("short_seq_prob", 0.1,
-                   "Probability of a shorter sequence, to reduce the mismatch "
-                   "between pre-training and fine-tuning lengths.")
-flags.DEFINE_integer("max_ngram", 4,
-                     "Longest word N-gram masked (probabilities 0.4, 0.3, "
-                     "0.2, 0.1 for n = 1..4, renormalised if smaller).")
-flags.DEFINE_integer("dupe_factor", 10,
-                     "Times each document is used, with different masks.")
-flags.DEFINE_integer("random_seed", 12345, "Random seed.")
-flags.DEFINE_integer("num_workers", 1,
-                     "Worker processes; the output does not depend on it.")
-flags.DEFINE_integer("docs_per_batch", 256,
-                     "Documents handed to the workers at a time (bounds "
-                     "memory).")
-flags.DEFINE_integer("dump_examples", 0,
-                     "Write the first N instances human-readably to "
-                     "<first output file>.examples.txt.")
+
+def define_flags(flag_values=FLAGS):
+  """Defines the flags; called only when this file runs as a script, so
+  that scripts can be imported together (the tests do)."""
+  flags.DEFINE_string("input_file", None,
+                      "Comma-separated globs of tagged JSON Lines files (.jsonl "
+                      "or .jsonl.gz) written by linguistic_tagger.py.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("output_file", None,
+                      "Comma-separated output TFRecord files; instances are "
+                      "spread round-robin over them.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("vocab_file", "configs/vocab.txt",
+                      "WordPiece vocabulary (the Chinese BERT vocab).",
+                      flag_values=flag_values)
+  flags.DEFINE_bool("do_lower_case", True, "Lower-case the text.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("max_predictions_per_seq", 75,
+                       "Maximum masked positions per sequence.",
+                       flag_values=flag_values)
+  flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.",
+                     flag_values=flag_values)
+  flags.DEFINE_float("short_seq_prob", 0.1,
+                     "Probability of a shorter sequence, to reduce the mismatch "
+                     "between pre-training and fine-tuning lengths.",
+                     flag_values=flag_values)
+  flags.DEFINE_integer("max_ngram", 4,
+                       "Longest word N-gram masked (probabilities 0.4, 0.3, "
+                       "0.2, 0.1 for n = 1..4, renormalised if smaller).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("dupe_factor", 10,
+                       "Times each document is used, with different masks.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("random_seed", 12345, "Random seed.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_workers", 1,
+                       "Worker processes; the output does not depend on it.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("docs_per_batch", 256,
+                       "Documents handed to the workers at a time (bounds "
+                       "memory).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("dump_examples", 0,
+                       "Write the first N instances human-readably to "
+                       "<first output file>.examples.txt.",
+                       flag_values=flag_values)
+
 
 NGRAM_PROBS = (0.4, 0.3, 0.2, 0.1)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -613,4 +632,5 @@ def main(_):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

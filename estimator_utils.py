@@ -15,6 +15,7 @@ from __future__ import print_function
 import collections
 import os
 
+from absl import flags
 import tensorflow.compat.v1 as tf
 
 import modeling
@@ -37,33 +38,46 @@ RunSettings = collections.namedtuple("RunSettings", [
 ])
 
 
-def define_run_flags(flags):
-  """Defines the flags of `RunSettings` on an absl flags module."""
-  flags.DEFINE_bool("use_tpu", False, "Run on TPU through TPUEstimator.")
+def define_run_flags(flag_values):
+  """Defines the flags of `RunSettings` in an absl FlagValues."""
+  flags.DEFINE_bool("use_tpu", False, "Run on TPU through TPUEstimator.",
+                    flag_values=flag_values)
   flags.DEFINE_string("tpu_name", None,
-                      "Cloud TPU name or grpc://ip:port address.")
+                      "Cloud TPU name or grpc://ip:port address.",
+                      flag_values=flag_values)
   flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU; found "
-                      "from metadata when not given.")
+                      "from metadata when not given.",
+                      flag_values=flag_values)
   flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU; "
-                      "found from metadata when not given.")
-  flags.DEFINE_string("master", None, "TensorFlow master URL.")
+                      "found from metadata when not given.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("master", None, "TensorFlow master URL.",
+                      flag_values=flag_values)
   flags.DEFINE_integer("num_tpu_cores", 8,
-                       "TPU cores to use (8 on a v3-8), with --use_tpu.")
+                       "TPU cores to use (8 on a v3-8), with --use_tpu.",
+                       flag_values=flag_values)
   flags.DEFINE_integer("iterations_per_loop", 1000,
-                       "Steps the TPU runs between returns to the host.")
+                       "Steps the TPU runs between returns to the host.",
+                       flag_values=flag_values)
   flags.DEFINE_integer("num_gpus", 0,
                        "GPUs of this host for data-parallel training through "
                        "tf.distribute.MirroredStrategy; 0 or 1 runs on the "
-                       "default device. The batch is split over the GPUs.")
-  flags.DEFINE_bool("use_xla", False, "Compile with XLA (CPU/GPU).")
+                       "default device. The batch is split over the GPUs.",
+                       flag_values=flag_values)
+  flags.DEFINE_bool("use_xla", False, "Compile with XLA (CPU/GPU).",
+                    flag_values=flag_values)
   flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                       "Steps between checkpoints.")
+                       "Steps between checkpoints.",
+                       flag_values=flag_values)
   flags.DEFINE_integer("save_summary_steps", 100,
-                       "Steps between TensorBoard summaries.")
+                       "Steps between TensorBoard summaries.",
+                       flag_values=flag_values)
   flags.DEFINE_integer("keep_checkpoint_max", 5,
-                       "Checkpoints to keep (0 keeps all).")
+                       "Checkpoints to keep (0 keeps all).",
+                       flag_values=flag_values)
   flags.DEFINE_integer("random_seed", 12345,
-                       "Seed for initialisation, dropout and shuffling.")
+                       "Seed for initialisation, dropout and shuffling.",
+                       flag_values=flag_values)
 
 
 def run_settings_from_flags(flag_values):

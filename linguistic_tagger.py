@@ -45,33 +45,50 @@ import linguistic_tags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("input_file", None,
-                    "Comma-separated globs of raw text files (.txt or .gz).")
-flags.DEFINE_string("output_dir", None, "Directory for the tagged shards.")
-flags.DEFINE_string("ltp_model", "LTP/small",
-                    "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
-                    "...) or a local model directory.")
-flags.DEFINE_enum("device", "cpu", ["cpu", "cuda"], "Where LTP runs.")
-flags.DEFINE_integer("batch_size", 32, "Sentences per LTP call.")
-flags.DEFINE_integer("num_output_shards", 8,
-                     "Output shards the corpus is cut into (the unit of "
-                     "work and of resumption).")
-flags.DEFINE_integer("num_shards", 1,
-                     "Machines sharing the work (with --shard_index).")
-flags.DEFINE_integer("shard_index", 0, "This machine's index, 0-based.")
-flags.DEFINE_integer("num_workers", 1,
-                     "Worker processes on this machine, each with its own "
-                     "LTP model.")
-flags.DEFINE_integer("num_threads", 1,
-                     "PyTorch threads per worker. On small CPUs the default "
-                     "thread count makes LTP many times slower.")
-flags.DEFINE_integer("max_sentence_chars", 500,
-                     "Longer sentences are split (at a comma if possible) to "
-                     "stay within LTP's 512-token input.")
-flags.DEFINE_enum("on_error", "stop", ["stop", "skip"],
-                  "On a bad line (invalid UTF-8, NUL or control "
-                  "characters): stop with an error naming the file and "
-                  "line, or skip the line and count it.")
+
+def define_flags(flag_values=FLAGS):
+  """Defines the flags; called only when this file runs as a script, so
+  that scripts can be imported together (the tests do)."""
+  flags.DEFINE_string("input_file", None,
+                      "Comma-separated globs of raw text files (.txt or .gz).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("output_dir", None, "Directory for the tagged shards.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("ltp_model", "LTP/small",
+                      "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
+                      "...) or a local model directory.",
+                      flag_values=flag_values)
+  flags.DEFINE_enum("device", "cpu", ["cpu", "cuda"], "Where LTP runs.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 32, "Sentences per LTP call.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_output_shards", 8,
+                       "Output shards the corpus is cut into (the unit of "
+                       "work and of resumption).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_shards", 1,
+                       "Machines sharing the work (with --shard_index).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("shard_index", 0, "This machine's index, 0-based.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_workers", 1,
+                       "Worker processes on this machine, each with its own "
+                       "LTP model.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_threads", 1,
+                       "PyTorch threads per worker. On small CPUs the default "
+                       "thread count makes LTP many times slower.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("max_sentence_chars", 500,
+                       "Longer sentences are split (at a comma if possible) to "
+                       "stay within LTP's 512-token input.",
+                       flag_values=flag_values)
+  flags.DEFINE_enum("on_error", "stop", ["stop", "skip"],
+                    "On a bad line (invalid UTF-8, NUL or control "
+                    "characters): stop with an error naming the file and "
+                    "line, or skip the line and count it.",
+                    flag_values=flag_values)
+
 
 SENTENCE_ENDS = u"。！？!?；;…"
 CLOSING_MARKS = u"”’\"'」』）)】》"
@@ -432,4 +449,5 @@ def main(_):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -34,75 +34,104 @@ import optimization
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("bert_config_file", None,
-                    "Model config JSON (configs/lert_config_*.json).")
-flags.DEFINE_string("input_file", None,
-                    "Comma-separated globs of TFRecord files written by "
-                    "create_pretraining_data.py.")
-flags.DEFINE_string("output_dir", None,
-                    "Directory for checkpoints, TensorBoard logs and "
-                    "eval_results.txt. A run restarted with the same "
-                    "directory resumes from its last checkpoint.")
-flags.DEFINE_string("init_checkpoint", None,
-                    "Google BERT or LERT checkpoint (or a directory holding "
-                    "one) to start from. Matching variables are loaded; the "
-                    "log lists which were loaded and which are new.")
-flags.DEFINE_integer("max_seq_length", 512,
-                     "Sequence length of the records (the release: 512).")
-flags.DEFINE_integer("max_predictions_per_seq", 75,
-                     "Masked positions per record (the release: 75).")
-flags.DEFINE_bool("do_train", False, "Train.")
-flags.DEFINE_bool("do_eval", False,
-                  "Evaluate: MLM and POS/NER/DEP accuracy and loss, written "
-                  "to <output_dir>/eval_results.txt.")
-flags.DEFINE_integer("train_batch_size", 32,
-                     "Examples per optimiser update (the paper: 1024 small, "
-                     "416 base, 256 large). With gradient accumulation each "
-                     "micro-batch holds train_batch_size / "
-                     "gradient_accumulation_steps examples.")
-flags.DEFINE_integer("eval_batch_size", 8, "Examples per evaluation batch.")
-flags.DEFINE_integer("gradient_accumulation_steps", 1,
-                     "Micro-batches whose mean gradient makes one update, "
-                     "so that a large batch fits on a small device.")
-flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (Adam).")
-flags.DEFINE_integer("num_train_steps", 100000,
-                     "Optimiser updates (the paper: 2,000,000).")
-flags.DEFINE_integer("num_warmup_steps", 10000,
-                     "Updates of linear learning-rate warm-up.")
-flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.")
-flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
-                  "adamw: Adam with decoupled weight decay, as LERT; lamb: "
-                  "LAMB for large-batch runs.")
-flags.DEFINE_float("weight_decay_rate", 0.01,
-                   "Decoupled weight decay (the release: 0.01; the paper's "
-                   "text: 0.1). LayerNorm and biases are excluded.")
-flags.DEFINE_string("linguistic_tasks", "pos,ner,dep",
-                    "Comma-separated subset of pos,ner,dep to train beside "
-                    "MLM. Empty trains the MLM-only baseline, which has no "
-                    "linguistic variables.")
-flags.DEFINE_enum("lip_schedule", "linear", ["linear", "none"],
-                  "linear: λ_t = min(step / T_t, 1) (LIP); none: every λ is 1 "
-                  "from step 0 (the paper's 'no warm-up' variant, Eq. 6).")
-flags.DEFINE_string("lip_order", "PND",
-                    "Order in which the tasks reach full weight: the first "
-                    "letter gets T = 1/6, the second 1/3, the third 1/2 of "
-                    "--num_train_steps (P = POS, N = NER, D = DEP). The paper "
-                    "trains PND (default), PDN, NPD and DNP.")
-flags.DEFINE_integer("pos_end_step", None,
-                     "Explicit T_POS (step at which λ_POS reaches 1); "
-                     "overrides --lip_order for POS.")
-flags.DEFINE_integer("ner_end_step", None,
-                     "Explicit T_NER; overrides --lip_order for NER.")
-flags.DEFINE_integer("dep_end_step", None,
-                     "Explicit T_DEP; overrides --lip_order for DEP.")
-flags.DEFINE_enum("precision", "fp32", ["fp32", "fp16", "bf16"],
-                  "Compute type of the encoder; variables stay float32. fp16 "
-                  "uses dynamic loss scaling (GPU); bf16 suits TPUs.")
-flags.DEFINE_bool("use_one_hot_embeddings", None,
-                  "Look embeddings up by one-hot matmul (fast on TPU). "
-                  "Defaults to --use_tpu.")
-estimator_utils.define_run_flags(flags)
-flags.adopt_module_key_flags(estimator_utils)
+
+def define_flags(flag_values=FLAGS):
+  """Defines the flags; called only when this file runs as a script, so
+  that scripts can be imported together (the tests do)."""
+  flags.DEFINE_string("bert_config_file", None,
+                      "Model config JSON (configs/lert_config_*.json).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("input_file", None,
+                      "Comma-separated globs of TFRecord files written by "
+                      "create_pretraining_data.py.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("output_dir", None,
+                      "Directory for checkpoints, TensorBoard logs and "
+                      "eval_results.txt. A run restarted with the same "
+                      "directory resumes from its last checkpoint.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("init_checkpoint", None,
+                      "Google BERT or LERT checkpoint (or a directory holding "
+                      "one) to start from. Matching variables are loaded; the "
+                      "log lists which were loaded and which are new.",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("max_seq_length", 512,
+                       "Sequence length of the records (the release: 512).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("max_predictions_per_seq", 75,
+                       "Masked positions per record (the release: 75).",
+                       flag_values=flag_values)
+  flags.DEFINE_bool("do_train", False, "Train.",
+                    flag_values=flag_values)
+  flags.DEFINE_bool("do_eval", False,
+                    "Evaluate: MLM and POS/NER/DEP accuracy and loss, written "
+                    "to <output_dir>/eval_results.txt.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("train_batch_size", 32,
+                       "Examples per optimiser update (the paper: 1024 small, "
+                       "416 base, 256 large). With gradient accumulation each "
+                       "micro-batch holds train_batch_size / "
+                       "gradient_accumulation_steps examples.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("eval_batch_size", 8, "Examples per evaluation batch.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("gradient_accumulation_steps", 1,
+                       "Micro-batches whose mean gradient makes one update, "
+                       "so that a large batch fits on a small device.",
+                       flag_values=flag_values)
+  flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (Adam).",
+                     flag_values=flag_values)
+  flags.DEFINE_integer("num_train_steps", 100000,
+                       "Optimiser updates (the paper: 2,000,000).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_warmup_steps", 10000,
+                       "Updates of linear learning-rate warm-up.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.",
+                       flag_values=flag_values)
+  flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
+                    "adamw: Adam with decoupled weight decay, as LERT; lamb: "
+                    "LAMB for large-batch runs.",
+                    flag_values=flag_values)
+  flags.DEFINE_float("weight_decay_rate", 0.01,
+                     "Decoupled weight decay (the release: 0.01; the paper's "
+                     "text: 0.1). LayerNorm and biases are excluded.",
+                     flag_values=flag_values)
+  flags.DEFINE_string("linguistic_tasks", "pos,ner,dep",
+                      "Comma-separated subset of pos,ner,dep to train beside "
+                      "MLM. Empty trains the MLM-only baseline, which has no "
+                      "linguistic variables.",
+                      flag_values=flag_values)
+  flags.DEFINE_enum("lip_schedule", "linear", ["linear", "none"],
+                    "linear: λ_t = min(step / T_t, 1) (LIP); none: every λ is 1 "
+                    "from step 0 (the paper's 'no warm-up' variant, Eq. 6).",
+                    flag_values=flag_values)
+  flags.DEFINE_string("lip_order", "PND",
+                      "Order in which the tasks reach full weight: the first "
+                      "letter gets T = 1/6, the second 1/3, the third 1/2 of "
+                      "--num_train_steps (P = POS, N = NER, D = DEP). The paper "
+                      "trains PND (default), PDN, NPD and DNP.",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("pos_end_step", None,
+                       "Explicit T_POS (step at which λ_POS reaches 1); "
+                       "overrides --lip_order for POS.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("ner_end_step", None,
+                       "Explicit T_NER; overrides --lip_order for NER.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("dep_end_step", None,
+                       "Explicit T_DEP; overrides --lip_order for DEP.",
+                       flag_values=flag_values)
+  flags.DEFINE_enum("precision", "fp32", ["fp32", "fp16", "bf16"],
+                    "Compute type of the encoder; variables stay float32. fp16 "
+                    "uses dynamic loss scaling (GPU); bf16 suits TPUs.",
+                    flag_values=flag_values)
+  flags.DEFINE_bool("use_one_hot_embeddings", None,
+                    "Look embeddings up by one-hot matmul (fast on TPU). "
+                    "Defaults to --use_tpu.",
+                    flag_values=flag_values)
+  estimator_utils.define_run_flags(flag_values)
+  flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
 
 COMPUTE_TYPES = {"fp32": tf.float32, "fp16": tf.float16, "bf16": tf.bfloat16}
 
@@ -466,4 +495,5 @@ def run():
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
