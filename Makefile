@@ -60,22 +60,39 @@ venvs: $(VENV_TF2)/.installed
 
 DEMO_DIR := demo_output
 DEMO_STEPS ?= 300
+LTP_MODEL ?=
 
-# Until the data pipeline (linguistic_tagger.py, create_pretraining_data.py)
-# lands, the demo pre-trains on synthetic records of the real format.
+# The whole job on the shipped sample: tag it with LTP when LTP_MODEL names a
+# model (hub name or local directory), else use its hand annotation; write
+# TFRecords; pre-train a tiny LERT on CPU; evaluate.
 demo: $(VENV_TF2)/.installed
-	@mkdir -p $(DEMO_DIR)/data
-	$(VENV_TF2)/bin/python synthetic_data.py --output_file $(DEMO_DIR)/data/synthetic.tfrecord \
-	  --num_records 2000 --max_seq_length 128 --max_predictions_per_seq 20
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	@if [ -n "$(LTP_MODEL)" ]; then \
+	  echo "== 1. Tagging data/sample/corpus.txt with LTP ($(LTP_MODEL))"; \
+	  $(VENV_TF2)/bin/python linguistic_tagger.py --input_file data/sample/corpus.txt \
+	    --output_dir $(DEMO_DIR)/tagged --ltp_model "$(LTP_MODEL)" --num_output_shards 1 || exit 1; \
+	else \
+	  echo "== 1. Using the hand annotation data/sample/tagged.jsonl (set LTP_MODEL=... to tag with LTP)"; \
+	  mkdir -p $(DEMO_DIR)/tagged && cp data/sample/tagged.jsonl $(DEMO_DIR)/tagged/; \
+	fi
+	@echo "== 2. Writing pre-training TFRecords"
+	$(VENV_TF2)/bin/python create_pretraining_data.py --input_file '$(DEMO_DIR)/tagged/*.jsonl' \
+	  --output_file $(DEMO_DIR)/data/sample-0.tfrecord,$(DEMO_DIR)/data/sample-1.tfrecord \
+	  --vocab_file configs/vocab.txt --max_seq_length 128 --max_predictions_per_seq 20 \
+	  --dupe_factor 40 --dump_examples 3
+	@echo "== 3. Pre-training a tiny LERT for $(DEMO_STEPS) steps on CPU, then evaluating"
 	$(VENV_TF2)/bin/python run_pretraining.py \
 	  --bert_config_file configs/lert_config_tiny.json \
 	  --input_file '$(DEMO_DIR)/data/*.tfrecord' --output_dir $(DEMO_DIR)/model \
 	  --do_train --do_eval --train_batch_size 16 --eval_batch_size 16 \
 	  --max_seq_length 128 --max_predictions_per_seq 20 \
 	  --num_train_steps $(DEMO_STEPS) --num_warmup_steps 30 --learning_rate 5e-4 \
-	  --save_checkpoints_steps 100 --save_summary_steps 10 --max_eval_steps 20
+	  --save_checkpoints_steps 100 --save_summary_steps 10 --max_eval_steps 20 2>&1 \
+	  | grep -E "Training:|λ_|Saving checkpoints|loss = |Error|error" || true
+	@test -f $(DEMO_DIR)/model/eval_results.txt || { echo "Pre-training failed." >&2; exit 1; }
 	@echo; echo "Evaluation ($(DEMO_DIR)/model/eval_results.txt):"; cat $(DEMO_DIR)/model/eval_results.txt
-	@echo; echo "TensorBoard: $(VENV_TF2)/bin/tensorboard --logdir $(DEMO_DIR)/model"
+	@echo; echo "Examples of masked instances: $(DEMO_DIR)/data/sample-0.tfrecord.examples.txt"
+	@echo "TensorBoard: $(VENV_TF2)/bin/tensorboard --logdir $(DEMO_DIR)/model"
 
 bench: $(VENV_TF2)/.installed
 	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32
