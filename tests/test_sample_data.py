@@ -64,3 +64,13 @@ def test_sample_makes_pretraining_records(tmp_path):
   with io.open(os.path.join(SAMPLE, "tagged.jsonl"), encoding="utf-8") as f:
     first = json.loads(f.readline())
   assert first["source"] == "data/sample/corpus.txt:1"
+
+
+@pytest.mark.parametrize("name", ["vocab.txt", "lert_config_small.json",
+                                  "lert_config_base.json",
+                                  "lert_config_large.json"])
+def test_shipped_configs_match_the_released_files(shared_dir, name):
+  with open(os.path.join(shared_dir, "vocab", name), "rb") as f:
+    released = f.read()
+  with open(os.path.join(REPO, "configs", name), "rb") as f:
+    assert f.read() == released
