@@ -441,6 +441,16 @@ class Summary(object):
         else:
           self.labels[task][tags[column]] += 1
 
+  def merge(self, other):
+    self.documents += other.documents
+    self.instances += other.instances
+    self.tokens += other.tokens
+    self.masked += other.masked
+    self.ngrams.update(other.ngrams)
+    for task in linguistic_tags.TASKS:
+      self.labels[task].update(other.labels[task])
+    self.missing.update(other.missing)
+
   def report(self):
     lines = ["Documents: %d" % self.documents,
              "Instances: %d" % self.instances,
@@ -480,7 +490,7 @@ class InstanceMaker(object):
 
   def __init__(self, vocab_file, do_lower_case, max_seq_length,
                max_predictions_per_seq, masked_lm_prob, short_seq_prob,
-               max_ngram, dupe_factor, random_seed):
+               max_ngram, dupe_factor, random_seed, keep_instances=0):
     self.tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
     # Random replacements come from real words, not [PAD]/[CLS]/[unused].
     self.vocab_words = [w for w in self.tokenizer.vocab
@@ -493,25 +503,43 @@ class InstanceMaker(object):
     self.max_ngram = max_ngram
     self.dupe_factor = dupe_factor
     self.random_seed = random_seed
+    self.keep_instances = keep_instances
 
-  def __call__(self, item):
-    """(document index, where, line) -> list of (instance, features)."""
+  def instances(self, item):
+    """(document index, where, line) -> the document's instances."""
     doc_index, where, line = item
     sentences = [tokenize_sentence(text, words, ids, self.tokenizer,
                                    "%s: sentence %d" % (where, number))
                  for number, (text, words, ids) in enumerate(
                      parse_document(line, where), 1)]
-    results = []
+    result = []
     for dupe in range(self.dupe_factor):
       rng = random.Random("%d-%d-%d" % (self.random_seed, doc_index, dupe))
-      for instance in create_instances_from_document(
+      result.extend(create_instances_from_document(
           sentences, self.max_seq_length, self.short_seq_prob,
           self.masked_lm_prob, self.max_predictions_per_seq, self.max_ngram,
-          self.vocab_words, rng):
-        results.append((instance, instance_to_features(
-            instance, self.tokenizer, self.max_seq_length,
-            self.max_predictions_per_seq)))
-    return results
+          self.vocab_words, rng))
+    return result
+
+  def __call__(self, item):
+    """-> (serialized records, the document's Summary, first instances).
+
+    Workers serialize the records themselves so that the writing process
+    only writes; the first `keep_instances` instances come back for
+    --dump_examples.
+    """
+    records, summary = [], Summary()
+    summary.documents = 1
+    instances = self.instances(item)
+    for instance in instances:
+      ints, floats = instance_to_features(instance, self.tokenizer,
+                                          self.max_seq_length,
+                                          self.max_predictions_per_seq)
+      # Deterministic: protobuf's map order may differ between objects.
+      records.append(input_pipeline.make_example(ints, floats)
+                     .SerializeToString(deterministic=True))
+      summary.add(instance)
+    return records, summary, instances[:self.keep_instances]
 
 
 _WORKER_MAKER = None
@@ -546,6 +574,7 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
   at the end, so a killed run leaves no partial file behind.
   """
   summary = Summary()
+  maker_kwargs = dict(maker_kwargs, keep_instances=dump_examples)
   maker = InstanceMaker(**maker_kwargs)
   temp_files = [path + ".tmp" for path in output_files]
   writers = [tf.io.TFRecordWriter(path) for path in temp_files]
@@ -566,17 +595,14 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
         results = pool.map(_run_worker, batch, chunksize=8)
       else:
         results = [maker(item) for item in batch]
-      for document in results:
-        summary.documents += 1
-        for instance, (ints, floats) in document:
-          example = input_pipeline.make_example(ints, floats)
-          # Deterministic: protobuf's map order may differ between objects.
-          writers[summary.instances % len(writers)].write(
-              example.SerializeToString(deterministic=True))
-          if dump is not None and summary.instances < dump_examples:
-            dump.write(u"instance %d\n%s\n" % (summary.instances,
-                                                describe_instance(instance)))
-          summary.add(instance)
+      for records, document_summary, first_instances in results:
+        for offset, record in enumerate(records):
+          number = summary.instances + offset
+          writers[number % len(writers)].write(record)
+          if dump is not None and number < dump_examples:
+            dump.write(u"instance %d\n%s\n" % (
+                number, describe_instance(first_instances[offset])))
+        summary.merge(document_summary)
       log("\r%d documents, %d instances, %.0f s" % (
           summary.documents, summary.instances, time.time() - start))
   finally:

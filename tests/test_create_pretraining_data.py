@@ -65,7 +65,7 @@ def make_instances(corpus, **overrides):
   maker = cpd.InstanceMaker(**maker_kwargs(**overrides))
   instances = []
   for i, (where, line) in enumerate(cpd.read_documents([corpus])):
-    instances.extend(inst for inst, _ in maker((i, where, line)))
+    instances.extend(maker.instances((i, where, line)))
   return instances
 
 
