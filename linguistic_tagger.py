@@ -28,7 +28,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import glob
 import gzip
 import io
 import json
@@ -41,6 +40,7 @@ import unicodedata
 from absl import app
 from absl import flags
 
+import input_pipeline
 import linguistic_tags
 
 FLAGS = flags.FLAGS
@@ -98,21 +98,6 @@ NER_TYPES = ("Nh", "Ni", "Ns")
 
 class InputError(ValueError):
   """A bad input file or line; the message names it."""
-
-
-def expand_inputs(input_file):
-  files = []
-  for pattern in input_file.split(","):
-    pattern = pattern.strip()
-    if not pattern:
-      continue
-    matched = sorted(glob.glob(pattern))
-    if not matched:
-      raise InputError("--input_file pattern %r matches no file." % pattern)
-    files.extend(matched)
-  if not files:
-    raise InputError("--input_file is empty: give one or more file globs.")
-  return files
 
 
 def _bad_character(line):
@@ -432,7 +417,7 @@ def main(_):
       raise app.UsageError("--%s is required." % name)
   try:
     settings = dict(
-        input_files=expand_inputs(FLAGS.input_file),
+        input_files=input_pipeline.expand_input_files(FLAGS.input_file),
         output_dir=FLAGS.output_dir, ltp_model=FLAGS.ltp_model,
         device=FLAGS.device, batch_size=FLAGS.batch_size,
         num_output_shards=FLAGS.num_output_shards,
@@ -441,7 +426,7 @@ def main(_):
         max_sentence_chars=FLAGS.max_sentence_chars,
         on_error=FLAGS.on_error)
     summary, elapsed, skipped = run(settings)
-  except InputError as e:
+  except (InputError, input_pipeline.InputError) as e:
     raise SystemExit("linguistic_tagger.py: error: %s" % e)
   print(format_summary(summary, elapsed, skipped))
   print("Output: %s" % FLAGS.output_dir)

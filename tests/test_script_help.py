@@ -1,0 +1,33 @@
+# coding=utf-8
+"""--help of the data scripts documents every flag."""
+
+import os
+import subprocess
+import sys
+
+from absl import flags
+import pytest
+
+import create_pretraining_data
+import linguistic_tagger
+
+from conftest import REPO
+
+
+@pytest.mark.parametrize("module", [create_pretraining_data,
+                                    linguistic_tagger])
+def test_help_documents_every_flag(module):
+  flag_values = flags.FlagValues()
+  module.define_flags(flag_values)
+  script = os.path.join(REPO, module.__name__ + ".py")
+  result = subprocess.run([sys.executable, script, "--help"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=120,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  text = result.stdout + result.stderr
+  assert "Traceback" not in text
+  assert len(list(flag_values)) >= 10
+  for name in flag_values:
+    flag = flag_values[name]
+    assert "--" + name in text or "--[no]" + name in text, name
+    assert flag.help and flag.help.split()[0] in text, name
