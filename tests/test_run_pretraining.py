@@ -307,3 +307,12 @@ def test_entry_point_scripts_pass_only_known_flags(script):
       assert flag in text
     sizes = open(os.path.join(REPO, "scripts", "model_sizes.sh")).read()
     assert "base)  BATCH_FOR_SIZE=416" in sizes
+
+
+def test_use_xla_turns_on_jit_for_the_session(tmp_path):
+  on = estimator_utils._session_config(run_settings(str(tmp_path), use_xla=True))
+  off = estimator_utils._session_config(run_settings(str(tmp_path)))
+  assert (on.graph_options.optimizer_options.global_jit_level ==
+          tf.OptimizerOptions.ON_1)
+  assert (off.graph_options.optimizer_options.global_jit_level !=
+          tf.OptimizerOptions.ON_1)
