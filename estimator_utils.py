@@ -85,9 +85,10 @@ def run_settings_from_flags(flag_values):
                         for field in RunSettings._fields})
 
 
-def session_config(settings):
+def session_config(use_xla=False):
+  """The session config of every run: soft placement, XLA JIT if asked."""
   config = tf.ConfigProto(allow_soft_placement=True)
-  if settings.use_xla:
+  if use_xla:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
   return config
@@ -123,7 +124,7 @@ class EstimatorRunner(object):
           save_checkpoints_steps=settings.save_checkpoints_steps,
           save_summary_steps=settings.save_summary_steps,
           keep_checkpoint_max=keep,
-          session_config=session_config(settings),
+          session_config=session_config(settings.use_xla),
           train_distribute=strategy, eval_distribute=strategy)
 
       def estimator_model_fn(features, labels, mode, params):
@@ -149,7 +150,7 @@ class EstimatorRunner(object):
         save_checkpoints_steps=settings.save_checkpoints_steps,
         save_summary_steps=settings.save_summary_steps,
         keep_checkpoint_max=keep,
-        session_config=session_config(settings),
+        session_config=session_config(settings.use_xla),
         tpu_config=tf.estimator.tpu.TPUConfig(
             iterations_per_loop=settings.iterations_per_loop,
             num_shards=settings.num_tpu_cores,

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
 
+import estimator_utils  # pylint: disable=g-import-not-at-top
 import input_pipeline  # pylint: disable=g-import-not-at-top
 import linguistic_tags  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
@@ -80,11 +81,8 @@ def time_training(args, config, tasks, max_predictions, workdir):
       use_one_hot_embeddings=False,
       compute_type=run_pretraining.COMPUTE_TYPES[args.precision])
   spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, {})
-  session_config = tf.ConfigProto()
-  if args.use_xla:
-    session_config.graph_options.optimizer_options.global_jit_level = (
-        tf.OptimizerOptions.ON_1)
-  with tf.Session(config=session_config) as sess:
+  config = estimator_utils.session_config(args.use_xla)
+  with tf.Session(config=config) as sess:
     sess.run(tf.global_variables_initializer())
     for _ in range(args.warmup_steps):
       sess.run(spec.train_op)
