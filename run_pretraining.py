@@ -413,6 +413,9 @@ def _check_flags():
 
 def main(_):
   tf.logging.set_verbosity(tf.logging.INFO)
+  # TensorFlow's logger prints each line itself; absl's root handler would
+  # print it a second time.
+  tf.get_logger().propagate = False
   _check_flags()
   try:
     run()
