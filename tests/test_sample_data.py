@@ -26,7 +26,7 @@ def test_generated_files_are_up_to_date_with_the_annotation():
   assert io.open(os.path.join(SAMPLE, "tagged.jsonl"),
                  encoding="utf-8").read() == tagged
   sentences = [s for d in documents for p in d for s in p]
-  assert len(documents) == 28 and len(sentences) == 178
+  assert len(documents) == 32 and len(sentences) == 201
   # Every DEP label and entity type occurs somewhere.
   labels = {l for s in sentences for l in s["dep_label"]}
   assert {"SBV", "VOB", "ATT", "ADV", "HED", "WP", "RAD", "POB", "COO",
@@ -58,8 +58,8 @@ def test_sample_makes_pretraining_records(tmp_path):
            do_lower_case=True, max_seq_length=128, max_predictions_per_seq=20,
            masked_lm_prob=0.15, short_seq_prob=0.1, max_ngram=4,
            dupe_factor=2, random_seed=1), log=lambda m: None)
-  assert summary.documents == 28
-  assert summary.instances >= 56
+  assert summary.documents == 32
+  assert summary.instances >= 64
   assert summary.missing["dep"] == 0  # the hand annotation has every label
   with io.open(os.path.join(SAMPLE, "tagged.jsonl"), encoding="utf-8") as f:
     first = json.loads(f.readline())
