@@ -192,8 +192,9 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
     (scaffold_fn or None, names of loaded variables, names of new variables)
   """
   tvars = tf.trainable_variables()
+  name_to_variable = collections.OrderedDict((v.op.name, v) for v in tvars)
   if not init_checkpoint:
-    return None, [], [_name(v) for v in tvars]
+    return None, [], list(name_to_variable)
   if tf.gfile.IsDirectory(init_checkpoint):
     latest = tf.train.latest_checkpoint(init_checkpoint)
     if latest is None:
@@ -204,7 +205,7 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
   assignment_map, _ = modeling.get_assignment_map_from_checkpoint(
       tvars, init_checkpoint)
   for name in list(assignment_map):
-    var_shape = next(v.shape.as_list() for v in tvars if _name(v) == name)
+    var_shape = name_to_variable[name].shape.as_list()
     if list(shapes[name]) != var_shape:
       tf.logging.warning("Not loading %s: checkpoint shape %s, model shape "
                          "%s.", name, shapes[name], var_shape)
@@ -214,8 +215,8 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
     tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
     return tf.train.Scaffold()
 
-  loaded = [_name(v) for v in tvars if _name(v) in assignment_map]
-  new = [_name(v) for v in tvars if _name(v) not in assignment_map]
+  loaded = [name for name in name_to_variable if name in assignment_map]
+  new = [name for name in name_to_variable if name not in assignment_map]
   tf.logging.info("**** Variables initialised from %s: %d ****",
                   init_checkpoint, len(loaded))
   for name in loaded:
@@ -228,10 +229,6 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
     return scaffold_fn, loaded, new
   scaffold_fn()
   return None, loaded, new
-
-
-def _name(variable):
-  return variable.name.split(":")[0]
 
 
 def write_eval_results(output_dir, result):

@@ -19,7 +19,7 @@ import tensorflow.compat.v1 as tf
 
 
 class InputError(ValueError):
-  """Input files that do not fit the flags."""
+  """Bad input: a file or line that cannot be used; the message names it."""
 
 
 # A feature of a record: its dtype and length.

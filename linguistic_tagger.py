@@ -96,8 +96,9 @@ CLAUSE_BREAKS = u"，,、：:"
 NER_TYPES = ("Nh", "Ni", "Ns")
 
 
-class InputError(ValueError):
-  """A bad input file or line; the message names it."""
+# Bad input files or lines; the message names them. One error type for every
+# script's input problems.
+InputError = input_pipeline.InputError
 
 
 def _bad_character(line):
@@ -426,7 +427,7 @@ def main(_):
         max_sentence_chars=FLAGS.max_sentence_chars,
         on_error=FLAGS.on_error)
     summary, elapsed, skipped = run(settings)
-  except (InputError, input_pipeline.InputError) as e:
+  except InputError as e:
     raise SystemExit("linguistic_tagger.py: error: %s" % e)
   print(format_summary(summary, elapsed, skipped))
   print("Output: %s" % FLAGS.output_dir)
