@@ -122,21 +122,29 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
 def _accumulate(grads, tvars, num_micro_batches):
   """Sums gradients over micro-batches in non-trainable accumulators.
 
+  The accumulators are local variables, so checkpoints never hold them: they
+  are zero at every save (a step is an update), and a `<var>/...` name that
+  BERT tools do not know makes some of them (Hugging Face's
+  `load_tf_weights_in_bert`) write it over the real weight `<var>`.
+
   Returns (mean gradients including this micro-batch, a boolean tensor that
   is true on every `num_micro_batches`-th call, the accumulator updates).
   Nothing branches: on other calls the optimiser's assignments keep the old
   values, which keeps the graph simple and TPU-friendly.
   """
+  local = [tf.GraphKeys.LOCAL_VARIABLES]
   count = tf.get_variable("gradient_accumulation/count", shape=[],
                           dtype=tf.int32, trainable=False,
-                          initializer=tf.zeros_initializer())
+                          initializer=tf.zeros_initializer(),
+                          collections=local)
   new_count = count + 1
   apply_now = tf.equal(new_count, num_micro_batches)
   mean_grads, ops = [], []
   for grad, var in zip(grads, tvars):
     accumulator = tf.get_variable(
         _variable_name(var) + "/gradient_accumulator", shape=var.shape,
-        dtype=tf.float32, trainable=False, initializer=tf.zeros_initializer())
+        dtype=tf.float32, trainable=False, initializer=tf.zeros_initializer(),
+        collections=local)
     total = accumulator + grad
     mean_grads.append(total / float(num_micro_batches))
     ops.append(accumulator.assign(
