@@ -41,6 +41,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 import input_pipeline
+import lert_model
 import linguistic_tags
 import tokenization
 
@@ -390,7 +391,7 @@ def _sample_index(probs, rng):
 
 def instance_to_features(instance, tokenizer, max_seq_length,
                          max_predictions_per_seq):
-  """The record features of an instance: (int features, float features)."""
+  """The record values of an instance: name -> list (lert_model schema)."""
   input_ids = tokenizer.convert_tokens_to_ids(instance.tokens)
   input_mask = [1] * len(input_ids)
   segment_ids = list(instance.segment_ids)
@@ -401,20 +402,20 @@ def instance_to_features(instance, tokenizer, max_seq_length,
 
   num_masked = len(instance.masked_positions)
   pad = max_predictions_per_seq - num_masked
-  ints = {
+  values = {
       "input_ids": input_ids, "input_mask": input_mask,
       "segment_ids": segment_ids,
       "masked_lm_positions": list(instance.masked_positions) + [0] * pad,
       "masked_lm_ids": (tokenizer.convert_tokens_to_ids(
-          instance.masked_labels) + [0] * pad)}
-  floats = {"masked_lm_weights": [1.0] * num_masked + [0.0] * pad}
+          instance.masked_labels) + [0] * pad),
+      "masked_lm_weights": [1.0] * num_masked + [0.0] * pad}
   for column, task in enumerate(linguistic_tags.TASKS):
     labels = [tags[column] for tags in instance.tags]
-    ints[task + "_labels"] = ([0 if t is None else t for t in labels] +
-                              [0] * pad)
-    floats[task + "_label_weights"] = (
+    values[task + "_labels"] = ([0 if t is None else t for t in labels] +
+                                [0] * pad)
+    values[lert_model.label_weights_feature(task)] = (
         [0.0 if t is None else 1.0 for t in labels] + [0.0] * pad)
-  return ints, floats
+  return values
 
 
 class Summary(object):
@@ -532,12 +533,11 @@ class InstanceMaker(object):
     summary.documents = 1
     instances = self.instances(item)
     for instance in instances:
-      ints, floats = instance_to_features(instance, self.tokenizer,
-                                          self.max_seq_length,
-                                          self.max_predictions_per_seq)
-      # Deterministic: protobuf's map order may differ between objects.
-      records.append(input_pipeline.make_example(ints, floats)
-                     .SerializeToString(deterministic=True))
+      values = instance_to_features(instance, self.tokenizer,
+                                    self.max_seq_length,
+                                    self.max_predictions_per_seq)
+      records.append(lert_model.serialize_record(
+          values, self.max_seq_length, self.max_predictions_per_seq))
       summary.add(instance)
     return records, summary, instances[:self.keep_instances]
 

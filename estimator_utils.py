@@ -18,6 +18,7 @@ import os
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import input_pipeline
 import modeling
 
 RunSettings = collections.namedtuple("RunSettings", [
@@ -177,9 +178,30 @@ class EstimatorRunner(object):
     return self.estimator.evaluate(input_fn=self._input_fn(input_fn, "eval"),
                                    steps=steps)
 
-  def predict(self, input_fn):
+  def predict(self, input_fn, checkpoint_path=None):
+    """Yields one dict per example, in input order."""
     return self.estimator.predict(
-        input_fn=self._input_fn(input_fn, "predict"))
+        input_fn=self._input_fn(input_fn, "predict"),
+        checkpoint_path=checkpoint_path)
+
+
+def resolve_checkpoint(path, what="--init_checkpoint"):
+  """The checkpoint prefix for a prefix or a directory holding checkpoints.
+
+  Raises input_pipeline.InputError naming `what` when there is none.
+  """
+  if not path:
+    raise input_pipeline.InputError("%s: no checkpoint given." % what)
+  if tf.gfile.IsDirectory(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      raise input_pipeline.InputError(
+          "%s: directory %s holds no checkpoint." % (what, path))
+    return latest
+  if not tf.gfile.Exists(path + ".index"):
+    raise input_pipeline.InputError(
+        "%s: %s is not a checkpoint (no %s.index)." % (what, path, path))
+  return path
 
 
 def init_from_checkpoint(init_checkpoint, use_tpu):
@@ -195,12 +217,7 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
   name_to_variable = collections.OrderedDict((v.op.name, v) for v in tvars)
   if not init_checkpoint:
     return None, [], list(name_to_variable)
-  if tf.gfile.IsDirectory(init_checkpoint):
-    latest = tf.train.latest_checkpoint(init_checkpoint)
-    if latest is None:
-      raise ValueError("--init_checkpoint %s is a directory without a "
-                       "checkpoint." % init_checkpoint)
-    init_checkpoint = latest
+  init_checkpoint = resolve_checkpoint(init_checkpoint)
   shapes = dict(tf.train.list_variables(init_checkpoint))
   assignment_map, _ = modeling.get_assignment_map_from_checkpoint(
       tvars, init_checkpoint)

@@ -161,6 +161,20 @@ def input_fn_builder(input_files, features, is_training, drop_remainder=True,
   return input_fn
 
 
+def array_input_fn_builder(arrays):
+  """An `input_fn(params)` over in-memory arrays, in order, for prediction.
+
+  `arrays` maps feature names to numpy arrays whose first dimension indexes
+  the examples. The last batch may be partial (TPUEstimator pads it on TPU).
+  """
+  def input_fn(params):
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {name: tf.constant(value) for name, value in arrays.items()})
+    return dataset.batch(params["batch_size"], drop_remainder=False)
+
+  return input_fn
+
+
 def make_example(int_features, float_features=None):
   """A tf.train.Example from dicts name -> list of ints / list of floats."""
   feature = {}

@@ -22,6 +22,39 @@ NER_TAGS = ("O S-Ns S-Nh B-Ni E-Ni I-Ni S-Ni B-Ns E-Ns I-Ns B-Nh E-Nh "
 # DEP: the relation of a word to its head, attributed to the dependent.
 DEP_LABELS = "ATT WP ADV VOB SBV COO RAD HED POB CMP LAD FOB DBL IOB".split()
 
+# Short glosses for people reading predictions (LTP's documentation).
+GLOSSES = {
+    "pos": {
+        "n": "general noun", "v": "verb", "wp": "punctuation",
+        "u": "auxiliary", "d": "adverb", "a": "adjective", "m": "number",
+        "p": "preposition", "r": "pronoun", "ns": "place name",
+        "c": "conjunction", "q": "measure word", "nt": "temporal noun",
+        "nh": "person name", "nd": "direction noun", "j": "abbreviation",
+        "i": "idiom", "b": "noun modifier", "ni": "organisation name",
+        "nz": "other proper noun", "nl": "location noun",
+        "z": "descriptive word", "k": "suffix", "ws": "foreign word",
+        "o": "onomatopoeia", "h": "prefix", "e": "exclamation",
+        "%": "non-lexeme (LTP x)"},
+    "ner": {
+        "O": "no entity", "S-Ns": "one-word place name",
+        "S-Nh": "one-word person name", "B-Ni": "first word of an organisation",
+        "E-Ni": "last word of an organisation",
+        "I-Ni": "inner word of an organisation",
+        "S-Ni": "one-word organisation", "B-Ns": "first word of a place name",
+        "E-Ns": "last word of a place name",
+        "I-Ns": "inner word of a place name",
+        "B-Nh": "first word of a person name",
+        "E-Nh": "last word of a person name",
+        "I-Nh": "inner word of a person name"},
+    "dep": {
+        "ATT": "attribute", "WP": "punctuation", "ADV": "adverbial",
+        "VOB": "verb-object", "SBV": "subject-verb", "COO": "coordination",
+        "RAD": "right adjunct", "HED": "head of the sentence",
+        "POB": "preposition-object", "CMP": "complement",
+        "LAD": "left adjunct", "FOB": "fronted object", "DBL": "double",
+        "IOB": "indirect object"},
+}
+
 # The three linguistic tasks, in the order the paper names them.
 TASKS = ("pos", "ner", "dep")
 

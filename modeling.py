@@ -140,7 +140,7 @@ class BertModel(object):
 
   def __init__(self, config, is_training, input_ids, input_mask=None,
                token_type_ids=None, use_one_hot_embeddings=False, scope=None,
-               compute_type=tf.float32):
+               compute_type=tf.float32, add_pooler=True):
     """Builds the model.
 
     Args:
@@ -153,6 +153,9 @@ class BertModel(object):
         is faster on TPU than a gather.
       scope: variable scope, "bert" by default.
       compute_type: tf.float32, tf.float16 or tf.bfloat16.
+      add_pooler: build the [CLS] pooler (`bert/pooler`). Without it the
+        model restores from checkpoints that have none, such as a Hugging
+        Face BertForMaskedLM converted by convert_checkpoint.py.
     """
     config = copy.deepcopy(config)
     if not is_training:
@@ -204,6 +207,9 @@ class BertModel(object):
       self.sequence_output = self.all_encoder_layers[-1]
 
       # The pooler: a tanh layer over the hidden state of the first token.
+      self.pooled_output = None
+      if not add_pooler:
+        return
       with tf.variable_scope("pooler"):
         first_token = tf.squeeze(self.sequence_output[:, 0:1, :], axis=1)
         self.pooled_output = dense(

@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import input_pipeline
+import lert_model
 import linguistic_tags
 
 # Special token ids of the Chinese BERT vocabulary.
@@ -26,7 +26,7 @@ FIRST_WORD_ID = 104
 
 def synthetic_example(rng, max_seq_length, max_predictions_per_seq,
                       vocab_size, missing_label_rate=None):
-  """Returns (int_features, float_features) of one random record."""
+  """Returns the values (name -> array) of one random record."""
   length = int(rng.randint(max_seq_length // 2, max_seq_length + 1))
   length = max(length, 5)
   split = length // 2
@@ -51,20 +51,21 @@ def synthetic_example(rng, max_seq_length, max_predictions_per_seq,
     out[:num_masked] = values
     return out
 
-  int_features = {
+  values = {
       "input_ids": input_ids, "input_mask": input_mask,
       "segment_ids": segment_ids,
       "masked_lm_positions": padded(positions),
-      "masked_lm_ids": padded(masked_ids)}
-  float_features = {"masked_lm_weights": padded(1.0, np.float32)}
+      "masked_lm_ids": padded(masked_ids),
+      "masked_lm_weights": padded(1.0, np.float32)}
   for task in linguistic_tags.TASKS:
     labels = rng.randint(0, linguistic_tags.NUM_TAGS[task], size=num_masked)
     if missing_label_rate is not None:
       present = (rng.rand(num_masked) >= missing_label_rate).astype(np.float32)
       labels = labels * present.astype(np.int64)  # missing labels carry 0
-      float_features[task + "_label_weights"] = padded(present, np.float32)
-    int_features[task + "_labels"] = padded(labels)
-  return int_features, float_features
+      values[lert_model.label_weights_feature(task)] = padded(present,
+                                                              np.float32)
+    values[task + "_labels"] = padded(labels)
+  return values
 
 
 def write_synthetic_records(path, num_records, max_seq_length,
@@ -74,11 +75,10 @@ def write_synthetic_records(path, num_records, max_seq_length,
   rng = np.random.RandomState(seed)
   with tf.io.TFRecordWriter(path) as writer:
     for _ in range(num_records):
-      int_features, float_features = synthetic_example(
-          rng, max_seq_length, max_predictions_per_seq, vocab_size,
-          missing_label_rate)
-      example = input_pipeline.make_example(int_features, float_features)
-      writer.write(example.SerializeToString(deterministic=True))
+      values = synthetic_example(rng, max_seq_length, max_predictions_per_seq,
+                                 vocab_size, missing_label_rate)
+      writer.write(lert_model.serialize_record(values, max_seq_length,
+                                               max_predictions_per_seq))
   return path
 
 

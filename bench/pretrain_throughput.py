@@ -31,6 +31,7 @@ import estimator_utils  # pylint: disable=g-import-not-at-top
 import input_pipeline  # pylint: disable=g-import-not-at-top
 import linguistic_tags  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
+import lert_model  # pylint: disable=g-import-not-at-top
 import run_pretraining  # pylint: disable=g-import-not-at-top
 import synthetic_data  # pylint: disable=g-import-not-at-top
 
@@ -65,7 +66,7 @@ def time_training(args, config, tasks, max_predictions, workdir):
       os.path.join(workdir, "synthetic.tfrecord"),
       max(4 * args.batch_size, 256), args.max_seq_length, max_predictions,
       config.vocab_size, seed=0, missing_label_rate=0.05)
-  required, optional = run_pretraining.pretraining_features(
+  required, optional = lert_model.pretraining_features(
       args.max_seq_length, max_predictions, tasks)
   required.update(optional)
   input_fn = input_pipeline.input_fn_builder([path], required,
@@ -73,9 +74,9 @@ def time_training(args, config, tasks, max_predictions, workdir):
   features = tf.data.make_one_shot_iterator(
       input_fn({"batch_size": args.batch_size})).get_next()
   total_steps = args.warmup_steps + args.steps
-  model_fn = run_pretraining.model_fn_builder(
+  model_fn = lert_model.model_fn_builder(
       bert_config=config, tasks=tasks,
-      end_steps=run_pretraining.lip_end_steps(total_steps),
+      end_steps=lert_model.lip_end_steps(total_steps),
       lip_schedule="linear", init_checkpoint=None, learning_rate=1e-4,
       num_train_steps=total_steps, num_warmup_steps=1, use_tpu=False,
       use_one_hot_embeddings=False,

@@ -5,8 +5,9 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import estimator_utils
+import input_pipeline
 import linguistic_tags
-import run_pretraining
+import lert_model
 import synthetic_data
 
 
@@ -19,10 +20,10 @@ def fixed_batch(vocab_size, batch_size=4, max_seq_length=16,
                                            vocab_size, missing_label_rate)
           for _ in range(batch_size)]
   batch = {}
-  for name in rows[0][0]:
-    batch[name] = np.stack([r[0][name] for r in rows]).astype(np.int32)
-  for name in rows[0][1]:
-    batch[name] = np.stack([r[1][name] for r in rows]).astype(np.float32)
+  for name in rows[0]:
+    values = np.stack([row[name] for row in rows])
+    batch[name] = values.astype(
+        np.float32 if values.dtype.kind == "f" else np.int32)
   return batch
 
 
@@ -30,8 +31,8 @@ def build_model_fn(config, tasks=linguistic_tags.TASKS, num_train_steps=100,
                    end_steps=None, lip_schedule="linear", learning_rate=1e-3,
                    num_warmup_steps=10, output_dir=None, **kwargs):
   if end_steps is None:
-    end_steps = run_pretraining.lip_end_steps(num_train_steps)
-  return run_pretraining.model_fn_builder(
+    end_steps = lert_model.lip_end_steps(num_train_steps)
+  return lert_model.model_fn_builder(
       bert_config=config, tasks=list(tasks), end_steps=end_steps,
       lip_schedule=lip_schedule, init_checkpoint=None,
       learning_rate=learning_rate, num_train_steps=num_train_steps,
@@ -51,3 +52,27 @@ def run_settings(output_dir, **overrides):
 
 def constant_features(batch):
   return {name: tf.constant(value) for name, value in batch.items()}
+
+
+def train_tiny_checkpoint(output_dir, record_paths, config, tasks=("pos", "ner",
+                                                                    "dep"),
+                          steps=4, gradient_accumulation_steps=1,
+                          seq_length=16, max_predictions=4,
+                          learning_rate=1e-3, batch_size=4, **kwargs):
+  """Trains a tiny model on records for a few steps; returns its checkpoint.
+
+  kwargs go to lert_model.model_fn_builder."""
+  required, optional = lert_model.pretraining_features(
+      seq_length, max_predictions, list(tasks))
+  required.update(optional)
+  model_fn = build_model_fn(
+      config, tasks=tasks, num_train_steps=steps, num_warmup_steps=1,
+      learning_rate=learning_rate,
+      gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+  runner = estimator_utils.EstimatorRunner(
+      model_fn, run_settings(output_dir, save_checkpoints_steps=steps),
+      train_batch_size=batch_size // gradient_accumulation_steps)
+  runner.train(input_pipeline.input_fn_builder(record_paths, required,
+                                               is_training=True, seed=3),
+               max_steps=steps)
+  return tf.train.latest_checkpoint(output_dir)

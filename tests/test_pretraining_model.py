@@ -6,7 +6,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import linguistic_tags
-import run_pretraining
+import lert_model
 
 from conftest import tiny_config
 from pretraining_helpers import build_model_fn, constant_features, fixed_batch
@@ -66,20 +66,20 @@ def test_tag_inventories_match_spec():
 
 
 def test_lip_end_steps_defaults_and_orders():
-  assert run_pretraining.lip_end_steps(2000000) == {
+  assert lert_model.lip_end_steps(2000000) == {
       "pos": 333333, "ner": 666666, "dep": 1000000}
-  assert run_pretraining.lip_end_steps(600, "PDN") == {
+  assert lert_model.lip_end_steps(600, "PDN") == {
       "pos": 100, "dep": 200, "ner": 300}
-  assert run_pretraining.lip_end_steps(600, "npd") == {
+  assert lert_model.lip_end_steps(600, "npd") == {
       "ner": 100, "pos": 200, "dep": 300}
-  assert run_pretraining.lip_end_steps(600, "DNP") == {
+  assert lert_model.lip_end_steps(600, "DNP") == {
       "dep": 100, "ner": 200, "pos": 300}
   # The release hard-codes these for its 2M steps.
-  assert run_pretraining.lip_end_steps(
+  assert lert_model.lip_end_steps(
       2000000, "PND", {"pos": 333000, "ner": 666000, "dep": None}) == {
           "pos": 333000, "ner": 666000, "dep": 1000000}
   with pytest.raises(ValueError, match="permutation of PND"):
-    run_pretraining.lip_end_steps(100, "PNN")
+    lert_model.lip_end_steps(100, "PNN")
 
 
 @pytest.mark.parametrize("schedule,step,expected", [
@@ -92,9 +92,9 @@ def test_lip_end_steps_defaults_and_orders():
     ("none", 50, {"pos": 1.0, "ner": 1.0, "dep": 1.0}),
 ])
 def test_lip_lambda_values(schedule, step, expected):
-  end_steps = run_pretraining.lip_end_steps(300)  # 50, 100, 150
+  end_steps = lert_model.lip_end_steps(300)  # 50, 100, 150
   step_var = tf.Variable(step, dtype=tf.int64)
-  lambdas = run_pretraining.lip_lambdas(step_var, ["pos", "ner", "dep"],
+  lambdas = lert_model.lip_lambdas(step_var, ["pos", "ner", "dep"],
                                         end_steps, schedule)
   with tf.Session() as sess:
     sess.run(tf.global_variables_initializer())

@@ -13,6 +13,7 @@ import tensorflow.compat.v1 as tf
 import estimator_utils
 import input_pipeline
 import modeling
+import lert_model
 import run_pretraining
 import synthetic_data
 
@@ -37,7 +38,7 @@ def make_records(directory, num_files=2, records_per_file=12,
 
 
 def pretraining_input_fn(paths, is_training=True, with_weights=True):
-  required, optional = run_pretraining.pretraining_features(
+  required, optional = lert_model.pretraining_features(
       SEQ, PRED, ["pos", "ner", "dep"])
   features = dict(required)
   if with_weights:
@@ -116,7 +117,7 @@ def test_init_checkpoint_loads_bert_and_reports_new_heads(tmp_path):
   with tf.Graph().as_default():
     modeling.BertModel(config, is_training=False,
                        input_ids=tf.constant([[1, 2]]))
-    run_pretraining.lert_head_logits(
+    lert_model.lert_head_logits(
         config, tf.zeros([1, 2, 32]), tf.zeros([VOCAB, 32]),
         tf.constant([[0]]), ["pos", "ner", "dep"])
     _, loaded, new = estimator_utils.init_from_checkpoint(str(bert_dir),
@@ -177,8 +178,25 @@ def test_script_trains_evaluates_and_writes_results(tmp_path):
   assert set(results) == {
       "global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
       "pos_accuracy", "pos_loss", "ner_accuracy", "ner_loss", "dep_accuracy",
-      "dep_loss"}
+      "dep_loss", "pos_majority_accuracy", "ner_majority_accuracy",
+      "dep_majority_accuracy"}
   assert results["global_step"] == "4"
+  # The majority-class baseline of the 8 evaluated records (2 batches of 4,
+  # read in file order), computed here from the records themselves.
+  records = [tf.train.Example.FromString(r).features.feature for r in
+             tf.io.tf_record_iterator(str(tmp_path / "data" /
+                                          "part-0.tfrecord"))][:8]
+  for task in ("pos", "ner", "dep"):
+    counts = {}
+    for feature in records:
+      weights = (np.array(feature["masked_lm_weights"].float_list.value) *
+                 np.array(feature[task + "_label_weights"].float_list.value))
+      for label, weight in zip(feature[task + "_labels"].int64_list.value,
+                               weights):
+        counts[label] = counts.get(label, 0.0) + weight
+    expected = max(counts.values()) / sum(counts.values())
+    assert float(results[task + "_majority_accuracy"]) == pytest.approx(
+        expected, abs=1e-6), task
   for name in ("masked_lm_loss", "pos_loss", "ner_loss", "dep_loss"):
     assert float(results[name]) > 0
   assert "λ_pos reaches 1 at step 0" in result.stderr  # int(4/6) == 0
@@ -210,7 +228,7 @@ def test_script_errors_name_the_problem(tmp_path, case, message):
 
 def test_check_input_files_errors_name_file_and_feature(tmp_path):
   good = make_records(tmp_path / "good", num_files=1)[0]
-  required, optional = run_pretraining.pretraining_features(
+  required, optional = lert_model.pretraining_features(
       SEQ, PRED, ["pos", "ner", "dep"])
   assert input_pipeline.check_input_files([good], required, optional) == [
       "dep_label_weights", "ner_label_weights", "pos_label_weights"]

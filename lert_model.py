@@ -1,0 +1,486 @@
+# coding=utf-8
+"""The LERT pre-training model: record schema, heads, losses, LIP, model_fn.
+
+This is the one home of what pre-training, evaluation and prediction share:
+
+* the TFRecord schema of SPEC §4 (`record_schema`, `serialize_record`),
+  which `create_pretraining_data.py` writes and every reader parses;
+* the heads of SPEC §2 at the masked positions (`lert_head_logits`) and
+  their losses (SPEC §3);
+* the LIP schedule (`lip_end_steps`, `lip_lambdas`);
+* the `TPUEstimator` model_fn (`model_fn_builder`) for TRAIN, EVAL and
+  PREDICT, used by `run_pretraining.py` and `predict_linguistic.py`.
+
+The loss is
+
+    L = L_MLM + λ_POS·L_POS + λ_NER·L_NER + λ_DEP·L_DEP,  λ_t = min(step/T_t, 1)
+
+where every task's loss is the cross-entropy at the masked positions. All
+heads read the same transformed hidden states of the masked positions
+(`cls/predictions/transform`, H̃ in the paper); there is no next-sentence
+prediction.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+
+import tensorflow.compat.v1 as tf
+import tensorflow.compat.v2 as tf2
+
+import estimator_utils
+import input_pipeline
+import linguistic_tags
+import modeling
+import optimization
+
+# ----------------------------------------------------------------------------
+# The record schema (SPEC §4).
+
+# The nine features of SPEC §4, in its order; every record carries them.
+SPEC_FEATURES = ("input_ids", "input_mask", "segment_ids",
+                 "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
+                 "pos_labels", "ner_labels", "dep_labels")
+_SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+_FLOAT_FEATURES = ("masked_lm_weights",)
+
+
+def label_weights_feature(task):
+  """The optional feature marking a task's missing labels (1.0 = usable)."""
+  return task + "_label_weights"
+
+
+def record_schema(max_seq_length, max_predictions_per_seq,
+                  with_label_weights=True):
+  """name -> FeatureSpec of every feature of a pre-training record.
+
+  The nine SPEC §4 features, then (with `with_label_weights`) the three
+  `<task>_label_weights` that create_pretraining_data.py adds for missing
+  labels.
+  """
+  spec = input_pipeline.FeatureSpec
+  schema = collections.OrderedDict()
+  for name in SPEC_FEATURES:
+    length = (max_seq_length if name in _SEQUENCE_FEATURES else
+              max_predictions_per_seq)
+    dtype = tf.float32 if name in _FLOAT_FEATURES else tf.int64
+    schema[name] = spec(dtype, length)
+  if with_label_weights:
+    for task in linguistic_tags.TASKS:
+      schema[label_weights_feature(task)] = spec(tf.float32,
+                                                 max_predictions_per_seq)
+  return schema
+
+
+def pretraining_features(max_seq_length, max_predictions_per_seq, tasks):
+  """The record features to read: (required, optional) dicts of FeatureSpec.
+
+  The labels of a task are required only when the task is trained. The
+  optional `<task>_label_weights` (1.0 where the word has a usable tag) mark
+  missing labels; without them every masked position has a label.
+  """
+  schema = record_schema(max_seq_length, max_predictions_per_seq)
+  required, optional = {}, {}
+  for name in SPEC_FEATURES[:6]:
+    required[name] = schema[name]
+  for task in tasks:
+    required[task + "_labels"] = schema[task + "_labels"]
+    optional[label_weights_feature(task)] = schema[label_weights_feature(
+        task)]
+  return required, optional
+
+
+def serialize_record(values, max_seq_length, max_predictions_per_seq):
+  """A serialized `tf.train.Example` of the schema from name -> list.
+
+  `values` must hold the nine SPEC features, and either all or none of the
+  label weights, each of its schema length. Serialization is deterministic
+  (the same values give the same bytes).
+  """
+  schema = record_schema(max_seq_length, max_predictions_per_seq)
+  names = set(values)
+  required = set(SPEC_FEATURES)
+  allowed = set(schema)
+  if not required <= names or not names <= allowed:
+    raise ValueError("A pre-training record needs the features %s (plus "
+                     "optionally the label weights), got %s." %
+                     (sorted(required), sorted(names)))
+  ints, floats = {}, {}
+  for name in values:
+    if len(values[name]) != schema[name].length:
+      raise ValueError("Feature %s has length %d, the schema says %d." %
+                       (name, len(values[name]), schema[name].length))
+    (floats if schema[name].dtype == tf.float32 else ints)[name] = (
+        values[name])
+  example = input_pipeline.make_example(ints, floats)
+  # protobuf's map order may differ between objects otherwise.
+  return example.SerializeToString(deterministic=True)
+
+
+# ----------------------------------------------------------------------------
+# The LIP schedule (SPEC §3).
+
+# The fraction of the training steps at which the 1st, 2nd and 3rd task of the
+# LIP order reaches full weight (paper §3.3.3).
+LIP_FRACTIONS = (1.0 / 6.0, 1.0 / 3.0, 1.0 / 2.0)
+_ORDER_LETTERS = {"P": "pos", "N": "ner", "D": "dep"}
+
+
+def lip_end_steps(num_train_steps, order="PND", explicit=None):
+  """The end step T of each task's λ warm-up.
+
+  Args:
+    num_train_steps: total optimiser updates.
+    order: a permutation of "PND"; its tasks get 1/6, 1/3 and 1/2 of the
+      steps in turn.
+    explicit: optional dict task -> T that overrides the order.
+
+  Returns:
+    dict task -> int T.
+  """
+  order = order.upper()
+  if sorted(order) != sorted("PND"):
+    raise ValueError("--lip_order must be a permutation of PND (e.g. PND, "
+                     "PDN, NPD, DNP), got %r." % order)
+  end_steps = {}
+  for letter, fraction in zip(order, LIP_FRACTIONS):
+    end_steps[_ORDER_LETTERS[letter]] = int(num_train_steps * fraction)
+  for task, step in (explicit or {}).items():
+    if step is not None:
+      if step < 0:
+        raise ValueError("The end step of %s must be >= 0, got %d." %
+                         (task, step))
+      end_steps[task] = step
+  return end_steps
+
+
+def lip_lambdas(global_step, tasks, end_steps, schedule="linear"):
+  """λ_t = min(step / T_t, 1) for each task (1 with schedule "none")."""
+  step = tf.cast(global_step, tf.float32)
+  lambdas = {}
+  for task in tasks:
+    if schedule == "none" or end_steps[task] == 0:
+      lambdas[task] = tf.constant(1.0)
+    else:
+      lambdas[task] = tf.minimum(step / float(end_steps[task]), 1.0)
+  return lambdas
+
+
+# ----------------------------------------------------------------------------
+# Heads and losses (SPEC §2, §3).
+
+
+def head_variable_name(task):
+  """The kernel of a linguistic head, e.g. cls/predictions/output_pos_layer."""
+  return "cls/predictions/output_%s_layer" % task
+
+
+def tasks_in_checkpoint(checkpoint):
+  """The linguistic tasks whose head a checkpoint holds, in SPEC order."""
+  names = {name for name, _ in tf.train.list_variables(checkpoint)}
+  return [task for task in linguistic_tags.TASKS
+          if head_variable_name(task) + "/kernel" in names]
+
+
+def gather_indexes(sequence_tensor, positions):
+  """Gathers [batch, num_positions] positions of [batch, seq, width]."""
+  batch_size, seq_length, width = modeling.get_shape_list(sequence_tensor,
+                                                          expected_rank=3)
+  offsets = tf.reshape(tf.range(0, batch_size, dtype=tf.int32) * seq_length,
+                       [-1, 1])
+  flat_positions = tf.reshape(positions + offsets, [-1])
+  flat_sequence = tf.reshape(sequence_tensor, [batch_size * seq_length, width])
+  return tf.gather(flat_sequence, flat_positions)
+
+
+def lert_head_logits(bert_config, sequence_output, embedding_table, positions,
+                     tasks):
+  """Logits of the MLM head and the linguistic heads at masked positions.
+
+  Returns a dict: "mlm" -> [batch*num_positions, vocab_size] and each task
+  -> [batch*num_positions, number of tags]. The variables are those of
+  SPEC §2, under `cls/predictions`.
+  """
+  hidden = gather_indexes(sequence_output, positions)
+  logits = {}
+  with tf.variable_scope("cls/predictions"):
+    with tf.variable_scope("transform"):
+      hidden = modeling.dense(
+          hidden, bert_config.hidden_size,
+          activation=modeling.get_activation(bert_config.hidden_act),
+          kernel_initializer=modeling.create_initializer(
+              bert_config.initializer_range),
+          name="dense")
+      hidden = modeling.layer_norm(hidden)
+    # MLM: tied to the input word embeddings, plus an output-only bias.
+    output_bias = tf.get_variable("output_bias",
+                                  shape=[bert_config.vocab_size],
+                                  initializer=tf.zeros_initializer())
+    logits["mlm"] = tf.nn.bias_add(
+        tf.matmul(hidden, embedding_table, transpose_b=True), output_bias)
+    for task in tasks:
+      logits[task] = modeling.dense(
+          hidden, linguistic_tags.NUM_TAGS[task],
+          kernel_initializer=modeling.create_initializer(
+              bert_config.initializer_range),
+          name="output_%s_layer" % task)
+  return logits
+
+
+def weighted_cross_entropy(logits, label_ids, weights):
+  """sum(w·ce) / (sum(w) + 1e-5); returns (loss, per-position ce)."""
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  one_hot = tf.one_hot(label_ids, depth=modeling.get_shape_list(logits)[-1],
+                       dtype=tf.float32)
+  per_position = -tf.reduce_sum(log_probs * one_hot, axis=-1)
+  loss = tf.reduce_sum(weights * per_position) / (tf.reduce_sum(weights) +
+                                                  1e-5)
+  return loss, per_position
+
+
+def task_weights(features, task):
+  """Weights of a task's loss: padding and missing labels weigh 0."""
+  weights = tf.reshape(features["masked_lm_weights"], [-1])
+  if label_weights_feature(task) in features:
+    weights *= tf.reshape(features[label_weights_feature(task)], [-1])
+  return weights
+
+
+# One head's loss: the weighted mean, and per position the cross-entropy,
+# the label and the weight (flat over batch × positions).
+HeadLoss = collections.namedtuple(
+    "HeadLoss", ["loss", "per_position", "labels", "weights"])
+
+
+def lert_losses(features, logits, tasks):
+  """name ("mlm" or a task) -> HeadLoss."""
+  label_names = {"mlm": "masked_lm_ids"}
+  label_names.update({task: task + "_labels" for task in tasks})
+  losses = {}
+  for name, label_name in label_names.items():
+    labels = tf.reshape(features[label_name], [-1])
+    weights = (tf.reshape(features["masked_lm_weights"], [-1])
+               if name == "mlm" else task_weights(features, name))
+    loss, per_position = weighted_cross_entropy(logits[name], labels, weights)
+    losses[name] = HeadLoss(loss, per_position, labels, weights)
+  return losses
+
+
+def _metric_fn(**tensors):
+  """Accuracy and mean loss of each head over the evaluation set.
+
+  For the linguistic heads also `<task>_majority_accuracy`: the accuracy of
+  always answering the most frequent gold tag of the evaluated positions,
+  the baseline a head must beat to have learned anything.
+  """
+  metrics = {}
+  for name in ["mlm"] + list(linguistic_tags.TASKS):
+    if name + "_logits" not in tensors:
+      continue
+    prefix = "masked_lm" if name == "mlm" else name
+    weights = tensors[name + "_weights"]
+    logits = tensors[name + "_logits"]
+    labels = tensors[name + "_labels"]
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    metrics[prefix + "_accuracy"] = tf.metrics.accuracy(
+        labels=labels, predictions=predictions, weights=weights)
+    metrics[prefix + "_loss"] = tf.metrics.mean(
+        values=tensors[name + "_per_position"], weights=weights)
+    if name != "mlm":
+      # The mean over batches of each tag's weighted count: the largest
+      # over the sum is the majority tag's share of all positions.
+      counts = tf.reduce_sum(
+          tf.one_hot(labels, linguistic_tags.NUM_TAGS[name]) *
+          tf.expand_dims(weights, -1), axis=0)
+      mean_counts, update = tf.metrics.mean_tensor(counts)
+      metrics[prefix + "_majority_accuracy"] = tuple(
+          tf.math.divide_no_nan(tf.reduce_max(c), tf.reduce_sum(c))
+          for c in (mean_counts, update))
+  return metrics
+
+
+def _summary_host_call(output_dir, save_summary_steps, global_step, scalars):
+  """TensorBoard scalars through a host_call, which works on TPU and CPU."""
+  names = sorted(scalars)
+  tensors = [tf.reshape(tf.cast(global_step, tf.int64), [1])]
+  tensors += [tf.reshape(tf.cast(scalars[name], tf.float32), [1])
+              for name in names]
+
+  def host_call_fn(step, *values):
+    step = step[0]
+    summary = tf2.summary
+    writer = summary.create_file_writer(output_dir)
+    every = max(save_summary_steps, 1)
+    with writer.as_default(), summary.record_if(
+        tf.equal(step % every, 0)):
+      for name, value in zip(names, values):
+        summary.scalar(name, value[0], step=step)
+      return tf.summary.all_v2_summary_ops()
+
+  return host_call_fn, tensors
+
+
+def prediction_outputs(logits, features, tasks, top_k):
+  """The PREDICT outputs at every masked position of a batch.
+
+  Returns name -> Tensor with the batch as first dimension:
+    masked_lm_positions, masked_lm_weights: [batch, P] (weight 0 = padding);
+    mlm_top_ids, mlm_top_probs: [batch, P, top_k], best first;
+    <task>_probs: [batch, P, number of tags], the full distribution.
+  Only ops that run on TPU (softmax, top_k, reshape).
+  """
+  positions = features["masked_lm_positions"]
+  batch_size, num_positions = modeling.get_shape_list(positions,
+                                                      expected_rank=2)
+  mlm_probs = tf.nn.softmax(logits["mlm"], axis=-1)
+  top_probs, top_ids = tf.nn.top_k(mlm_probs, k=top_k)
+  outputs = {
+      "masked_lm_positions": positions,
+      "masked_lm_weights": features["masked_lm_weights"],
+      "mlm_top_ids": tf.reshape(top_ids, [batch_size, num_positions, top_k]),
+      "mlm_top_probs": tf.reshape(top_probs,
+                                  [batch_size, num_positions, top_k]),
+  }
+  for task in tasks:
+    outputs[task + "_probs"] = tf.reshape(
+        tf.nn.softmax(logits[task], axis=-1),
+        [batch_size, num_positions, linguistic_tags.NUM_TAGS[task]])
+  # The gold labels pass through when the input has them.
+  for name in ["masked_lm_ids"] + [task + "_labels" for task in tasks] + [
+      label_weights_feature(task) for task in tasks]:
+    if name in features:
+      outputs[name] = features[name]
+  return outputs
+
+
+def _rounded(values, digits=6):
+  return [round(float(v), digits) for v in values]
+
+
+def masked_position_predictions(prediction, tasks, inv_vocab=None):
+  """One record's PREDICT output -> a JSON-ready dict per masked position.
+
+  Each dict holds the `position`, the MLM candidates (`mlm_ids`,
+  `mlm_tokens` when `inv_vocab` maps ids to tokens, `mlm_probs`, best
+  first) and per task `<task>` (the most probable tag's name) and
+  `<task>_probs` (the whole distribution, in the tag order of SPEC §1). Gold
+  labels, when the record has them, come as `label_id` and `<task>_label`
+  (null for a missing label). Padding positions are left out.
+  """
+  result = []
+  for j, weight in enumerate(prediction["masked_lm_weights"]):
+    if weight <= 0:
+      continue
+    item = collections.OrderedDict()
+    item["position"] = int(prediction["masked_lm_positions"][j])
+    ids = [int(i) for i in prediction["mlm_top_ids"][j]]
+    item["mlm_ids"] = ids
+    if inv_vocab is not None:
+      item["mlm_tokens"] = [inv_vocab.get(i, "[%d]" % i) for i in ids]
+    item["mlm_probs"] = _rounded(prediction["mlm_top_probs"][j])
+    if "masked_lm_ids" in prediction:
+      item["label_id"] = int(prediction["masked_lm_ids"][j])
+    for task in tasks:
+      probs = prediction[task + "_probs"][j]
+      item[task] = linguistic_tags.id_to_tag(task, int(probs.argmax()))
+      item[task + "_probs"] = _rounded(probs)
+      if task + "_labels" in prediction:
+        present = prediction.get(label_weights_feature(task))
+        if present is not None and present[j] <= 0:
+          item[task + "_label"] = None
+        else:
+          item[task + "_label"] = linguistic_tags.id_to_tag(
+              task, int(prediction[task + "_labels"][j]))
+    result.append(item)
+  return result
+
+
+def model_fn_builder(bert_config, tasks, end_steps=None,
+                     lip_schedule="linear", init_checkpoint=None,
+                     learning_rate=1e-4, num_train_steps=1,
+                     num_warmup_steps=0, use_tpu=False,
+                     use_one_hot_embeddings=False, optimizer_name="adamw",
+                     weight_decay_rate=0.01, gradient_accumulation_steps=1,
+                     compute_type=tf.float32, output_dir=None,
+                     save_summary_steps=100, top_k=5):
+  """Returns the TPUEstimator model_fn of LERT: TRAIN, EVAL and PREDICT.
+
+  PREDICT needs only input_ids, input_mask, segment_ids,
+  masked_lm_positions and masked_lm_weights, and returns
+  `prediction_outputs` (the MLM top `top_k` tokens and each head's
+  distribution).
+  """
+  end_steps = end_steps or lip_end_steps(num_train_steps)
+
+  def model_fn(features, labels, mode, params):
+    del labels, params  # The features carry everything.
+    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    model = modeling.BertModel(
+        config=bert_config, is_training=is_training,
+        input_ids=features["input_ids"], input_mask=features["input_mask"],
+        token_type_ids=features["segment_ids"],
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        compute_type=compute_type,
+        # Prediction does not use the pooler, and a checkpoint converted
+        # from a Hugging Face BertForMaskedLM has none.
+        add_pooler=mode != tf.estimator.ModeKeys.PREDICT)
+    logits = lert_head_logits(bert_config, model.get_sequence_output(),
+                              model.get_embedding_table(),
+                              features["masked_lm_positions"], tasks)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      # The Estimator restores the checkpoint given to predict().
+      return tf.estimator.tpu.TPUEstimatorSpec(
+          mode=mode,
+          predictions=prediction_outputs(logits, features, tasks, top_k))
+
+    losses = lert_losses(features, logits, tasks)
+    global_step = tf.train.get_or_create_global_step()
+    lambdas = lip_lambdas(global_step, tasks, end_steps, lip_schedule)
+    total_loss = losses["mlm"].loss
+    for task in tasks:
+      total_loss += lambdas[task] * losses[task].loss
+    # Named so that tools and tests can fetch them from the graph.
+    for name in losses:
+      tf.identity(losses[name].loss, name=name + "_loss")
+      tf.identity(logits[name], name=name + "_logits")
+    for task in tasks:
+      tf.identity(lambdas[task], name=task + "_lambda")
+    total_loss = tf.identity(total_loss, name="total_loss")
+
+    scaffold_fn, _, _ = estimator_utils.init_from_checkpoint(init_checkpoint,
+                                                             use_tpu)
+    if mode == tf.estimator.ModeKeys.TRAIN:
+      train_op = optimization.create_optimizer(
+          total_loss, learning_rate, num_train_steps, num_warmup_steps,
+          use_tpu=use_tpu, weight_decay_rate=weight_decay_rate,
+          optimizer_name=optimizer_name,
+          gradient_accumulation_steps=gradient_accumulation_steps,
+          use_loss_scaling=compute_type == tf.float16)
+      scalars = {"loss/total": total_loss,
+                 "learning_rate": optimization.learning_rate_schedule(
+                     global_step, learning_rate, num_train_steps,
+                     num_warmup_steps)}
+      for name in losses:
+        scalars["loss/" + name] = losses[name].loss
+      for task in tasks:
+        scalars["lambda/" + task] = lambdas[task]
+      host_call = None
+      if output_dir:
+        host_call = _summary_host_call(output_dir, save_summary_steps,
+                                       global_step, scalars)
+      return tf.estimator.tpu.TPUEstimatorSpec(
+          mode=mode, loss=total_loss, train_op=train_op,
+          scaffold_fn=scaffold_fn, host_call=host_call)
+    tensors = {}
+    for name, head in losses.items():
+      tensors[name + "_logits"] = logits[name]
+      tensors[name + "_per_position"] = head.per_position
+      tensors[name + "_labels"] = head.labels
+      tensors[name + "_weights"] = head.weights
+    return tf.estimator.tpu.TPUEstimatorSpec(
+        mode=mode, loss=total_loss, eval_metrics=(_metric_fn, tensors),
+        scaffold_fn=scaffold_fn)
+
+  return model_fn
