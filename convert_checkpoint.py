@@ -1,0 +1,536 @@
+# coding=utf-8
+"""Converts LERT/BERT checkpoints between TensorFlow and Hugging Face.
+
+TF -> Hugging Face (`--direction=tf2hf`): a directory that
+`transformers.BertForMaskedLM.from_pretrained` loads:
+
+  config.json                    the BERT config (architectures BertForMaskedLM)
+  vocab.txt, tokenizer_config.json
+  model.safetensors              encoder, pooler and MLM head (no PyTorch needed)
+  linguistic_heads.safetensors   the POS/NER/DEP heads, when the checkpoint
+                                 has them, with their tag lists as metadata
+
+Hugging Face -> TF (`--direction=hf2tf`): reads `model.safetensors` (or
+`pytorch_model.bin` when PyTorch is installed) and `config.json`, and writes
+`model.ckpt` with Google BERT's variable names plus `bert_config.json` (and
+`vocab.txt` when the input has one); the linguistic heads come back when
+`linguistic_heads.safetensors` is there.
+
+Every parameter is converted by the explicit table of `parameter_table`
+(TF name, Hugging Face name, whether the kernel is transposed); anything
+else is an error, except optimizer state (Adam moments, the global step,
+loss scale), which is never exported. Output is written to a temporary
+directory and renamed when complete: an error leaves nothing behind.
+
+Examples:
+
+  python convert_checkpoint.py --direction=tf2hf \
+    --input=lert_base/model.ckpt-2000000 \
+    --bert_config_file=configs/lert_config_base.json \
+    --vocab_file=configs/vocab.txt --output_dir=lert_base_hf
+
+  python convert_checkpoint.py --direction=hf2tf \
+    --input=chinese-lert-base --output_dir=lert_base_tf
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import json
+import os
+import re
+import shutil
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import estimator_utils
+import input_pipeline
+import lert_model
+import linguistic_tags
+import modeling
+
+FLAGS = flags.FLAGS
+
+HEADS_FILE = "linguistic_heads.safetensors"
+WEIGHTS_FILE = "model.safetensors"
+TORCH_WEIGHTS_FILE = "pytorch_model.bin"
+
+# One parameter: its TF variable name, its Hugging Face name, whether the HF
+# tensor is the transpose of the TF one (dense kernels: TF [in, out],
+# torch.nn.Linear [out, in]), its TF shape, and its group: "encoder"
+# (required), "pooler", "mlm", "nsp" (optional), or a linguistic task
+# (the heads file).
+Parameter = collections.namedtuple(
+    "Parameter", ["tf_name", "hf_name", "transpose", "shape", "group"])
+
+# Sub-layers of one Transformer layer: TF scope, HF module, kind.
+_LAYER_PARTS = (
+    ("attention/self/query", "attention.self.query", "dense"),
+    ("attention/self/key", "attention.self.key", "dense"),
+    ("attention/self/value", "attention.self.value", "dense"),
+    ("attention/output/dense", "attention.output.dense", "dense"),
+    ("attention/output/LayerNorm", "attention.output.LayerNorm", "norm"),
+    ("intermediate/dense", "intermediate.dense", "dense_up"),
+    ("output/dense", "output.dense", "dense_down"),
+    ("output/LayerNorm", "output.LayerNorm", "norm"),
+)
+
+
+def _dense(tf_scope, hf_module, in_size, out_size, group):
+  return [Parameter(tf_scope + "/kernel", hf_module + ".weight", True,
+                    [in_size, out_size], group),
+          Parameter(tf_scope + "/bias", hf_module + ".bias", False,
+                    [out_size], group)]
+
+
+def _norm(tf_scope, hf_module, size, group):
+  return [Parameter(tf_scope + "/gamma", hf_module + ".weight", False,
+                    [size], group),
+          Parameter(tf_scope + "/beta", hf_module + ".bias", False,
+                    [size], group)]
+
+
+def parameter_table(config, tasks=linguistic_tags.TASKS):
+  """Every convertible parameter of a BERT/LERT model of `config`."""
+  h, v = config.hidden_size, config.vocab_size
+  table = [
+      Parameter("bert/embeddings/word_embeddings",
+                "bert.embeddings.word_embeddings.weight", False, [v, h],
+                "encoder"),
+      Parameter("bert/embeddings/position_embeddings",
+                "bert.embeddings.position_embeddings.weight", False,
+                [config.max_position_embeddings, h], "encoder"),
+      Parameter("bert/embeddings/token_type_embeddings",
+                "bert.embeddings.token_type_embeddings.weight", False,
+                [config.type_vocab_size, h], "encoder"),
+  ]
+  table += _norm("bert/embeddings/LayerNorm", "bert.embeddings.LayerNorm", h,
+                 "encoder")
+  for i in range(config.num_hidden_layers):
+    tf_prefix = "bert/encoder/layer_%d/" % i
+    hf_prefix = "bert.encoder.layer.%d." % i
+    for tf_part, hf_part, kind in _LAYER_PARTS:
+      if kind == "norm":
+        table += _norm(tf_prefix + tf_part, hf_prefix + hf_part, h, "encoder")
+      else:
+        in_size, out_size = {"dense": (h, h),
+                             "dense_up": (h, config.intermediate_size),
+                             "dense_down": (config.intermediate_size, h)}[kind]
+        table += _dense(tf_prefix + tf_part, hf_prefix + hf_part, in_size,
+                        out_size, "encoder")
+  table += _dense("bert/pooler/dense", "bert.pooler.dense", h, h, "pooler")
+  table += _dense("cls/predictions/transform/dense",
+                  "cls.predictions.transform.dense", h, h, "mlm")
+  table += _norm("cls/predictions/transform/LayerNorm",
+                 "cls.predictions.transform.LayerNorm", h, "mlm")
+  table.append(Parameter("cls/predictions/output_bias", "cls.predictions.bias",
+                         False, [v], "mlm"))
+  # Google BERT's next-sentence head (BERT-wwm checkpoints have it; LERT
+  # does not). Google stores its weights [2, H], as torch does.
+  table.append(Parameter("cls/seq_relationship/output_weights",
+                         "cls.seq_relationship.weight", False, [2, h], "nsp"))
+  table.append(Parameter("cls/seq_relationship/output_bias",
+                         "cls.seq_relationship.bias", False, [2], "nsp"))
+  for task in tasks:
+    table += _dense(lert_model.head_variable_name(task),
+                    lert_model.head_variable_name(task).replace("/", "."), h,
+                    linguistic_tags.NUM_TAGS[task], task)
+  return table
+
+
+# TF checkpoint entries that are training state, never exported.
+_TRAINING_STATE = re.compile(
+    r"(^global_step$|/adam_[mv]$|gradient_accumulat|^loss_scale/|"
+    r"^AdamWeightDecayOptimizer|^LAMBOptimizer)")
+# Hugging Face entries that are no parameters of their own: a buffer, and
+# the MLM decoder tied to the word embeddings and to cls.predictions.bias.
+_HF_TIED = {"cls.predictions.decoder.weight":
+                "bert.embeddings.word_embeddings.weight",
+            "cls.predictions.decoder.bias": "cls.predictions.bias"}
+_HF_BUFFERS = ("bert.embeddings.position_ids",)
+
+
+class ConversionError(input_pipeline.InputError):
+  """A checkpoint that cannot be converted; the message names the problem."""
+
+
+# ----------------------------------------------------------------------------
+# Configs.
+
+_BERT_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers",
+              "num_attention_heads", "intermediate_size", "hidden_act",
+              "hidden_dropout_prob", "attention_probs_dropout_prob",
+              "max_position_embeddings", "type_vocab_size",
+              "initializer_range")
+
+
+def hf_config_dict(config):
+  """The Hugging Face config.json of a BertConfig."""
+  values = collections.OrderedDict()
+  values["architectures"] = ["BertForMaskedLM"]
+  values["model_type"] = "bert"
+  for key in _BERT_KEYS:
+    values[key] = getattr(config, key)
+  values["layer_norm_eps"] = 1e-12  # modeling.layer_norm's epsilon
+  values["position_embedding_type"] = "absolute"
+  values["pad_token_id"] = 0
+  return values
+
+
+def bert_config_from_hf(values, source):
+  """A BertConfig from a Hugging Face config.json; refuses what modeling.py
+  cannot reproduce."""
+  if values.get("model_type", "bert") != "bert":
+    raise ConversionError("%s: model_type is %r; only BERT models convert." %
+                          (source, values.get("model_type")))
+  if values.get("position_embedding_type", "absolute") != "absolute":
+    raise ConversionError("%s: position_embedding_type %r is not BERT's "
+                          "absolute positions." %
+                          (source, values["position_embedding_type"]))
+  eps = values.get("layer_norm_eps", 1e-12)
+  if abs(eps - 1e-12) > 1e-15:
+    raise ConversionError("%s: layer_norm_eps is %g; modeling.py uses BERT's "
+                          "1e-12." % (source, eps))
+  missing = [key for key in _BERT_KEYS if key not in values]
+  if missing:
+    raise ConversionError("%s lacks %s." % (source, ", ".join(missing)))
+  return modeling.BertConfig.from_dict(
+      {key: values[key] for key in _BERT_KEYS}, source=source)
+
+
+# ----------------------------------------------------------------------------
+# Reading and checking.
+
+
+def _check_shape(name, value, expected, source):
+  if list(value.shape) != list(expected):
+    raise ConversionError("%s: %s has shape %s but the config says %s." %
+                          (source, name, list(value.shape), list(expected)))
+
+
+def read_tf_checkpoint(checkpoint, config):
+  """name -> float32 array of the model parameters of a TF checkpoint.
+
+  Training state is left out; an unknown variable or a missing encoder
+  parameter is an error.
+  """
+  table = {p.tf_name: p for p in parameter_table(config)}
+  reader = tf.train.load_checkpoint(checkpoint)
+  values = {}
+  for name in sorted(reader.get_variable_to_shape_map()):
+    if _TRAINING_STATE.search(name):
+      continue
+    if name not in table:
+      raise ConversionError(
+          "%s: variable %s is no parameter of a BERT/LERT pre-training model "
+          "(a fine-tuned checkpoint's task head does not convert)." %
+          (checkpoint, name))
+    value = reader.get_tensor(name)
+    _check_shape(name, value, table[name].shape, checkpoint)
+    values[name] = value.astype(np.float32)
+  _check_complete(values, table.values(), "tf_name", checkpoint)
+  return values
+
+
+def _check_complete(values, table, field, source):
+  missing = [getattr(p, field) for p in table
+             if p.group == "encoder" and getattr(p, field) not in values]
+  if missing:
+    raise ConversionError("%s lacks %d encoder parameters, e.g. %s." %
+                          (source, len(missing), missing[0]))
+  for group in ["pooler", "mlm", "nsp"] + list(linguistic_tags.TASKS):
+    names = [getattr(p, field) for p in table if p.group == group]
+    present = [name for name in names if name in values]
+    if present and len(present) != len(names):
+      raise ConversionError("%s has only part of the %s parameters: %s is "
+                            "missing." % (source, group,
+                                          sorted(set(names) - set(present))[0]))
+
+
+def _normalise_hf_name(name):
+  """Accepts BertModel's unprefixed names and old gamma/beta spellings."""
+  if name.split(".")[0] in ("embeddings", "encoder", "pooler"):
+    name = "bert." + name
+  return re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight",
+                re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name))
+
+
+def _load_hf_file(path):
+  if path.endswith(".safetensors"):
+    from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
+    try:
+      return safetensors_numpy.load_file(path)
+    except TypeError as e:  # bfloat16 has no NumPy type
+      raise ConversionError("%s: %s (convert bfloat16 weights to float32 "
+                            "first)." % (path, e))
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise ConversionError("%s needs PyTorch to read; install torch, or give "
+                          "a directory with %s." % (path, WEIGHTS_FILE))
+  state = torch.load(path, map_location="cpu", weights_only=True)
+  return {name: tensor.float().numpy() for name, tensor in state.items()}
+
+
+def read_hf_directory(directory):
+  """(BertConfig, name -> array in HF layout, heads name -> array, vocab path
+  or None) of a Hugging Face BERT directory."""
+  config_path = os.path.join(directory, "config.json")
+  if not os.path.isfile(config_path):
+    raise ConversionError("%s has no config.json." % directory)
+  with open(config_path) as f:
+    try:
+      config = bert_config_from_hf(json.load(f), config_path)
+    except ValueError as e:
+      if isinstance(e, (ConversionError, modeling.ConfigError)):
+        raise
+      raise ConversionError("%s is not valid JSON: %s" % (config_path, e))
+  weights_path = os.path.join(directory, WEIGHTS_FILE)
+  if not os.path.isfile(weights_path):
+    weights_path = os.path.join(directory, TORCH_WEIGHTS_FILE)
+    if not os.path.isfile(weights_path):
+      raise ConversionError("%s has neither %s nor %s." %
+                            (directory, WEIGHTS_FILE, TORCH_WEIGHTS_FILE))
+  weights = {_normalise_hf_name(name): value
+             for name, value in _load_hf_file(weights_path).items()}
+  heads = {}
+  heads_path = os.path.join(directory, HEADS_FILE)
+  if os.path.isfile(heads_path):
+    heads = read_heads_file(heads_path)
+  vocab = os.path.join(directory, "vocab.txt")
+  return config, weights, heads, (vocab if os.path.isfile(vocab) else None)
+
+
+def read_heads_file(path):
+  """The linguistic heads, after checking their tag lists against SPEC §1."""
+  from safetensors import safe_open  # pylint: disable=g-import-not-at-top
+  with safe_open(path, framework="numpy") as f:
+    metadata = f.metadata() or {}
+    heads = {name: f.get_tensor(name) for name in f.keys()}
+  for task in linguistic_tags.TASKS:
+    if (lert_model.head_variable_name(task).replace("/", ".") + ".weight"
+        not in heads):
+      continue
+    tags = json.loads(metadata.get(task + "_tags", "null"))
+    if tags != list(linguistic_tags.TAGS_BY_TASK[task]):
+      raise ConversionError(
+          "%s: the %s tags in its metadata %s are not those of SPEC §1 %s." %
+          (path, task.upper(), tags, list(linguistic_tags.TAGS_BY_TASK[task])))
+  return heads
+
+
+def hf_to_tf_values(config, weights, heads, source):
+  """TF name -> array from Hugging Face tensors, by the table."""
+  table = parameter_table(config)
+  by_hf = {p.hf_name: p for p in table}
+  for name, target in _HF_TIED.items():
+    if name in weights and target in weights and not np.array_equal(
+        weights[name], weights[target]):
+      raise ConversionError("%s: %s differs from %s; LERT ties them." %
+                            (source, name, target))
+  values = {}
+  for name, value in list(weights.items()) + list(heads.items()):
+    if name in _HF_TIED or name in _HF_BUFFERS:
+      continue
+    if name not in by_hf:
+      raise ConversionError("%s: parameter %s is no parameter of a BERT/LERT "
+                            "model (a task head does not convert)." %
+                            (source, name))
+    parameter = by_hf[name]
+    value = np.asarray(value, dtype=np.float32)
+    # Checked in the file's own layout, so that the message reads true.
+    _check_shape(name, value, parameter.shape[::-1] if parameter.transpose
+                 else parameter.shape, source)
+    if parameter.transpose:
+      value = value.T
+    values[parameter.tf_name] = np.ascontiguousarray(value)
+  _check_complete(values, table, "tf_name", source)
+  return values
+
+
+# ----------------------------------------------------------------------------
+# Writing.
+
+
+class _AtomicDirectory(object):
+  """A temporary directory renamed to `path` on success, removed on error."""
+
+  def __init__(self, path, overwrite):
+    self.path = os.path.abspath(path)
+    if os.path.exists(self.path) and os.listdir(self.path) and not overwrite:
+      raise ConversionError("%s exists and is not empty (use --overwrite)." %
+                            self.path)
+    self.tmp = self.path + ".tmp-%d" % os.getpid()
+
+  def __enter__(self):
+    if os.path.exists(self.tmp):
+      shutil.rmtree(self.tmp)
+    os.makedirs(self.tmp)
+    return self.tmp
+
+  def __exit__(self, exc_type, exc, traceback):
+    if exc_type is not None:
+      shutil.rmtree(self.tmp, ignore_errors=True)
+      return False
+    for name in os.listdir(self.tmp):
+      os.chmod(os.path.join(self.tmp, name), 0o644)
+    if os.path.exists(self.path):
+      shutil.rmtree(self.path)
+    os.rename(self.tmp, self.path)
+    return False
+
+
+def write_hf_directory(values, config, vocab_file, output_dir,
+                       overwrite=False):
+  """Writes the Hugging Face directory; returns the tasks of the heads."""
+  from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
+  model, heads = {}, {}
+  tasks = []
+  for parameter in parameter_table(config):
+    if parameter.tf_name not in values:
+      continue
+    value = values[parameter.tf_name]
+    value = np.ascontiguousarray(value.T if parameter.transpose else value)
+    if parameter.group in linguistic_tags.TASKS:
+      heads[parameter.hf_name] = value
+      if parameter.group not in tasks:
+        tasks.append(parameter.group)
+    else:
+      model[parameter.hf_name] = value
+  with _AtomicDirectory(output_dir, overwrite) as tmp:
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+      json.dump(hf_config_dict(config), f, indent=2)
+      f.write("\n")
+    shutil.copyfile(vocab_file, os.path.join(tmp, "vocab.txt"))
+    with open(os.path.join(tmp, "tokenizer_config.json"), "w") as f:
+      json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": True,
+                 "model_max_length": config.max_position_embeddings}, f,
+                indent=2)
+      f.write("\n")
+    # transformers refuses safetensors files without format metadata.
+    safetensors_numpy.save_file(model, os.path.join(tmp, WEIGHTS_FILE),
+                                metadata={"format": "pt"})
+    if heads:
+      metadata = {"format": "pt", "tasks": ",".join(tasks),
+                  "input": "cls.predictions.transform(hidden_states)",
+                  "logits": "input @ weight.T + bias"}
+      for task in tasks:
+        metadata[task + "_tags"] = json.dumps(
+            list(linguistic_tags.TAGS_BY_TASK[task]), ensure_ascii=False)
+      safetensors_numpy.save_file(heads, os.path.join(tmp, HEADS_FILE),
+                                  metadata=metadata)
+  return tasks
+
+
+def write_tf_checkpoint(values, config, output_dir, vocab_file=None,
+                        overwrite=False):
+  """Writes model.ckpt and bert_config.json; returns the checkpoint path."""
+  with _AtomicDirectory(output_dir, overwrite) as tmp:
+    with tf.Graph().as_default():
+      variables = {name: tf.get_variable(name, shape=value.shape,
+                                         dtype=tf.float32)
+                   for name, value in sorted(values.items())}
+      saver = tf.train.Saver(variables, save_relative_paths=True)
+      with tf.Session() as sess:
+        for name, variable in variables.items():
+          # Fed, not baked into the graph (which is limited to 2 GB).
+          value = tf.placeholder(tf.float32, variable.shape)
+          sess.run(variable.assign(value), {value: values[name]})
+        saver.save(sess, os.path.join(tmp, "model.ckpt"),
+                   write_meta_graph=False)
+    with open(os.path.join(tmp, "bert_config.json"), "w") as f:
+      f.write(config.to_json_string())
+    if vocab_file:
+      shutil.copyfile(vocab_file, os.path.join(tmp, "vocab.txt"))
+  return os.path.join(output_dir, "model.ckpt")
+
+
+# ----------------------------------------------------------------------------
+# The script.
+
+
+def define_flags(flag_values=FLAGS):
+  flags.DEFINE_enum("direction", None, ["tf2hf", "hf2tf"],
+                    "tf2hf: TF checkpoint -> Hugging Face directory; hf2tf: "
+                    "Hugging Face directory -> TF checkpoint.",
+                    flag_values=flag_values)
+  flags.DEFINE_string("input", None,
+                      "tf2hf: a checkpoint prefix or a directory holding "
+                      "checkpoints (the latest is used); hf2tf: a Hugging "
+                      "Face model directory.", flag_values=flag_values)
+  flags.DEFINE_string("output_dir", None, "Directory to write (created; "
+                      "must be empty unless --overwrite).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("bert_config_file", None,
+                      "tf2hf: the model config (default: bert_config.json "
+                      "beside the checkpoint).", flag_values=flag_values)
+  flags.DEFINE_string("vocab_file", None,
+                      "tf2hf: the vocabulary to ship (default: vocab.txt "
+                      "beside the checkpoint, else configs/vocab.txt).",
+                      flag_values=flag_values)
+  flags.DEFINE_bool("overwrite", False, "Replace a non-empty --output_dir.",
+                    flag_values=flag_values)
+  for name in ("direction", "input", "output_dir"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+
+
+def _beside(checkpoint, name):
+  path = os.path.join(os.path.dirname(checkpoint), name)
+  return path if os.path.isfile(path) else None
+
+
+def tf_to_hf(checkpoint, config_file, vocab_file, output_dir, overwrite=False):
+  checkpoint = estimator_utils.resolve_checkpoint(checkpoint, "--input")
+  config_file = config_file or _beside(checkpoint, "bert_config.json")
+  if not config_file:
+    raise ConversionError("Give --bert_config_file: there is no "
+                          "bert_config.json beside %s." % checkpoint)
+  vocab_file = vocab_file or _beside(checkpoint, "vocab.txt") or os.path.join(
+      os.path.dirname(os.path.abspath(__file__)), "configs", "vocab.txt")
+  if not os.path.isfile(vocab_file):
+    raise ConversionError("Vocabulary %s does not exist." % vocab_file)
+  config = modeling.BertConfig.from_json_file(config_file)
+  values = read_tf_checkpoint(checkpoint, config)
+  tasks = write_hf_directory(values, config, vocab_file, output_dir,
+                             overwrite)
+  return checkpoint, len(values), tasks
+
+
+def hf_to_tf(directory, output_dir, overwrite=False):
+  if not os.path.isdir(directory):
+    raise ConversionError("%s is not a directory." % directory)
+  config, weights, heads, vocab = read_hf_directory(directory)
+  values = hf_to_tf_values(config, weights, heads, directory)
+  path = write_tf_checkpoint(values, config, output_dir, vocab, overwrite)
+  tasks = [task for task in linguistic_tags.TASKS
+           if lert_model.head_variable_name(task) + "/kernel" in values]
+  return path, len(values), tasks
+
+
+def main(_):
+  try:
+    if FLAGS.direction == "tf2hf":
+      source, count, tasks = tf_to_hf(FLAGS.input, FLAGS.bert_config_file,
+                                      FLAGS.vocab_file, FLAGS.output_dir,
+                                      FLAGS.overwrite)
+      target = FLAGS.output_dir
+    else:
+      target, count, tasks = hf_to_tf(FLAGS.input, FLAGS.output_dir,
+                                      FLAGS.overwrite)
+      source = FLAGS.input
+  except (input_pipeline.InputError, modeling.ConfigError,
+          EnvironmentError) as e:
+    sys.exit("convert_checkpoint.py: error: %s" % e)
+  print("Converted %d parameters from %s to %s; linguistic heads: %s." %
+        (count, source, target, ",".join(tasks) or "none"))
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
