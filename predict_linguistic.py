@@ -1,0 +1,599 @@
+# coding=utf-8
+"""Asks a LERT checkpoint what it learned: tags and tokens of masked words.
+
+For every masked word the tool prints the checkpoint's top-k tokens for each
+of its WordPiece pieces, and its top-k POS, NER and DEP tags (read from the
+word's first piece, as in training), with probabilities and a short gloss.
+
+Inputs (one kind per run):
+
+  --text='哈尔滨[MASK][MASK]大学位于哈尔滨市。'     each [MASK] is one position
+  --text='哈尔滨工业大学位于哈尔滨市。' --mask=位于,哈尔滨市
+                                                 every piece of each occurrence
+                                                 of these words is masked
+  --input_file=sentences.txt                     one text per line, as --text
+  --tagged_file='tagged/*.jsonl'                 linguistic_tagger.py output:
+                                                 words chosen by --random_seed
+                                                 are masked, and accuracy
+                                                 against the gold tags is
+                                                 printed
+
+Example:
+
+  python predict_linguistic.py --checkpoint=demo_output/model \\
+    --bert_config_file=configs/lert_config_tiny.json \\
+    --text='哈尔滨工业大学位于哈尔滨市。' --mask=位于,哈尔滨市
+
+A checkpoint without linguistic heads (MLM-only, or converted from Hugging
+Face without linguistic_heads.safetensors) gives MLM predictions only, and
+says so once.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import io
+import json
+import os
+import random
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import create_pretraining_data
+import estimator_utils
+import input_pipeline
+import lert_model
+import linguistic_tags
+import modeling
+import tokenization
+
+FLAGS = flags.FLAGS
+
+MASK = "[MASK]"
+REPO = os.path.dirname(os.path.abspath(__file__))
+
+# A masked word of an input: its text and character span in the input text,
+# the positions of its pieces in the model input, the original pieces
+# ([MASK] where the user wrote [MASK]) and its gold tag ids (None = unknown).
+MaskedWord = collections.namedtuple(
+    "MaskedWord", ["text", "start", "end", "positions", "pieces", "gold"])
+
+# One model input: where it comes from, its text, the instance fed to the
+# model and its masked words.
+PredictionInput = collections.namedtuple(
+    "PredictionInput", ["source", "text", "instance", "masked_words"])
+
+# The tokens of a text grouped into words: per word its tokens, character
+# span, whether it is masked, and gold tag ids per task (or None).
+Word = collections.namedtuple("Word",
+                              ["tokens", "start", "end", "masked", "gold"])
+
+NO_GOLD = {task: None for task in linguistic_tags.TASKS}
+
+
+def define_flags(flag_values=FLAGS):
+  flags.DEFINE_string("checkpoint", None,
+                      "LERT/BERT checkpoint: a prefix (model.ckpt-1000) or a "
+                      "directory holding one (the latest is used).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("bert_config_file", None,
+                      "Model config (default: bert_config.json beside the "
+                      "checkpoint).", flag_values=flag_values)
+  flags.DEFINE_string("vocab_file", None,
+                      "Vocabulary (default: vocab.txt beside the checkpoint, "
+                      "else configs/vocab.txt).", flag_values=flag_values)
+  flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (Chinese "
+                    "BERT and LERT: true).", flag_values=flag_values)
+  flags.DEFINE_multi_string("text", None,
+                            "A text with [MASK] tokens in it, or with words "
+                            "to mask given by --mask; repeat for several.",
+                            flag_values=flag_values)
+  flags.DEFINE_string("input_file", None,
+                      "UTF-8 text file, one input per line, read like "
+                      "--text.", flag_values=flag_values)
+  flags.DEFINE_list("mask", None,
+                    "Words to mask in --text/--input_file: every occurrence, "
+                    "every piece.", flag_values=flag_values)
+  flags.DEFINE_string("tagged_file", None,
+                      "Comma-separated globs of linguistic_tagger.py JSON "
+                      "Lines; each sentence is one input with words masked "
+                      "at random (--mask_fraction, --random_seed), and the "
+                      "accuracy against the gold tags is reported.",
+                      flag_values=flag_values)
+  flags.DEFINE_float("mask_fraction", 0.15,
+                     "With --tagged_file: share of each sentence's words to "
+                     "mask (at least one).", flag_values=flag_values)
+  flags.DEFINE_integer("max_inputs", None,
+                       "Predict at most this many inputs.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("top_k", 3, "Candidates shown per token and per tag.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("max_seq_length", 128,
+                       "Tokens per model input; longer inputs are split at "
+                       "word boundaries.", flag_values=flag_values)
+  flags.DEFINE_integer("predict_batch_size", 32, "Inputs per batch.",
+                       flag_values=flag_values)
+  flags.DEFINE_string("output_file", None,
+                      "Write the predictions as JSON Lines, one line per "
+                      "input.", flag_values=flag_values)
+  flags.DEFINE_bool("quiet", False, "Print only the summary, not the table "
+                    "of every input.", flag_values=flag_values)
+  flags.DEFINE_bool("use_tpu", False, "Run on TPU through TPUEstimator.",
+                    flag_values=flag_values)
+  flags.DEFINE_string("tpu_name", None, "Cloud TPU name.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("random_seed", 12345,
+                       "Seed of the word choice with --tagged_file.",
+                       flag_values=flag_values)
+  flags.mark_flag_as_required("checkpoint", flag_values=flag_values)
+  flags.register_validator("top_k", lambda k: k >= 1,
+                           "--top_k must be at least 1.",
+                           flag_values=flag_values)
+  flags.register_validator("max_seq_length", lambda n: n >= 3,
+                           "--max_seq_length must be at least 3.",
+                           flag_values=flag_values)
+  flags.register_validator("mask_fraction", lambda f: 0.0 < f <= 1.0,
+                           "--mask_fraction must be in (0, 1].",
+                           flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["text", "input_file", "tagged_file"],
+      lambda values: sum(bool(v) for v in values.values()) == 1,
+      "Give exactly one of --text, --input_file and --tagged_file.",
+      flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["mask", "tagged_file"],
+      lambda values: not (values["mask"] and values["tagged_file"]),
+      "--mask applies to --text/--input_file; --tagged_file chooses its own "
+      "words.", flag_values=flag_values)
+
+
+# ----------------------------------------------------------------------------
+# Inputs -> words -> instances.
+
+
+def text_words(text, tokenizer, mask_words, where):
+  """The words of a text: each [MASK] and each occurrence of a word of
+  `mask_words` is a masked word; every other token is a word of its own."""
+  spans = []  # masked character spans
+  for word in sorted(set(mask_words or []), key=len, reverse=True):
+    start = text.find(word)
+    while start >= 0:
+      if not any(s < start + len(word) and start < e for s, e in spans):
+        spans.append((start, start + len(word)))
+      start = text.find(word, start + len(word))
+  words = []
+  cursor = 0
+  while cursor <= len(text):
+    next_mask = text.find(MASK, cursor)
+    end = len(text) if next_mask < 0 else next_mask
+    for token, start, stop in tokenizer.tokenize_with_offsets(
+        text[cursor:end]):
+      words.append(Word([token], cursor + start, cursor + stop, False,
+                        NO_GOLD))
+    if next_mask < 0:
+      break
+    words.append(Word([MASK], next_mask, next_mask + len(MASK), True,
+                      NO_GOLD))
+    cursor = next_mask + len(MASK)
+  for start, end in sorted(spans):
+    inside = [i for i, w in enumerate(words)
+              if w.start < end and start < w.end]
+    if not inside:
+      raise input_pipeline.InputError(
+          "%s: the word %r to mask has no token." % (where, text[start:end]))
+    first, last = inside[0], inside[-1]
+    if words[first].start < start or words[last].end > end or any(
+        words[i].masked for i in inside):
+      raise input_pipeline.InputError(
+          "%s: the word %r to mask cuts a token (%r); mask whole tokens." %
+          (where, text[start:end],
+           [t for i in inside for t in words[i].tokens]))
+    tokens = [t for i in inside for t in words[i].tokens]
+    words[first:last + 1] = [Word(tokens, start, end, True, NO_GOLD)]
+  if not any(word.masked for word in words):
+    raise input_pipeline.InputError(
+        "%s: nothing to predict: write [MASK] in the text or give --mask." %
+        where)
+  return words
+
+
+def tagged_sentence_words(text, words, tag_ids, tokenizer, where,
+                          mask_fraction, rng):
+  """The words of a tagged sentence, a random `mask_fraction` masked."""
+  sentence = create_pretraining_data.tokenize_sentence(text, words, tag_ids,
+                                                       tokenizer, where)
+  spans = create_pretraining_data.word_char_spans(text, words, where)
+  tokens_of = collections.defaultdict(list)
+  for token, word in zip(sentence.tokens, sentence.word_ids):
+    tokens_of[word].append(token)
+  candidates = sorted(tokens_of)
+  if not candidates:
+    return []
+  count = max(1, int(round(len(candidates) * mask_fraction)))
+  chosen = set(rng.sample(candidates, min(count, len(candidates))))
+  return [Word(tokens_of[i], spans[i][0], spans[i][1], i in chosen,
+               {task: tag_ids[task][i] for task in linguistic_tags.TASKS})
+          for i in candidates]
+
+
+def build_inputs(source, text, words, max_seq_length):
+  """PredictionInputs of a text's words: `[CLS] words [SEP]`, split at word
+  boundaries when longer than `max_seq_length`."""
+  limit = max_seq_length - 2
+  chunks, current, length = [], [], 0
+  for word in words:
+    if len(word.tokens) > limit:
+      raise input_pipeline.InputError(
+          "%s: the word %r has %d tokens, more than --max_seq_length allows." %
+          (source, text[word.start:word.end], len(word.tokens)))
+    if length + len(word.tokens) > limit:
+      chunks.append(current)
+      current, length = [], 0
+    current.append(word)
+    length += len(word.tokens)
+  if current:
+    chunks.append(current)
+  inputs = []
+  for chunk in chunks:
+    if not any(word.masked for word in chunk):
+      continue
+    tokens, positions, labels, tags, masked_words = [], [], [], [], []
+    for word in chunk:
+      start = len(tokens) + 1
+      if word.masked:
+        pieces = list(range(start, start + len(word.tokens)))
+        positions += pieces
+        labels += word.tokens
+        gold = tuple(word.gold[task] for task in linguistic_tags.TASKS)
+        tags += [gold] * len(pieces)
+        masked_words.append(MaskedWord(text[word.start:word.end], word.start,
+                                       word.end, pieces, word.tokens,
+                                       word.gold))
+        tokens += [MASK] * len(word.tokens)
+      else:
+        tokens += word.tokens
+    tokens = ["[CLS]"] + tokens + ["[SEP]"]
+    instance = create_pretraining_data.Instance(
+        tokens=tokens, segment_ids=[0] * len(tokens),
+        masked_positions=positions, masked_labels=labels, tags=tags,
+        ngram_lengths=[])
+    inputs.append(PredictionInput(source, text, instance, masked_words))
+  return inputs
+
+
+def read_text_inputs(texts, tokenizer, mask_words, max_seq_length):
+  """texts: list of (source, text). Every word of `mask_words` must occur
+  in some text."""
+  inputs = []
+  for source, text in texts:
+    words = text_words(text, tokenizer, mask_words, source)
+    inputs.extend(build_inputs(source, text, words, max_seq_length))
+  for word in mask_words or []:
+    if not any(word in text for _, text in texts):
+      raise input_pipeline.InputError(
+          "--mask: the word %r is in none of the %d texts." %
+          (word, len(texts)))
+  return inputs
+
+
+def read_text_file(path):
+  """(path:line, text) of every non-empty line of a UTF-8 text file."""
+  texts = []
+  with create_pretraining_data.open_binary(path) as reader:
+    for number, raw in enumerate(reader, 1):
+      try:
+        line = raw.decode("utf-8").strip()
+      except UnicodeDecodeError as e:
+        raise input_pipeline.InputError("%s:%d: invalid UTF-8 (%s)." %
+                                        (path, number, e.reason))
+      if line:
+        texts.append(("%s:%d" % (path, number), line))
+  if not texts:
+    raise input_pipeline.InputError("%s holds no text." % path)
+  return texts
+
+
+def read_tagged_inputs(input_files, tokenizer, mask_fraction, seed,
+                       max_seq_length):
+  """One input per sentence of the tagger's JSON Lines."""
+  inputs = []
+  index = 0  # of the sentence in the whole input: it seeds the choice
+  for where, line in create_pretraining_data.read_documents(input_files):
+    for number, (text, words, ids) in enumerate(
+        create_pretraining_data.parse_document(line, where), 1):
+      source = "%s: sentence %d" % (where, number)
+      rng = random.Random("%d-%d" % (seed, index))
+      index += 1
+      inputs.extend(build_inputs(
+          source, text, tagged_sentence_words(text, words, ids, tokenizer,
+                                              source, mask_fraction, rng),
+          max_seq_length))
+  return inputs
+
+
+def input_arrays(inputs, tokenizer, max_seq_length):
+  """name -> numpy array [num_inputs, ...] of the model's features."""
+  num_positions = max(len(i.instance.masked_positions) for i in inputs)
+  rows = [create_pretraining_data.instance_to_features(
+      i.instance, tokenizer, max_seq_length, num_positions) for i in inputs]
+  schema = lert_model.record_schema(max_seq_length, num_positions)
+  return {name: np.array([row[name] for row in rows],
+                         dtype=np.float32 if spec.dtype == tf.float32 else
+                         np.int32)
+          for name, spec in schema.items()
+          if name in ("input_ids", "input_mask", "segment_ids",
+                      "masked_lm_positions", "masked_lm_weights")}
+
+
+# ----------------------------------------------------------------------------
+# Predictions -> words.
+
+
+def _top(probs, k, names=None):
+  order = np.argsort(-probs, kind="stable")[:k]
+  return [(names[i] if names else int(i), float(probs[i])) for i in order]
+
+
+def word_predictions(item, prediction, tasks, inv_vocab, top_k):
+  """The JSON-ready predictions of one input's masked words."""
+  index_of = {int(p): j for j, p in enumerate(
+      prediction["masked_lm_positions"][:len(
+          item.instance.masked_positions)])}
+  words = []
+  for word in item.masked_words:
+    pieces = []
+    for position, original in zip(word.positions, word.pieces):
+      j = index_of[position]
+      pieces.append(collections.OrderedDict([
+          ("position", position),
+          ("token", None if original == MASK else original),
+          ("mlm", [{"token": inv_vocab[int(i)], "prob": round(float(p), 6)}
+                   for i, p in zip(prediction["mlm_top_ids"][j][:top_k],
+                                   prediction["mlm_top_probs"][j][:top_k])])]))
+    out = collections.OrderedDict([("word", word.text),
+                                   ("start", word.start), ("end", word.end),
+                                   ("pieces", pieces)])
+    first = index_of[word.positions[0]]  # tags are read from the first piece
+    for task in tasks:
+      tags = linguistic_tags.TAGS_BY_TASK[task]
+      out[task] = [{"tag": tag, "gloss": linguistic_tags.GLOSSES[task][tag],
+                    "prob": round(p, 6)}
+                   for tag, p in _top(prediction[task + "_probs"][first],
+                                      top_k, tags)]
+    if any(word.gold[task] is not None for task in linguistic_tags.TASKS):
+      out["gold"] = {task: (None if word.gold[task] is None else
+                            linguistic_tags.id_to_tag(task, word.gold[task]))
+                     for task in linguistic_tags.TASKS}
+    words.append(out)
+  return words
+
+
+class Accuracy(object):
+  """Per-task accuracy of the top tag (and of the top MLM token) against the
+  gold labels, with the majority-class baseline of the same positions."""
+
+  def __init__(self, tasks):
+    self.tasks = tasks
+    self.correct = collections.Counter()
+    self.total = collections.Counter()
+    self.gold = {task: collections.Counter() for task in tasks}
+
+  def add(self, words):
+    for word in words:
+      for piece in word["pieces"]:
+        if piece["token"] is not None:
+          self.total["mlm"] += 1
+          self.correct["mlm"] += piece["mlm"][0]["token"] == piece["token"]
+      for task in self.tasks:
+        gold = word.get("gold", {}).get(task)
+        if gold is None:
+          continue
+        self.total[task] += 1
+        self.correct[task] += word[task][0]["tag"] == gold
+        self.gold[task][gold] += 1
+
+  def results(self):
+    """name -> (accuracy, majority baseline or None, count)."""
+    results = collections.OrderedDict()
+    for name in ["mlm"] + list(self.tasks):
+      if not self.total[name]:
+        continue
+      baseline = None
+      if name != "mlm":
+        baseline = (self.gold[name].most_common(1)[0][1] /
+                    float(self.total[name]))
+      results[name] = (self.correct[name] / float(self.total[name]),
+                       baseline, self.total[name])
+    return results
+
+  def report(self):
+    lines = []
+    for name, (accuracy, baseline, count) in self.results().items():
+      if name == "mlm":
+        lines.append("  MLM accuracy %.4f over %d masked tokens" %
+                     (accuracy, count))
+      else:
+        top = self.gold[name].most_common(1)[0][0]
+        lines.append("  %s accuracy %.4f over %d masked words (majority "
+                     "class %s: %.4f)" % (name.upper(), accuracy, count, top,
+                                          baseline))
+    return "\n".join(lines)
+
+
+def format_table(item, words, tasks, top_k):
+  """The readable terminal block of one input."""
+  text = item.text
+  marked, cursor = [], 0
+  for word in sorted(item.masked_words, key=lambda w: w.start):
+    shown = text[word.start:word.end]
+    marked.append(text[cursor:word.start] +
+                  (shown if shown == MASK else "[" + shown + "]"))
+    cursor = word.end
+  marked.append(text[cursor:])
+  lines = ["%s" % item.source, "  " + "".join(marked)]
+  for word in words:
+    gold = word.get("gold")
+    head = "  %s" % word["word"]
+    if word["word"] == MASK:
+      head += " (token %d)" % word["pieces"][0]["position"]
+    if gold:
+      head += "   (gold: %s)" % " / ".join(
+          "%s %s" % (task.upper(), gold[task] or "-")
+          for task in linguistic_tags.TASKS)
+    lines.append(head)
+    lines.append("    MLM  " + "  |  ".join(
+        " ".join("%s %.2f" % (c["token"], c["prob"]) for c in piece["mlm"])
+        for piece in word["pieces"]))
+    for task in tasks:
+      lines.append("    %s  %s" % (task.upper(), "   ".join(
+          "%s (%s) %.2f" % (c["tag"], c["gloss"], c["prob"])
+          for c in word[task])))
+  return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------
+# The script.
+
+
+def _beside(checkpoint, name):
+  path = os.path.join(os.path.dirname(checkpoint), name)
+  return path if tf.gfile.Exists(path) else None
+
+
+def heads_notice(checkpoint, tasks):
+  """The one-time notice about linguistic heads a checkpoint lacks."""
+  if not tasks:
+    return ("Note: %s has no linguistic heads (an MLM-only checkpoint, or one "
+            "converted from Hugging Face without %s): only MLM predictions "
+            "are shown." % (checkpoint, "linguistic_heads.safetensors"))
+  missing = [t.upper() for t in linguistic_tags.TASKS if t not in tasks]
+  if missing:
+    return ("Note: %s has no %s head: those predictions are not shown." %
+            (checkpoint, "/".join(missing)))
+  return None
+
+
+def predict(checkpoint, config, tasks, inputs, tokenizer, max_seq_length,
+            top_k=5, batch_size=32, use_tpu=False, tpu_settings=None):
+  """Yields (input, Estimator prediction) for every input, in order."""
+  arrays = input_arrays(inputs, tokenizer, max_seq_length)
+  model_fn = lert_model.model_fn_builder(
+      bert_config=config, tasks=tasks, use_tpu=use_tpu,
+      use_one_hot_embeddings=use_tpu, top_k=min(top_k, config.vocab_size))
+  settings = estimator_utils.RunSettings(
+      output_dir=os.path.dirname(checkpoint) or ".", use_tpu=use_tpu,
+      tpu_name=None, tpu_zone=None, gcp_project=None, master=None,
+      num_tpu_cores=8, iterations_per_loop=1000, num_gpus=0, use_xla=False,
+      save_checkpoints_steps=1000, save_summary_steps=100,
+      keep_checkpoint_max=0, random_seed=0)
+  if tpu_settings:
+    settings = settings._replace(**tpu_settings)
+  runner = estimator_utils.EstimatorRunner(model_fn, settings,
+                                           predict_batch_size=batch_size)
+  input_fn = input_pipeline.array_input_fn_builder(arrays)
+  return zip(inputs, runner.predict(input_fn, checkpoint_path=checkpoint))
+
+
+def run():
+  checkpoint = estimator_utils.resolve_checkpoint(FLAGS.checkpoint,
+                                                  "--checkpoint")
+  config_file = FLAGS.bert_config_file or _beside(checkpoint,
+                                                  "bert_config.json")
+  if not config_file:
+    raise input_pipeline.InputError(
+        "Give --bert_config_file: there is no bert_config.json beside %s." %
+        checkpoint)
+  config = modeling.BertConfig.from_json_file(config_file)
+  if FLAGS.max_seq_length > config.max_position_embeddings:
+    raise input_pipeline.InputError(
+        "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
+        (FLAGS.max_seq_length, config.max_position_embeddings, config_file))
+  vocab_file = (FLAGS.vocab_file or _beside(checkpoint, "vocab.txt") or
+                os.path.join(REPO, "configs", "vocab.txt"))
+  tokenizer = tokenization.FullTokenizer(vocab_file, FLAGS.do_lower_case)
+  inv_vocab = {index: token for token, index in tokenizer.vocab.items()}
+  names = {name for name, _ in tf.train.list_variables(checkpoint)}
+  if "cls/predictions/transform/dense/kernel" not in names:
+    raise input_pipeline.InputError(
+        "%s has no MLM head (cls/predictions/transform): it is an encoder "
+        "only, and there is nothing to predict with." % checkpoint)
+  tasks = lert_model.tasks_in_checkpoint(checkpoint)
+  notice = heads_notice(checkpoint, tasks)
+  if notice:
+    print(notice)
+
+  if FLAGS.tagged_file:
+    inputs = read_tagged_inputs(
+        input_pipeline.expand_input_files(FLAGS.tagged_file), tokenizer,
+        FLAGS.mask_fraction, FLAGS.random_seed, FLAGS.max_seq_length)
+  else:
+    texts = ([("--text %d" % (i + 1), t) for i, t in enumerate(FLAGS.text)]
+             if FLAGS.text else read_text_file(FLAGS.input_file))
+    inputs = read_text_inputs(texts, tokenizer, FLAGS.mask,
+                              FLAGS.max_seq_length)
+  if FLAGS.max_inputs is not None:
+    inputs = inputs[:FLAGS.max_inputs]
+  if not inputs:
+    raise input_pipeline.InputError("The input has nothing to predict.")
+
+  tpu_settings = None
+  if FLAGS.use_tpu:
+    tpu_settings = {"tpu_name": FLAGS.tpu_name, "tpu_zone": FLAGS.tpu_zone,
+                    "gcp_project": FLAGS.gcp_project}
+  accuracy = Accuracy(tasks)
+  writer = None
+  if FLAGS.output_file:
+    writer = io.open(FLAGS.output_file + ".tmp", "w", encoding="utf-8")
+  try:
+    for item, prediction in predict(checkpoint, config, tasks, inputs,
+                                    tokenizer, FLAGS.max_seq_length,
+                                    FLAGS.top_k, FLAGS.predict_batch_size,
+                                    FLAGS.use_tpu, tpu_settings):
+      words = word_predictions(item, prediction, tasks, inv_vocab,
+                               FLAGS.top_k)
+      accuracy.add(words)
+      if not FLAGS.quiet:
+        print(format_table(item, words, tasks, FLAGS.top_k) + "\n")
+      if writer:
+        writer.write(json.dumps(collections.OrderedDict([
+            ("source", item.source), ("text", item.text),
+            ("masked_words", words)]), ensure_ascii=False) + "\n")
+  except BaseException:
+    if writer:
+      writer.close()
+      os.remove(FLAGS.output_file + ".tmp")
+    raise
+  if writer:
+    writer.close()
+    os.rename(FLAGS.output_file + ".tmp", FLAGS.output_file)
+  print("%d inputs, %d masked words." %
+        (len(inputs), sum(len(i.masked_words) for i in inputs)))
+  report = accuracy.report()
+  if FLAGS.tagged_file and report:
+    print("Accuracy against the gold tags:\n" + report)
+  if writer:
+    print("Predictions: %s" % FLAGS.output_file)
+
+
+def main(_):
+  tf.logging.set_verbosity(tf.logging.ERROR)
+  try:
+    run()
+  except (input_pipeline.InputError, modeling.ConfigError,
+          create_pretraining_data.DataError, EnvironmentError) as e:
+    sys.exit("predict_linguistic.py: error: %s" % e)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
