@@ -1,5 +1,5 @@
 # coding=utf-8
-"""--help of the data scripts documents every flag."""
+"""--help of the scripts documents every flag."""
 
 import os
 import subprocess
@@ -8,15 +8,18 @@ import sys
 from absl import flags
 import pytest
 
+import convert_checkpoint
 import create_pretraining_data
 import linguistic_tagger
+import predict_linguistic
 
 from conftest import REPO
 
 
-@pytest.mark.parametrize("module", [create_pretraining_data,
-                                    linguistic_tagger])
-def test_help_documents_every_flag(module):
+@pytest.mark.parametrize("module,min_flags", [
+    (create_pretraining_data, 10), (linguistic_tagger, 10),
+    (predict_linguistic, 20), (convert_checkpoint, 6)])
+def test_help_documents_every_flag(module, min_flags):
   flag_values = flags.FlagValues()
   module.define_flags(flag_values)
   script = os.path.join(REPO, module.__name__ + ".py")
@@ -26,7 +29,7 @@ def test_help_documents_every_flag(module):
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   text = result.stdout + result.stderr
   assert "Traceback" not in text
-  assert len(list(flag_values)) >= 10
+  assert len(list(flag_values)) >= min_flags
   for name in flag_values:
     flag = flag_values[name]
     assert "--" + name in text or "--[no]" + name in text, name
