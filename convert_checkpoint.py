@@ -480,21 +480,10 @@ def define_flags(flag_values=FLAGS):
     flags.mark_flag_as_required(name, flag_values=flag_values)
 
 
-def _beside(checkpoint, name):
-  path = os.path.join(os.path.dirname(checkpoint), name)
-  return path if os.path.isfile(path) else None
-
-
 def tf_to_hf(checkpoint, config_file, vocab_file, output_dir, overwrite=False):
   checkpoint = estimator_utils.resolve_checkpoint(checkpoint, "--input")
-  config_file = config_file or _beside(checkpoint, "bert_config.json")
-  if not config_file:
-    raise ConversionError("Give --bert_config_file: there is no "
-                          "bert_config.json beside %s." % checkpoint)
-  vocab_file = vocab_file or _beside(checkpoint, "vocab.txt") or os.path.join(
-      os.path.dirname(os.path.abspath(__file__)), "configs", "vocab.txt")
-  if not os.path.isfile(vocab_file):
-    raise ConversionError("Vocabulary %s does not exist." % vocab_file)
+  config_file, vocab_file = estimator_utils.checkpoint_companions(
+      checkpoint, config_file, vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)
   values = read_tf_checkpoint(checkpoint, config)
   tasks = write_hf_directory(values, config, vocab_file, output_dir,

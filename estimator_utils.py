@@ -81,9 +81,12 @@ def define_run_flags(flag_values):
                        flag_values=flag_values)
 
 
-def run_settings_from_flags(flag_values):
-  return RunSettings(**{field: getattr(flag_values, field)
-                        for field in RunSettings._fields})
+def run_settings_from_flags(flag_values, **overrides):
+  """RunSettings from the flags of `define_run_flags` (plus --output_dir),
+  with `overrides` taking precedence."""
+  values = {field: overrides[field] if field in overrides else
+            getattr(flag_values, field) for field in RunSettings._fields}
+  return RunSettings(**values)
 
 
 def session_config(use_xla=False):
@@ -202,6 +205,32 @@ def resolve_checkpoint(path, what="--init_checkpoint"):
     raise input_pipeline.InputError(
         "%s: %s is not a checkpoint (no %s.index)." % (what, path, path))
   return path
+
+
+def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
+  """(config file, vocabulary file) of a checkpoint.
+
+  The given files, else `bert_config.json` and `vocab.txt` beside the
+  checkpoint (convert_checkpoint.py writes both); the vocabulary falls back
+  to the Chinese BERT one in configs/. Raises InputError when there is no
+  config.
+  """
+  directory = os.path.dirname(checkpoint)
+  if not config_file:
+    config_file = os.path.join(directory, "bert_config.json")
+    if not tf.gfile.Exists(config_file):
+      raise input_pipeline.InputError(
+          "Give --bert_config_file: there is no bert_config.json beside %s." %
+          checkpoint)
+  if not vocab_file:
+    vocab_file = os.path.join(directory, "vocab.txt")
+    if not tf.gfile.Exists(vocab_file):
+      vocab_file = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "configs", "vocab.txt")
+  if not tf.gfile.Exists(vocab_file):
+    raise input_pipeline.InputError("Vocabulary %s does not exist." %
+                                    vocab_file)
+  return config_file, vocab_file
 
 
 def init_from_checkpoint(init_checkpoint, use_tpu):

@@ -56,7 +56,6 @@ import tokenization
 FLAGS = flags.FLAGS
 
 MASK = "[MASK]"
-REPO = os.path.dirname(os.path.abspath(__file__))
 
 # A masked word of an input: its text and character span in the input text,
 # the positions of its pieces in the model input, the original pieces
@@ -103,7 +102,8 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_string("tagged_file", None,
                       "Comma-separated globs of linguistic_tagger.py JSON "
                       "Lines; each sentence is one input with words masked "
-                      "at random (--mask_fraction, --random_seed), and the "
+                      "at random (--mask_fraction; --random_seed and the "
+                      "sentence's index choose them), and the "
                       "accuracy against the gold tags is reported.",
                       flag_values=flag_values)
   flags.DEFINE_float("mask_fraction", 0.15,
@@ -124,17 +124,8 @@ def define_flags(flag_values=FLAGS):
                       "input.", flag_values=flag_values)
   flags.DEFINE_bool("quiet", False, "Print only the summary, not the table "
                     "of every input.", flag_values=flag_values)
-  flags.DEFINE_bool("use_tpu", False, "Run on TPU through TPUEstimator.",
-                    flag_values=flag_values)
-  flags.DEFINE_string("tpu_name", None, "Cloud TPU name.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.",
-                      flag_values=flag_values)
-  flags.DEFINE_integer("random_seed", 12345,
-                       "Seed of the word choice with --tagged_file.",
-                       flag_values=flag_values)
+  estimator_utils.define_run_flags(flag_values)
+  flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
   flags.mark_flag_as_required("checkpoint", flag_values=flag_values)
   flags.register_validator("top_k", lambda k: k >= 1,
                            "--top_k must be at least 1.",
@@ -465,11 +456,6 @@ def format_table(item, words, tasks, top_k):
 # The script.
 
 
-def _beside(checkpoint, name):
-  path = os.path.join(os.path.dirname(checkpoint), name)
-  return path if tf.gfile.Exists(path) else None
-
-
 def heads_notice(checkpoint, tasks):
   """The one-time notice about linguistic heads a checkpoint lacks."""
   if not tasks:
@@ -484,20 +470,13 @@ def heads_notice(checkpoint, tasks):
 
 
 def predict(checkpoint, config, tasks, inputs, tokenizer, max_seq_length,
-            top_k=5, batch_size=32, use_tpu=False, tpu_settings=None):
+            top_k, settings, batch_size=32):
   """Yields (input, Estimator prediction) for every input, in order."""
   arrays = input_arrays(inputs, tokenizer, max_seq_length)
   model_fn = lert_model.model_fn_builder(
-      bert_config=config, tasks=tasks, use_tpu=use_tpu,
-      use_one_hot_embeddings=use_tpu, top_k=min(top_k, config.vocab_size))
-  settings = estimator_utils.RunSettings(
-      output_dir=os.path.dirname(checkpoint) or ".", use_tpu=use_tpu,
-      tpu_name=None, tpu_zone=None, gcp_project=None, master=None,
-      num_tpu_cores=8, iterations_per_loop=1000, num_gpus=0, use_xla=False,
-      save_checkpoints_steps=1000, save_summary_steps=100,
-      keep_checkpoint_max=0, random_seed=0)
-  if tpu_settings:
-    settings = settings._replace(**tpu_settings)
+      bert_config=config, tasks=tasks, use_tpu=settings.use_tpu,
+      use_one_hot_embeddings=settings.use_tpu,
+      top_k=min(top_k, config.vocab_size))
   runner = estimator_utils.EstimatorRunner(model_fn, settings,
                                            predict_batch_size=batch_size)
   input_fn = input_pipeline.array_input_fn_builder(arrays)
@@ -507,19 +486,13 @@ def predict(checkpoint, config, tasks, inputs, tokenizer, max_seq_length,
 def run():
   checkpoint = estimator_utils.resolve_checkpoint(FLAGS.checkpoint,
                                                   "--checkpoint")
-  config_file = FLAGS.bert_config_file or _beside(checkpoint,
-                                                  "bert_config.json")
-  if not config_file:
-    raise input_pipeline.InputError(
-        "Give --bert_config_file: there is no bert_config.json beside %s." %
-        checkpoint)
+  config_file, vocab_file = estimator_utils.checkpoint_companions(
+      checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)
   if FLAGS.max_seq_length > config.max_position_embeddings:
     raise input_pipeline.InputError(
         "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
         (FLAGS.max_seq_length, config.max_position_embeddings, config_file))
-  vocab_file = (FLAGS.vocab_file or _beside(checkpoint, "vocab.txt") or
-                os.path.join(REPO, "configs", "vocab.txt"))
   tokenizer = tokenization.FullTokenizer(vocab_file, FLAGS.do_lower_case)
   inv_vocab = {index: token for token, index in tokenizer.vocab.items()}
   names = {name for name, _ in tf.train.list_variables(checkpoint)}
@@ -546,10 +519,9 @@ def run():
   if not inputs:
     raise input_pipeline.InputError("The input has nothing to predict.")
 
-  tpu_settings = None
-  if FLAGS.use_tpu:
-    tpu_settings = {"tpu_name": FLAGS.tpu_name, "tpu_zone": FLAGS.tpu_zone,
-                    "gcp_project": FLAGS.gcp_project}
+  # The Estimator only reads: its directory is the checkpoint's.
+  settings = estimator_utils.run_settings_from_flags(
+      FLAGS, output_dir=os.path.dirname(checkpoint) or ".")
   accuracy = Accuracy(tasks)
   writer = None
   if FLAGS.output_file:
@@ -557,8 +529,8 @@ def run():
   try:
     for item, prediction in predict(checkpoint, config, tasks, inputs,
                                     tokenizer, FLAGS.max_seq_length,
-                                    FLAGS.top_k, FLAGS.predict_batch_size,
-                                    FLAGS.use_tpu, tpu_settings):
+                                    FLAGS.top_k, settings,
+                                    FLAGS.predict_batch_size):
       words = word_predictions(item, prediction, tasks, inv_vocab,
                                FLAGS.top_k)
       accuracy.add(words)
