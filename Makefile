@@ -59,7 +59,7 @@ venvs: $(VENV_TF2)/.installed
 	@if [ -n "$(PYTHON37)" ]; then $(MAKE) --no-print-directory $(VENV_TF1)/.installed; fi
 
 DEMO_DIR := demo_output
-DEMO_STEPS ?= 600
+DEMO_STEPS ?= 800
 LTP_MODEL ?=
 DEMO_PREDICT := $(VENV_TF2)/bin/python predict_linguistic.py \
   --checkpoint $(DEMO_DIR)/model --bert_config_file configs/lert_config_tiny.json
@@ -88,7 +88,7 @@ demo: $(VENV_TF2)/.installed
 	  --input_file '$(DEMO_DIR)/data/*.tfrecord' --output_dir $(DEMO_DIR)/model \
 	  --do_train --do_eval --train_batch_size 32 --eval_batch_size 32 \
 	  --max_seq_length 128 --max_predictions_per_seq 20 \
-	  --num_train_steps $(DEMO_STEPS) --num_warmup_steps 100 --learning_rate 5e-4 \
+	  --num_train_steps $(DEMO_STEPS) --num_warmup_steps 100 --learning_rate 1e-3 \
 	  --save_checkpoints_steps 200 --save_summary_steps 10 --max_eval_steps 100 2>&1 \
 	  | grep -E "Training:|λ_|Saving checkpoints|loss = |Error|error" || true
 	@test -f $(DEMO_DIR)/model/eval_results.txt || { echo "Pre-training failed." >&2; exit 1; }
@@ -100,10 +100,10 @@ demo: $(VENV_TF2)/.installed
 	    toupper(t[i]), v[t[i] "_accuracy"], v[t[i] "_majority_accuracy"] }' \
 	  $(DEMO_DIR)/model/eval_results.txt
 	@echo; echo "== 4. Asking the model about masked words (predict_linguistic.py)"
-	@$(DEMO_PREDICT) --text '哈尔滨工业大学位于黑龙江省哈尔滨市。' --text '昨天，人工智能大会在北京开幕。' \
-	  --text '中国女排昨晚战胜了巴西队。' --mask 哈尔滨工业大学,位于,北京,巴西队 \
-	  --output_file $(DEMO_DIR)/predictions.jsonl
-	@echo; echo "Masking 15% of the words of every sample sentence, against the hand annotation:"
+	@$(DEMO_PREDICT) --text '哈尔滨工业大学位于黑龙江省哈尔滨市。学校创建于1920年。它是中国著名的理工科大学之一。' \
+	  --text '昨天，人工智能大会在北京开幕。大会吸引了5000多名观众。清华大学发布了新模型。' \
+	  --mask 哈尔滨工业大学,位于,1920年,北京,清华大学 --output_file $(DEMO_DIR)/predictions.jsonl
+	@echo; echo "Masking 15% of the words of every sample document, against the hand annotation:"
 	@$(DEMO_PREDICT) --tagged_file data/sample/tagged.jsonl --quiet
 	@echo; echo "Examples of masked instances: $(DEMO_DIR)/data/sample-0.tfrecord.examples.txt"
 	@echo "TensorBoard: $(VENV_TF2)/bin/tensorboard --logdir $(DEMO_DIR)/model"

@@ -12,11 +12,11 @@ Inputs (one kind per run):
                                                  every piece of each occurrence
                                                  of these words is masked
   --input_file=sentences.txt                     one text per line, as --text
-  --tagged_file='tagged/*.jsonl'                 linguistic_tagger.py output:
-                                                 words chosen by --random_seed
-                                                 are masked, and accuracy
-                                                 against the gold tags is
-                                                 printed
+  --tagged_file='tagged/*.jsonl'                 linguistic_tagger.py output,
+                                                 a document per input: words
+                                                 chosen by --random_seed are
+                                                 masked, and accuracy against
+                                                 the gold tags is printed
 
 Example:
 
@@ -101,13 +101,14 @@ def define_flags(flag_values=FLAGS):
                     "every piece.", flag_values=flag_values)
   flags.DEFINE_string("tagged_file", None,
                       "Comma-separated globs of linguistic_tagger.py JSON "
-                      "Lines; each sentence is one input with words masked "
-                      "at random (--mask_fraction; --random_seed and the "
-                      "sentence's index choose them), and the "
+                      "Lines; each document is one input (split at sentence "
+                      "boundaries to fit) with words masked at random "
+                      "(--mask_fraction; --random_seed and the document's "
+                      "index choose them), and the "
                       "accuracy against the gold tags is reported.",
                       flag_values=flag_values)
   flags.DEFINE_float("mask_fraction", 0.15,
-                     "With --tagged_file: share of each sentence's words to "
+                     "With --tagged_file: share of each document's words to "
                      "mask (at least one).", flag_values=flag_values)
   flags.DEFINE_integer("max_inputs", None,
                        "Predict at most this many inputs.",
@@ -198,40 +199,65 @@ def text_words(text, tokenizer, mask_words, where):
   return words
 
 
-def tagged_sentence_words(text, words, tag_ids, tokenizer, where,
-                          mask_fraction, rng):
-  """The words of a tagged sentence, a random `mask_fraction` masked."""
-  sentence = create_pretraining_data.tokenize_sentence(text, words, tag_ids,
-                                                       tokenizer, where)
-  spans = create_pretraining_data.word_char_spans(text, words, where)
-  tokens_of = collections.defaultdict(list)
-  for token, word in zip(sentence.tokens, sentence.word_ids):
-    tokens_of[word].append(token)
-  candidates = sorted(tokens_of)
-  if not candidates:
-    return []
-  count = max(1, int(round(len(candidates) * mask_fraction)))
-  chosen = set(rng.sample(candidates, min(count, len(candidates))))
-  return [Word(tokens_of[i], spans[i][0], spans[i][1], i in chosen,
-               {task: tag_ids[task][i] for task in linguistic_tags.TASKS})
-          for i in candidates]
+def tagged_document_words(sentences, tokenizer, where, mask_fraction, rng):
+  """(text, sentences of Words) of a tagged document, its sentences joined;
+  a random `mask_fraction` of its words (at least one) is masked."""
+  text, result = "", []
+  for number, (sentence_text, words, tag_ids) in enumerate(sentences, 1):
+    here = "%s: sentence %d" % (where, number)
+    sentence = create_pretraining_data.tokenize_sentence(
+        sentence_text, words, tag_ids, tokenizer, here)
+    spans = create_pretraining_data.word_char_spans(sentence_text, words,
+                                                    here)
+    tokens_of = collections.defaultdict(list)
+    for token, word in zip(sentence.tokens, sentence.word_ids):
+      tokens_of[word].append(token)
+    result.append([Word(tokens_of[i], len(text) + spans[i][0],
+                        len(text) + spans[i][1], False,
+                        {task: tag_ids[task][i]
+                         for task in linguistic_tags.TASKS})
+                   for i in sorted(tokens_of)])
+    text += sentence_text
+  indexes = [(s, w) for s, words in enumerate(result)
+             for w in range(len(words))]
+  if indexes:
+    count = max(1, int(round(len(indexes) * mask_fraction)))
+    for s, w in rng.sample(indexes, min(count, len(indexes))):
+      result[s][w] = result[s][w]._replace(masked=True)
+  return text, result
 
 
-def build_inputs(source, text, words, max_seq_length):
-  """PredictionInputs of a text's words: `[CLS] words [SEP]`, split at word
-  boundaries when longer than `max_seq_length`."""
+def build_inputs(source, text, sentences, max_seq_length):
+  """PredictionInputs of a text's sentences of Words: `[CLS] words [SEP]`.
+
+  Sentences are packed together up to `max_seq_length`, as in training (a
+  model reads a word better in its context); a sentence longer than that is
+  split at word boundaries. Chunks without a masked word are left out.
+  """
   limit = max_seq_length - 2
+  pieces = []  # sentences, and the parts of over-long ones
+  for words in sentences:
+    current, length = [], 0
+    for word in words:
+      if len(word.tokens) > limit:
+        raise input_pipeline.InputError(
+            "%s: the word %r has %d tokens, more than --max_seq_length "
+            "allows." % (source, text[word.start:word.end], len(word.tokens)))
+      if length + len(word.tokens) > limit:
+        pieces.append(current)
+        current, length = [], 0
+      current.append(word)
+      length += len(word.tokens)
+    if current:
+      pieces.append(current)
   chunks, current, length = [], [], 0
-  for word in words:
-    if len(word.tokens) > limit:
-      raise input_pipeline.InputError(
-          "%s: the word %r has %d tokens, more than --max_seq_length allows." %
-          (source, text[word.start:word.end], len(word.tokens)))
-    if length + len(word.tokens) > limit:
+  for piece in pieces:
+    size = sum(len(word.tokens) for word in piece)
+    if current and length + size > limit:
       chunks.append(current)
       current, length = [], 0
-    current.append(word)
-    length += len(word.tokens)
+    current += piece
+    length += size
   if current:
     chunks.append(current)
   inputs = []
@@ -242,13 +268,13 @@ def build_inputs(source, text, words, max_seq_length):
     for word in chunk:
       start = len(tokens) + 1
       if word.masked:
-        pieces = list(range(start, start + len(word.tokens)))
-        positions += pieces
+        word_positions = list(range(start, start + len(word.tokens)))
+        positions += word_positions
         labels += word.tokens
         gold = tuple(word.gold[task] for task in linguistic_tags.TASKS)
-        tags += [gold] * len(pieces)
+        tags += [gold] * len(word_positions)
         masked_words.append(MaskedWord(text[word.start:word.end], word.start,
-                                       word.end, pieces, word.tokens,
+                                       word.end, word_positions, word.tokens,
                                        word.gold))
         tokens += [MASK] * len(word.tokens)
       else:
@@ -268,7 +294,7 @@ def read_text_inputs(texts, tokenizer, mask_words, max_seq_length):
   inputs = []
   for source, text in texts:
     words = text_words(text, tokenizer, mask_words, source)
-    inputs.extend(build_inputs(source, text, words, max_seq_length))
+    inputs.extend(build_inputs(source, text, [words], max_seq_length))
   for word in mask_words or []:
     if not any(word in text for _, text in texts):
       raise input_pipeline.InputError(
@@ -296,19 +322,17 @@ def read_text_file(path):
 
 def read_tagged_inputs(input_files, tokenizer, mask_fraction, seed,
                        max_seq_length):
-  """One input per sentence of the tagger's JSON Lines."""
+  """The inputs of the tagger's JSON Lines: one per document (split at
+  sentence boundaries to fit), words masked by `seed` and the document's
+  index."""
   inputs = []
-  index = 0  # of the sentence in the whole input: it seeds the choice
-  for where, line in create_pretraining_data.read_documents(input_files):
-    for number, (text, words, ids) in enumerate(
-        create_pretraining_data.parse_document(line, where), 1):
-      source = "%s: sentence %d" % (where, number)
-      rng = random.Random("%d-%d" % (seed, index))
-      index += 1
-      inputs.extend(build_inputs(
-          source, text, tagged_sentence_words(text, words, ids, tokenizer,
-                                              source, mask_fraction, rng),
-          max_seq_length))
+  for index, (where, line) in enumerate(
+      create_pretraining_data.read_documents(input_files)):
+    rng = random.Random("%d-%d" % (seed, index))
+    text, sentences = tagged_document_words(
+        create_pretraining_data.parse_document(line, where), tokenizer, where,
+        mask_fraction, rng)
+    inputs.extend(build_inputs(where, text, sentences, max_seq_length))
   return inputs
 
 

@@ -162,6 +162,17 @@ def test_no_heads_notice_once_and_mlm_predictions(checkpoints, tmp_path):
   assert [c["tag"] for c in word["pos"]][0] in linguistic_tags.POS_TAGS
   assert word["ner"][0]["gloss"] == linguistic_tags.GLOSSES["ner"][
       word["ner"][0]["tag"]]
+  # The wrapper script takes a text argument as --text.
+  result = subprocess.run(
+      ["bash", os.path.join(REPO, "scripts", "predict_linguistic.sh"), "auto",
+       checkpoints["mlm"], u"我今天[MASK]北京。"] + args[:2] +
+      ["--max_seq_length=%d" % SEQ],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+      env=dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep +
+               os.environ["PATH"]))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.count("has no linguistic heads") == 1
+  assert "1 inputs, 1 masked words." in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +185,7 @@ def test_mask_words_masks_every_piece_of_every_occurrence(tokenizer):
   text = u"哈尔滨工业大学位于哈尔滨市，用tensorflow训练。"
   words = predict_linguistic.text_words(text, tokenizer,
                                         [u"哈尔滨", u"tensorflow"], "t")
-  (item,) = predict_linguistic.build_inputs("t", text, words, 64)
+  (item,) = predict_linguistic.build_inputs("t", text, [words], 64)
   masked = [(w.text, w.start, w.pieces) for w in item.masked_words]
   assert masked == [
       (u"哈尔滨", 0, [u"哈", u"尔", u"滨"]),
@@ -212,13 +223,40 @@ def test_literal_mask_tokens_and_input_errors(tokenizer):
 def test_long_input_is_split_at_word_boundaries(tokenizer):
   text = u"北京" * 20 + u"[MASK]" + u"上海" * 20
   words = predict_linguistic.text_words(text, tokenizer, [u"上海"], "t")
-  inputs = predict_linguistic.build_inputs("t", text, words, 16)
+  inputs = predict_linguistic.build_inputs("t", text, [words], 16)
   masked = sum(len(i.masked_words) for i in inputs)
   assert masked == 21
   assert all(len(i.instance.tokens) <= 16 for i in inputs)
   # Every masked word is in exactly one input; no masked piece is lost.
   assert sorted(w.start for i in inputs for w in i.masked_words) == sorted(
       [40] + [46 + 2 * k for k in range(20)])
+
+
+def test_tagged_document_is_one_input_split_at_sentence_boundaries(
+    tokenizer, tmp_path):
+  path, _ = _sample_documents(str(tmp_path / "tagged.jsonl"), 1)
+  with io.open(path, encoding="utf-8") as f:
+    sentences = json.loads(f.readline())["sentences"]
+  lengths = [len(tokenizer.tokenize(s["text"])) for s in sentences]
+  (whole,) = predict_linguistic.read_tagged_inputs([path], tokenizer, 0.5, 1,
+                                                   128)
+  assert whole.text == u"".join(s["text"] for s in sentences)
+  assert whole.instance.tokens[1:-1] == [
+      "[MASK]" if i in whole.instance.masked_positions else t
+      for i, t in enumerate(tokenizer.tokenize(whole.text), 1)]
+  # Room for two sentences at most: every input is whole sentences.
+  limit = max(a + b for a, b in zip(lengths, lengths[1:])) + 2
+  parts = predict_linguistic.read_tagged_inputs([path], tokenizer, 0.5, 1,
+                                                limit)
+  assert len(parts) > 1
+  runs = {sum(lengths[i:j]) for i in range(len(lengths))
+          for j in range(i + 1, len(lengths) + 1)}
+  for part in parts:
+    assert len(part.instance.tokens) <= limit
+    assert len(part.instance.tokens) - 2 in runs  # whole sentences only
+  # The same words are masked whatever the split, with their gold tags.
+  assert ([(w.start, w.gold) for w in whole.masked_words] ==
+          [(w.start, w.gold) for p in parts for w in p.masked_words])
 
 
 def _sample_documents(path, count):
