@@ -233,6 +233,31 @@ def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
   return config_file, vocab_file
 
 
+def predict_scaffold_fn(checkpoint):
+  """A scaffold_fn that restores a model for prediction from `checkpoint`.
+
+  The Estimator's global step starts at 0 when the checkpoint has none (a
+  converted or a Google BERT checkpoint); any other variable the checkpoint
+  lacks is an InputError naming it, never a silently random weight.
+  """
+  def scaffold_fn():
+    present = {name for name, _ in tf.train.list_variables(checkpoint)}
+    variables = tf.global_variables()
+    restore = [v for v in variables if v.op.name in present]
+    missing = [v for v in variables if v.op.name not in present]
+    for variable in missing:
+      if variable.op.name != "global_step":
+        raise input_pipeline.InputError(
+            "%s lacks the variable %s that the model needs." %
+            (checkpoint, variable.op.name))
+    return tf.train.Scaffold(
+        saver=tf.train.Saver(restore),
+        ready_for_local_init_op=tf.report_uninitialized_variables(restore),
+        local_init_op=tf.group(tf.local_variables_initializer(),
+                               tf.variables_initializer(missing)))
+  return scaffold_fn
+
+
 def init_from_checkpoint(init_checkpoint, use_tpu):
   """Warm-starts the graph's variables from a Google BERT/LERT checkpoint.
 

@@ -404,13 +404,15 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
                      use_one_hot_embeddings=False, optimizer_name="adamw",
                      weight_decay_rate=0.01, gradient_accumulation_steps=1,
                      compute_type=tf.float32, output_dir=None,
-                     save_summary_steps=100, top_k=5):
+                     save_summary_steps=100, top_k=5,
+                     predict_checkpoint=None):
   """Returns the TPUEstimator model_fn of LERT: TRAIN, EVAL and PREDICT.
 
   PREDICT needs only input_ids, input_mask, segment_ids,
   masked_lm_positions and masked_lm_weights, and returns
   `prediction_outputs` (the MLM top `top_k` tokens and each head's
-  distribution).
+  distribution); with `predict_checkpoint` it restores that checkpoint even
+  without a global step (`estimator_utils.predict_scaffold_fn`).
   """
   end_steps = end_steps or lip_end_steps(num_train_steps)
 
@@ -430,9 +432,11 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
                               model.get_embedding_table(),
                               features["masked_lm_positions"], tasks)
     if mode == tf.estimator.ModeKeys.PREDICT:
-      # The Estimator restores the checkpoint given to predict().
+      scaffold_fn = None
+      if predict_checkpoint:
+        scaffold_fn = estimator_utils.predict_scaffold_fn(predict_checkpoint)
       return tf.estimator.tpu.TPUEstimatorSpec(
-          mode=mode,
+          mode=mode, scaffold_fn=scaffold_fn,
           predictions=prediction_outputs(logits, features, tasks, top_k))
 
     losses = lert_losses(features, logits, tasks)

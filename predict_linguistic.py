@@ -500,7 +500,7 @@ def predict(checkpoint, config, tasks, inputs, tokenizer, max_seq_length,
   model_fn = lert_model.model_fn_builder(
       bert_config=config, tasks=tasks, use_tpu=settings.use_tpu,
       use_one_hot_embeddings=settings.use_tpu,
-      top_k=min(top_k, config.vocab_size))
+      top_k=min(top_k, config.vocab_size), predict_checkpoint=checkpoint)
   runner = estimator_utils.EstimatorRunner(model_fn, settings,
                                            predict_batch_size=batch_size)
   input_fn = input_pipeline.array_input_fn_builder(arrays)

@@ -185,8 +185,8 @@ def main(_):
     raise SystemExit("run_pretraining.py: error: %s" % e)
 
 
-def predict(runner, input_files, features, tasks):
-  """Writes <output_dir>/predictions.jsonl: one line per record."""
+def prediction_checkpoint(tasks):
+  """The checkpoint --do_predict uses, after checking it has the heads."""
   checkpoint = estimator_utils.resolve_checkpoint(
       tf.train.latest_checkpoint(FLAGS.output_dir) or FLAGS.init_checkpoint,
       "--do_predict (a checkpoint in --output_dir or --init_checkpoint)")
@@ -196,6 +196,12 @@ def predict(runner, input_files, features, tasks):
         "%s has no %s head: predict with --linguistic_tasks=%s." % (
             checkpoint, "/".join(sorted(missing)).upper(),
             ",".join(lert_model.tasks_in_checkpoint(checkpoint))))
+  return checkpoint
+
+
+def predict(runner, input_files, features, tasks):
+  """Writes <output_dir>/predictions.jsonl: one line per record."""
+  checkpoint = prediction_checkpoint(tasks)
   inv_vocab = None
   if FLAGS.vocab_file:
     inv_vocab = {index: token for token, index in
@@ -259,6 +265,10 @@ def run():
     use_one_hot = FLAGS.use_tpu
   micro_batch_size = (FLAGS.train_batch_size //
                       FLAGS.gradient_accumulation_steps)
+  predict_checkpoint = None
+  if FLAGS.do_predict and not FLAGS.do_train:
+    # May be a converted or Google checkpoint, without a global step.
+    predict_checkpoint = prediction_checkpoint(tasks)
   model_fn = lert_model.model_fn_builder(
       bert_config=bert_config, tasks=tasks, end_steps=end_steps,
       lip_schedule=FLAGS.lip_schedule, init_checkpoint=FLAGS.init_checkpoint,
@@ -270,7 +280,8 @@ def run():
       gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
       compute_type=COMPUTE_TYPES[FLAGS.precision],
       output_dir=FLAGS.output_dir,
-      save_summary_steps=FLAGS.save_summary_steps, top_k=FLAGS.top_k)
+      save_summary_steps=FLAGS.save_summary_steps, top_k=FLAGS.top_k,
+      predict_checkpoint=predict_checkpoint)
   runner = estimator_utils.EstimatorRunner(
       model_fn, settings, train_batch_size=micro_batch_size,
       eval_batch_size=FLAGS.eval_batch_size,

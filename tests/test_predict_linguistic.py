@@ -175,6 +175,32 @@ def test_no_heads_notice_once_and_mlm_predictions(checkpoints, tmp_path):
   assert "1 inputs, 1 masked words." in result.stdout
 
 
+def test_converted_checkpoint_without_global_step_predicts_the_same(
+    checkpoints, tmp_path):
+  """A checkpoint from convert_checkpoint.py (no global step; config and
+  vocabulary beside it) gives the same predictions as the original."""
+  pytest.importorskip("safetensors")
+  import convert_checkpoint  # pylint: disable=g-import-not-at-top
+  convert_checkpoint.tf_to_hf(checkpoints["all"], checkpoints["config"],
+                              checkpoints["vocab"], str(tmp_path / "hf"))
+  converted, _, _ = convert_checkpoint.hf_to_tf(str(tmp_path / "hf"),
+                                                str(tmp_path / "tf"))
+  assert "global_step" not in dict(tf.train.list_variables(converted))
+  outputs = []
+  for args in (["--checkpoint=" + checkpoints["all"],
+                "--bert_config_file=" + checkpoints["config"],
+                "--vocab_file=" + checkpoints["vocab"]],
+               ["--checkpoint=" + str(tmp_path / "tf")]):
+    output = str(tmp_path / ("out%d.jsonl" % len(outputs)))
+    result = run_script("predict_linguistic.py", "--text=我今天[MASK]北京。",
+                        "--max_seq_length=%d" % SEQ, "--output_file=" + output,
+                        *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with io.open(output, encoding="utf-8") as f:
+      outputs.append(json.load(f)["masked_words"])
+  assert outputs[0] == outputs[1]
+
+
 @pytest.fixture(scope="module")
 def tokenizer():
   return tokenization.FullTokenizer(os.path.join(REPO, "configs",
