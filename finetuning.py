@@ -1,0 +1,436 @@
+# coding=utf-8
+"""Fine-tuning: the one home of what every fine-tuning script shares.
+
+* the flags of a fine-tuning run (`define_flags`) and the paper's recipe
+  (SPEC §6: learning rate per model size; epochs and length per task, in
+  `scripts/finetune.sh`);
+* features -> TFRecord -> `input_fn` (`write_records`, through
+  `input_pipeline`), cached in the output directory;
+* the model_fn (`model_fn_builder`): the encoder, warm-started from
+  `--init_checkpoint` (ours, Google/HFL BERT, or converted from Hugging Face),
+  a sequence or token output layer, and `optimization.create_optimizer`;
+* running train / eval / predict through `estimator_utils.EstimatorRunner`
+  (`run_task`), with metrics computed from the predictions on the host, so
+  that eval works the same on TPU, GPU and CPU;
+* the metrics: accuracy, the confusion matrix, entity precision/recall/F1.
+
+A task (`classifier_tasks.py`, `ner_tasks.py`) supplies its examples, the
+features of an example, and how to score and write predictions.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import gzip
+import io
+import json
+import math
+import os
+
+from absl import flags
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import estimator_utils
+import input_pipeline
+import modeling
+import optimization
+
+# Learning rate per model size (paper §4.2).
+LEARNING_RATES = {"small": 5e-5, "base": 3e-5, "large": 2e-5}
+
+
+class DataError(input_pipeline.InputError):
+  """A bad fine-tuning data file or line; the message names it."""
+
+
+# ----------------------------------------------------------------------------
+# Reading files.
+
+
+def read_lines(path):
+  """Yields (line number, line without its newline) of a UTF-8 text file,
+  plain or gzipped; a BOM at the start is dropped. Errors name the line."""
+  if not tf.gfile.Exists(path):
+    raise DataError("%s does not exist." % path)
+  opener = gzip.open if path.endswith(".gz") else io.open
+  count = 0
+  with opener(path, "rb") as reader:
+    try:
+      for number, raw in enumerate(reader, 1):
+        try:
+          line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          raise DataError("%s:%d: invalid UTF-8 (%s)." % (path, number,
+                                                          e.reason))
+        if number == 1 and line.startswith(u"\ufeff"):
+          line = line[1:]
+        count += 1
+        yield number, line.rstrip("\r\n")
+    except (IOError, EOFError) as e:  # a truncated .gz
+      raise DataError("%s: cannot be read to the end (%s)." % (path, e))
+  if not count:
+    raise DataError("%s is empty." % path)
+
+
+# ----------------------------------------------------------------------------
+# Metrics.
+
+
+def accuracy(labels, predictions):
+  labels, predictions = np.asarray(labels), np.asarray(predictions)
+  if not len(labels):
+    return 0.0
+  return float((labels == predictions).mean())
+
+
+def confusion_matrix(labels, predictions, num_labels):
+  """matrix[gold][predicted] counts."""
+  matrix = np.zeros((num_labels, num_labels), dtype=np.int64)
+  for gold, predicted in zip(labels, predictions):
+    matrix[gold][predicted] += 1
+  return matrix
+
+
+def bio_entities(tags):
+  """The entities of a BIO sequence: a list of (type, start, end), end
+  exclusive. B-X starts an entity, I-X continues one of type X; an I-X that
+  follows O or another type starts a new entity (as conlleval reads it)."""
+  entities = []
+  current = None
+  for i, tag in enumerate(list(tags) + ["O"]):
+    if tag.startswith("I-") and current and current[0] == tag[2:]:
+      continue
+    if current:
+      entities.append((current[0], current[1], i))
+      current = None
+    if tag.startswith("B-") or tag.startswith("I-"):
+      current = (tag[2:], i)
+  return entities
+
+
+def entities_to_bio(entities, length):
+  """The BIO tags of entities (type, start, end) over `length` positions."""
+  tags = ["O"] * length
+  for kind, start, end in entities:
+    tags[start] = "B-" + kind
+    for i in range(start + 1, end):
+      tags[i] = "I-" + kind
+  return tags
+
+
+# Entity-level scores, overall and per type.
+EntityScores = collections.namedtuple(
+    "EntityScores", ["precision", "recall", "f1", "gold", "predicted",
+                     "correct", "by_type"])
+
+
+def entity_scores(gold_sequences, predicted_sequences):
+  """Precision, recall and F1 of entities: a predicted entity counts only
+  when its type and both boundaries match a gold one."""
+  counts = collections.defaultdict(lambda: [0, 0, 0])  # gold, pred, correct
+  for gold_tags, predicted_tags in zip(gold_sequences, predicted_sequences):
+    gold = set(bio_entities(gold_tags))
+    predicted = set(bio_entities(predicted_tags))
+    for kind, _, _ in gold:
+      counts[kind][0] += 1
+    for kind, _, _ in predicted:
+      counts[kind][1] += 1
+    for kind, _, _ in gold & predicted:
+      counts[kind][2] += 1
+
+  def score(gold, predicted, correct):
+    precision = correct / float(predicted) if predicted else 0.0
+    recall = correct / float(gold) if gold else 0.0
+    f1 = (2 * precision * recall / (precision + recall)
+          if precision + recall else 0.0)
+    return precision, recall, f1
+
+  totals = [sum(c[i] for c in counts.values()) for i in range(3)]
+  by_type = {kind: score(*c) for kind, c in sorted(counts.items())}
+  return EntityScores(*(score(*totals) + tuple(totals) + (by_type,)))
+
+
+# ----------------------------------------------------------------------------
+# Features and records.
+
+
+def truncate_pair(tokens_a, tokens_b, max_length):
+  """Trims the longer sequence one token at a time from its end until the
+  pair fits, as BERT does. Returns whether anything was cut."""
+  truncated = False
+  while len(tokens_a) + len(tokens_b) > max_length:
+    truncated = True
+    if len(tokens_a) > len(tokens_b):
+      tokens_a.pop()
+    else:
+      tokens_b.pop()
+  return truncated
+
+
+def pack_tokens(tokenizer, tokens_a, tokens_b, max_seq_length):
+  """`[CLS] A [SEP] (B [SEP])` -> input_ids, input_mask, segment_ids, each
+  padded to max_seq_length."""
+  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+  if tokens_b:
+    tokens += tokens_b + ["[SEP]"]
+    segment_ids += [1] * (len(tokens_b) + 1)
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+  padding = max_seq_length - len(input_ids)
+  return collections.OrderedDict([
+      ("input_ids", input_ids + [0] * padding),
+      ("input_mask", [1] * len(tokens) + [0] * padding),
+      ("segment_ids", segment_ids + [0] * padding)])
+
+
+def write_records(path, rows):
+  """Writes feature rows (name -> int list) as TFRecords; returns the count.
+
+  Written to a temporary name and renamed, so a cached file is complete.
+  """
+  count = 0
+  with tf.io.TFRecordWriter(path + ".tmp") as writer:
+    for row in rows:
+      writer.write(input_pipeline.make_example(row).SerializeToString(
+          deterministic=True))
+      count += 1
+  tf.gfile.Rename(path + ".tmp", path, overwrite=True)
+  return count
+
+
+# ----------------------------------------------------------------------------
+# The model.
+
+
+def create_output_layer(bert_config, model, num_labels, kind, is_training):
+  """Logits of a sequence ([batch, labels], from the pooled [CLS]) or token
+  ([batch, seq, labels]) output layer. Its variables are Google BERT
+  run_classifier's `output_weights` [labels, H] and `output_bias`."""
+  hidden_size = bert_config.hidden_size
+  output_weights = tf.get_variable(
+      "output_weights", [num_labels, hidden_size],
+      initializer=tf.truncated_normal_initializer(stddev=0.02))
+  output_bias = tf.get_variable("output_bias", [num_labels],
+                                initializer=tf.zeros_initializer())
+  if kind == "sequence":
+    output = model.get_pooled_output()
+  else:
+    output = model.get_sequence_output()
+  if is_training:
+    output = tf.nn.dropout(output, rate=0.1)
+  shape = modeling.get_shape_list(output)
+  flat = tf.reshape(output, [-1, hidden_size])
+  logits = tf.nn.bias_add(tf.matmul(flat, output_weights, transpose_b=True),
+                          output_bias)
+  return tf.reshape(logits, shape[:-1] + [num_labels])
+
+
+def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
+                     learning_rate, num_train_steps, num_warmup_steps,
+                     use_tpu, use_one_hot_embeddings, weight_decay_rate=0.01):
+  """The model_fn of a fine-tuning task.
+
+  kind "sequence": features `label_id` [batch]; kind "token": `label_ids`
+  and `label_mask` [batch, seq] (the loss is taken where the mask is 1).
+  PREDICT returns `probabilities` and passes `example_index` through.
+  """
+  def model_fn(features, labels, mode, params):
+    del labels, params
+    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    model = modeling.BertModel(
+        config=bert_config, is_training=is_training,
+        input_ids=features["input_ids"], input_mask=features["input_mask"],
+        token_type_ids=features["segment_ids"],
+        use_one_hot_embeddings=use_one_hot_embeddings)
+    logits = create_output_layer(bert_config, model, num_labels, kind,
+                                 is_training)
+    probabilities = tf.nn.softmax(logits, axis=-1)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      # The Estimator restores the fine-tuned checkpoint.
+      return tf.estimator.tpu.TPUEstimatorSpec(
+          mode=mode,
+          predictions={"probabilities": probabilities,
+                       "example_index": tf.reshape(
+                           features["example_index"], [-1])})
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    if kind == "sequence":
+      one_hot = tf.one_hot(features["label_id"], depth=num_labels)
+      loss = -tf.reduce_mean(tf.reduce_sum(one_hot * log_probs, axis=-1))
+    else:
+      one_hot = tf.one_hot(features["label_ids"], depth=num_labels)
+      mask = tf.cast(features["label_mask"], tf.float32)
+      per_token = -tf.reduce_sum(one_hot * log_probs, axis=-1)
+      loss = tf.reduce_sum(per_token * mask) / (tf.reduce_sum(mask) + 1e-5)
+    if mode != tf.estimator.ModeKeys.TRAIN:
+      raise ValueError("Evaluation runs through PREDICT (metrics on the "
+                       "host); mode %s is not used." % mode)
+    scaffold_fn, _, _ = estimator_utils.init_from_checkpoint(init_checkpoint,
+                                                             use_tpu)
+    train_op = optimization.create_optimizer(
+        loss, learning_rate, num_train_steps, num_warmup_steps,
+        use_tpu=use_tpu, weight_decay_rate=weight_decay_rate)
+    return tf.estimator.tpu.TPUEstimatorSpec(
+        mode=mode, loss=loss, train_op=train_op, scaffold_fn=scaffold_fn)
+
+  return model_fn
+
+
+# ----------------------------------------------------------------------------
+# Flags and the run.
+
+
+def define_flags(flag_values, default_max_seq_length=128):
+  """The flags every fine-tuning script shares."""
+  flags.DEFINE_string("bert_config_file", None,
+                      "Model config (configs/lert_config_*.json).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("vocab_file", "configs/vocab.txt",
+                      "WordPiece vocabulary.", flag_values=flag_values)
+  flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (Chinese "
+                    "BERT and LERT: true).", flag_values=flag_values)
+  flags.DEFINE_string("init_checkpoint", None,
+                      "Checkpoint to start from: ours, a Google/HFL BERT one, "
+                      "or one converted from Hugging Face (a prefix or a "
+                      "directory). The log lists loaded and new variables.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("output_dir", None,
+                      "Checkpoints, cached features, eval_results.txt and "
+                      "predictions.", flag_values=flag_values)
+  flags.DEFINE_string("train_file", None, "Training data.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("eval_file", None, "Evaluation data (with labels).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("predict_file", None,
+                      "Data to predict (labels, if any, are ignored).",
+                      flag_values=flag_values)
+  flags.DEFINE_bool("do_train", False, "Fine-tune on --train_file.",
+                    flag_values=flag_values)
+  flags.DEFINE_bool("do_eval", False, "Score --eval_file.",
+                    flag_values=flag_values)
+  flags.DEFINE_bool("do_predict", False, "Predict --predict_file.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("max_seq_length", default_max_seq_length,
+                       "Tokens per example, [CLS] and [SEP] included.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("train_batch_size", 32, "Training batch.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("eval_batch_size", 32, "Evaluation batch.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("predict_batch_size", 32, "Prediction batch.",
+                       flag_values=flag_values)
+  flags.DEFINE_float("learning_rate", 3e-5,
+                     "Peak learning rate (the paper: 5e-5 small, 3e-5 base, "
+                     "2e-5 large).", flag_values=flag_values)
+  flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs.",
+                     flag_values=flag_values)
+  flags.DEFINE_integer("max_train_steps", None,
+                       "Stop after this many steps (for quick runs).",
+                       flag_values=flag_values)
+  flags.DEFINE_float("warmup_proportion", 0.1,
+                     "Share of the steps with linear learning-rate warm-up.",
+                     flag_values=flag_values)
+  estimator_utils.define_run_flags(flag_values)
+  flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
+  for name in ("bert_config_file", "output_dir"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  flags.register_validator("max_seq_length", lambda n: n >= 3,
+                           "--max_seq_length must be at least 3.",
+                           flag_values=flag_values)
+  flags.register_validator("num_train_epochs", lambda n: n > 0,
+                           "--num_train_epochs must be positive.",
+                           flag_values=flag_values)
+  for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
+    flags.register_validator(name, lambda n: n >= 1,
+                             "batch sizes must be at least 1.",
+                             flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["do_train", "do_eval", "do_predict"], any,
+      "Give --do_train, --do_eval and/or --do_predict.",
+      flag_values=flag_values)
+  # Each action needs its file.
+  for action, name in (("do_train", "train_file"), ("do_eval", "eval_file"),
+                       ("do_predict", "predict_file")):
+    flags.register_multi_flags_validator(
+        [action, name],
+        lambda values, a=action, n=name: not values[a] or bool(values[n]),
+        "--%s needs --%s." % (action, name), flag_values=flag_values)
+
+
+class Runner(object):
+  """Trains and predicts one task's model from the shared flags."""
+
+  def __init__(self, flag_values, num_labels, kind, num_train_examples=0):
+    self.flags = flag_values
+    self.bert_config = modeling.BertConfig.from_json_file(
+        flag_values.bert_config_file)
+    if flag_values.max_seq_length > self.bert_config.max_position_embeddings:
+      raise DataError(
+          "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
+          (flag_values.max_seq_length,
+           self.bert_config.max_position_embeddings,
+           flag_values.bert_config_file))
+    self.num_train_steps = 0
+    if num_train_examples:
+      self.num_train_steps = int(math.ceil(
+          num_train_examples / float(flag_values.train_batch_size) *
+          flag_values.num_train_epochs))
+      if flag_values.max_train_steps:
+        self.num_train_steps = min(self.num_train_steps,
+                                   flag_values.max_train_steps)
+    num_warmup_steps = int(self.num_train_steps *
+                           flag_values.warmup_proportion)
+    init_checkpoint = flag_values.init_checkpoint
+    if init_checkpoint:
+      init_checkpoint = estimator_utils.resolve_checkpoint(init_checkpoint)
+    model_fn = model_fn_builder(
+        self.bert_config, num_labels, kind, init_checkpoint,
+        flag_values.learning_rate, max(self.num_train_steps, 1),
+        num_warmup_steps, flag_values.use_tpu,
+        use_one_hot_embeddings=flag_values.use_tpu)
+    settings = estimator_utils.run_settings_from_flags(flag_values)
+    self.runner = estimator_utils.EstimatorRunner(
+        model_fn, settings, train_batch_size=flag_values.train_batch_size,
+        predict_batch_size=flag_values.predict_batch_size)
+
+  def train(self, record_path, schema):
+    tf.logging.info("***** Training: %d steps of %d examples *****",
+                    self.num_train_steps, self.flags.train_batch_size)
+    self.runner.train(input_pipeline.input_fn_builder(
+        [record_path], schema, is_training=True,
+        seed=self.flags.random_seed), max_steps=self.num_train_steps)
+
+  def predict(self, record_path, schema, num_examples):
+    """The probabilities of every example, in example order, from the
+    fine-tuned checkpoint in --output_dir."""
+    if not tf.train.latest_checkpoint(self.flags.output_dir):
+      raise DataError("%s holds no fine-tuned checkpoint: run --do_train "
+                      "first (with the same --output_dir)." %
+                      self.flags.output_dir)
+    # On TPU, TPUEstimator pads the last batch; example_index restores order.
+    probabilities = [None] * num_examples
+    for prediction in self.runner.predict(input_pipeline.input_fn_builder(
+        [record_path], schema, is_training=False, drop_remainder=False)):
+      index = int(prediction["example_index"])
+      if 0 <= index < num_examples:
+        probabilities[index] = prediction["probabilities"]
+    missing = [i for i, p in enumerate(probabilities) if p is None]
+    if missing:
+      raise DataError("Prediction returned no result for example %d." %
+                      missing[0])
+    return probabilities
+
+
+def write_results(output_dir, name, results):
+  """Writes name = value lines to <output_dir>/<name>, atomically."""
+  path = os.path.join(output_dir, name)
+  with tf.gfile.GFile(path + ".tmp", "w") as writer:
+    for key, value in results.items():
+      if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False)
+      writer.write("%s = %s\n" % (key, value))
+      tf.logging.info("  %s = %s", key, value)
+  tf.gfile.Rename(path + ".tmp", path, overwrite=True)
+  return path

@@ -1,0 +1,168 @@
+# coding=utf-8
+"""Fine-tunes LERT/BERT on a sentence or sentence-pair classification task.
+
+Tasks (`--task_name`): xnli, ocnli, chnsenticorp, lcqmc, bq, tnews; their
+file layouts are read as `classifier_data.py` describes. --do_eval writes the
+accuracy and the confusion matrix to <output_dir>/eval_results.txt;
+--do_predict writes <output_dir>/test_results.tsv (the predicted label and
+the probability of every label).
+
+Example (scripts/finetune.sh runs the paper's settings):
+
+  python run_classifier.py --task_name=chnsenticorp \\
+    --bert_config_file=configs/lert_config_base.json \\
+    --init_checkpoint=lert_base/model.ckpt --output_dir=out/csc \\
+    --train_file=data/chnsenticorp/train.tsv \\
+    --eval_file=data/chnsenticorp/dev.tsv --do_train --do_eval \\
+    --max_seq_length=256 --num_train_epochs=5 --learning_rate=3e-5
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import os
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import classifier_data
+import finetuning
+import input_pipeline
+import modeling
+import tokenization
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+  flags.DEFINE_enum("task_name", None, list(classifier_data.TASKS),
+                    "The task, which fixes the labels and the file layout.",
+                    flag_values=flag_values)
+  flags.mark_flag_as_required("task_name", flag_values=flag_values)
+  finetuning.define_flags(flag_values)
+
+
+def read(task, path, what):
+  """The examples of a file, with their skips logged."""
+  result = task.reader(path)
+  tf.logging.info("%s: %d examples from %s", what, len(result.examples),
+                  path)
+  for reason, count in sorted(result.skipped.items()):
+    tf.logging.info("  skipped %d: %s", count, reason)
+  return result
+
+
+def records(task, examples, tokenizer, max_seq_length, name, require_labels):
+  """Writes the features of examples to <output_dir>/<name>.tf_record;
+  returns (path, schema, number truncated)."""
+  label_map = {label: i for i, label in enumerate(task.labels)}
+  truncated = []
+  rows = []
+  for index, example in enumerate(examples):
+    if require_labels and example.label is None:
+      raise finetuning.DataError("%s: no label." % example.source)
+    row, cut = classifier_data.example_features(example, index, label_map,
+                                                tokenizer, max_seq_length)
+    truncated.append(cut)
+    rows.append(row)
+  path = os.path.join(FLAGS.output_dir, name + ".tf_record")
+  finetuning.write_records(path, rows)
+  if sum(truncated):
+    tf.logging.info("  %d of %d examples were longer than --max_seq_length "
+                    "%d and were truncated", sum(truncated), len(examples),
+                    max_seq_length)
+  schema = {name: input_pipeline.FeatureSpec(tf.int64, len(values))
+            for name, values in rows[0].items()}
+  return path, schema, sum(truncated)
+
+
+def evaluate(task, runner, examples, tokenizer, skipped):
+  path, schema, truncated = records(task, examples, tokenizer,
+                                    FLAGS.max_seq_length, "eval", True)
+  probabilities = np.array(runner.predict(path, schema, len(examples)))
+  gold = np.array([task.labels.index(e.label) for e in examples])
+  predicted = probabilities.argmax(axis=-1)
+  matrix = finetuning.confusion_matrix(gold, predicted, len(task.labels))
+  loss = -np.log(np.maximum(probabilities[np.arange(len(gold)), gold],
+                            1e-12)).mean()
+  results = collections.OrderedDict([
+      ("task", task.name),
+      ("accuracy", finetuning.accuracy(gold, predicted)),
+      ("loss", float(loss)),
+      ("num_examples", len(examples)),
+      ("num_truncated", truncated),
+      ("skipped", dict(skipped)),
+      ("labels", list(task.labels)),
+      ("confusion_matrix", matrix.tolist()),
+  ])
+  tf.logging.info("***** Eval results *****")
+  path = finetuning.write_results(FLAGS.output_dir, "eval_results.txt",
+                                  results)
+  width = max(len(label) for label in task.labels)
+  lines = ["Confusion matrix (rows: gold, columns: predicted):",
+           " " * (width + 2) + " ".join("%7s" % l for l in task.labels)]
+  for label, row in zip(task.labels, matrix):
+    lines.append("%*s  " % (width, label) +
+                 " ".join("%7d" % count for count in row))
+  print("%s accuracy %.4f on %d examples (%s)\n%s" % (
+      task.name, results["accuracy"], len(examples), path, "\n".join(lines)))
+  return results
+
+
+def predict(task, runner, examples, tokenizer):
+  path, schema, _ = records(task, examples, tokenizer, FLAGS.max_seq_length,
+                            "predict", False)
+  probabilities = runner.predict(path, schema, len(examples))
+  output = os.path.join(FLAGS.output_dir, "test_results.tsv")
+  with tf.gfile.GFile(output + ".tmp", "w") as writer:
+    writer.write("\t".join(["index", "prediction"] + [
+        "p_" + label for label in task.labels]) + "\n")
+    for example, probs in zip(examples, probabilities):
+      writer.write("\t".join(
+          [example.guid, task.labels[int(np.argmax(probs))]] +
+          ["%.6f" % p for p in probs]) + "\n")
+  tf.gfile.Rename(output + ".tmp", output, overwrite=True)
+  print("Predictions of %d examples: %s" % (len(examples), output))
+
+
+def run():
+  task = classifier_data.TASKS[FLAGS.task_name]
+  tf.gfile.MakeDirs(FLAGS.output_dir)
+  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
+                                         FLAGS.do_lower_case)
+  train = None
+  if FLAGS.do_train:
+    train = read(task, FLAGS.train_file, "train")
+  runner = finetuning.Runner(FLAGS, len(task.labels), "sequence",
+                             len(train.examples) if train else 0)
+  if train:
+    path, schema, _ = records(task, train.examples, tokenizer,
+                              FLAGS.max_seq_length, "train", True)
+    runner.train(path, schema)
+  if FLAGS.do_eval:
+    evaluation = read(task, FLAGS.eval_file, "eval")
+    evaluate(task, runner, evaluation.examples, tokenizer,
+             evaluation.skipped)
+  if FLAGS.do_predict:
+    predict(task, runner, read(task, FLAGS.predict_file, "predict").examples,
+            tokenizer)
+
+
+def main(_):
+  tf.logging.set_verbosity(tf.logging.INFO)
+  tf.get_logger().propagate = False
+  try:
+    run()
+  except (input_pipeline.InputError, modeling.ConfigError,
+          EnvironmentError) as e:
+    sys.exit("run_classifier.py: error: %s" % e)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)

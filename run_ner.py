@@ -1,0 +1,133 @@
+# coding=utf-8
+"""Fine-tunes LERT/BERT for character-level NER: MSRA-NER, People's Daily.
+
+Input files hold one character and its BIO tag (PER/LOC/ORG) per line and a
+blank line between sentences (`ner_data.py`). --do_eval writes entity-level
+precision, recall and F1 (an entity counts only when its type and both
+boundaries match), overall and per type, to <output_dir>/eval_results.txt,
+and the predicted tags in the input's own format to
+<output_dir>/eval_predictions.txt; --do_predict writes
+<output_dir>/test_predictions.txt.
+
+Example (scripts/finetune.sh runs the paper's settings):
+
+  python run_ner.py --bert_config_file=configs/lert_config_base.json \\
+    --init_checkpoint=lert_base/model.ckpt --output_dir=out/pd \\
+    --train_file=data/peopledaily/train.txt --eval_file=data/peopledaily/dev.txt \\
+    --do_train --do_eval --max_seq_length=256 --num_train_epochs=10
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import os
+import sys
+
+from absl import app
+from absl import flags
+import tensorflow.compat.v1 as tf
+
+import finetuning
+import input_pipeline
+import modeling
+import ner_data
+import tokenization
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+  finetuning.define_flags(flag_values, default_max_seq_length=256)
+
+
+def read(path, what, require_tags=True):
+  sentences = ner_data.read_sentences(path, require_tags)
+  tf.logging.info("%s: %d sentences, %d characters from %s", what,
+                  len(sentences), sum(len(s.chars) for s in sentences), path)
+  return sentences
+
+
+def records(sentences, tokenizer, name):
+  """Writes the windows of sentences as <output_dir>/<name>.tf_record;
+  returns (path, schema, windows)."""
+  windows = ner_data.windows(sentences, tokenizer, FLAGS.max_seq_length)
+  rows = [ner_data.window_features(w, sentences[w.sentence], i, tokenizer,
+                                   FLAGS.max_seq_length)
+          for i, w in enumerate(windows)]
+  split = len(windows) - len(sentences)
+  if split:
+    tf.logging.info("  %d sentences longer than --max_seq_length were split "
+                    "into windows (no character is lost)", split)
+  path = os.path.join(FLAGS.output_dir, name + ".tf_record")
+  finetuning.write_records(path, rows)
+  schema = {key: input_pipeline.FeatureSpec(tf.int64, len(values))
+            for key, values in rows[0].items()}
+  return path, schema, windows
+
+
+def predicted_tags(runner, sentences, tokenizer, name):
+  path, schema, windows = records(sentences, tokenizer, name)
+  probabilities = runner.predict(path, schema, len(windows))
+  return ner_data.stitch(sentences, windows, probabilities)
+
+
+def run():
+  tf.gfile.MakeDirs(FLAGS.output_dir)
+  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
+                                         FLAGS.do_lower_case)
+  train = read(FLAGS.train_file, "train") if FLAGS.do_train else None
+  num_windows = 0
+  if train:
+    path, schema, windows = records(train, tokenizer, "train")
+    num_windows = len(windows)
+  runner = finetuning.Runner(FLAGS, len(ner_data.LABELS), "token",
+                             num_windows)
+  if train:
+    runner.train(path, schema)
+  if FLAGS.do_eval:
+    sentences = read(FLAGS.eval_file, "eval")
+    predicted = predicted_tags(runner, sentences, tokenizer, "eval")
+    scores = finetuning.entity_scores([s.tags for s in sentences], predicted)
+    results = collections.OrderedDict([
+        ("precision", scores.precision), ("recall", scores.recall),
+        ("f1", scores.f1), ("gold_entities", scores.gold),
+        ("predicted_entities", scores.predicted),
+        ("correct_entities", scores.correct),
+        ("num_sentences", len(sentences))])
+    for kind, (precision, recall, f1) in scores.by_type.items():
+      results["f1_" + kind] = f1
+      results["precision_" + kind] = precision
+      results["recall_" + kind] = recall
+    tf.logging.info("***** Eval results *****")
+    path = finetuning.write_results(FLAGS.output_dir, "eval_results.txt",
+                                    results)
+    output = ner_data.write_sentences(
+        os.path.join(FLAGS.output_dir, "eval_predictions.txt"), sentences,
+        predicted)
+    print("Entity F1 %.4f (P %.4f, R %.4f) on %d sentences (%s); "
+          "predictions: %s" % (scores.f1, scores.precision, scores.recall,
+                               len(sentences), path, output))
+  if FLAGS.do_predict:
+    sentences = read(FLAGS.predict_file, "predict", require_tags=False)
+    predicted = predicted_tags(runner, sentences, tokenizer, "predict")
+    output = ner_data.write_sentences(
+        os.path.join(FLAGS.output_dir, "test_predictions.txt"), sentences,
+        predicted)
+    print("Predictions of %d sentences: %s" % (len(sentences), output))
+
+
+def main(_):
+  tf.logging.set_verbosity(tf.logging.INFO)
+  tf.get_logger().propagate = False
+  try:
+    run()
+  except (input_pipeline.InputError, modeling.ConfigError,
+          EnvironmentError) as e:
+    sys.exit("run_ner.py: error: %s" % e)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)

@@ -1,0 +1,376 @@
+# coding=utf-8
+"""Fine-tuning: metrics, the task readers on the real files, bad data, and
+run_classifier.py / run_ner.py end to end with a tiny model."""
+
+import collections
+import gzip
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import classifier_data
+import finetuning
+import ner_data
+import tokenization
+
+from conftest import REPO, tiny_config, write_config
+
+VOCAB_FILE = os.path.join(REPO, "configs", "vocab.txt")
+
+
+# ----------------------------------------------------------------------------
+# Metrics, by hand.
+
+
+def test_accuracy_and_confusion_matrix():
+  gold, predicted = [0, 1, 1, 2, 2], [0, 1, 0, 2, 1]
+  assert finetuning.accuracy(gold, predicted) == pytest.approx(0.6)
+  assert finetuning.confusion_matrix(gold, predicted, 3).tolist() == [
+      [1, 0, 0], [1, 1, 0], [0, 1, 1]]
+
+
+def test_bio_entities_reads_stray_inside_tags_as_starts():
+  assert finetuning.bio_entities("B-PER I-PER O B-LOC".split()) == [
+      ("PER", 0, 2), ("LOC", 3, 4)]
+  assert finetuning.bio_entities("O I-PER I-PER O".split()) == [("PER", 1, 3)]
+  assert finetuning.bio_entities("B-PER I-LOC I-LOC".split()) == [
+      ("PER", 0, 1), ("LOC", 1, 3)]
+  assert finetuning.bio_entities("B-ORG B-ORG I-ORG".split()) == [
+      ("ORG", 0, 1), ("ORG", 1, 3)]
+
+
+def test_entity_f1_exact_partial_wrong_type_and_split():
+  gold = [
+      "B-PER I-PER O B-LOC I-LOC O".split(),          # PER exact, LOC partial
+      "B-ORG I-ORG I-ORG O".split(),                  # ORG predicted as PER
+      "B-LOC I-LOC I-LOC O B-PER".split(),            # LOC split in two
+  ]
+  predicted = [
+      "B-PER I-PER O B-LOC O O".split(),
+      "B-PER I-PER I-PER O".split(),
+      "B-LOC I-LOC B-LOC O B-PER".split(),
+  ]
+  scores = finetuning.entity_scores(gold, predicted)
+  # gold: PER 2, LOC 2, ORG 1 = 5; predicted: PER 3, LOC 3 = 6; correct:
+  # PER (0,2) and PER (4,5) = 2.
+  assert (scores.gold, scores.predicted, scores.correct) == (5, 6, 2)
+  assert scores.precision == pytest.approx(2 / 6.0)
+  assert scores.recall == pytest.approx(2 / 5.0)
+  assert scores.f1 == pytest.approx(2 * (1 / 3.0) * 0.4 / (1 / 3.0 + 0.4))
+  assert scores.by_type["PER"] == pytest.approx((2 / 3.0, 1.0, 0.8))
+  assert scores.by_type["LOC"] == (0.0, 0.0, 0.0)
+  assert scores.by_type["ORG"] == (0.0, 0.0, 0.0)
+
+
+def test_truncate_pair_cuts_the_longer_first():
+  a, b = list("abcdef"), list("xyz")
+  assert finetuning.truncate_pair(a, b, 6)
+  assert (a, b) == (list("abc"), list("xyz"))
+  a, b = list("ab"), list("xy")
+  assert not finetuning.truncate_pair(a, b, 6)
+
+
+# ----------------------------------------------------------------------------
+# The real files in ../shared/data.
+
+
+@pytest.mark.parametrize("task,path,count,labels,skipped", [
+    ("chnsenticorp", "chnsenticorp/train.tsv", 9600, {"0": 4801, "1": 4799},
+     {}),
+    ("chnsenticorp", "chnsenticorp/dev.tsv", 1200, {"0": 607, "1": 593}, {}),
+    ("ocnli", "ocnli/dev.json", 2950,
+     {"neutral": 1103, "entailment": 947, "contradiction": 900},
+     {"label '-' (no gold label)": 50}),
+    ("ocnli", "ocnli/train.3k.json", 2994, None,
+     {"label '-' (no gold label)": 6}),
+    ("xnli", "xnli/dev.tsv", 2490,
+     {"neutral": 830, "entailment": 830, "contradiction": 830}, {}),
+    ("lcqmc", "lcqmc/dev.tsv", 8802, {"1": 4402, "0": 4400}, {}),
+    ("bq", "bq_corpus/dev.csv", 10000, {"0": 5000, "1": 5000}, {}),
+    ("tnews", "tnews/train.json.gz", 53360, None, {}),
+])
+def test_real_files_read_with_their_counts(shared_dir, task, path, count,
+                                           labels, skipped):
+  result = classifier_data.TASKS[task].reader(
+      os.path.join(shared_dir, "data", path))
+  assert len(result.examples) == count
+  assert dict(result.skipped) == skipped
+  counts = collections.Counter(e.label for e in result.examples)
+  if labels:
+    assert dict(counts) == labels
+  assert set(counts) <= set(classifier_data.TASKS[task].labels)
+  first = result.examples[0]
+  assert first.text_a and first.source.endswith(":2" if task in (
+      "chnsenticorp", "xnli", "bq") else ":1")
+  if task == "tnews":
+    assert len(counts) == 15 and counts["109"] == 5955
+  if task == "bq":  # the BOM does not stick to the first header name
+    assert first.text_a.startswith(u"不要借了")
+
+
+def test_people_daily_and_msra_counts_and_bio_round_trip(shared_dir):
+  data = os.path.join(shared_dir, "data")
+  dev = ner_data.read_sentences(os.path.join(data, "peopledaily", "dev.txt"))
+  assert len(dev) == 4631
+  assert sum(len(s.chars) for s in dev) == 172601
+  entities = collections.Counter(
+      kind for s in dev for kind, _, _ in finetuning.bio_entities(s.tags))
+  assert dict(entities) == {"PER": 1984, "LOC": 2877, "ORG": 1331}
+  train = ner_data.read_sentences(os.path.join(data, "peopledaily",
+                                               "train.txt"))
+  assert len(train) == 50658
+  msra = ner_data.read_sentences(os.path.join(data, "msra_ner",
+                                              "train_bio.txt.gz"))
+  assert len(msra) == 45000 and msra[0].separator == "\t"
+  assert dev[0].separator == " "
+  # BIO -> entities -> BIO is exact, except for the sentences that start
+  # inside a name (the source cut a list of names mid-name): their first
+  # I-PER reads as the start of an entity and comes back as B-PER.
+  starts_inside = 0
+  for sentence in dev + train:
+    back = finetuning.entities_to_bio(finetuning.bio_entities(sentence.tags),
+                                      len(sentence.tags))
+    if sentence.tags[0].startswith("I-"):
+      starts_inside += 1
+      assert back[0] == "B-" + sentence.tags[0][2:]
+      assert back[1:] == sentence.tags[1:]
+    else:
+      assert back == sentence.tags, sentence.source
+  assert starts_inside == 17
+
+
+# ----------------------------------------------------------------------------
+# Layouts and bad data on small files.
+
+
+def write(path, text, gz=False):
+  data = text.encode("utf-8")
+  with (gzip.open(path, "wb") if gz else open(path, "wb")) as f:
+    f.write(data)
+  return path
+
+
+def test_xnli_google_layouts(tmp_path):
+  header = ("language\tgold_label\tsentence1_binary_parse\t"
+            "sentence2_binary_parse\tsentence1_parse\tsentence2_parse\t"
+            "sentence1\tsentence2\tpromptID\tpairID\n")
+  path = write(str(tmp_path / "xnli.dev.tsv"), header +
+               "en\tneutral\t-\t-\t-\t-\tA man.\tA person.\t1\t1\n"
+               u"zh\tentailment\t-\t-\t-\t-\t他来了。\t有人来了。\t1\t2\n"
+               u"zh\tcontradiction\t-\t-\t-\t-\t天晴。\t下雨。\t1\t3\n")
+  result = classifier_data.read_xnli(path)
+  assert [(e.text_a, e.text_b, e.label) for e in result.examples] == [
+      (u"他来了。", u"有人来了。", "entailment"),
+      (u"天晴。", u"下雨。", "contradiction")]
+  assert dict(result.skipped) == {"language other than zh": 1}
+  path = write(str(tmp_path / "multinli.train.zh.tsv.gz"),
+               u"premise\thypo\tlabel\n他来了。\t没人来。\tcontradictory\n",
+               gz=True)
+  (example,) = classifier_data.read_xnli(path).examples
+  assert example.label == "contradiction"
+
+
+def test_tsv_with_and_without_header_read_the_same(tmp_path):
+  rows = u"开初婚未育证明怎么弄？\t初婚未育情况证明怎么开？\t1\n谁知道？\t什么歌\t0\n"
+  plain = classifier_data.read_lcqmc(write(str(tmp_path / "a.tsv"), rows))
+  headed = classifier_data.read_lcqmc(write(
+      str(tmp_path / "b.tsv"), u"text_a\ttext_b\tlabel\n" + rows))
+  assert ([e[1:4] for e in plain.examples] ==
+          [e[1:4] for e in headed.examples])
+  # ChnSentiCorp's header may name its columns in another order.
+  (example,) = classifier_data.read_chnsenticorp(write(
+      str(tmp_path / "c.tsv"), u"qid\ttext_a\tlabel\n7\t很好\t1\n")).examples
+  assert (example.text_a, example.label) == (u"很好", "1")
+
+
+@pytest.mark.parametrize("reader,text,message", [
+    (classifier_data.read_lcqmc, u"好\t很好\t1\n只有两列\t0\n",
+     "x:2: 2 columns, but the label column is number 3"),
+    (classifier_data.read_chnsenticorp, u"label\ttext_a\n2\t好\n",
+     "x:2: unknown label '2' (labels: 0, 1)"),
+    (classifier_data.read_ocnli, u'{"sentence1": "a", "label": "neutral"}\n',
+     "x:1: no sentence2"),
+    (classifier_data.read_tnews, u'{"label": "105", "sentence": "a"}\n',
+     "x:1: unknown label '105'"),
+    (classifier_data.read_tnews, u'{"label": "101", "sentence": "a"\n',
+     "x:1: not valid JSON"),
+    (classifier_data.read_bq, u"", "x is empty"),
+    (lambda p: ner_data.read_sentences(p), u"中 B-ORG\n共 I-ORG extra\n",
+     "x:2: expected a character and its tag"),
+    (lambda p: ner_data.read_sentences(p), u"中 B-ORG\n共 I-XYZ\n",
+     "x:2: unknown tag 'I-XYZ'"),
+])
+def test_bad_data_is_an_error_naming_file_and_line(tmp_path, reader, text,
+                                                   message):
+  path = write(str(tmp_path / "x"), text)
+  with pytest.raises(finetuning.DataError) as error:
+    reader(path)
+  assert message in str(error.value).replace(str(tmp_path) + os.sep, "")
+
+
+def test_ner_windows_lose_no_character_and_stitch_back():
+  tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
+  chars = list(u"北京大学位于海淀区") * 3 + [u"\u200b", u"A"]
+  tags = ["O"] * len(chars)
+  tags[0], tags[1] = "B-LOC", "I-LOC"
+  sentence = ner_data.Sentence(chars, tags, "s:1", " ")
+  windows = ner_data.windows([sentence], tokenizer, 10)
+  assert [len(w.tokens) for w in windows] == [8, 8, 8, 5]
+  assert sum((w.chars for w in windows), []) == chars
+  assert windows[-1].tokens[-2:] == ["[UNK]", "a"]  # dropped char -> [UNK]
+  row = ner_data.window_features(windows[0], sentence, 0, tokenizer, 10)
+  assert row["label_ids"][:4] == [0, ner_data.LABELS.index("B-LOC"),
+                                  ner_data.LABELS.index("I-LOC"), 0]
+  assert row["label_mask"] == [0] + [1] * 8 + [0]
+  # Stitching: the label of each character's first token, in order.
+  probabilities = []
+  for window in windows:
+    probs = np.zeros((10, len(ner_data.LABELS)))
+    probs[:, 0] = 1.0
+    if window.start == 0:
+      probs[1, 3] = probs[2, 4] = 2.0  # B-LOC, I-LOC
+    probabilities.append(probs)
+  (predicted,) = ner_data.stitch([sentence], windows, probabilities)
+  assert predicted == tags
+
+
+# ----------------------------------------------------------------------------
+# The scripts end to end with a tiny model.
+
+
+def run_script(name, *args):
+  return subprocess.run(
+      [sys.executable, os.path.join(REPO, name)] + list(args),
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
+def small_vocab_config(tmp_path, texts):
+  """A vocabulary of the characters of `texts` and a tiny config for it."""
+  tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
+  tokens = sorted(set(t for text in texts for t in tokenizer.tokenize(text)))
+  vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + tokens
+  vocab_file = str(tmp_path / "vocab.txt")
+  with io.open(vocab_file, "w", encoding="utf-8") as f:
+    f.write(u"\n".join(vocab) + u"\n")
+  config_file = write_config(str(tmp_path / "config.json"),
+                             tiny_config(len(vocab)))
+  return vocab_file, config_file
+
+
+def test_run_classifier_trains_evaluates_predicts(tmp_path):
+  rows = [(u"这家酒店很好，服务周到。", "1"), (u"房间太差了，不推荐。", "0"),
+          (u"早餐丰富，位置方便。", "1"), (u"服务很差，很吵。", "0")] * 3
+  train = write(str(tmp_path / "train.tsv"), u"label\ttext_a\n" + u"".join(
+      u"%s\t%s\n" % (label, text) for text, label in rows))
+  vocab_file, config_file = small_vocab_config(tmp_path, [t for t, _ in rows])
+  output_dir = str(tmp_path / "out")
+  result = run_script(
+      "run_classifier.py", "--task_name=chnsenticorp",
+      "--bert_config_file=" + config_file, "--vocab_file=" + vocab_file,
+      "--output_dir=" + output_dir, "--train_file=" + train,
+      "--eval_file=" + train, "--predict_file=" + train, "--do_train",
+      "--do_eval", "--do_predict", "--max_seq_length=12",
+      "--train_batch_size=4", "--num_train_epochs=2",
+      "--learning_rate=1e-3")
+  assert result.returncode == 0, result.stderr[-3000:]
+  values = dict(line.split(" = ", 1) for line in io.open(
+      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
+                .read().splitlines())
+  assert values["num_examples"] == "12"
+  assert values["num_truncated"] == "3"  # 这家酒店很好，服务周到。 (12 chars) x 3
+  matrix = np.array(eval(values["confusion_matrix"]))  # pylint: disable=eval-used
+  assert matrix.sum() == 12
+  assert float(values["accuracy"]) == pytest.approx(np.trace(matrix) / 12.0)
+  lines = io.open(os.path.join(output_dir, "test_results.tsv"),
+                  encoding="utf-8").read().splitlines()
+  assert lines[0] == "index\tprediction\tp_0\tp_1"
+  assert len(lines) == 13
+  for line in lines[1:]:
+    index, label, p0, p1 = line.split("\t")
+    assert label == ("0" if float(p0) > float(p1) else "1")
+    assert float(p0) + float(p1) == pytest.approx(1.0, abs=1e-5)
+  # 2 epochs of 12 examples in batches of 4 = 6 steps.
+  assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-6")
+
+
+def test_run_ner_trains_evaluates_and_writes_the_input_format(tmp_path):
+  sentences = [(u"张伟在北京工作。", "B-PER I-PER O B-LOC I-LOC O O O"),
+               (u"华为发布芯片。", "B-ORG I-ORG O O O O O")] * 4
+  text = u"".join(u"".join(u"%s\t%s\n" % (c, t) for c, t in zip(
+      chars, tags.split())) + u"\n" for chars, tags in sentences)
+  train = write(str(tmp_path / "train.txt"), text)
+  predict_input = write(str(tmp_path / "test.txt"),
+                        u"张\n伟\n在\n华\n为\n\n北\n京\n")  # characters only
+  vocab_file, config_file = small_vocab_config(tmp_path,
+                                               [s for s, _ in sentences])
+  output_dir = str(tmp_path / "out")
+  result = run_script(
+      "run_ner.py", "--bert_config_file=" + config_file,
+      "--vocab_file=" + vocab_file, "--output_dir=" + output_dir,
+      "--train_file=" + train, "--eval_file=" + train,
+      "--predict_file=" + predict_input, "--do_train", "--do_eval",
+      "--do_predict", "--max_seq_length=6", "--train_batch_size=4",
+      "--num_train_epochs=1", "--learning_rate=1e-3")
+  assert result.returncode == 0, result.stderr[-3000:]
+  values = dict(line.split(" = ", 1) for line in io.open(
+      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
+                .read().splitlines())
+  assert values["gold_entities"] == "12"  # 2 + 1 per pair of sentences x 4
+  # The eval predictions repeat the input, characters and separator, with
+  # predicted tags; sentences longer than 4 characters were split into
+  # windows and stitched back whole.
+  written = ner_data.read_sentences(os.path.join(output_dir,
+                                                 "eval_predictions.txt"))
+  original = ner_data.read_sentences(train)
+  assert [s.chars for s in written] == [s.chars for s in original]
+  assert written[0].separator == "\t"
+  scores = finetuning.entity_scores([s.tags for s in original],
+                                    [s.tags for s in written])
+  assert float(values["f1"]) == pytest.approx(scores.f1)
+  predicted = ner_data.read_sentences(os.path.join(output_dir,
+                                                   "test_predictions.txt"))
+  assert [u"".join(s.chars) for s in predicted] == [u"张伟在华为", u"北京"]
+  # 8 sentences in windows of 4 characters: 16 windows, 4 steps.
+  assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-4")
+
+
+def test_init_checkpoint_loads_the_encoder_and_reports_the_new_layer(
+    tmp_path):
+  """Fine-tuning from a pre-training checkpoint: the encoder comes from it
+  (one step at a tiny learning rate leaves it within 1e-5), the output layer
+  is new, and the log says which is which."""
+  rows = [(u"很好", "1"), (u"很差", "0")] * 4
+  train = write(str(tmp_path / "train.tsv"), u"".join(
+      u"%s\t%s\n" % (label, text) for text, label in rows))
+  vocab_file, config_file = small_vocab_config(tmp_path, [t for t, _ in rows])
+  with tf.Graph().as_default():
+    import modeling  # pylint: disable=g-import-not-at-top
+    modeling.BertModel(modeling.BertConfig.from_json_file(config_file), False,
+                       tf.constant([[1, 2]]))
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      init = tf.train.Saver().save(sess, str(tmp_path / "pre" / "model.ckpt"))
+  output_dir = str(tmp_path / "out")
+  result = run_script(
+      "run_classifier.py", "--task_name=chnsenticorp",
+      "--bert_config_file=" + config_file, "--vocab_file=" + vocab_file,
+      "--init_checkpoint=" + str(tmp_path / "pre"),
+      "--output_dir=" + output_dir, "--train_file=" + train, "--do_train",
+      "--max_seq_length=8", "--train_batch_size=8", "--num_train_epochs=1",
+      "--learning_rate=1e-9")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "output_weights  *NEW*" in result.stderr
+  assert ("bert/embeddings/word_embeddings  *INIT_FROM_CKPT*" in
+          result.stderr)
+  tuned = tf.train.load_checkpoint(tf.train.latest_checkpoint(output_dir))
+  before = tf.train.load_checkpoint(init)
+  for name in ("bert/embeddings/word_embeddings",
+               "bert/encoder/layer_1/output/dense/kernel"):
+    np.testing.assert_allclose(tuned.get_tensor(name), before.get_tensor(name),
+                               atol=1e-5)
