@@ -257,7 +257,10 @@ def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
                            features["example_index"], [-1])})
     log_probs = tf.nn.log_softmax(logits, axis=-1)
     if kind == "sequence":
-      one_hot = tf.one_hot(features["label_id"], depth=num_labels)
+      # label_id is parsed as [batch, 1]: flatten it, or the one-hot would
+      # broadcast against every example's log-probabilities.
+      one_hot = tf.one_hot(tf.reshape(features["label_id"], [-1]),
+                           depth=num_labels)
       loss = -tf.reduce_mean(tf.reduce_sum(one_hot * log_probs, axis=-1))
     else:
       one_hot = tf.one_hot(features["label_ids"], depth=num_labels)

@@ -374,3 +374,126 @@ def test_init_checkpoint_loads_the_encoder_and_reports_the_new_layer(
                "bert/encoder/layer_1/output/dense/kernel"):
     np.testing.assert_allclose(tuned.get_tensor(name), before.get_tensor(name),
                                atol=1e-5)
+
+
+def test_summarize_seeds_reports_max_and_mean(tmp_path):
+  sys.path.insert(0, os.path.join(REPO, "scripts"))
+  import summarize_seeds  # pylint: disable=g-import-not-at-top
+  for i, value in enumerate(["0.5", "0.75", "0.625"]):
+    os.makedirs(str(tmp_path / str(i)))
+    write(str(tmp_path / str(i) / "eval_results.txt"),
+          u"task = x\naccuracy = %s\nloss = 1.0\n" % value)
+  summary = summarize_seeds.summarize([str(tmp_path / str(i))
+                                       for i in range(3)])
+  assert list(summary) == ["accuracy"]
+  assert summary["accuracy"][:2] == (0.75, pytest.approx(0.625))
+
+
+def test_seed_runner_runs_the_task_script_per_seed(tmp_path):
+  """scripts/run_seeds.sh -> run_chnsenticorp.sh -> finetune.sh ->
+  run_classifier.py, with the real small config, on a few examples."""
+  data = tmp_path / "data"
+  os.makedirs(str(data))
+  write(str(data / "train.tsv"),
+        u"label\ttext_a\n1\t很好\n0\t很差\n1\t不错\n0\t太差\n")
+  write(str(data / "dev.tsv"), u"label\ttext_a\n1\t很好\n0\t很差\n")
+  out = str(tmp_path / "out")
+  result = subprocess.run(
+      ["bash", os.path.join(REPO, "scripts", "run_seeds.sh"), "chnsenticorp",
+       "small", "none", str(data), out, "1 2"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+      env=dict(os.environ, MAXLEN="8", EPOCHS="1", BATCH="4",
+               TF_CPP_MIN_LOG_LEVEL="2",
+               PATH=os.path.dirname(sys.executable) + os.pathsep +
+               os.environ["PATH"]))
+  assert result.returncode == 0, result.stderr[-3000:]
+  accuracies = []
+  for seed in (1, 2):
+    values = dict(line.split(" = ", 1) for line in io.open(
+        os.path.join(out, "seed-%d" % seed, "eval_results.txt"),
+        encoding="utf-8").read().splitlines())
+    accuracies.append(float(values["accuracy"]))
+  summary = io.open(os.path.join(out, "summary.txt")).read()
+  assert summary.startswith("accuracy: %.4f (%.4f) over 2 runs" % (
+      max(accuracies), sum(accuracies) / 2))
+
+
+@pytest.mark.parametrize("task,size,expected", [
+    ("xnli", "small", "--max_seq_length=128 --num_train_epochs=5 "
+                      "--learning_rate=5e-5"),
+    ("xnli", "base", "--max_seq_length=128 --num_train_epochs=2 "
+                     "--learning_rate=3e-5"),
+    ("lcqmc", "large", "--max_seq_length=128 --num_train_epochs=3 "
+                       "--learning_rate=2e-5"),
+    ("bq", "large", "--max_seq_length=128 --num_train_epochs=2 "
+                    "--learning_rate=2e-5"),
+    ("chnsenticorp", "base", "--max_seq_length=256 --num_train_epochs=5 "
+                             "--learning_rate=3e-5"),
+    ("tnews", "small", "--max_seq_length=128 --num_train_epochs=5 "
+                       "--learning_rate=5e-5"),
+    ("ocnli", "large", "--max_seq_length=128 --num_train_epochs=3 "
+                       "--learning_rate=2e-5"),
+    ("msra_ner", "base", "--max_seq_length=256 --num_train_epochs=10 "
+                         "--learning_rate=3e-5"),
+    ("peopledaily", "small", "--max_seq_length=256 --num_train_epochs=10 "
+                             "--learning_rate=5e-5"),
+])
+def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
+  """What scripts/run_TASK.sh passes to python, caught by a stand-in."""
+  bin_dir = tmp_path / "bin"
+  os.makedirs(str(bin_dir))
+  write(str(bin_dir / "python3"), u'#!/bin/sh\necho "$@"\n')
+  os.chmod(str(bin_dir / "python3"), 0o755)
+  result = subprocess.run(
+      ["bash", os.path.join(REPO, "scripts", "run_%s.sh" % task), size,
+       "ckpt", str(tmp_path / "data"), str(tmp_path / "out"), "7"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+      env=dict(os.environ, PATH=str(bin_dir) + os.pathsep +
+               os.environ["PATH"]))
+  assert result.returncode == 0, result.stderr
+  args = result.stdout.split()
+  script = "run_ner.py" if task in ("msra_ner", "peopledaily") else (
+      "run_classifier.py")
+  assert args[0].endswith(script)
+  for flag in expected.split() + ["--random_seed=7", "--train_batch_size=32",
+                                  "--init_checkpoint=ckpt"]:
+    assert flag in args
+  assert ("--task_name=" + task in args) == (script == "run_classifier.py")
+  # Every flag passed exists.
+  module = __import__(script[:-3])
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  module.define_flags(flag_values)
+  for arg in args[1:]:
+    assert arg.split("=")[0][2:] in flag_values, arg
+
+
+def test_fine_tuned_tiny_model_beats_the_majority_on_chnsenticorp(
+    shared_dir, tmp_path):
+  """A randomly initialised 2-layer model, 2 epochs of ChnSentiCorp train
+  (about 35 s on two cores): dev accuracy clearly above the majority class.
+  A loss that does not train (e.g. labels broadcast against the batch) stays
+  at the majority."""
+  data = os.path.join(shared_dir, "data", "chnsenticorp")
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(
+      21128, hidden_size=64, intermediate_size=256, num_attention_heads=2,
+      max_position_embeddings=64, dropout=0.1))
+  output_dir = str(tmp_path / "out")
+  result = run_script(
+      "run_classifier.py", "--task_name=chnsenticorp",
+      "--bert_config_file=" + config_file, "--output_dir=" + output_dir,
+      "--vocab_file=" + VOCAB_FILE,
+      "--train_file=" + os.path.join(data, "train.tsv"),
+      "--eval_file=" + os.path.join(data, "dev.tsv"), "--do_train",
+      "--do_eval", "--max_seq_length=64", "--num_train_epochs=2",
+      "--train_batch_size=32", "--learning_rate=3e-4",
+      "--save_checkpoints_steps=10000")
+  assert result.returncode == 0, result.stderr[-3000:]
+  values = dict(line.split(" = ", 1) for line in io.open(
+      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
+                .read().splitlines())
+  dev = classifier_data.read_chnsenticorp(os.path.join(data, "dev.tsv"))
+  majority = max(collections.Counter(
+      e.label for e in dev.examples).values()) / 1200.0
+  assert majority == pytest.approx(607 / 1200.0)
+  assert float(values["accuracy"]) > majority + 0.15, values["accuracy"]

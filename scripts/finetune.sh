@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Fine-tunes and scores one task with the paper's settings (SPEC §6, paper
+# Table 3): maximum length, epochs by model size, learning rate 5e-5 / 3e-5
+# / 2e-5 for small / base / large, batch 32 (BERT's fine-tuning default;
+# the paper does not give one).
+#
+# Usage: scripts/finetune.sh TASK SIZE INIT_CHECKPOINT DATA_DIR OUTPUT_DIR [SEED]
+#   TASK: xnli ocnli chnsenticorp lcqmc bq tnews msra_ner peopledaily
+#   SIZE: small | base | large (configs/lert_config_SIZE.json)
+#   INIT_CHECKPOINT: a LERT/BERT checkpoint (convert a Hugging Face model with
+#   convert_checkpoint.py first), or "none" for random initialisation
+#   DATA_DIR holds the task's files under their usual names (train/dev/test
+#   .tsv, .csv, .json or .txt); override with TRAIN_FILE, EVAL_FILE,
+#   PREDICT_FILE. A test file, when present, is predicted too.
+# Environment overrides: BATCH, LR, EPOCHS, MAXLEN. Extra flags after the
+# arguments are passed on (e.g. --use_tpu --tpu_name=my-tpu).
+set -euo pipefail
+if [ $# -lt 5 ]; then
+  sed -n '2,17p' "$0"; exit 1
+fi
+TASK=$1; SIZE=$2; INIT=$3; DATA=$4; OUT=$5; SEED=${6:-12345}
+shift $(( $# < 6 ? $# : 6 ))
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+case "$SIZE" in
+  small) LR_FOR_SIZE=5e-5; COLUMN=1 ;;
+  base)  LR_FOR_SIZE=3e-5; COLUMN=2 ;;
+  large) LR_FOR_SIZE=2e-5; COLUMN=3 ;;
+  *) echo "SIZE must be small, base or large, not '$SIZE'." >&2; exit 1 ;;
+esac
+# task: script, max length, epochs small/base/large, file extension
+case "$TASK" in
+  xnli)         SCRIPT=run_classifier.py; LEN=128; EP=(5 2 2); EXT=tsv ;;
+  lcqmc)        SCRIPT=run_classifier.py; LEN=128; EP=(5 3 3); EXT=tsv ;;
+  bq)           SCRIPT=run_classifier.py; LEN=128; EP=(5 3 2); EXT=csv ;;
+  chnsenticorp) SCRIPT=run_classifier.py; LEN=256; EP=(5 5 5); EXT=tsv ;;
+  tnews)        SCRIPT=run_classifier.py; LEN=128; EP=(5 5 5); EXT=json ;;
+  ocnli)        SCRIPT=run_classifier.py; LEN=128; EP=(5 5 3); EXT=json ;;
+  msra_ner|peopledaily)
+                SCRIPT=run_ner.py;        LEN=256; EP=(10 10 10); EXT=txt ;;
+  *) echo "Unknown TASK '$TASK'." >&2; exit 1 ;;
+esac
+TRAIN_FILE=${TRAIN_FILE:-$DATA/train.$EXT}
+EVAL_FILE=${EVAL_FILE:-$DATA/dev.$EXT}
+PREDICT_FILE=${PREDICT_FILE:-$DATA/test.$EXT}
+if [ "$TASK" = msra_ner ] && [ ! -f "$EVAL_FILE" ]; then
+  EVAL_FILE=$PREDICT_FILE  # MSRA-NER has no dev split: score on test
+fi
+ARGS=(--bert_config_file="$HERE/configs/lert_config_${SIZE}.json"
+      --vocab_file="$HERE/configs/vocab.txt" --output_dir="$OUT"
+      --train_file="$TRAIN_FILE" --eval_file="$EVAL_FILE" --do_train --do_eval
+      --max_seq_length="${MAXLEN:-$LEN}"
+      --num_train_epochs="${EPOCHS:-${EP[$((COLUMN - 1))]}}"
+      --learning_rate="${LR:-$LR_FOR_SIZE}" --train_batch_size="${BATCH:-32}"
+      --random_seed="$SEED")
+if [ "$INIT" != none ]; then  # "none": random initialisation
+  ARGS+=(--init_checkpoint="$INIT")
+fi
+if [ "$SCRIPT" = run_classifier.py ]; then
+  ARGS+=(--task_name="$TASK")
+fi
+if [ -f "$PREDICT_FILE" ]; then
+  ARGS+=(--predict_file="$PREDICT_FILE" --do_predict)
+fi
+exec python3 "$HERE/$SCRIPT" "${ARGS[@]}" "$@"

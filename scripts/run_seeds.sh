@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Repeats a fine-tuning task over several seeds and reports the maximum and
+# the mean of its metric, as the paper's tables do.
+#
+# Usage: scripts/run_seeds.sh TASK SIZE INIT_CHECKPOINT DATA_DIR OUTPUT_DIR [SEEDS]
+#   SEEDS: space-separated, default "1 2 3 4 5"; run i writes OUTPUT_DIR/seed-i.
+set -euo pipefail
+if [ $# -lt 5 ]; then
+  sed -n '2,6p' "$0"; exit 1
+fi
+TASK=$1; SIZE=$2; INIT=$3; DATA=$4; OUT=$5; SEEDS=${6:-1 2 3 4 5}
+HERE=$(cd "$(dirname "$0")" && pwd)
+DIRS=()
+for SEED in $SEEDS; do
+  echo "== $TASK, seed $SEED"
+  "$HERE/run_$TASK.sh" "$SIZE" "$INIT" "$DATA" "$OUT/seed-$SEED" "$SEED"
+  DIRS+=("$OUT/seed-$SEED")
+done
+python3 "$HERE/summarize_seeds.py" "${DIRS[@]}" | tee "$OUT/summary.txt"
