@@ -42,7 +42,6 @@ import json
 import os
 import re
 import shutil
-import sys
 
 from absl import app
 from absl import flags
@@ -502,22 +501,23 @@ def hf_to_tf(directory, output_dir, overwrite=False):
   return path, len(values), tasks
 
 
-def main(_):
-  try:
-    if FLAGS.direction == "tf2hf":
-      source, count, tasks = tf_to_hf(FLAGS.input, FLAGS.bert_config_file,
-                                      FLAGS.vocab_file, FLAGS.output_dir,
-                                      FLAGS.overwrite)
-      target = FLAGS.output_dir
-    else:
-      target, count, tasks = hf_to_tf(FLAGS.input, FLAGS.output_dir,
-                                      FLAGS.overwrite)
-      source = FLAGS.input
-  except (input_pipeline.InputError, modeling.ConfigError,
-          EnvironmentError) as e:
-    sys.exit("convert_checkpoint.py: error: %s" % e)
+def convert():
+  """Converts as the flags say and reports what was converted."""
+  if FLAGS.direction == "tf2hf":
+    source, count, tasks = tf_to_hf(FLAGS.input, FLAGS.bert_config_file,
+                                    FLAGS.vocab_file, FLAGS.output_dir,
+                                    FLAGS.overwrite)
+    target = FLAGS.output_dir
+  else:
+    target, count, tasks = hf_to_tf(FLAGS.input, FLAGS.output_dir,
+                                    FLAGS.overwrite)
+    source = FLAGS.input
   print("Converted %d parameters from %s to %s; linguistic heads: %s." %
         (count, source, target, ",".join(tasks) or "none"))
+
+
+def main(_):
+  input_pipeline.run_reporting_errors(convert, "convert_checkpoint.py")
 
 
 if __name__ == "__main__":

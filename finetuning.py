@@ -187,18 +187,23 @@ def pack_tokens(tokenizer, tokens_a, tokens_b, max_seq_length):
 
 
 def write_records(path, rows):
-  """Writes feature rows (name -> int list) as TFRecords; returns the count.
+  """Writes feature rows (name -> int list) as TFRecords.
 
-  Written to a temporary name and renamed, so a cached file is complete.
+  Written to a temporary name and renamed, so a file is complete. Returns
+  the schema (name -> FeatureSpec) to read them with.
   """
-  count = 0
+  schema = None
   with tf.io.TFRecordWriter(path + ".tmp") as writer:
     for row in rows:
+      if schema is None:
+        schema = {name: input_pipeline.FeatureSpec(tf.int64, len(values))
+                  for name, values in row.items()}
       writer.write(input_pipeline.make_example(row).SerializeToString(
           deterministic=True))
-      count += 1
   tf.gfile.Rename(path + ".tmp", path, overwrite=True)
-  return count
+  if schema is None:
+    raise DataError("No examples to write to %s." % path)
+  return schema
 
 
 # ----------------------------------------------------------------------------

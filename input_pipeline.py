@@ -22,6 +22,18 @@ class InputError(ValueError):
   """Bad input: a file or line that cannot be used; the message names it."""
 
 
+def run_reporting_errors(run, script, extra_errors=()):
+  """Calls run(); bad input (InputError, a model config error, a file that
+  cannot be read or written, or `extra_errors`) ends the script with the
+  one line `script: error: message` and exit status 1."""
+  import modeling  # pylint: disable=g-import-not-at-top
+  try:
+    return run()
+  except (InputError, modeling.ConfigError, EnvironmentError) + tuple(
+      extra_errors) as e:
+    raise SystemExit("%s: error: %s" % (script, e))
+
+
 # A feature of a record: its dtype and length.
 FeatureSpec = collections.namedtuple("FeatureSpec", ["dtype", "length"])
 

@@ -38,7 +38,6 @@ import io
 import json
 import os
 import random
-import sys
 
 from absl import app
 from absl import flags
@@ -583,11 +582,9 @@ def run():
 
 def main(_):
   tf.logging.set_verbosity(tf.logging.ERROR)
-  try:
-    run()
-  except (input_pipeline.InputError, modeling.ConfigError,
-          create_pretraining_data.DataError, EnvironmentError) as e:
-    sys.exit("predict_linguistic.py: error: %s" % e)
+  input_pipeline.run_reporting_errors(
+      run, "predict_linguistic.py",
+      extra_errors=(create_pretraining_data.DataError,))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import print_function
 
 import collections
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -33,7 +32,6 @@ import tensorflow.compat.v1 as tf
 import classifier_data
 import finetuning
 import input_pipeline
-import modeling
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -71,13 +69,11 @@ def records(task, examples, tokenizer, max_seq_length, name, require_labels):
     truncated.append(cut)
     rows.append(row)
   path = os.path.join(FLAGS.output_dir, name + ".tf_record")
-  finetuning.write_records(path, rows)
+  schema = finetuning.write_records(path, rows)
   if sum(truncated):
     tf.logging.info("  %d of %d examples were longer than --max_seq_length "
                     "%d and were truncated", sum(truncated), len(examples),
                     max_seq_length)
-  schema = {name: input_pipeline.FeatureSpec(tf.int64, len(values))
-            for name, values in rows[0].items()}
   return path, schema, sum(truncated)
 
 
@@ -156,11 +152,7 @@ def run():
 def main(_):
   tf.logging.set_verbosity(tf.logging.INFO)
   tf.get_logger().propagate = False
-  try:
-    run()
-  except (input_pipeline.InputError, modeling.ConfigError,
-          EnvironmentError) as e:
-    sys.exit("run_classifier.py: error: %s" % e)
+  input_pipeline.run_reporting_errors(run, "run_classifier.py")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import print_function
 
 import collections
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -31,7 +30,6 @@ import tensorflow.compat.v1 as tf
 
 import finetuning
 import input_pipeline
-import modeling
 import ner_data
 import tokenization
 
@@ -61,10 +59,7 @@ def records(sentences, tokenizer, name):
     tf.logging.info("  %d sentences longer than --max_seq_length were split "
                     "into windows (no character is lost)", split)
   path = os.path.join(FLAGS.output_dir, name + ".tf_record")
-  finetuning.write_records(path, rows)
-  schema = {key: input_pipeline.FeatureSpec(tf.int64, len(values))
-            for key, values in rows[0].items()}
-  return path, schema, windows
+  return path, finetuning.write_records(path, rows), windows
 
 
 def predicted_tags(runner, sentences, tokenizer, name):
@@ -121,11 +116,7 @@ def run():
 def main(_):
   tf.logging.set_verbosity(tf.logging.INFO)
   tf.get_logger().propagate = False
-  try:
-    run()
-  except (input_pipeline.InputError, modeling.ConfigError,
-          EnvironmentError) as e:
-    sys.exit("run_ner.py: error: %s" % e)
+  input_pipeline.run_reporting_errors(run, "run_ner.py")
 
 
 if __name__ == "__main__":
