@@ -112,6 +112,8 @@ bench: $(VENV_TF2)/.installed
 	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32
 	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 5000,50000 --dupe_factor 5
 	$(VENV_TF2)/bin/python bench/finetune_throughput.py --steps 100 --max_seq_length 128
+	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task cmrc2018 --steps 100 --max_seq_length 256
+	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task drcd --steps 100 --max_seq_length 256
 
 clean:
 	rm -rf $(VENV_TF1) $(VENV_TF2) $(DEMO_DIR)

@@ -21,6 +21,7 @@ from __future__ import print_function
 
 import collections
 import csv
+import itertools
 import json
 
 import finetuning
@@ -65,7 +66,7 @@ def _table(path, rows, columns, header_names, optional=("label",)):
                  header_names.items() if name in names}
   else:
     positions = dict(columns)
-    rows = _chain([first], rows)
+    rows = itertools.chain([first], rows)
   for where, fields in rows:
     values = {}
     for field, index in positions.items():
@@ -75,13 +76,6 @@ def _table(path, rows, columns, header_names, optional=("label",)):
             (where, len(fields), field, index + 1))
       values[field] = fields[index]
     yield where, values
-
-
-def _chain(first, rest):
-  for item in first:
-    yield item
-  for item in rest:
-    yield item
 
 
 def _json_lines(path):
@@ -168,14 +162,10 @@ def read_chnsenticorp(path):
 
 
 def read_lcqmc(path):
-  return _build(("0", "1"), _pair_table(path, _tsv(path)))
-
-
-def _pair_table(path, rows):
-  items = list(_table(path, rows, {"text_a": 0, "text_b": 1, "label": 2},
-                      {"text_a": "text_a", "text_b": "text_b",
-                       "label": "label"}))
-  return items
+  return _build(("0", "1"), _table(path, _tsv(path),
+                                   {"text_a": 0, "text_b": 1, "label": 2},
+                                   {"text_a": "text_a", "text_b": "text_b",
+                                    "label": "label"}))
 
 
 def read_bq(path):

@@ -1,21 +1,21 @@
 # coding=utf-8
 """Fine-tuning: the one home of what every fine-tuning script shares.
 
-* the flags of a fine-tuning run (`define_flags`) and the paper's recipe
-  (SPEC §6: learning rate per model size; epochs and length per task, in
-  `scripts/finetune.sh`);
-* features -> TFRecord -> `input_fn` (`write_records`, through
-  `input_pipeline`), cached in the output directory;
+* the flags of a fine-tuning run (`define_flags`); the paper's settings per
+  task and model size are in `scripts/finetune.sh`;
+* reading data files (`read_lines`: UTF-8, gzip, errors naming the line);
+* features -> TFRecords (`pack_tokens`, `truncate_pair`, `write_records`),
+  read back through `input_pipeline`;
 * the model_fn (`model_fn_builder`): the encoder, warm-started from
   `--init_checkpoint` (ours, Google/HFL BERT, or converted from Hugging Face),
   a sequence or token output layer, and `optimization.create_optimizer`;
-* running train / eval / predict through `estimator_utils.EstimatorRunner`
-  (`run_task`), with metrics computed from the predictions on the host, so
-  that eval works the same on TPU, GPU and CPU;
+* training and prediction through `estimator_utils.EstimatorRunner`
+  (`Runner`); evaluation scores the predictions on the host, so it works the
+  same on TPU, GPU and CPU;
 * the metrics: accuracy, the confusion matrix, entity precision/recall/F1.
 
-A task (`classifier_tasks.py`, `ner_tasks.py`) supplies its examples, the
-features of an example, and how to score and write predictions.
+The tasks' readers, labels and features are in `classifier_data.py` and
+`ner_data.py`; `run_classifier.py` and `run_ner.py` are flags and `main`.
 """
 
 from __future__ import absolute_import
@@ -239,8 +239,11 @@ def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
   """The model_fn of a fine-tuning task.
 
   kind "sequence": features `label_id` [batch]; kind "token": `label_ids`
-  and `label_mask` [batch, seq] (the loss is taken where the mask is 1).
-  PREDICT returns `probabilities` and passes `example_index` through.
+  and `label_mask` [batch, seq] (the loss is taken where the mask is 1);
+  kind "span" (reading comprehension, `num_labels` 2): `start_positions`
+  and `end_positions` [batch], the layer under Google's `cls/squad` scope.
+  PREDICT returns `probabilities` (or `start_logits` and `end_logits`) and
+  passes `example_index` through.
   """
   def model_fn(features, labels, mode, params):
     del labels, params
@@ -250,18 +253,35 @@ def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
         input_ids=features["input_ids"], input_mask=features["input_mask"],
         token_type_ids=features["segment_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings)
-    logits = create_output_layer(bert_config, model, num_labels, kind,
-                                 is_training)
-    probabilities = tf.nn.softmax(logits, axis=-1)
+    if kind == "span":  # Google BERT run_squad's names
+      with tf.variable_scope("cls/squad"):
+        logits = create_output_layer(bert_config, model, num_labels, "token",
+                                     is_training)
+    else:
+      logits = create_output_layer(bert_config, model, num_labels, kind,
+                                   is_training)
     if mode == tf.estimator.ModeKeys.PREDICT:
+      predictions = {"example_index": tf.reshape(features["example_index"],
+                                                 [-1])}
+      if kind == "span":
+        predictions["start_logits"] = logits[:, :, 0]
+        predictions["end_logits"] = logits[:, :, 1]
+      else:
+        predictions["probabilities"] = tf.nn.softmax(logits, axis=-1)
       # The Estimator restores the fine-tuned checkpoint.
-      return tf.estimator.tpu.TPUEstimatorSpec(
-          mode=mode,
-          predictions={"probabilities": probabilities,
-                       "example_index": tf.reshape(
-                           features["example_index"], [-1])})
+      return tf.estimator.tpu.TPUEstimatorSpec(mode=mode,
+                                               predictions=predictions)
     log_probs = tf.nn.log_softmax(logits, axis=-1)
-    if kind == "sequence":
+    if kind == "span":
+      losses = []
+      for column, name in enumerate(("start_positions", "end_positions")):
+        position_log_probs = tf.nn.log_softmax(logits[:, :, column], axis=-1)
+        one_hot = tf.one_hot(tf.reshape(features[name], [-1]),
+                             depth=modeling.get_shape_list(logits)[1])
+        losses.append(-tf.reduce_mean(tf.reduce_sum(
+            one_hot * position_log_probs, axis=-1)))
+      loss = (losses[0] + losses[1]) / 2.0
+    elif kind == "sequence":
       # label_id is parsed as [batch, 1]: flatten it, or the one-hot would
       # broadcast against every example's log-probabilities.
       one_hot = tf.one_hot(tf.reshape(features["label_id"], [-1]),
@@ -410,9 +430,11 @@ class Runner(object):
         [record_path], schema, is_training=True,
         seed=self.flags.random_seed), max_steps=self.num_train_steps)
 
-  def predict(self, record_path, schema, num_examples):
-    """The probabilities of every example, in example order, from the
-    fine-tuned checkpoint in --output_dir."""
+  def predict(self, record_path, schema, num_examples,
+              keys=("probabilities",)):
+    """The predictions of every example, in example order, from the
+    fine-tuned checkpoint in --output_dir: one array per example, or with
+    several `keys` a tuple of arrays."""
     if not tf.train.latest_checkpoint(self.flags.output_dir):
       raise DataError("%s holds no fine-tuned checkpoint: run --do_train "
                       "first (with the same --output_dir)." %
@@ -423,7 +445,8 @@ class Runner(object):
         [record_path], schema, is_training=False, drop_remainder=False)):
       index = int(prediction["example_index"])
       if 0 <= index < num_examples:
-        probabilities[index] = prediction["probabilities"]
+        values = tuple(prediction[key] for key in keys)
+        probabilities[index] = values[0] if len(keys) == 1 else values
     missing = [i for i, p in enumerate(probabilities) if p is None]
     if missing:
       raise DataError("Prediction returned no result for example %d." %

@@ -43,6 +43,7 @@ def define_flags(flag_values=FLAGS):
                     flag_values=flag_values)
   flags.mark_flag_as_required("task_name", flag_values=flag_values)
   finetuning.define_flags(flag_values)
+  flags.adopt_module_key_flags(finetuning, flag_values=flag_values)
 
 
 def read(task, path, what):

@@ -38,6 +38,7 @@ FLAGS = flags.FLAGS
 
 def define_flags(flag_values=FLAGS):
   finetuning.define_flags(flag_values, default_max_seq_length=256)
+  flags.adopt_module_key_flags(finetuning, flag_values=flag_values)
 
 
 def read(path, what, require_tags=True):

@@ -6,6 +6,7 @@
 #
 # Usage: scripts/finetune.sh TASK SIZE INIT_CHECKPOINT DATA_DIR OUTPUT_DIR [SEED]
 #   TASK: xnli ocnli chnsenticorp lcqmc bq tnews msra_ner peopledaily
+#         cmrc2018 drcd
 #   SIZE: small | base | large (configs/lert_config_SIZE.json)
 #   INIT_CHECKPOINT: a LERT/BERT checkpoint (convert a Hugging Face model with
 #   convert_checkpoint.py first), or "none" for random initialisation
@@ -16,7 +17,7 @@
 # arguments are passed on (e.g. --use_tpu --tpu_name=my-tpu).
 set -euo pipefail
 if [ $# -lt 5 ]; then
-  sed -n '2,17p' "$0"; exit 1
+  sed -n '2,18p' "$0"; exit 1
 fi
 TASK=$1; SIZE=$2; INIT=$3; DATA=$4; OUT=$5; SEED=${6:-12345}
 shift $(( $# < 6 ? $# : 6 ))
@@ -37,6 +38,8 @@ case "$TASK" in
   ocnli)        SCRIPT=run_classifier.py; LEN=128; EP=(5 5 3); EXT=json ;;
   msra_ner|peopledaily)
                 SCRIPT=run_ner.py;        LEN=256; EP=(10 10 10); EXT=txt ;;
+  cmrc2018)     SCRIPT=run_squad.py;      LEN=512; EP=(3 2 1); EXT=json ;;
+  drcd)         SCRIPT=run_squad.py;      LEN=512; EP=(5 2 3); EXT=json ;;
   *) echo "Unknown TASK '$TASK'." >&2; exit 1 ;;
 esac
 TRAIN_FILE=${TRAIN_FILE:-$DATA/train.$EXT}

@@ -437,6 +437,12 @@ def test_seed_runner_runs_the_task_script_per_seed(tmp_path):
                          "--learning_rate=3e-5"),
     ("peopledaily", "small", "--max_seq_length=256 --num_train_epochs=10 "
                              "--learning_rate=5e-5"),
+    ("cmrc2018", "small", "--max_seq_length=512 --num_train_epochs=3 "
+                          "--learning_rate=5e-5"),
+    ("cmrc2018", "large", "--max_seq_length=512 --num_train_epochs=1 "
+                          "--learning_rate=2e-5"),
+    ("drcd", "large", "--max_seq_length=512 --num_train_epochs=3 "
+                      "--learning_rate=2e-5"),
 ])
 def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
   """What scripts/run_TASK.sh passes to python, caught by a stand-in."""
@@ -452,8 +458,9 @@ def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
                os.environ["PATH"]))
   assert result.returncode == 0, result.stderr
   args = result.stdout.split()
-  script = "run_ner.py" if task in ("msra_ner", "peopledaily") else (
-      "run_classifier.py")
+  script = {"msra_ner": "run_ner.py", "peopledaily": "run_ner.py",
+            "cmrc2018": "run_squad.py", "drcd": "run_squad.py"}.get(
+                task, "run_classifier.py")
   assert args[0].endswith(script)
   for flag in expected.split() + ["--random_seed=7", "--train_batch_size=32",
                                   "--init_checkpoint=ckpt"]:

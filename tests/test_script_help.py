@@ -12,13 +12,17 @@ import convert_checkpoint
 import create_pretraining_data
 import linguistic_tagger
 import predict_linguistic
+import run_classifier
+import run_ner
+import run_squad
 
 from conftest import REPO
 
 
 @pytest.mark.parametrize("module,min_flags", [
     (create_pretraining_data, 10), (linguistic_tagger, 10),
-    (predict_linguistic, 20), (convert_checkpoint, 6)])
+    (predict_linguistic, 20), (convert_checkpoint, 6), (run_classifier, 30),
+    (run_ner, 30), (run_squad, 30)])
 def test_help_documents_every_flag(module, min_flags):
   flag_values = flags.FlagValues()
   module.define_flags(flag_values)

@@ -1,0 +1,249 @@
+# coding=utf-8
+"""Reading comprehension: the CMRC 2018 metric, the SQuAD-style files,
+windows and span decoding, and run_squad.py end to end."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cmrc2018_evaluate
+import squad_data
+import tokenization
+
+from conftest import REPO, tiny_config, write_config
+
+pytest.importorskip("nltk", reason="the CMRC metric segments with NLTK")
+
+VOCAB_FILE = os.path.join(REPO, "configs", "vocab.txt")
+
+
+# ----------------------------------------------------------------------------
+# The metric, by hand.
+
+
+@pytest.mark.parametrize("answers,prediction,f1,em", [
+    ([u"北京大学"], u"北京大学", 1.0, 1.0),
+    ([u"北京大学"], u"北京", 2 / 3.0, 0.0),              # P 1, R 1/2
+    ([u"甲乙丙丁"], u"甲丙丁", 4 / 7.0, 0.0),            # LCS is contiguous: 丙丁
+    ([u"New York City"], u"new york", 0.8, 0.0),        # words, lower-cased
+    ([u"2008年"], u"2008年5月", 2 / 3.0, 0.0),          # mixed: 2008 年 | 5 月
+    ([u"《红楼梦》"], u"红楼梦", 1.0, 1.0),               # punctuation removed
+    ([u"红楼梦"], u"“红楼梦”。", 1.0, 1.0),
+    ([u"北京", u"北京市"], u"北京市", 1.0, 1.0),          # best gold answer
+    ([u"上海"], u"北京", 0.0, 0.0),
+])
+def test_f1_and_em_on_hand_worked_cases(answers, prediction, f1, em):
+  assert cmrc2018_evaluate.f1_score(answers, prediction) == pytest.approx(f1)
+  assert cmrc2018_evaluate.em_score(answers, prediction) == em
+
+
+def test_mixed_segmentation_of_chinese_latin_digits_punctuation():
+  assert cmrc2018_evaluate.mixed_segmentation(
+      u"LERT在CMRC 2018上得了88.1分！") == [
+          "lert", u"在", "cmrc", "2018", u"上", u"得", u"了", "88.1", u"分",
+          u"！"]
+  assert cmrc2018_evaluate.mixed_segmentation(u"《三体》", True) == [
+      u"三", u"体"]
+
+
+def _data(qas):
+  return {"data": [{"paragraphs": [{"context": u"北京上海", "qas": [
+      {"id": qid, "question": u"哪里？", "answers": [
+          {"text": t, "answer_start": 0} for t in answers]}
+      for qid, answers in qas]}]}]}
+
+
+def test_missing_prediction_is_skipped_and_scores_zero(tmp_path):
+  data = _data([("q1", [u"北京"]), ("q2", [u"上海", u"上海市"])])
+  score = cmrc2018_evaluate.evaluate(data, {"q2": u"上海市"})
+  assert (score.f1, score.em, score.total, score.skip) == (50.0, 50.0, 2, 1)
+  data_file = str(tmp_path / "data.json")
+  with io.open(data_file, "w", encoding="utf-8") as f:
+    json.dump(data, f, ensure_ascii=False)
+  predictions = str(tmp_path / "predictions.json")
+  with io.open(predictions, "w", encoding="utf-8") as f:
+    json.dump({"q2": u"上海市"}, f, ensure_ascii=False)
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "cmrc2018_evaluate.py"), data_file,
+       predictions], stdout=subprocess.PIPE, universal_newlines=True)
+  assert json.loads(result.stdout) == {
+      "AVERAGE": "50.000", "F1": "50.000", "EM": "50.000", "TOTAL": 2,
+      "SKIP": 1}
+
+
+# ----------------------------------------------------------------------------
+# The real files.
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+  return tokenization.FullTokenizer(VOCAB_FILE)
+
+
+@pytest.mark.parametrize("path,counts,round_trip", [
+    ("cmrc2018/cmrc2018_trial.json",
+     {"paragraphs": 256, "questions": 1002, "answers": 1002,
+      "answers whose answer_start does not match": 5,
+      "questions with no usable answer (eval only)": 5},
+     {squad_data.EXACT: 994, squad_data.OFF_BOUNDARY: 3}),
+    ("drcd/DRCD_dev.json",
+     {"paragraphs": 1000, "questions": 3524, "answers": 7048},
+     {squad_data.EXACT: 3522, squad_data.OFF_BOUNDARY: 2}),
+])
+def test_real_files_counts_and_span_round_trip(shared_dir, tokenizer, path,
+                                               counts, round_trip):
+  result = squad_data.read_questions(os.path.join(shared_dir, "data", path))
+  assert dict(result.counts) == counts
+  kinds = {}
+  for index, question in enumerate(result.questions):
+    if not question.span:
+      continue
+    windows = squad_data.question_windows(question, index, tokenizer, 512,
+                                          64, 128)
+    kind = squad_data.label_round_trip(question, windows)
+    kinds[kind] = kinds.get(kind, 0) + 1
+    gold = question.context[question.span[0]:question.span[1]]
+    if kind == squad_data.EXACT:
+      for window in windows:
+        if window.start_position:  # every window that holds it
+          start, end = squad_data.decode(window)
+          assert question.context[start:end] == gold
+    elif kind == squad_data.OFF_BOUNDARY:
+      start, end = squad_data.decode(
+          [w for w in windows if w.start_position][0])
+      # A gold answer with an edge space, or a digit inside a number.
+      assert (question.context[start:end] == gold.strip() or
+              gold in question.context[start:end])
+  assert kinds == round_trip
+
+
+def test_windows_that_cut_the_answer_are_counted(shared_dir, tokenizer):
+  result = squad_data.read_questions(os.path.join(
+      shared_dir, "data", "cmrc2018", "cmrc2018_trial.json"))
+  kinds = {}
+  for index, question in enumerate(result.questions[:200]):
+    if not question.span:
+      continue
+    windows = squad_data.question_windows(question, index, tokenizer, 48, 16,
+                                          16)
+    assert all(len(w.tokens) <= 48 for w in windows)
+    kind = squad_data.label_round_trip(question, windows)
+    kinds[kind] = kinds.get(kind, 0) + 1
+    # Checked from the windows' characters: does any window hold the answer?
+    held = any(
+        min(s[0] for s in w.char_spans if s) <= question.span[0] and
+        question.span[1] <= max(s[1] for s in w.char_spans if s)
+        for w in windows)
+    assert held == (kind != squad_data.OUTSIDE), question.source
+  assert kinds[squad_data.OUTSIDE] > 0 and kinds[squad_data.EXACT] > 0
+
+
+def test_gold_answers_fed_back_score_100(shared_dir, tmp_path):
+  data_file = os.path.join(shared_dir, "data", "cmrc2018",
+                           "cmrc2018_trial.json")
+  with io.open(data_file, encoding="utf-8") as f:
+    data = json.load(f)
+  gold = {qid: answers[0] for qid, answers in
+          cmrc2018_evaluate.questions(data)}
+  score = cmrc2018_evaluate.evaluate(data, gold)
+  assert (score.f1, score.em, score.total, score.skip) == (
+      100.0, 100.0, 1002, 0)
+
+
+def test_best_answer_is_the_exact_original_characters(tokenizer):
+  context = u"LERT 模型在 CMRC 2018 上得了 ８８．１ 分。"
+  question = squad_data.Question("q", u"得了几分？", context, [u"８８．１"],
+                                 (context.index(u"８"), context.index(u"１") +
+                                  1), "t")
+  (window,) = squad_data.question_windows(question, 0, tokenizer, 64, 16, 16)
+  assert squad_data.label_round_trip(question, [window]) == squad_data.EXACT
+  starts = np.full(len(window.tokens), -5.0)
+  ends = np.full(len(window.tokens), -5.0)
+  # "CMRC" is the pieces cm ##rc; the span runs to "2018".
+  first = [i for i, span in enumerate(window.char_spans)
+           if span and span[0] == context.index("CMRC")][0]
+  last = [i for i, span in enumerate(window.char_spans)
+          if span and span[1] == context.index("2018") + 4][0]
+  starts[first], ends[last] = 5.0, 5.0
+  starts[window.start_position] = ends[window.end_position] = 4.0
+  nbest = squad_data.best_answers([question], [window], [starts], [ends],
+                                  n_best_size=5, max_answer_length=30)
+  texts = [c.text for c in nbest["q"]]
+  assert texts[0] == u"CMRC 2018"      # the space and the case survive
+  assert u"８８．１" in texts           # full-width digits too
+  probs = squad_data.probabilities(nbest["q"])
+  assert probs.sum() == pytest.approx(1.0) and probs[0] == probs.max()
+
+
+def test_bad_files_are_errors_naming_them(tmp_path):
+  bad = str(tmp_path / "bad.json")
+  with open(bad, "w") as f:
+    f.write('{"data": [')
+  with pytest.raises(Exception, match="bad.json is not valid JSON"):
+    squad_data.read_questions(bad)
+  with open(bad, "w") as f:
+    f.write('{"data": [{"paragraphs": [{"qas": []}]}]}')
+  with pytest.raises(Exception, match="bad.json is not SQuAD v1-style"):
+    squad_data.read_questions(bad)
+
+
+# ----------------------------------------------------------------------------
+# run_squad.py end to end.
+
+
+def test_run_squad_trains_predicts_scores_and_caches(shared_dir, tmp_path):
+  with io.open(os.path.join(shared_dir, "data", "cmrc2018",
+                            "cmrc2018_trial.json"), encoding="utf-8") as f:
+    data = json.load(f)
+  small = {"version": "v1.0", "data": data["data"][:4]}
+  data_file = str(tmp_path / "small.json")
+  with io.open(data_file, "w", encoding="utf-8") as f:
+    json.dump(small, f, ensure_ascii=False)
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(
+      21128, max_position_embeddings=128))
+  output_dir = str(tmp_path / "out")
+  common = ["--bert_config_file=" + config_file, "--vocab_file=" + VOCAB_FILE,
+            "--output_dir=" + output_dir, "--eval_file=" + data_file,
+            "--max_seq_length=96", "--doc_stride=48", "--max_query_length=24"]
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "run_squad.py"), "--do_train",
+       "--do_eval", "--train_file=" + data_file, "--train_batch_size=8",
+       "--num_train_epochs=1", "--learning_rate=1e-4"] + common,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "training answers:" in result.stderr
+  with io.open(os.path.join(output_dir, "predictions.json"),
+               encoding="utf-8") as f:
+    predictions = json.load(f)
+  with io.open(os.path.join(output_dir, "nbest_predictions.json"),
+               encoding="utf-8") as f:
+    nbest = json.load(f)
+  contexts = {qa["id"]: p["context"] for a in small["data"]
+              for p in a["paragraphs"] for qa in p["qas"]}
+  assert sorted(predictions) == sorted(contexts)
+  for qid, text in predictions.items():
+    assert text in contexts[qid]
+    assert nbest[qid][0]["text"] == text
+    assert sum(c["probability"] for c in nbest[qid]) == pytest.approx(1.0)
+  values = dict(line.split(" = ", 1) for line in io.open(
+      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
+                .read().splitlines())
+  score = cmrc2018_evaluate.evaluate(small, predictions)
+  assert float(values["F1"]) == pytest.approx(score.f1)
+  assert float(values["EM"]) == pytest.approx(score.em)
+  assert values["TOTAL"] == str(len(contexts)) and values["SKIP"] == "0"
+  # A second run reads the cached features instead of tokenizing again.
+  again = subprocess.run(
+      [sys.executable, os.path.join(REPO, "run_squad.py"), "--do_eval"] +
+      common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert "cached windows" in again.stderr
+  with io.open(os.path.join(output_dir, "predictions.json"),
+               encoding="utf-8") as f:
+    assert json.load(f) == predictions
