@@ -504,3 +504,66 @@ def test_fine_tuned_tiny_model_beats_the_majority_on_chnsenticorp(
       e.label for e in dev.examples).values()) / 1200.0
   assert majority == pytest.approx(607 / 1200.0)
   assert float(values["accuracy"]) > majority + 0.15, values["accuracy"]
+
+
+def _split_lines(path, header, train_count, eval_count, blank_separated):
+  """The first records of a real file as train and eval files in its own
+  format (header, gzip and blank-line sentences kept)."""
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "rb") as f:
+    lines = f.read().decode("utf-8").splitlines(True)
+  head, body = (lines[:1], lines[1:]) if header else ([], lines)
+  if blank_separated:
+    records, current = [], []
+    for line in body:
+      current.append(line)
+      if not line.strip():
+        records.append(current)
+        current = []
+  else:
+    records = [[line] for line in body]
+  parts = (records[:train_count],
+           records[train_count:train_count + eval_count])
+  return [u"".join(head + [l for r in part for l in r]) for part in parts]
+
+
+@pytest.mark.parametrize("task,path,header,blank", [
+    ("xnli", "xnli/dev.tsv", True, False),
+    ("lcqmc", "lcqmc/dev.tsv", False, False),
+    ("bq", "bq_corpus/dev.csv", True, False),
+    ("tnews", "tnews/train.json.gz", False, False),
+    ("msra_ner", "msra_ner/train_bio.txt.gz", False, True),
+])
+def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
+    shared_dir, tmp_path, task, path, header, blank):
+  source = os.path.join(shared_dir, "data", path)
+  train_text, eval_text = _split_lines(source, header, 64, 32, blank)
+  suffix = path.split("/")[-1].replace("dev", "part").replace("train", "part")
+  train = write(str(tmp_path / ("train-" + suffix)), train_text,
+                gz=path.endswith(".gz"))
+  evaluation = write(str(tmp_path / ("eval-" + suffix)), eval_text,
+                     gz=path.endswith(".gz"))
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(
+      21128, max_position_embeddings=64))
+  output_dir = str(tmp_path / "out")
+  script = "run_ner.py" if task == "msra_ner" else "run_classifier.py"
+  args = ["--bert_config_file=" + config_file, "--vocab_file=" + VOCAB_FILE,
+          "--output_dir=" + output_dir, "--train_file=" + train,
+          "--eval_file=" + evaluation, "--do_train", "--do_eval",
+          "--max_seq_length=64", "--train_batch_size=16",
+          "--num_train_epochs=1", "--learning_rate=1e-4"]
+  if script == "run_classifier.py":
+    args.append("--task_name=" + task)
+  result = run_script(script, *args)
+  assert result.returncode == 0, result.stderr[-3000:]
+  values = dict(line.split(" = ", 1) for line in io.open(
+      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
+                .read().splitlines())
+  if script == "run_classifier.py":
+    assert values["num_examples"] == "32"
+    assert 0.0 <= float(values["accuracy"]) <= 1.0
+  else:
+    assert values["num_sentences"] == "32"
+    gold = ner_data.read_sentences(evaluation)
+    assert values["gold_entities"] == str(sum(
+        len(finetuning.bio_entities(s.tags)) for s in gold))
