@@ -120,6 +120,10 @@ def check_input_files(input_files, required, optional=None):
             (path, name, len(values), spec.length))
       if name in optional:
         present_in[name].append(path)
+  if not checked:
+    # Training would wait forever for a first record.
+    raise InputError("None of the %d input files holds a record: %s." %
+                     (len(input_files), ", ".join(input_files)))
   for name, paths in present_in.items():
     if len(paths) != len(checked):
       missing = sorted(set(checked) - set(paths))

@@ -96,8 +96,13 @@ class BertConfig(object):
     if not isinstance(json_object, dict):
       raise ConfigError("%s: expected a JSON object, got %s." %
                         (source, type(json_object).__name__))
-    if "vocab_size" not in json_object:
-      raise ConfigError("%s: missing required key 'vocab_size'." % source)
+    # Every key of the BERT config format is required: a default would
+    # silently build another model (a missing type_vocab_size became 16).
+    missing = [key for key in cls._DEFAULTS if key not in json_object]
+    if missing:
+      raise ConfigError("%s: missing required key%s %s." % (
+          source, "s" if len(missing) > 1 else "",
+          ", ".join("'%s'" % key for key in missing)))
     config = cls.__new__(cls)
     config._assign(json_object)
     config.validate(source)

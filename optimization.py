@@ -75,8 +75,13 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
   loss_scale = DynamicLossScale() if use_loss_scaling else None
   scaled_loss = loss * loss_scale.value if loss_scale else loss
   grads = tf.gradients(scaled_loss, tvars)
-  grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-           for g, v in zip(grads, tvars)]
+  # A variable the loss does not reach (the pooler in pre-training: there is
+  # no next-sentence task) is left alone, as in the LERT release: no update,
+  # no weight decay, no Adam slots.
+  tvars = [v for g, v in zip(grads, tvars) if g is not None]
+  grads = [tf.convert_to_tensor(g) for g in grads if g is not None]
+  if not tvars:
+    raise ValueError("The loss depends on no trainable variable.")
   if loss_scale:
     grads = [g / loss_scale.value for g in grads]
 

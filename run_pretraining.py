@@ -26,6 +26,7 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import convert_checkpoint
 import estimator_utils
 import input_pipeline
 import lert_model
@@ -185,6 +186,24 @@ def main(_):
     raise SystemExit("run_pretraining.py: error: %s" % e)
 
 
+def check_output_dir_checkpoint(bert_config, tasks):
+  """A checkpoint already in --output_dir must be of this model: compares
+  its shapes with the config's before anything restores or overwrites it."""
+  checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
+  if not checkpoint:
+    return
+  saved = dict(tf.train.list_variables(checkpoint))
+  for parameter in convert_checkpoint.parameter_table(bert_config, tasks):
+    shape = saved.get(parameter.tf_name)
+    if shape is not None and list(shape) != list(parameter.shape):
+      raise input_pipeline.InputError(
+          "%s: variable %s has shape %s, but --bert_config_file %s gives %s: "
+          "the checkpoint is of another model (use another --output_dir, or "
+          "the config it was trained with)." % (
+              checkpoint, parameter.tf_name, list(shape),
+              FLAGS.bert_config_file, list(parameter.shape)))
+
+
 def prediction_checkpoint(tasks):
   """The checkpoint --do_predict uses, after checking it has the heads."""
   checkpoint = estimator_utils.resolve_checkpoint(
@@ -241,6 +260,7 @@ def run():
       {"pos": FLAGS.pos_end_step, "ner": FLAGS.ner_end_step,
        "dep": FLAGS.dep_end_step})
   tf.gfile.MakeDirs(FLAGS.output_dir)
+  check_output_dir_checkpoint(bert_config, tasks)
 
   input_files = input_pipeline.expand_input_files(FLAGS.input_file)
   required, optional = lert_model.pretraining_features(

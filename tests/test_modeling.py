@@ -173,14 +173,27 @@ def test_config_round_trip_keeps_release_keys():
   assert json.loads(config.to_json_string()) == json.load(open(path))
 
 
+def config_json(drop=(), **changes):
+  """A complete tiny config as JSON, with keys dropped or changed."""
+  values = tiny_config(10).to_dict()
+  values.update(changes)
+  for key in drop:
+    del values[key]
+  return json.dumps(values)
+
+
 @pytest.mark.parametrize("content,message", [
     ("{not json", "is not valid JSON"),
     ("[1, 2]", "expected a JSON object"),
-    ('{"hidden_size": 64}', "missing required key 'vocab_size'"),
-    ('{"vocab_size": 10, "hidden_size": 30, "num_attention_heads": 4}',
+    # A missing key is an error, not a default (type_vocab_size was 16).
+    (config_json(drop=["type_vocab_size"]),
+     "missing required key 'type_vocab_size'"),
+    (config_json(drop=["vocab_size", "hidden_size"]),
+     "missing required keys 'vocab_size', 'hidden_size'"),
+    (config_json(hidden_size=30, num_attention_heads=4),
      "hidden_size (30) is not a multiple of num_attention_heads (4)"),
-    ('{"vocab_size": "10"}', "vocab_size must be an integer"),
-    ('{"vocab_size": 10, "hidden_act": "swishy"}', "Unsupported activation"),
+    (config_json(vocab_size="10"), "vocab_size must be an integer"),
+    (config_json(hidden_act="swishy"), "Unsupported activation"),
 ])
 def test_malformed_config_names_the_file(tmp_path, content, message):
   path = tmp_path / "bad_config.json"

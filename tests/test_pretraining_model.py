@@ -43,10 +43,34 @@ def test_exact_variables_for_each_task_choice(tasks):
   expected.update(expected_head_variables(32, 150, tasks))
   assert trainable == expected
   assert not any("seq_relationship" in name for name in trainable)
-  # Besides them the checkpoint holds only Adam's moments and the step.
+  # Besides them the checkpoint holds only Adam's moments and the step; the
+  # pooler, which no pre-training loss reaches, has no moments (as in the
+  # LERT release).
   others = {v.op.name for v in tf.global_variables()} - set(trainable)
-  assert others == ({n + "/adam_m" for n in trainable} |
-                    {n + "/adam_v" for n in trainable} | {"global_step"})
+  slotted = {n for n in trainable if not n.startswith("bert/pooler/")}
+  assert len(slotted) == len(trainable) - 2
+  assert others == ({n + "/adam_m" for n in slotted} |
+                    {n + "/adam_v" for n in slotted} | {"global_step"})
+
+
+def test_pooler_is_untouched_by_pre_training():
+  """The release skips variables without a gradient: the pooler keeps its
+  initial values bit for bit (weight decay would shrink it otherwise)."""
+  config = tiny_config(vocab_size=150)
+  spec = build_model_fn(config, learning_rate=1e-2, num_warmup_steps=0)(
+      constant_features(fixed_batch(150)), None, TRAIN, {})
+  pooler = [v for v in tf.global_variables()
+            if v.op.name == "bert/pooler/dense/kernel"][0]
+  layer = [v for v in tf.global_variables()
+           if v.op.name == "bert/encoder/layer_0/output/dense/kernel"][0]
+  with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    before = sess.run([pooler, layer])
+    for _ in range(3):
+      sess.run(spec.train_op)
+    after = sess.run([pooler, layer])
+  np.testing.assert_array_equal(after[0], before[0])
+  assert np.abs(after[1] - before[1]).max() > 1e-4
 
 
 def test_tag_inventories_match_spec():

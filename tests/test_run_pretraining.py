@@ -19,6 +19,7 @@ import synthetic_data
 
 from conftest import REPO, event_scalars, tiny_config, write_config
 from pretraining_helpers import build_model_fn, run_settings
+from pretraining_helpers import train_tiny_checkpoint
 
 SEQ, PRED, VOCAB = 16, 4, 150
 
@@ -57,6 +58,12 @@ def test_train_resume_continues_global_step_and_lip_schedule(tmp_path):
                                            train_batch_size=4)
   runner.train(pretraining_input_fn(paths), max_steps=6)  # "killed" here
   assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-6")
+  # Like the release's checkpoints, ours hold no Adam slots for the pooler
+  # (no loss reaches it), and such a checkpoint resumes.
+  saved = dict(tf.train.list_variables(output_dir))
+  assert "bert/pooler/dense/kernel" in saved
+  assert "bert/pooler/dense/kernel/adam_m" not in saved
+  assert "bert/encoder/layer_0/output/dense/kernel/adam_m" in saved
 
   # A new process with the same flags resumes from the checkpoint.
   with tf.Graph().as_default():
@@ -206,6 +213,9 @@ def test_script_trains_evaluates_and_writes_results(tmp_path):
     ("no_match", "matches no file"),
     ("short_records", "has length 16 but the flags expect 32"),
     ("bad_config", "is not valid JSON"),
+    ("all_empty", "None of the 2 input files holds a record"),
+    ("other_model", "variable bert/encoder/layer_0/intermediate/dense/kernel "
+                    "has shape [32, 64], but --bert_config_file"),
 ])
 def test_script_errors_name_the_problem(tmp_path, case, message):
   make_records(tmp_path / "data", num_files=1)
@@ -218,12 +228,32 @@ def test_script_errors_name_the_problem(tmp_path, case, message):
     args[1] = "--input_file=" + str(tmp_path / "nothing" / "*.tfrecord")
   elif case == "short_records":
     args[4] = "--max_seq_length=32"
+  elif case == "all_empty":  # training would hang at step 0
+    os.makedirs(str(tmp_path / "empty"))
+    for name in ("a", "b"):
+      with tf.io.TFRecordWriter(str(tmp_path / "empty" / name)):
+        pass
+    args[1] = "--input_file=" + str(tmp_path / "empty" / "*")
+  elif case == "other_model":
+    # A checkpoint of another intermediate_size in --output_dir: refused
+    # before anything restores it or rewrites its files.
+    with tf.Graph().as_default():
+      train_tiny_checkpoint(str(tmp_path / "out"), make_records(
+          tmp_path / "data", num_files=1), tiny_config(VOCAB), steps=1,
+                            seq_length=SEQ, max_predictions=PRED)
+    before = sorted((p.name, p.stat().st_mtime) for p in
+                    (tmp_path / "out").iterdir())
+    write_config(config_file, tiny_config(VOCAB, intermediate_size=48))
   else:
     (tmp_path / "config.json").write_text(u"{oops")
   result = run_script(args, tmp_path)
   assert result.returncode != 0
   assert message in result.stderr
   assert "Traceback" not in result.stderr
+  if case == "other_model":
+    assert "[32, 48]" in result.stderr
+    assert sorted((p.name, p.stat().st_mtime) for p in
+                  (tmp_path / "out").iterdir()) == before
 
 
 def test_check_input_files_errors_name_file_and_feature(tmp_path):
