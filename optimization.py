@@ -92,8 +92,10 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
         grads, tvars, gradient_accumulation_steps)
     updates.extend(accumulate_ops)
   if loss_scale:
+    # With accumulation, `grads` are the accumulated means: one overflowing
+    # micro-batch makes them non-finite until the update.
     finite = tf.reduce_all([tf.reduce_all(tf.is_finite(g)) for g in grads])
-    updates.append(loss_scale.update(finite))
+    updates.append(loss_scale.update(finite, apply_now))
     # An overflowing update is skipped; the next one uses a smaller scale.
     apply_now = finite if apply_now is None else tf.logical_and(apply_now,
                                                                  finite)
@@ -171,7 +173,15 @@ class DynamicLossScale(object):
         initializer=tf.zeros_initializer())
     self.value = tf.identity(self.scale)
 
-  def update(self, finite):
+  def update(self, finite, is_update_step=None):
+    """Halves the scale when `finite` is false, doubles it after
+    `growth_interval` finite updates in a row.
+
+    With gradient accumulation, `is_update_step` is true on the micro-batch
+    that completes an update: the scale is decided there alone, once per
+    update (an overflow in any micro-batch leaves the accumulated gradients
+    non-finite), and stays put on the other micro-batches.
+    """
     good = self.good_steps + 1
     grow = tf.logical_and(finite, good >= self.growth_interval)
     new_scale = tf.where_v2(
@@ -179,6 +189,9 @@ class DynamicLossScale(object):
         tf.maximum(self.value / 2.0, 1.0))
     new_good = tf.where_v2(tf.logical_and(finite, tf.logical_not(grow)), good,
                            0)
+    if is_update_step is not None:
+      new_scale = tf.where_v2(is_update_step, new_scale, self.value)
+      new_good = tf.where_v2(is_update_step, new_good, self.good_steps)
     return tf.group(self.scale.assign(new_scale),
                     self.good_steps.assign(new_good))
 

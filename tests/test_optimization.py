@@ -151,6 +151,53 @@ def test_loss_scaling_skips_overflowing_updates_and_halves_the_scale():
       assert sess.run(tf.train.get_global_step()) == 1
 
 
+def test_loss_scaling_with_accumulation_decides_once_per_update():
+  """4 micro-batches per update, the 2nd of the first update overflowing:
+  that update is skipped and the scale halves once (32768 -> 16384, not
+  2048 as when every remaining micro-batch halved it again); the next,
+  clean, update applies and counts one clean update, not four."""
+  with tf.Graph().as_default():
+    w = tf.get_variable("w/kernel", initializer=np.float32(1.0))
+    factor = tf.placeholder(tf.float32, [])
+    train_op = optimization.create_optimizer(
+        factor * w * w, 0.1, 10, 0, use_loss_scaling=True,
+        gradient_accumulation_steps=4)
+    state = {v.op.name: v for v in tf.global_variables()}
+    with tf.Session() as sess:
+      sess.run([tf.global_variables_initializer(),
+                tf.local_variables_initializer()])
+      seen = []
+      for value in (1.0, 1e36, 1.0, 1.0):
+        sess.run(train_op, {factor: value})
+        seen.append(sess.run([state["loss_scale/scale"],
+                              state["loss_scale/good_steps"]]))
+      assert seen == [[32768.0, 0]] * 3 + [[16384.0, 0]]
+      assert sess.run(w) == 1.0 and sess.run(state["global_step"]) == 0
+      for _ in range(4):
+        sess.run(train_op, {factor: 1.0})
+      assert sess.run([state["loss_scale/scale"],
+                       state["loss_scale/good_steps"]]) == [16384.0, 1]
+      assert sess.run(w) < 1.0 and sess.run(state["global_step"]) == 1
+
+
+def test_loss_scale_grows_after_the_interval_of_clean_updates():
+  with tf.Graph().as_default():
+    scale = optimization.DynamicLossScale(initial_scale=8.0,
+                                          growth_interval=2)
+    finite = tf.placeholder(tf.bool, [])
+    is_update = tf.placeholder(tf.bool, [])
+    update = scale.update(finite, is_update)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      got = []
+      for f, u in ((True, False), (True, True), (True, False), (True, True),
+                   (False, False), (False, True), (True, True)):
+        sess.run(update, {finite: f, is_update: u})
+        got.append(float(sess.run(scale.scale)))
+  # Only update steps count: 2 clean updates double it; one overflow halves.
+  assert got == [8.0, 8.0, 8.0, 16.0, 16.0, 8.0, 8.0]
+
+
 def test_unknown_optimizer_is_rejected():
   with tf.Graph().as_default():
     w = tf.get_variable("w", initializer=1.0)
