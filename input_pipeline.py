@@ -57,12 +57,6 @@ def expand_input_files(input_file):
   return files
 
 
-def _read_first_example(path):
-  for record in tf.io.tf_record_iterator(path):
-    return tf.train.Example.FromString(record)
-  return None
-
-
 def _feature_values(feature):
   kind = feature.WhichOneof("kind")
   if kind is None:
@@ -70,56 +64,84 @@ def _feature_values(feature):
   return kind, list(getattr(feature, kind).value)
 
 
-def check_input_files(input_files, required, optional=None):
-  """Checks the first record of every file against the expected features.
+def _check_record(where, features, required, optional, value_ranges):
+  """Checks one record's features; returns the optional ones it has."""
+  present = []
+  for name, spec in list(required.items()) + list(optional.items()):
+    if name not in features:
+      if name in required:
+        raise InputError(
+            "%s lacks feature %r (has: %s). Was it written by "
+            "create_pretraining_data.py for these flags?" %
+            (where, name, ", ".join(sorted(features))))
+      continue
+    kind, values = _feature_values(features[name])
+    want_kind = "float_list" if spec.dtype == tf.float32 else "int64_list"
+    if kind != want_kind:
+      raise InputError("%s feature %r is %s, expected %s." %
+                       (where, name, kind, want_kind))
+    if len(values) != spec.length:
+      raise InputError(
+          "%s feature %r has length %d but the flags expect %d "
+          "(check --max_seq_length and --max_predictions_per_seq against "
+          "the flags the data was made with)." %
+          (where, name, len(values), spec.length))
+    if name in value_ranges:
+      low, high = value_ranges[name]
+      for value in values:
+        if not low <= value < high:
+          raise InputError("%s feature %r holds %d, outside [%d, %d)." %
+                           (where, name, value, low, high))
+    if name in optional:
+      present.append(name)
+  return present
+
+
+def check_input_files(input_files, required, optional=None,
+                      value_ranges=None, all_records=False):
+  """Checks the first record (or every record) of every file.
 
   Args:
     input_files: list of TFRecord paths.
     required: dict name -> FeatureSpec that every record must have.
     optional: dict name -> FeatureSpec that records may have; one file
       having it means every file must.
+    value_ranges: dict name -> (low, high): every value must be in
+      [low, high), e.g. label ids within their head's tags.
+    all_records: read every record (also finds truncated files), not only
+      the first of each file.
 
   Returns:
     The names of the optional features that the files carry.
 
   Raises:
-    InputError naming the file and feature on any mismatch.
+    InputError naming the file, the record and the feature on any problem;
+    also when no file holds a record (training would wait forever).
   """
   optional = optional or {}
+  value_ranges = value_ranges or {}
   present_in = collections.defaultdict(list)
   checked = []
   for path in input_files:
+    number = 0
     try:
-      example = _read_first_example(path)
+      for record in tf.io.tf_record_iterator(path):
+        number += 1
+        present = _check_record(
+            "%s: record %d" % (path, number),
+            tf.train.Example.FromString(record).features.feature, required,
+            optional, value_ranges)
+        if number == 1:
+          checked.append(path)
+          for name in present:
+            present_in[name].append(path)
+        if not all_records:
+          break
     except tf.errors.OpError as e:
-      raise InputError("%s is not a readable TFRecord file: %s" %
-                       (path, e.message))
-    if example is None:
+      raise InputError("%s: record %d: not a readable TFRecord (truncated "
+                       "or corrupt?): %s" % (path, number + 1, e.message))
+    if not number:
       tf.logging.warning("Input file %s holds no record.", path)
-      continue
-    checked.append(path)
-    features = example.features.feature
-    for name, spec in list(required.items()) + list(optional.items()):
-      if name not in features:
-        if name in required:
-          raise InputError(
-              "%s: record 1 lacks feature %r (has: %s). Was it written by "
-              "create_pretraining_data.py for these flags?" %
-              (path, name, ", ".join(sorted(features))))
-        continue
-      kind, values = _feature_values(features[name])
-      want_kind = "float_list" if spec.dtype == tf.float32 else "int64_list"
-      if kind != want_kind:
-        raise InputError("%s: record 1 feature %r is %s, expected %s." %
-                         (path, name, kind, want_kind))
-      if len(values) != spec.length:
-        raise InputError(
-            "%s: record 1 feature %r has length %d but the flags expect %d "
-            "(check --max_seq_length and --max_predictions_per_seq against "
-            "the flags the data was made with)." %
-            (path, name, len(values), spec.length))
-      if name in optional:
-        present_in[name].append(path)
   if not checked:
     # Training would wait forever for a first record.
     raise InputError("None of the %d input files holds a record: %s." %
@@ -130,6 +152,18 @@ def check_input_files(input_files, required, optional=None):
       raise InputError("Feature %r is in %s but not in %s: mix no files of "
                        "different formats." % (name, paths[0], missing[0]))
   return sorted(present_in)
+
+
+def find_unreadable_record(input_files):
+  """The first "file: record N: ..." that cannot be read, or None."""
+  for path in input_files:
+    number = 0
+    try:
+      for _ in tf.io.tf_record_iterator(path):
+        number += 1
+    except tf.errors.OpError as e:
+      return "%s: record %d: %s" % (path, number + 1, e.message)
+  return None
 
 
 def input_fn_builder(input_files, features, is_training, drop_remainder=True,

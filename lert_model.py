@@ -119,6 +119,39 @@ def serialize_record(values, max_seq_length, max_predictions_per_seq):
   return example.SerializeToString(deterministic=True)
 
 
+def value_ranges(bert_config, max_seq_length, tasks):
+  """name -> [low, high) of the values a record may hold for this model."""
+  ranges = {"input_ids": (0, bert_config.vocab_size),
+            "masked_lm_ids": (0, bert_config.vocab_size),
+            "segment_ids": (0, bert_config.type_vocab_size),
+            "input_mask": (0, 2),
+            "masked_lm_positions": (0, max_seq_length)}
+  for task in tasks:
+    ranges[task + "_labels"] = (0, linguistic_tags.NUM_TAGS[task])
+  return ranges
+
+
+# The message of a failed in-graph range check.
+OUT_OF_RANGE = "holds a value outside"
+
+
+def range_checks(features, ranges):
+  """Ops that fail when a feature leaves its range (CPU/GPU, not TPU): an
+  out-of-range label would give a zero one-hot row and a loss of 0, a
+  position past the end would read the next example's token."""
+  checks = []
+  for name, (low, high) in sorted(ranges.items()):
+    if name in features:
+      value = features[name]
+      checks.append(tf.debugging.assert_greater_equal(
+          value, tf.cast(low, value.dtype),
+          message="%s %s [%d, %d)" % (name, OUT_OF_RANGE, low, high)))
+      checks.append(tf.debugging.assert_less(
+          value, tf.cast(high, value.dtype),
+          message="%s %s [%d, %d)" % (name, OUT_OF_RANGE, low, high)))
+  return checks
+
+
 # ----------------------------------------------------------------------------
 # The LIP schedule (SPEC §3).
 
@@ -439,6 +472,12 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
           mode=mode, scaffold_fn=scaffold_fn,
           predictions=prediction_outputs(logits, features, tasks, top_k))
 
+    if not use_tpu:  # assertions are host ops: CPU and GPU only
+      checks = range_checks(features, value_ranges(
+          bert_config, modeling.get_shape_list(features["input_ids"])[1],
+          tasks))
+      with tf.control_dependencies(checks):
+        logits = {name: tf.identity(value) for name, value in logits.items()}
     losses = lert_losses(features, logits, tasks)
     global_step = tf.train.get_or_create_global_step()
     lambdas = lip_lambdas(global_step, tasks, end_steps, lip_schedule)

@@ -85,6 +85,12 @@ def define_flags(flag_values=FLAGS):
                       "With --do_predict: the vocabulary, to write tokens "
                       "beside their ids (configs/vocab.txt).",
                       flag_values=flag_values)
+  flags.DEFINE_bool("check_records", False,
+                    "Before training, read every record of every input file "
+                    "and check its features and value ranges (token ids, "
+                    "positions, tag ids); otherwise the first record of each "
+                    "file is checked, and the rest in the graph on CPU/GPU.",
+                    flag_values=flag_values)
   flags.DEFINE_integer("train_batch_size", 32,
                        "Examples per optimiser update (the paper: 1024 small, "
                        "416 base, 256 large). With gradient accumulation each "
@@ -153,24 +159,59 @@ def define_flags(flag_values=FLAGS):
                     flag_values=flag_values)
   estimator_utils.define_run_flags(flag_values)
   flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
+  _register_validators(flag_values)
+
+
+def _register_validators(flag_values):
+  """Flag errors are reported when the flags are parsed, in one line."""
+  for name in ("bert_config_file", "input_file", "output_dir"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  positive = ("num_train_steps", "train_batch_size", "eval_batch_size",
+              "predict_batch_size", "gradient_accumulation_steps",
+              "max_seq_length", "max_predictions_per_seq", "top_k")
+  for name in positive:
+    flags.register_validator(name, lambda value: value >= 1,
+                             message="--%s must be at least 1." % name,
+                             flag_values=flag_values)
+  flags.register_validator(
+      "num_warmup_steps", lambda value: value >= 0,
+      message="--num_warmup_steps must be >= 0.", flag_values=flag_values)
+  flags.register_validator(
+      "lip_order", lambda value: sorted(value.upper()) == sorted("PND"),
+      message="--lip_order must be a permutation of PND (e.g. PND, PDN, NPD, "
+      "DNP).", flag_values=flag_values)
+  flags.register_validator(
+      "linguistic_tasks", _valid_task_list,
+      message="--linguistic_tasks must be a comma-separated subset of "
+      "pos,ner,dep, each at most once.", flag_values=flag_values)
+  for name in ("pos_end_step", "ner_end_step", "dep_end_step"):
+    flags.register_validator(name, lambda value: value is None or value >= 0,
+                             message="--%s must be >= 0." % name,
+                             flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["do_train", "do_eval", "do_predict"], any,
+      message="Give --do_train, --do_eval and/or --do_predict.",
+      flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["train_batch_size", "gradient_accumulation_steps"],
+      lambda v: v["train_batch_size"] % v["gradient_accumulation_steps"] == 0,
+      message="--train_batch_size must be a multiple of "
+      "--gradient_accumulation_steps.", flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["max_predictions_per_seq", "max_seq_length"],
+      lambda v: v["max_predictions_per_seq"] <= v["max_seq_length"],
+      message="--max_predictions_per_seq exceeds --max_seq_length.",
+      flag_values=flag_values)
+
+
+def _valid_task_list(text):
+  try:
+    linguistic_tags.parse_task_list(text)
+  except ValueError:
+    return False
+  return True
 
 COMPUTE_TYPES = {"fp32": tf.float32, "fp16": tf.float16, "bf16": tf.bfloat16}
-
-
-def _check_flags():
-  for name in ("bert_config_file", "input_file", "output_dir"):
-    if not getattr(FLAGS, name):
-      raise app.UsageError("--%s is required." % name)
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-    raise app.UsageError("Give --do_train, --do_eval and/or --do_predict.")
-  if FLAGS.train_batch_size % FLAGS.gradient_accumulation_steps:
-    raise app.UsageError(
-        "--train_batch_size (%d) must be a multiple of "
-        "--gradient_accumulation_steps (%d)." %
-        (FLAGS.train_batch_size, FLAGS.gradient_accumulation_steps))
-  if FLAGS.max_predictions_per_seq > FLAGS.max_seq_length:
-    raise app.UsageError("--max_predictions_per_seq exceeds "
-                         "--max_seq_length.")
 
 
 def main(_):
@@ -178,12 +219,28 @@ def main(_):
   # TensorFlow's logger prints each line itself; absl's root handler would
   # print it a second time.
   tf.get_logger().propagate = False
-  _check_flags()
+  input_pipeline.run_reporting_errors(run_explaining_data_errors,
+                                      "run_pretraining.py")
+
+
+def run_explaining_data_errors():
+  """run(), with the data errors TensorFlow raises mid-run made to name
+  what is wrong."""
   try:
     run()
-  except (input_pipeline.InputError, modeling.ConfigError) as e:
-    # A clear one-line error, not a traceback, for problems with the inputs.
-    raise SystemExit("run_pretraining.py: error: %s" % e)
+  except tf.errors.DataLossError as e:
+    files = input_pipeline.expand_input_files(FLAGS.input_file)
+    raise input_pipeline.InputError(
+        input_pipeline.find_unreadable_record(files) or
+        "a record could not be read: %s" % e.message)
+  except tf.errors.InvalidArgumentError as e:
+    if lert_model.OUT_OF_RANGE not in e.message:
+      raise
+    detail = [line for line in e.message.splitlines()
+              if lert_model.OUT_OF_RANGE in line][0]
+    raise input_pipeline.InputError(
+        "a record of --input_file %s; run with --check_records to name the "
+        "file and record." % detail.strip())
 
 
 def check_output_dir_checkpoint(bert_config, tasks):
@@ -250,7 +307,7 @@ def run():
   """Trains, evaluates and/or predicts as the flags say."""
   bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
   if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise app.UsageError(
+    raise input_pipeline.InputError(
         "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings,
          FLAGS.bert_config_file))
@@ -265,7 +322,11 @@ def run():
   input_files = input_pipeline.expand_input_files(FLAGS.input_file)
   required, optional = lert_model.pretraining_features(
       FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, tasks)
-  present = input_pipeline.check_input_files(input_files, required, optional)
+  present = input_pipeline.check_input_files(
+      input_files, required, optional,
+      value_ranges=lert_model.value_ranges(bert_config, FLAGS.max_seq_length,
+                                           tasks),
+      all_records=FLAGS.check_records)
   features = dict(required)
   features.update({name: optional[name] for name in present})
   tf.logging.info("*** %d input files; linguistic tasks: %s ***",

@@ -365,3 +365,95 @@ def test_use_xla_turns_on_jit_for_the_session(tmp_path):
           tf.OptimizerOptions.ON_1)
   assert (off.graph_options.optimizer_options.global_jit_level !=
           tf.OptimizerOptions.ON_1)
+
+
+def write_records_with(path, count, bad_record=None, **bad_values):
+  """`count` valid records; record number `bad_record` (1-based) gets the
+  given feature values at its first masked position."""
+  rng = np.random.RandomState(0)
+  with tf.io.TFRecordWriter(path) as writer:
+    for number in range(1, count + 1):
+      values = synthetic_data.synthetic_example(rng, SEQ, PRED, VOCAB, 0.2)
+      if number == bad_record:
+        for name, value in bad_values.items():
+          values[name] = np.array(values[name])
+          values[name][0] = value
+      writer.write(lert_model.serialize_record(values, SEQ, PRED))
+  return path
+
+
+@pytest.mark.parametrize("feature,value,bounds", [
+    ("pos_labels", 99, "[0, 28)"), ("dep_labels", -1, "[0, 14)"),
+    ("input_ids", VOCAB, "[0, %d)" % VOCAB),
+    ("masked_lm_positions", SEQ, "[0, %d)" % SEQ)])
+def test_out_of_range_values_are_named_by_the_record_check(tmp_path, feature,
+                                                           value, bounds):
+  path = write_records_with(str(tmp_path / "bad.tfrecord"), 6, 4,
+                            **{feature: value})
+  required, optional = lert_model.pretraining_features(
+      SEQ, PRED, ["pos", "ner", "dep"])
+  ranges = lert_model.value_ranges(tiny_config(VOCAB), SEQ,
+                                   ["pos", "ner", "dep"])
+  # The first record is fine: the quick check passes, the full one names it.
+  input_pipeline.check_input_files([path], required, optional, ranges)
+  with pytest.raises(input_pipeline.InputError) as info:
+    input_pipeline.check_input_files([path], required, optional, ranges,
+                                     all_records=True)
+  assert str(info.value) == "%s: record 4 feature %r holds %d, outside %s." % (
+      path, feature, value, bounds)
+
+
+def test_bad_values_and_truncated_files_stop_training_with_one_line(tmp_path):
+  """Past the first record, an out-of-range label stops training (the
+  in-graph check) instead of training on a loss of 0; a truncated file is
+  named instead of a bare DataLossError."""
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  os.makedirs(str(tmp_path / "data"))
+  bad = write_records_with(str(tmp_path / "data" / "bad.tfrecord"), 8, 5,
+                           pos_labels=99)
+  args = ["--bert_config_file=" + config_file, "--input_file=" + bad,
+          "--output_dir=" + str(tmp_path / "out"), "--do_train",
+          "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED,
+          "--train_batch_size=8", "--num_train_steps=2",
+          "--num_warmup_steps=1"]
+  result = run_script(args, tmp_path)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("run_pretraining.py: error: ")
+  assert "pos_labels holds a value outside [0, 28)" in last
+  assert "--check_records" in last
+  result = run_script(args + ["--check_records"], tmp_path)
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_pretraining.py: error: %s: record 5 feature 'pos_labels' holds "
+      "99, outside [0, 28)." % bad)
+
+  good = make_records(tmp_path / "good", num_files=1, records_per_file=40)[0]
+  data = open(good, "rb").read()
+  truncated = str(tmp_path / "good" / "truncated.tfrecord")
+  with open(truncated, "wb") as f:
+    f.write(data[:len(data) // 2])
+  os.remove(good)
+  args[1] = "--input_file=" + truncated
+  args[2] = "--output_dir=" + str(tmp_path / "out2")
+  result = run_script(args, tmp_path)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("run_pretraining.py: error: %s: record " % truncated)
+  assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--lip_order=PNN", "--lip_order must be a permutation of PND"),
+    ("--num_train_steps=0", "--num_train_steps must be at least 1"),
+    ("--linguistic_tasks=pos,syn", "--linguistic_tasks must be"),
+    ("--gradient_accumulation_steps=3", "--train_batch_size must be a "
+                                        "multiple of"),
+])
+def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
+  result = run_script(["--bert_config_file=c.json", "--input_file=x",
+                       "--output_dir=" + str(tmp_path / "out"), "--do_train",
+                       "--train_batch_size=32", flag], tmp_path)
+  assert result.returncode == 1
+  assert message in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not os.path.exists(str(tmp_path / "out"))
