@@ -95,6 +95,37 @@ def define_flags(flag_values=FLAGS):
                        "Write the first N instances human-readably to "
                        "<first output file>.examples.txt.",
                        flag_values=flag_values)
+  for name in ("input_file", "output_file"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  flags.register_validator(
+      "output_file", lambda value: value is None or (
+          _output_files(value) and len(_output_files(value)) == len(
+              set(_output_files(value)))),
+      message="--output_file must name distinct files (a name given twice "
+      "would be written by two writers).", flag_values=flag_values)
+  flags.register_validator(
+      "max_ngram", lambda value: 1 <= value <= len(NGRAM_PROBS),
+      message="--max_ngram must be 1..%d." % len(NGRAM_PROBS),
+      flag_values=flag_values)
+  flags.register_validator(
+      "max_seq_length", lambda value: value >= 5,
+      message="--max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]).",
+      flag_values=flag_values)
+  for name in ("max_predictions_per_seq", "dupe_factor", "num_workers",
+               "docs_per_batch"):
+    flags.register_validator(name, lambda value: value >= 1,
+                             message="--%s must be at least 1." % name,
+                             flag_values=flag_values)
+  flags.register_validator(
+      "masked_lm_prob", lambda value: 0.0 < value < 1.0,
+      message="--masked_lm_prob must be in (0, 1).", flag_values=flag_values)
+  flags.register_validator(
+      "dump_examples", lambda value: value >= 0,
+      message="--dump_examples must be >= 0.", flag_values=flag_values)
+
+
+def _output_files(text):
+  return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
 NGRAM_PROBS = (0.4, 0.3, 0.2, 0.1)
@@ -576,11 +607,15 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
   summary = Summary()
   maker_kwargs = dict(maker_kwargs, keep_instances=dump_examples)
   maker = InstanceMaker(**maker_kwargs)
-  temp_files = [path + ".tmp" for path in output_files]
-  writers = [tf.io.TFRecordWriter(path) for path in temp_files]
+  final_files = list(output_files)
+  if dump_examples:
+    final_files.append(output_files[0] + ".examples.txt")
+  temp_files = [path + ".tmp" for path in final_files]
+  writers = [tf.io.TFRecordWriter(path)
+             for path in temp_files[:len(output_files)]]
   dump = None
   if dump_examples:
-    dump = io.open(output_files[0] + ".examples.txt", "w", encoding="utf-8")
+    dump = io.open(temp_files[-1], "w", encoding="utf-8")
   pool = None
   if num_workers > 1:
     # "spawn": forking a process that has loaded TensorFlow is unsafe.
@@ -589,6 +624,7 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
   start = time.time()
   documents = ((i, where, line) for i, (where, line) in
                enumerate(read_documents(input_files)))
+  completed = False
   try:
     for batch in _batches(documents, docs_per_batch):
       if pool is not None:
@@ -605,6 +641,10 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
         summary.merge(document_summary)
       log("\r%d documents, %d instances, %.0f s" % (
           summary.documents, summary.instances, time.time() - start))
+    if not summary.instances:
+      raise DataError("%s: no instance: the input has no document with a "
+                      "sentence to use." % ", ".join(input_files))
+    completed = True
   finally:
     if pool is not None:
       pool.terminate()
@@ -612,20 +652,27 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
       writer.close()
     if dump is not None:
       dump.close()
-  for temp, path in zip(temp_files, output_files):
+    if not completed:  # a failed run leaves neither partial nor .tmp files
+      for temp in temp_files:
+        if tf.gfile.Exists(temp):
+          tf.gfile.Remove(temp)
+  for temp, path in zip(temp_files, final_files):
     tf.gfile.Rename(temp, path, overwrite=True)
   return summary
 
 
 def main(_):
-  for name in ("input_file", "output_file"):
-    if not getattr(FLAGS, name):
-      raise app.UsageError("--%s is required." % name)
   try:
     input_files = input_pipeline.expand_input_files(FLAGS.input_file)
   except input_pipeline.InputError as e:
     raise SystemExit("create_pretraining_data.py: error: %s" % e)
-  output_files = [p.strip() for p in FLAGS.output_file.split(",") if p.strip()]
+  output_files = _output_files(FLAGS.output_file)
+  expected = FLAGS.masked_lm_prob * FLAGS.max_seq_length
+  if FLAGS.max_predictions_per_seq < int(round(expected)):
+    print("Warning: --max_predictions_per_seq %d caps the masked share below "
+          "--masked_lm_prob %g (about %d of %d tokens)." % (
+              FLAGS.max_predictions_per_seq, FLAGS.masked_lm_prob,
+              int(round(expected)), FLAGS.max_seq_length))
   for path in output_files:
     directory = os.path.dirname(path)
     if directory:

@@ -319,3 +319,69 @@ def test_script_summary_dump_and_error(tmp_path):
   assert result.returncode != 0
   assert "c.jsonl:9: not valid JSON" in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_failed_run_keeps_the_previous_outputs_and_leaves_no_tmp(tmp_path):
+  """A run that fails part-way (a bad line after good documents) leaves the
+  previous run's records and .examples.txt as they were, and no .tmp."""
+  corpus = write_corpus(str(tmp_path / "c.jsonl"), 8, seed=8)
+  out = str(tmp_path / "out" / "data.tfrecord")
+  args = ["--input_file=" + corpus, "--output_file=" + out,
+          "--max_seq_length=64", "--max_predictions_per_seq=10",
+          "--dupe_factor=1", "--dump_examples=2", "--docs_per_batch=2"]
+  assert run_main(args).returncode == 0
+  before = {name: open(os.path.join(str(tmp_path / "out"), name), "rb").read()
+            for name in os.listdir(str(tmp_path / "out"))}
+  assert sorted(before) == ["data.tfrecord", "data.tfrecord.examples.txt"]
+  with io.open(corpus, "a", encoding="utf-8") as f:
+    f.write(u"oops\n")
+  result = run_main(args[:2] + ["--random_seed=3"] + args[2:])
+  assert result.returncode == 1 and "c.jsonl:9: not valid JSON" in result.stderr
+  after = {name: open(os.path.join(str(tmp_path / "out"), name), "rb").read()
+           for name in os.listdir(str(tmp_path / "out"))}
+  assert after == before
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--output_file=a.tfrecord,b.tfrecord,a.tfrecord",
+     "--output_file must name distinct files"),
+    ("--max_ngram=0", "--max_ngram must be 1..4"),
+    ("--max_ngram=5", "--max_ngram must be 1..4"),
+    ("--max_seq_length=4", "--max_seq_length must be at least 5"),
+    ("--max_predictions_per_seq=0", "--max_predictions_per_seq must be at "
+                                    "least 1"),
+])
+def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
+  corpus = write_corpus(str(tmp_path / "c.jsonl"), 2, seed=1)
+  args = ["--input_file=" + corpus,
+          "--output_file=" + str(tmp_path / "x.tfrecord")]
+  if flag.startswith("--output_file"):
+    args[1] = "--output_file=" + ",".join(
+        str(tmp_path / name) for name in flag.split("=")[1].split(","))
+  else:
+    args.append(flag)
+  result = run_main(args)
+  assert result.returncode == 1
+  assert message in result.stderr
+  assert "Traceback" not in result.stderr
+  assert os.listdir(str(tmp_path)) == ["c.jsonl"]
+
+
+def test_empty_input_is_an_error_and_writes_nothing(tmp_path):
+  corpus = tmp_path / "empty.jsonl"
+  corpus.write_text(u"\n\n")
+  out = str(tmp_path / "out.tfrecord")
+  result = run_main(["--input_file=" + str(corpus), "--output_file=" + out])
+  assert result.returncode == 1
+  assert "no instance" in result.stderr
+  assert sorted(os.listdir(str(tmp_path))) == ["empty.jsonl"]
+
+
+def test_warns_when_max_predictions_caps_the_masked_share(tmp_path):
+  corpus = write_corpus(str(tmp_path / "c.jsonl"), 2, seed=1)
+  result = run_main(["--input_file=" + corpus, "--output_file=" +
+                     str(tmp_path / "x.tfrecord"), "--max_seq_length=128",
+                     "--max_predictions_per_seq=10", "--dupe_factor=1"])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert ("--max_predictions_per_seq 10 caps the masked share below "
+          "--masked_lm_prob 0.15 (about 19 of 128 tokens)") in result.stdout
