@@ -130,6 +130,41 @@ def test_one_adam_step_matches_numpy_with_decay_and_clipping():
                                rtol=1e-5, atol=1e-6)
 
 
+def test_two_lamb_steps_match_numpy():
+  """LAMB against NumPy (not only against itself): Adam's update plus weight
+  decay, scaled by the trust ratio ||w|| / ||update|| for the kernel; the
+  bias, excluded from weight decay, gets ratio 1."""
+  x_value, y_value = data()
+  got = train_and_read(x_value, y_value, 1, updates=2,
+                       weight_decay_rate=0.01, optimizer_name="lamb")
+  values = {"kernel": np.arange(12, dtype=np.float64).reshape(4, 3) / 10.0,
+            "bias": np.ones(3)}
+  moments = {name: [np.zeros_like(v), np.zeros_like(v)]
+             for name, v in values.items()}
+  for step in range(2):
+    residual = (x_value.astype(np.float64).dot(values["kernel"]) +
+                values["bias"] - y_value)
+    scale = 2.0 / residual.size
+    grads = {"kernel": x_value.T.dot(residual) * scale,
+             "bias": residual.sum(0) * scale}
+    norm = np.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    grads = {name: g / max(norm, 1.0) for name, g in grads.items()}
+    lr = 0.1 * (1 - step / 10.0)
+    for name in ("kernel", "bias"):
+      m, v = moments[name]
+      m = 0.9 * m + 0.1 * grads[name]
+      v = 0.999 * v + 0.001 * grads[name] ** 2
+      moments[name] = [m, v]
+      update = m / (np.sqrt(v) + 1e-6)
+      if name == "kernel":
+        update = update + 0.01 * values[name]
+        update *= np.linalg.norm(values[name]) / np.linalg.norm(update)
+      values[name] = values[name] - lr * update
+  for name in ("kernel", "bias"):
+    np.testing.assert_allclose(got["dense/" + name], values[name],
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_loss_scaling_skips_overflowing_updates_and_halves_the_scale():
   with tf.Graph().as_default():
     w = tf.get_variable("w/kernel", initializer=np.float32(1.0))

@@ -143,7 +143,50 @@ def test_init_checkpoint_loads_bert_and_reports_new_heads(tmp_path):
         "cls/predictions/output_ner_layer/bias",
         "cls/predictions/output_dep_layer/kernel",
         "cls/predictions/output_dep_layer/bias"}
-    del checkpoint
+    # The values, not just the names: after initialisation every loaded
+    # variable holds the checkpoint's value (a fresh random initialisation
+    # would not), and the new ones keep their initialisers.
+    reader = tf.train.load_checkpoint(checkpoint)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      for variable in tf.global_variables():
+        name = variable.op.name
+        if name in loaded:
+          np.testing.assert_array_equal(sess.run(variable),
+                                        reader.get_tensor(name), name)
+      bias = [v for v in tf.global_variables()
+              if v.op.name == "cls/predictions/output_bias"][0]
+      assert not sess.run(bias).any()  # zeros initialiser, not loaded
+
+
+def test_init_checkpoint_skips_variables_of_another_shape(tmp_path):
+  """A variable whose shape differs from the checkpoint's is not loaded
+  (and is listed as new) while the others are."""
+  with tf.Graph().as_default():
+    modeling.BertModel(tiny_config(VOCAB), is_training=False,
+                       input_ids=tf.constant([[1, 2]]))
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      checkpoint = tf.train.Saver().save(sess, str(tmp_path / "a" / "m.ckpt"))
+  with tf.Graph().as_default():
+    modeling.BertModel(tiny_config(VOCAB, intermediate_size=48),
+                       is_training=False, input_ids=tf.constant([[1, 2]]))
+    _, loaded, new = estimator_utils.init_from_checkpoint(checkpoint,
+                                                          use_tpu=False)
+    other_shape = {"bert/encoder/layer_%d/%s/dense/%s" % (i, part, kind)
+                   for i in range(2) for part in ("intermediate", "output")
+                   for kind in ("kernel", "bias")}
+    other_shape.discard("bert/encoder/layer_0/output/dense/bias")
+    other_shape.discard("bert/encoder/layer_1/output/dense/bias")
+    assert set(new) == other_shape
+    assert "bert/embeddings/word_embeddings" in loaded
+    reader = tf.train.load_checkpoint(checkpoint)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      table = [v for v in tf.global_variables()
+               if v.op.name == "bert/embeddings/word_embeddings"][0]
+      np.testing.assert_array_equal(
+          sess.run(table), reader.get_tensor("bert/embeddings/word_embeddings"))
 
 
 def test_data_parallel_estimator_path_trains(tmp_path):
@@ -333,9 +376,10 @@ def test_help_documents_every_flag(tmp_path):
   module_flags = script_flags()
   names = {f.name for f in module_flags}
   assert set(issue_flags) <= names
+  flat = " ".join(text.split())  # absl wraps the help text
   for flag in module_flags:
     assert ("--" + flag.name in text or "--[no]" + flag.name in text), flag.name
-    assert flag.help and flag.help.split()[0] in text, flag.name
+    assert flag.help and " ".join(flag.help.split()) in flat, flag.name
 
 
 @pytest.mark.parametrize("script", ["run_pretrain_tpu.sh",
