@@ -252,29 +252,60 @@ def tokenize_sentence(text, words, tag_ids, tokenizer, where):
                            tag_ids["dep"])
 
 
+def split_long_sentence(sentence, max_num_tokens):
+  """Pieces of at most max_num_tokens tokens, cut at word boundaries (inside
+  a word only when one word alone is longer): no token is lost."""
+  if len(sentence.tokens) <= max_num_tokens:
+    return [sentence]
+  pieces, start = [], 0
+  while start < len(sentence.tokens):
+    end = min(start + max_num_tokens, len(sentence.tokens))
+    if end < len(sentence.tokens):
+      boundaries = [i for i in range(start + 1, end + 1)
+                    if sentence.word_ids[i] != sentence.word_ids[i - 1]]
+      if boundaries:
+        end = boundaries[-1]
+    pieces.append(sentence._replace(tokens=sentence.tokens[start:end],
+                                    word_ids=sentence.word_ids[start:end]))
+    start = end
+  return pieces
+
+
 def create_instances_from_document(sentences, max_seq_length, short_seq_prob,
                                    masked_lm_prob, max_predictions_per_seq,
                                    max_ngram, vocab_words, rng):
-  """Packs consecutive sentences into `[CLS] A [SEP] B [SEP]` instances."""
-  max_num_tokens = max_seq_length - 3
-  target_length = max_num_tokens
-  if rng.random() < short_seq_prob:
-    target_length = rng.randint(2, max_num_tokens)
+  """Packs consecutive sentences into `[CLS] A [SEP] B [SEP]` instances.
 
+  An instance is closed before the sentence that would not fit, which then
+  starts the next one; a sentence longer than an instance is split at word
+  boundaries. So every token of the document reaches exactly one instance
+  (at --dupe_factor 1), none is truncated away.
+  """
+  max_num_tokens = max_seq_length - 3
+
+  def new_target():
+    if rng.random() < short_seq_prob:
+      return rng.randint(2, max_num_tokens)
+    return max_num_tokens
+
+  pieces = [piece for sentence in sentences if sentence.tokens
+            for piece in split_long_sentence(sentence, max_num_tokens)]
   instances = []
   chunk, chunk_length = [], 0
-  for i, sentence in enumerate(sentences):
-    if sentence.tokens:
-      chunk.append(sentence)
-      chunk_length += len(sentence.tokens)
-    if chunk and (i == len(sentences) - 1 or chunk_length >= target_length):
+  target_length = new_target()
+  for piece in pieces:
+    if chunk and chunk_length + len(piece.tokens) > target_length:
       instances.append(_instance_from_chunk(
           chunk, max_num_tokens, masked_lm_prob, max_predictions_per_seq,
           max_ngram, vocab_words, rng))
       chunk, chunk_length = [], 0
-      target_length = max_num_tokens
-      if rng.random() < short_seq_prob:
-        target_length = rng.randint(2, max_num_tokens)
+      target_length = new_target()
+    chunk.append(piece)
+    chunk_length += len(piece.tokens)
+  if chunk:
+    instances.append(_instance_from_chunk(
+        chunk, max_num_tokens, masked_lm_prob, max_predictions_per_seq,
+        max_ngram, vocab_words, rng))
   return instances
 
 
@@ -456,6 +487,8 @@ class Summary(object):
     self.documents = 0
     self.instances = 0
     self.tokens = 0
+    self.corpus_tokens = 0  # of the input, once per dupe
+    self.content_tokens = 0  # of the instances, [CLS] and [SEP] left out
     self.masked = 0
     self.ngrams = collections.Counter()
     self.labels = {task: collections.Counter() for task in linguistic_tags.TASKS}
@@ -464,6 +497,8 @@ class Summary(object):
   def add(self, instance):
     self.instances += 1
     self.tokens += len(instance.tokens)
+    self.content_tokens += sum(
+        1 for token in instance.tokens if token not in ("[CLS]", "[SEP]"))
     self.masked += len(instance.masked_positions)
     self.ngrams.update(instance.ngram_lengths)
     for column, task in enumerate(linguistic_tags.TASKS):
@@ -477,6 +512,8 @@ class Summary(object):
     self.documents += other.documents
     self.instances += other.instances
     self.tokens += other.tokens
+    self.corpus_tokens += other.corpus_tokens
+    self.content_tokens += other.content_tokens
     self.masked += other.masked
     self.ngrams.update(other.ngrams)
     for task in linguistic_tags.TASKS:
@@ -488,7 +525,11 @@ class Summary(object):
              "Instances: %d" % self.instances,
              "Tokens: %d" % self.tokens,
              "Masked tokens: %d (%.2f%%)" % (
-                 self.masked, 100.0 * self.masked / max(self.tokens, 1))]
+                 self.masked, 100.0 * self.masked / max(self.tokens, 1)),
+             "Corpus tokens in the records: %d of %d (%.2f%%; every "
+             "dupe counted)" % (
+                 self.content_tokens, self.corpus_tokens,
+                 100.0 * self.content_tokens / max(self.corpus_tokens, 1))]
     total = sum(self.ngrams.values())
     lines.append("N-gram lengths: " + ", ".join(
         "%d: %d (%.1f%%)" % (n, self.ngrams[n], 100.0 * self.ngrams[n] /
@@ -537,13 +578,19 @@ class InstanceMaker(object):
     self.random_seed = random_seed
     self.keep_instances = keep_instances
 
-  def instances(self, item):
+  def sentences(self, item):
+    """(document index, where, line) -> its TokenizedSentences."""
+    _, where, line = item
+    return [tokenize_sentence(text, words, ids, self.tokenizer,
+                              "%s: sentence %d" % (where, number))
+            for number, (text, words, ids) in enumerate(
+                parse_document(line, where), 1)]
+
+  def instances(self, item, sentences=None):
     """(document index, where, line) -> the document's instances."""
-    doc_index, where, line = item
-    sentences = [tokenize_sentence(text, words, ids, self.tokenizer,
-                                   "%s: sentence %d" % (where, number))
-                 for number, (text, words, ids) in enumerate(
-                     parse_document(line, where), 1)]
+    doc_index = item[0]
+    if sentences is None:
+      sentences = self.sentences(item)
     result = []
     for dupe in range(self.dupe_factor):
       rng = random.Random("%d-%d-%d" % (self.random_seed, doc_index, dupe))
@@ -562,7 +609,10 @@ class InstanceMaker(object):
     """
     records, summary = [], Summary()
     summary.documents = 1
-    instances = self.instances(item)
+    sentences = self.sentences(item)
+    summary.corpus_tokens = self.dupe_factor * sum(len(s.tokens)
+                                                   for s in sentences)
+    instances = self.instances(item, sentences)
     for instance in instances:
       values = instance_to_features(instance, self.tokenizer,
                                     self.max_seq_length,

@@ -385,3 +385,42 @@ def test_warns_when_max_predictions_caps_the_masked_share(tmp_path):
   assert result.returncode == 0, result.stderr[-2000:]
   assert ("--max_predictions_per_seq 10 caps the masked share below "
           "--masked_lm_prob 0.15 (about 19 of 128 tokens)") in result.stdout
+
+
+@pytest.mark.parametrize("max_seq_length,short_seq_prob", [
+    (128, 0.1), (64, 0.0), (32, 0.5)])
+def test_packing_loses_no_token(tmp_path, max_seq_length, short_seq_prob):
+  """At --dupe_factor 1 the instances of a document, in order and with the
+  masked tokens put back, are exactly its tokens: no sentence loses its
+  overshoot, an over-long sentence (50 words, about 100 tokens: over-long
+  at lengths 64 and 32) is split at word boundaries, none is truncated."""
+  rng = random.Random(3)
+  corpus = str(tmp_path / "c.jsonl")
+  with io.open(corpus, "w", encoding="utf-8") as f:
+    for _ in range(12):
+      doc = {"sentences": [random_sentence(rng, rng.choice([5, 12, 30, 50]))
+                           for _ in range(rng.randint(2, 8))]}
+      f.write(json.dumps(doc, ensure_ascii=False) + u"\n")
+  maker = cpd.InstanceMaker(**maker_kwargs(
+      max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
+      dupe_factor=1, max_predictions_per_seq=max_seq_length // 4))
+  total = over_long = 0
+  for i, (where, line) in enumerate(cpd.read_documents([corpus])):
+    item = (i, where, line)
+    expected = [t for s in maker.sentences(item) for t in s.tokens]
+    over_long += sum(len(s.tokens) > max_seq_length - 3
+                     for s in maker.sentences(item))
+    rebuilt = []
+    for instance in maker.instances(item):
+      tokens = list(instance.tokens)
+      for position, label in zip(instance.masked_positions,
+                                 instance.masked_labels):
+        tokens[position] = label
+      assert len(tokens) <= max_seq_length
+      rebuilt.extend(t for t in tokens if t not in ("[CLS]", "[SEP]"))
+    assert rebuilt == expected
+    total += len(expected)
+    records, summary, _ = maker(item)
+    assert summary.content_tokens == summary.corpus_tokens == len(expected)
+  assert total > 2000
+  assert (over_long > 0) == (max_seq_length < 128)
