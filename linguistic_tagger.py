@@ -85,9 +85,32 @@ def define_flags(flag_values=FLAGS):
                        flag_values=flag_values)
   flags.DEFINE_enum("on_error", "stop", ["stop", "skip"],
                     "On a bad line (invalid UTF-8, NUL or control "
-                    "characters): stop with an error naming the file and "
-                    "line, or skip the line and count it.",
+                    "characters, a line of invisible format characters "
+                    "only): stop with an error naming the file and line, or "
+                    "skip the line and count it.",
                     flag_values=flag_values)
+  for name in ("input_file", "output_dir"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  for name in ("batch_size", "num_output_shards", "num_shards", "num_workers",
+               "num_threads"):
+    flags.register_validator(name, lambda value: value >= 1,
+                             message="--%s must be at least 1." % name,
+                             flag_values=flag_values)
+  flags.register_validator(
+      "max_sentence_chars", lambda value: 1 <= value <= MAX_LTP_CHARS,
+      message="--max_sentence_chars must be 1..%d: LTP reads at most %d "
+      "tokens with [CLS] and [SEP], and silently cuts longer input." %
+      (MAX_LTP_CHARS, MAX_LTP_CHARS + 2), flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["shard_index", "num_shards"],
+      lambda v: 0 <= v["shard_index"] < v["num_shards"],
+      message="--shard_index must be in 0..--num_shards - 1.",
+      flag_values=flag_values)
+
+
+# LTP's encoder reads 512 tokens, [CLS] and [SEP] included; a Chinese
+# character is at least one token.
+MAX_LTP_CHARS = 510
 
 
 SENTENCE_ENDS = u"。！？!?；;…"
@@ -110,6 +133,13 @@ def _bad_character(line):
   return None
 
 
+def _only_format_characters(text):
+  """A line of zero-width spaces and the like: it looks empty, is not
+  stripped, and crashes LTP."""
+  return bool(text) and all(unicodedata.category(c) in ("Cf", "Zs") or
+                            c.isspace() for c in text)
+
+
 def read_raw_documents(input_files, on_error="stop", skipped=None):
   """Yields (source, [paragraph, ...]) per document of the raw corpus.
 
@@ -125,9 +155,14 @@ def read_raw_documents(input_files, on_error="stop", skipped=None):
         problem = None
         try:
           line = raw.decode("utf-8")
+          if line_number == 1 and line.startswith(u"\ufeff"):
+            line = line[1:]  # a BOM is no text
           char = _bad_character(line)
           if char is not None:
             problem = "control character U+%04X" % ord(char)
+          elif _only_format_characters(line.strip()):
+            problem = ("only invisible format characters (%s)" %
+                       " ".join("U+%04X" % ord(c) for c in line.strip()))
         except UnicodeDecodeError as e:
           problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
         if problem:
@@ -264,6 +299,10 @@ def load_ltp(model, device="cpu", num_threads=1):
   import torch  # pylint: disable=g-import-not-at-top
   from ltp import LTP  # pylint: disable=g-import-not-at-top
   torch.set_num_threads(num_threads)
+  if device == "cuda" and not torch.cuda.is_available():
+    raise InputError("--device=cuda, but PyTorch sees no CUDA device "
+                     "(torch %s): use --device=cpu or a CUDA build of "
+                     "PyTorch." % torch.__version__)
   try:
     ltp = LTP(model)
   except Exception as e:  # pylint: disable=broad-except
@@ -413,9 +452,6 @@ def format_summary(summary, elapsed, skipped_lines):
 
 
 def main(_):
-  for name in ("input_file", "output_dir"):
-    if not getattr(FLAGS, name):
-      raise app.UsageError("--%s is required." % name)
   try:
     settings = dict(
         input_files=input_pipeline.expand_input_files(FLAGS.input_file),

@@ -96,6 +96,9 @@ def test_documents_split_on_blank_lines_with_sources(tmp_path):
      "c.txt:3: control character U+0007"),
     (b"", "c.txt: the file holds no text"),
     (b"\n  \n", "c.txt: the file holds no text"),
+    # Looks empty, is not stripped, and crashes LTP.
+    (u"你好\n\u200b\u200b\n".encode("utf-8"),
+     "c.txt:2: only invisible format characters (U+200B U+200B)"),
 ])
 def test_bad_input_names_file_and_line(tmp_path, content, message):
   path = tmp_path / "c.txt"
@@ -255,3 +258,40 @@ def test_missing_model_is_a_clear_error(tmp_path, tiny_ltp_dir):
   del tiny_ltp_dir  # needs the ltp package
   with pytest.raises(lt.InputError, match="Could not load the LTP model"):
     lt.load_ltp(str(tmp_path / "no-such-model"))
+
+
+def test_a_byte_order_mark_is_not_text(tmp_path):
+  path = tmp_path / "c.txt"
+  path.write_bytes(u"\ufeff哈尔滨工业大学位于哈尔滨。\n".encode("utf-8"))
+  ((source, paragraphs),) = list(lt.read_raw_documents([str(path)]))
+  assert paragraphs == [u"哈尔滨工业大学位于哈尔滨。"]
+  assert source.endswith("c.txt:1")
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--max_sentence_chars=0", "--max_sentence_chars must be 1..510"),
+    ("--max_sentence_chars=600", "--max_sentence_chars must be 1..510"),
+    ("--num_output_shards=0", "--num_output_shards must be at least 1"),
+    ("--batch_size=0", "--batch_size must be at least 1"),
+    ("--shard_index=2", "--shard_index must be in 0..--num_shards - 1"),
+])
+def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
+  corpus = write(tmp_path / "c.txt", CORPUS)
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "linguistic_tagger.py"),
+       "--input_file=" + corpus, "--output_dir=" + str(tmp_path / "o"), flag],
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+  assert result.returncode == 1
+  assert message in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not os.path.exists(str(tmp_path / "o"))
+
+
+def test_cuda_without_cuda_is_a_clear_error(tiny_ltp_dir):
+  import torch  # pylint: disable=g-import-not-at-top
+  if torch.cuda.is_available():
+    pytest.skip("this machine has CUDA")
+  with pytest.raises(lt.InputError, match="--device=cuda, but PyTorch sees "
+                     "no CUDA device"):
+    lt.load_ltp(tiny_ltp_dir, device="cuda")
