@@ -35,6 +35,7 @@ import os
 import random
 import sys
 import time
+import zlib
 
 from absl import app
 from absl import flags
@@ -204,16 +205,21 @@ def parse_document(line, where):
 def read_documents(input_files):
   """Yields (where, line) for every non-empty line of the input files."""
   for path in input_files:
-    with open_binary(path) as reader:
-      for line_number, raw in enumerate(reader, 1):
-        # Decoded line by line so that an error names the exact line.
-        try:
-          line = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-          raise DataError("%s:%d: invalid UTF-8 (%s at byte %d)." %
-                          (path, line_number, e.reason, e.start))
-        if line.strip():
-          yield "%s:%d" % (path, line_number), line
+    line_number = 0
+    try:
+      with open_binary(path) as reader:
+        for line_number, raw in enumerate(reader, 1):
+          # Decoded line by line so that an error names the exact line.
+          try:
+            line = raw.decode("utf-8")
+          except UnicodeDecodeError as e:
+            raise DataError("%s:%d: invalid UTF-8 (%s at byte %d)." %
+                            (path, line_number, e.reason, e.start))
+          if line.strip():
+            yield "%s:%d" % (path, line_number), line
+    except (EOFError, zlib.error, IOError, OSError) as e:
+      raise DataError("%s: cannot be read after line %d (%s)." %
+                      (path, line_number, e))
 
 
 def word_char_spans(text, words, where):
@@ -712,10 +718,14 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
 
 
 def main(_):
-  try:
-    input_files = input_pipeline.expand_input_files(FLAGS.input_file)
-  except input_pipeline.InputError as e:
-    raise SystemExit("create_pretraining_data.py: error: %s" % e)
+  input_pipeline.run_reporting_errors(
+      make_records, "create_pretraining_data.py",
+      extra_errors=(DataError, tf.errors.OpError))
+
+
+def make_records():
+  """Writes the records as the flags say and prints the summary."""
+  input_files = input_pipeline.expand_input_files(FLAGS.input_file)
   output_files = _output_files(FLAGS.output_file)
   expected = FLAGS.masked_lm_prob * FLAGS.max_seq_length
   if FLAGS.max_predictions_per_seq < int(round(expected)):
@@ -745,9 +755,8 @@ def main(_):
     summary = write_pretraining_data(
         input_files, output_files, maker_kwargs, FLAGS.num_workers,
         FLAGS.docs_per_batch, FLAGS.dump_examples, log)
-  except DataError as e:
-    raise SystemExit("\ncreate_pretraining_data.py: error: %s" % e)
-  sys.stderr.write("\n")
+  finally:
+    sys.stderr.write("\n")  # after the progress line
   print(summary.report())
   print("Wrote: %s" % ", ".join(output_files))
   if FLAGS.dump_examples:

@@ -51,6 +51,10 @@ def expand_input_files(input_file):
       matched = []
     if not matched:
       raise InputError("--input_file pattern %r matches no file." % pattern)
+    for path in matched:
+      if tf.gfile.IsDirectory(path):
+        raise InputError("--input_file: %s is a directory; give its files "
+                         "(e.g. %s/*)." % (path, path.rstrip("/")))
     files.extend(matched)
   if not files:
     raise InputError("--input_file is empty: give one or more file globs.")

@@ -36,6 +36,7 @@ import os
 import sys
 import time
 import unicodedata
+import zlib
 
 from absl import app
 from absl import flags
@@ -148,45 +149,54 @@ def read_raw_documents(input_files, on_error="stop", skipped=None):
   `skipped` (a Counter keyed by file).
   """
   for path in input_files:
-    opener = gzip.open if path.endswith(".gz") else io.open
-    paragraphs, source, saw_text = [], None, False
-    with opener(path, "rb") as reader:
-      for line_number, raw in enumerate(reader, 1):
-        problem = None
-        try:
-          line = raw.decode("utf-8")
-          if line_number == 1 and line.startswith(u"\ufeff"):
-            line = line[1:]  # a BOM is no text
-          char = _bad_character(line)
-          if char is not None:
-            problem = "control character U+%04X" % ord(char)
-          elif _only_format_characters(line.strip()):
-            problem = ("only invisible format characters (%s)" %
-                       " ".join("U+%04X" % ord(c) for c in line.strip()))
-        except UnicodeDecodeError as e:
-          problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
-        if problem:
-          if on_error == "skip":
-            if skipped is not None:
-              skipped[path] += 1
-            continue
-          raise InputError("%s:%d: %s. Fix the line, or pass "
-                           "--on_error=skip to skip such lines." %
-                           (path, line_number, problem))
-        text = line.strip()
-        if not text:
-          if paragraphs:
-            yield source, paragraphs
-          paragraphs, source = [], None
+    try:
+      for item in _read_raw_file(path, on_error, skipped):
+        yield item
+    except (EOFError, zlib.error, IOError, OSError) as e:
+      raise InputError("%s: cannot be read to the end (%s)." % (path, e))
+
+
+def _read_raw_file(path, on_error, skipped):
+  """read_raw_documents of one file."""
+  opener = gzip.open if path.endswith(".gz") else io.open
+  paragraphs, source, saw_text = [], None, False
+  with opener(path, "rb") as reader:
+    for line_number, raw in enumerate(reader, 1):
+      problem = None
+      try:
+        line = raw.decode("utf-8")
+        if line_number == 1 and line.startswith(u"\ufeff"):
+          line = line[1:]  # a BOM is no text
+        char = _bad_character(line)
+        if char is not None:
+          problem = "control character U+%04X" % ord(char)
+        elif _only_format_characters(line.strip()):
+          problem = ("only invisible format characters (%s)" %
+                     " ".join("U+%04X" % ord(c) for c in line.strip()))
+      except UnicodeDecodeError as e:
+        problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
+      if problem:
+        if on_error == "skip":
+          if skipped is not None:
+            skipped[path] += 1
           continue
-        saw_text = True
-        if source is None:
-          source = "%s:%d" % (path, line_number)
-        paragraphs.append(text)
-    if paragraphs:
-      yield source, paragraphs
-    if not saw_text and on_error == "stop":
-      raise InputError("%s: the file holds no text." % path)
+        raise InputError("%s:%d: %s. Fix the line, or pass "
+                         "--on_error=skip to skip such lines." %
+                         (path, line_number, problem))
+      text = line.strip()
+      if not text:
+        if paragraphs:
+          yield source, paragraphs
+        paragraphs, source = [], None
+        continue
+      saw_text = True
+      if source is None:
+        source = "%s:%d" % (path, line_number)
+      paragraphs.append(text)
+  if paragraphs:
+    yield source, paragraphs
+  if not saw_text and on_error == "stop":
+    raise InputError("%s: the file holds no text." % path)
 
 
 def split_sentences(paragraph, max_chars=500):
@@ -415,6 +425,9 @@ def run(settings, log=print):
             settings["batch_size"], settings["max_sentence_chars"],
             settings["on_error"], progress=bar.update))
     else:
+      # Load the model here once first: a model that fails to load in the
+      # workers would make the pool start new workers forever.
+      load_ltp(settings["ltp_model"], "cpu", 1)
       pool = multiprocessing.get_context("spawn").Pool(
           min(settings["num_workers"], len(pending)), _init_worker,
           (settings,))
@@ -452,19 +465,21 @@ def format_summary(summary, elapsed, skipped_lines):
 
 
 def main(_):
-  try:
-    settings = dict(
-        input_files=input_pipeline.expand_input_files(FLAGS.input_file),
-        output_dir=FLAGS.output_dir, ltp_model=FLAGS.ltp_model,
-        device=FLAGS.device, batch_size=FLAGS.batch_size,
-        num_output_shards=FLAGS.num_output_shards,
-        num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index,
-        num_workers=FLAGS.num_workers, num_threads=FLAGS.num_threads,
-        max_sentence_chars=FLAGS.max_sentence_chars,
-        on_error=FLAGS.on_error)
-    summary, elapsed, skipped = run(settings)
-  except InputError as e:
-    raise SystemExit("linguistic_tagger.py: error: %s" % e)
+  input_pipeline.run_reporting_errors(tag, "linguistic_tagger.py")
+
+
+def tag():
+  """Tags as the flags say and prints the summary."""
+  settings = dict(
+      input_files=input_pipeline.expand_input_files(FLAGS.input_file),
+      output_dir=FLAGS.output_dir, ltp_model=FLAGS.ltp_model,
+      device=FLAGS.device, batch_size=FLAGS.batch_size,
+      num_output_shards=FLAGS.num_output_shards,
+      num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index,
+      num_workers=FLAGS.num_workers, num_threads=FLAGS.num_threads,
+      max_sentence_chars=FLAGS.max_sentence_chars,
+      on_error=FLAGS.on_error)
+  summary, elapsed, skipped = run(settings)
   print(format_summary(summary, elapsed, skipped))
   print("Output: %s" % FLAGS.output_dir)
   sys.stdout.flush()

@@ -2,6 +2,7 @@
 """create_pretraining_data.py: alignment, masking, labels, determinism, errors."""
 
 import collections
+import gzip
 import io
 import json
 import os
@@ -424,3 +425,30 @@ def test_packing_loses_no_token(tmp_path, max_seq_length, short_seq_prob):
     assert summary.content_tokens == summary.corpus_tokens == len(expected)
   assert total > 2000
   assert (over_long > 0) == (max_seq_length < 128)
+
+
+@pytest.mark.parametrize("case,message", [
+    ("truncated_gz", "c.jsonl.gz: cannot be read after line"),
+    ("directory", "is a directory; give its files"),
+    ("missing_vocab", "no-such-vocab.txt"),
+])
+def test_file_system_errors_are_one_line(tmp_path, case, message):
+  corpus = write_corpus(str(tmp_path / "c.jsonl"), 20, seed=2)
+  args = ["--input_file=" + corpus,
+          "--output_file=" + str(tmp_path / "out" / "x.tfrecord")]
+  if case == "truncated_gz":
+    data = gzip.compress(open(corpus, "rb").read())
+    with open(corpus + ".gz", "wb") as f:
+      f.write(data[:len(data) // 2])
+    args[0] = "--input_file=" + corpus + ".gz"
+  elif case == "directory":
+    os.makedirs(str(tmp_path / "d"))
+    args[0] = "--input_file=" + str(tmp_path / "d")
+  else:
+    args.append("--vocab_file=" + str(tmp_path / "no-such-vocab.txt"))
+  result = run_main(args)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("create_pretraining_data.py: error: ")
+  assert message in last
+  assert "Traceback" not in result.stderr

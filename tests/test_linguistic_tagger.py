@@ -295,3 +295,13 @@ def test_cuda_without_cuda_is_a_clear_error(tiny_ltp_dir):
   with pytest.raises(lt.InputError, match="--device=cuda, but PyTorch sees "
                      "no CUDA device"):
     lt.load_ltp(tiny_ltp_dir, device="cuda")
+
+
+def test_truncated_gz_is_named(tmp_path):
+  import gzip  # pylint: disable=g-import-not-at-top
+  data = gzip.compress((CORPUS * 50).encode("utf-8"))
+  path = tmp_path / "c.txt.gz"
+  path.write_bytes(data[:len(data) // 2])
+  with pytest.raises(lt.InputError, match="c.txt.gz: cannot be read to the "
+                     "end"):
+    list(lt.read_raw_documents([str(path)]))
