@@ -133,10 +133,20 @@ def test_masked_fraction_and_ngram_distribution(tmp_path, max_seq_length,
 
 
 def test_each_masked_position_gets_its_words_tags(tmp_path):
-  # Single-character words whose tags are a function of the character, so
-  # the expected tags of a masked token follow from its original token.
-  def tags_of(char):
-    index = CJK.index(char)
+  # Words of one to three characters, no character in two words, and tags
+  # that are a function of the word: every token of a multi-character word
+  # must carry its word's tags (a token taking its own character's tags, or
+  # a neighbour's, is caught).
+  lexicon, i = [], 0
+  for length in [1, 2, 3] * 20:
+    if i + length > len(CJK):
+      break
+    lexicon.append(u"".join(CJK[i:i + length]))
+    i += length
+  word_of_char = {c: w for w in lexicon for c in w}
+
+  def tags_of(word):
+    index = lexicon.index(word)
     return (index % 27, index % 13, None if index % 10 == 0 else index % 14)
 
   rng = random.Random(9)
@@ -145,7 +155,7 @@ def test_each_masked_position_gets_its_words_tags(tmp_path):
     for _ in range(30):
       sentences = []
       for _ in range(rng.randint(2, 6)):
-        words = [rng.choice(CJK) for _ in range(rng.randint(3, 20))]
+        words = [rng.choice(lexicon) for _ in range(rng.randint(3, 12))]
         sentences.append({
             "words": words,
             "pos": [linguistic_tags.POS_TAGS[tags_of(w)[0]] for w in words],
@@ -156,12 +166,13 @@ def test_each_masked_position_gets_its_words_tags(tmp_path):
                           for w in words]})
       f.write(json.dumps({"sentences": sentences}, ensure_ascii=False) +
               u"\n")
-  checked = 0
+  checked = collections.Counter()
   for instance in make_instances(corpus, max_seq_length=64):
     for label, tags in zip(instance.masked_labels, instance.tags):
-      assert tags == tags_of(label)
-      checked += 1
-  assert checked > 200
+      word = word_of_char[label]
+      assert tags == tags_of(word), (label, word)
+      checked[len(word)] += 1
+  assert checked[1] > 100 and checked[2] > 100 and checked[3] > 100
 
 
 def test_every_token_of_a_chosen_word_is_masked(tokenizer):

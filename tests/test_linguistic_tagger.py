@@ -171,8 +171,18 @@ def test_real_ltp_run_structure_and_alignment(tmp_path, tiny_ltp_dir):
         for tag in sentence[key]:
           assert tag is None or linguistic_tags.tag_to_id(task, tag) is not None
   assert sentences == summary.sentences == 11
-  assert summary.words == sum(summary.tags["pos"].values()) + sum(
-      n for k, n in summary.missing.items() if k.startswith("pos:"))
+  # The summary against counts made here from the written files.
+  counter = __import__("collections").Counter
+  assert summary.words == sum(len(s["words"]) for d in documents
+                              for s in d["sentences"])
+  for task, key in (("pos", "pos"), ("ner", "ner"), ("dep", "dep_label")):
+    written = counter(tag for d in documents for s in d["sentences"]
+                      for tag in s[key] if tag is not None)
+    assert {t: n for t, n in summary.tags[task].items() if n} == dict(written)
+    nulls = sum(tag is None for d in documents for s in d["sentences"]
+                for tag in s[key])
+    assert sum(n for k, n in summary.missing.items()
+               if k.startswith(task + ":")) == nulls
 
 
 def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
