@@ -387,6 +387,38 @@ def _tag_shard_in_worker(index):
                    s["max_sentence_chars"], s["on_error"])
 
 
+RUN_RECORD = "tagging.json"
+# The settings that decide the output (not the machine's share or speed).
+_RECORDED = ("ltp_model", "num_output_shards", "max_sentence_chars",
+             "on_error")
+
+
+def check_run_record(output_dir, settings):
+  """Records the input and the settings beside the shards on the first run;
+  a later run with other input or settings is refused, since it would keep
+  the finished shards of the first one."""
+  record = {"input_files": [[path, os.path.getsize(path)]
+                            for path in settings["input_files"]]}
+  record.update({name: settings[name] for name in _RECORDED})
+  path = os.path.join(output_dir, RUN_RECORD)
+  if os.path.exists(path):
+    with io.open(path, encoding="utf-8") as f:
+      previous = json.load(f)
+    different = sorted(name for name in set(record) | set(previous)
+                       if record.get(name) != previous.get(name))
+    if different:
+      raise InputError(
+          "%s was made from other %s (see %s): use another --output_dir, or "
+          "the same input and flags to resume." % (
+              output_dir, " and ".join(
+                  "input files" if name == "input_files" else "--" + name
+                  for name in different), path))
+    return
+  with io.open(path + ".tmp", "w", encoding="utf-8") as f:
+    f.write(json.dumps(record, ensure_ascii=False, indent=2) + u"\n")
+  os.rename(path + ".tmp", path)
+
+
 def run(settings, log=print):
   """Tags every pending shard of this machine; returns the merged summary."""
   if not 0 <= settings["shard_index"] < settings["num_shards"]:
@@ -395,6 +427,7 @@ def run(settings, log=print):
   output_dir = settings["output_dir"]
   if not os.path.isdir(output_dir):
     os.makedirs(output_dir)
+  check_run_record(output_dir, settings)
   num_output_shards = settings["num_output_shards"]
   mine = [j for j in range(num_output_shards)
           if j % settings["num_shards"] == settings["shard_index"]]

@@ -315,3 +315,20 @@ def test_truncated_gz_is_named(tmp_path):
   with pytest.raises(lt.InputError, match="c.txt.gz: cannot be read to the "
                      "end"):
     list(lt.read_raw_documents([str(path)]))
+
+
+def test_rerun_with_other_input_or_flags_is_refused(tmp_path, tiny_ltp_dir):
+  """A finished shard of another corpus would be kept silently: the first
+  run records its input and settings beside the shards, and a different
+  second run is refused (the same one resumes, as above)."""
+  corpus = write(tmp_path / "c.txt", CORPUS)
+  first = settings(tmp_path, tiny_ltp_dir, corpus)
+  lt.run(first, log=lambda m: None)
+  before = read_outputs(first["output_dir"])
+  other = write(tmp_path / "other.txt", CORPUS + u"\n多了一个文档。\n")
+  with pytest.raises(lt.InputError, match="was made from other input files"):
+    lt.run(dict(first, input_files=[other]), log=lambda m: None)
+  with pytest.raises(lt.InputError, match="other --max_sentence_chars"):
+    lt.run(dict(first, max_sentence_chars=100), log=lambda m: None)
+  assert read_outputs(first["output_dir"]) == before
+  lt.run(dict(first, num_workers=1, batch_size=4), log=lambda m: None)
