@@ -17,48 +17,18 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
-
-class InputError(ValueError):
-  """Bad input: a file or line that cannot be used; the message names it."""
+import script_errors
 
 
-def run_reporting_errors(run, script, extra_errors=()):
-  """Calls run(); bad input (InputError, a model config error, a file that
-  cannot be read or written, or `extra_errors`) ends the script with the
-  one line `script: error: message` and exit status 1."""
-  import modeling  # pylint: disable=g-import-not-at-top
-  try:
-    return run()
-  except (InputError, modeling.ConfigError, EnvironmentError) + tuple(
-      extra_errors) as e:
-    raise SystemExit("%s: error: %s" % (script, e))
+# The one error hierarchy, and globbing, live in the TensorFlow-free
+# script_errors; they are re-exported here for the TensorFlow scripts.
+InputError = script_errors.InputError
+run_reporting_errors = script_errors.run_reporting_errors
+expand_input_files = script_errors.expand_input_files
 
 
 # A feature of a record: its dtype and length.
 FeatureSpec = collections.namedtuple("FeatureSpec", ["dtype", "length"])
-
-
-def expand_input_files(input_file):
-  """Expands a comma-separated list of globs; every glob must match."""
-  files = []
-  for pattern in input_file.split(","):
-    pattern = pattern.strip()
-    if not pattern:
-      continue
-    try:
-      matched = sorted(tf.gfile.Glob(pattern))
-    except tf.errors.NotFoundError:  # TF 1.15, for a missing directory
-      matched = []
-    if not matched:
-      raise InputError("--input_file pattern %r matches no file." % pattern)
-    for path in matched:
-      if tf.gfile.IsDirectory(path):
-        raise InputError("--input_file: %s is a directory; give its files "
-                         "(e.g. %s/*)." % (path, path.rstrip("/")))
-    files.extend(matched)
-  if not files:
-    raise InputError("--input_file is empty: give one or more file globs.")
-  return files
 
 
 def _feature_values(feature):

@@ -41,8 +41,8 @@ import zlib
 from absl import app
 from absl import flags
 
-import input_pipeline
 import linguistic_tags
+import script_errors
 
 FLAGS = flags.FLAGS
 
@@ -122,7 +122,7 @@ NER_TYPES = ("Nh", "Ni", "Ns")
 
 # Bad input files or lines; the message names them. One error type for every
 # script's input problems.
-InputError = input_pipeline.InputError
+InputError = script_errors.InputError
 
 
 def _bad_character(line):
@@ -498,13 +498,13 @@ def format_summary(summary, elapsed, skipped_lines):
 
 
 def main(_):
-  input_pipeline.run_reporting_errors(tag, "linguistic_tagger.py")
+  script_errors.run_reporting_errors(tag, "linguistic_tagger.py")
 
 
 def tag():
   """Tags as the flags say and prints the summary."""
   settings = dict(
-      input_files=input_pipeline.expand_input_files(FLAGS.input_file),
+      input_files=script_errors.expand_input_files(FLAGS.input_file),
       output_dir=FLAGS.output_dir, ltp_model=FLAGS.ltp_model,
       device=FLAGS.device, batch_size=FLAGS.batch_size,
       num_output_shards=FLAGS.num_output_shards,

@@ -26,8 +26,10 @@ import re
 import six
 import tensorflow.compat.v1 as tf
 
+import script_errors
 
-class ConfigError(ValueError):
+
+class ConfigError(script_errors.InputError):
   """A model configuration file that cannot be used."""
 
 

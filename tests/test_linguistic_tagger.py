@@ -332,3 +332,15 @@ def test_rerun_with_other_input_or_flags_is_refused(tmp_path, tiny_ltp_dir):
     lt.run(dict(first, max_sentence_chars=100), log=lambda m: None)
   assert read_outputs(first["output_dir"]) == before
   lt.run(dict(first, num_workers=1, batch_size=4), log=lambda m: None)
+
+
+def test_the_tagger_imports_no_tensorflow():
+  """Its processes (and each pool worker) need PyTorch only: importing
+  TensorFlow cost ~5 s and ~400 MiB each."""
+  result = subprocess.run(
+      [sys.executable, "-c", "import sys, linguistic_tagger; "
+       "print(sorted(m for m in sys.modules if m.startswith('tensorflow')))"],
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == "[]"

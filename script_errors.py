@@ -1,0 +1,64 @@
+# coding=utf-8
+"""The one error hierarchy of every script, and the input-file globbing.
+
+No TensorFlow here, so that processes which need none (the LTP tagger and
+its workers) do not pay for importing it: TensorFlow is imported only to
+expand a remote (gs://...) pattern.
+
+`InputError` is bad input — a file, a line, a flag value, a config — whose
+message names it; `run_reporting_errors` turns it (and file-system errors)
+into the one line `script.py: error: <message>` and exit status 1.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import glob
+import os
+
+
+class InputError(ValueError):
+  """Bad input: a file or line that cannot be used; the message names it."""
+
+
+def run_reporting_errors(run, script, extra_errors=()):
+  """Calls run(); bad input (InputError and its subclasses such as a model
+  config error, a file that cannot be read or written, or `extra_errors`)
+  ends the script with the one line `script: error: message` and exit
+  status 1."""
+  try:
+    return run()
+  except (InputError, EnvironmentError) + tuple(extra_errors) as e:
+    raise SystemExit("%s: error: %s" % (script, e))
+
+
+def _glob(pattern):
+  if "://" in pattern:
+    import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+    try:
+      return [(path, tf.gfile.IsDirectory(path))
+              for path in sorted(tf.gfile.Glob(pattern))]
+    except tf.errors.NotFoundError:  # TF 1.15, for a missing directory
+      return []
+  return [(path, os.path.isdir(path)) for path in sorted(glob.glob(pattern))]
+
+
+def expand_input_files(input_file):
+  """Expands a comma-separated list of globs; every glob must match files."""
+  files = []
+  for pattern in input_file.split(","):
+    pattern = pattern.strip()
+    if not pattern:
+      continue
+    matched = _glob(pattern)
+    if not matched:
+      raise InputError("--input_file pattern %r matches no file." % pattern)
+    for path, is_directory in matched:
+      if is_directory:
+        raise InputError("--input_file: %s is a directory; give its files "
+                         "(e.g. %s/*)." % (path, path.rstrip("/")))
+    files.extend(path for path, _ in matched)
+  if not files:
+    raise InputError("--input_file is empty: give one or more file globs.")
+  return files
