@@ -243,6 +243,12 @@ def test_ner_windows_lose_no_character_and_stitch_back():
 # The scripts end to end with a tiny model.
 
 
+def read_results(path):
+  """name -> value of an eval_results.txt."""
+  with io.open(path, encoding="utf-8") as f:
+    return dict(line.split(" = ", 1) for line in f.read().splitlines())
+
+
 def run_script(name, *args):
   return subprocess.run(
       [sys.executable, os.path.join(REPO, name)] + list(args),
@@ -279,9 +285,7 @@ def test_run_classifier_trains_evaluates_predicts(tmp_path):
       "--train_batch_size=4", "--num_train_epochs=2",
       "--learning_rate=1e-3")
   assert result.returncode == 0, result.stderr[-3000:]
-  values = dict(line.split(" = ", 1) for line in io.open(
-      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
-                .read().splitlines())
+  values = read_results(os.path.join(output_dir, "eval_results.txt"))
   assert values["num_examples"] == "12"
   assert values["num_truncated"] == "3"  # 这家酒店很好，服务周到。 (12 chars) x 3
   matrix = np.array(eval(values["confusion_matrix"]))  # pylint: disable=eval-used
@@ -318,9 +322,7 @@ def test_run_ner_trains_evaluates_and_writes_the_input_format(tmp_path):
       "--do_predict", "--max_seq_length=6", "--train_batch_size=4",
       "--num_train_epochs=1", "--learning_rate=1e-3")
   assert result.returncode == 0, result.stderr[-3000:]
-  values = dict(line.split(" = ", 1) for line in io.open(
-      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
-                .read().splitlines())
+  values = read_results(os.path.join(output_dir, "eval_results.txt"))
   assert values["gold_entities"] == "12"  # 2 + 1 per pair of sentences x 4
   # The eval predictions repeat the input, characters and separator, with
   # predicted tags; sentences longer than 4 characters were split into
@@ -409,9 +411,8 @@ def test_seed_runner_runs_the_task_script_per_seed(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   accuracies = []
   for seed in (1, 2):
-    values = dict(line.split(" = ", 1) for line in io.open(
-        os.path.join(out, "seed-%d" % seed, "eval_results.txt"),
-        encoding="utf-8").read().splitlines())
+    values = read_results(os.path.join(out, "seed-%d" % seed,
+                                       "eval_results.txt"))
     accuracies.append(float(values["accuracy"]))
   summary = io.open(os.path.join(out, "summary.txt")).read()
   assert summary.startswith("accuracy: %.4f (%.4f) over 2 runs" % (
@@ -496,9 +497,7 @@ def test_fine_tuned_tiny_model_beats_the_majority_on_chnsenticorp(
       "--train_batch_size=32", "--learning_rate=3e-4",
       "--save_checkpoints_steps=10000")
   assert result.returncode == 0, result.stderr[-3000:]
-  values = dict(line.split(" = ", 1) for line in io.open(
-      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
-                .read().splitlines())
+  values = read_results(os.path.join(output_dir, "eval_results.txt"))
   dev = classifier_data.read_chnsenticorp(os.path.join(data, "dev.tsv"))
   majority = max(collections.Counter(
       e.label for e in dev.examples).values()) / 1200.0
@@ -556,9 +555,7 @@ def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
     args.append("--task_name=" + task)
   result = run_script(script, *args)
   assert result.returncode == 0, result.stderr[-3000:]
-  values = dict(line.split(" = ", 1) for line in io.open(
-      os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
-                .read().splitlines())
+  values = read_results(os.path.join(output_dir, "eval_results.txt"))
   if script == "run_classifier.py":
     assert values["num_examples"] == "32"
     assert 0.0 <= float(values["accuracy"]) <= 1.0
