@@ -13,6 +13,7 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import json
 import os
 
 from absl import flags
@@ -302,14 +303,21 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
   return None, loaded, new
 
 
-def write_eval_results(output_dir, result):
-  """Writes the metrics to <output_dir>/eval_results.txt and logs them."""
+def write_eval_results(output_dir, result, ordered=False):
+  """Writes the metrics to <output_dir>/eval_results.txt, atomically, as
+  `name = value` lines (lists and dicts as JSON), and logs them.
+
+  The names are sorted, or with `ordered` kept in the order of `result`.
+  """
   path = os.path.join(output_dir, "eval_results.txt")
   tf.gfile.MakeDirs(output_dir)
   with tf.gfile.GFile(path + ".tmp", "w") as writer:
     tf.logging.info("***** Eval results *****")
-    for key in sorted(result):
-      tf.logging.info("  %s = %s", key, result[key])
-      writer.write("%s = %s\n" % (key, result[key]))
+    for key in (list(result) if ordered else sorted(result)):
+      value = result[key]
+      if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False)
+      tf.logging.info("  %s = %s", key, value)
+      writer.write("%s = %s\n" % (key, value))
   tf.gfile.Rename(path + ".tmp", path, overwrite=True)
   return path

@@ -25,9 +25,7 @@ from __future__ import print_function
 import collections
 import gzip
 import io
-import json
 import math
-import os
 
 from absl import flags
 import numpy as np
@@ -452,16 +450,3 @@ class Runner(object):
       raise DataError("Prediction returned no result for example %d." %
                       missing[0])
     return probabilities
-
-
-def write_results(output_dir, name, results):
-  """Writes name = value lines to <output_dir>/<name>, atomically."""
-  path = os.path.join(output_dir, name)
-  with tf.gfile.GFile(path + ".tmp", "w") as writer:
-    for key, value in results.items():
-      if isinstance(value, (list, dict)):
-        value = json.dumps(value, ensure_ascii=False)
-      writer.write("%s = %s\n" % (key, value))
-      tf.logging.info("  %s = %s", key, value)
-  tf.gfile.Rename(path + ".tmp", path, overwrite=True)
-  return path

@@ -46,6 +46,7 @@ import tensorflow.compat.v1 as tf
 
 import create_pretraining_data
 import estimator_utils
+import finetuning
 import input_pipeline
 import lert_model
 import linguistic_tags
@@ -304,16 +305,8 @@ def read_text_inputs(texts, tokenizer, mask_words, max_seq_length):
 
 def read_text_file(path):
   """(path:line, text) of every non-empty line of a UTF-8 text file."""
-  texts = []
-  with create_pretraining_data.open_binary(path) as reader:
-    for number, raw in enumerate(reader, 1):
-      try:
-        line = raw.decode("utf-8").strip()
-      except UnicodeDecodeError as e:
-        raise input_pipeline.InputError("%s:%d: invalid UTF-8 (%s)." %
-                                        (path, number, e.reason))
-      if line:
-        texts.append(("%s:%d" % (path, number), line))
+  texts = [("%s:%d" % (path, number), line.strip())
+           for number, line in finetuning.read_lines(path) if line.strip()]
   if not texts:
     raise input_pipeline.InputError("%s holds no text." % path)
   return texts

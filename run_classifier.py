@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import classifier_data
+import estimator_utils
 import finetuning
 import input_pipeline
 import tokenization
@@ -97,9 +98,8 @@ def evaluate(task, runner, examples, tokenizer, skipped):
       ("labels", list(task.labels)),
       ("confusion_matrix", matrix.tolist()),
   ])
-  tf.logging.info("***** Eval results *****")
-  path = finetuning.write_results(FLAGS.output_dir, "eval_results.txt",
-                                  results)
+  path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
+                                             ordered=True)
   width = max(len(label) for label in task.labels)
   lines = ["Confusion matrix (rows: gold, columns: predicted):",
            " " * (width + 2) + " ".join("%7s" % l for l in task.labels)]

@@ -28,6 +28,7 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import estimator_utils
 import finetuning
 import input_pipeline
 import ner_data
@@ -96,9 +97,8 @@ def run():
       results["f1_" + kind] = f1
       results["precision_" + kind] = precision
       results["recall_" + kind] = recall
-    tf.logging.info("***** Eval results *****")
-    path = finetuning.write_results(FLAGS.output_dir, "eval_results.txt",
-                                    results)
+    path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
+                                             ordered=True)
     output = ner_data.write_sentences(
         os.path.join(FLAGS.output_dir, "eval_predictions.txt"), sentences,
         predicted)

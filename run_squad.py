@@ -36,6 +36,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 import cmrc2018_evaluate
+import estimator_utils
 import finetuning
 import input_pipeline
 import squad_data
@@ -189,9 +190,8 @@ def run():
         ("F1", score.f1), ("EM", score.em), ("TOTAL", score.total),
         ("SKIP", score.skip)])
     results.update(evaluation.counts)
-    tf.logging.info("***** Eval results *****")
-    path = finetuning.write_results(FLAGS.output_dir, "eval_results.txt",
-                                    results)
+    path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
+                                             ordered=True)
     print("%s %s" % (cmrc2018_evaluate.score_json(score), path))
   if FLAGS.do_predict:
     questions = read(FLAGS.predict_file, "predict").questions
