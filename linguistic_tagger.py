@@ -15,7 +15,9 @@ as LTP's DEP `IS`, are written as null ("missing label") and counted.
 
 The corpus is cut into `--num_output_shards` shards (document i goes to shard
 i mod N). Machine k of `--num_shards` does the shards j with
-j mod num_shards = k, with `--num_workers` processes. A finished shard is
+j mod num_shards = k, with `--num_workers` processes. The corpus is read
+once: a first pass checks it and sets each pending shard's documents aside
+in `OUTPUT_DIR/.untagged/`, from where the workers tag them. A finished shard is
 written atomically and skipped on restart, so a killed run restarted with
 the same flags gives the same output as an uninterrupted one.
 
@@ -346,21 +348,61 @@ def shard_path(output_dir, index, num_output_shards):
                       (index, num_output_shards))
 
 
-def tag_shard(ltp, input_files, output_dir, index, num_output_shards,
-              batch_size, max_sentence_chars, on_error, progress=None):
-  """Tags the documents of one output shard; writes it atomically.
+def pending_path(output_dir, index, num_output_shards):
+  """Where the untagged documents of a pending shard wait for its worker."""
+  return os.path.join(output_dir, ".untagged",
+                      os.path.basename(shard_path(output_dir, index,
+                                                  num_output_shards)))
+
+
+def split_input(input_files, output_dir, pending, num_output_shards,
+                on_error, skipped):
+  """Reads the corpus once and writes each pending shard's documents (as
+  JSON Lines of source and paragraphs) to its pending_path.
+
+  Bad input stops the run here, before any tagging. Returns the number of
+  documents to tag.
+  """
+  directory = os.path.join(output_dir, ".untagged")
+  if pending and not os.path.isdir(directory):
+    os.makedirs(directory)
+  writers = {j: io.open(pending_path(output_dir, j, num_output_shards), "w",
+                        encoding="utf-8") for j in pending}
+  total = 0
+  try:
+    for doc_index, (source, paragraphs) in enumerate(
+        read_raw_documents(input_files, on_error, skipped)):
+      writer = writers.get(doc_index % num_output_shards)
+      if writer is not None:
+        writer.write(json.dumps({"source": source, "paragraphs": paragraphs},
+                                ensure_ascii=False) + u"\n")
+        total += 1
+  except BaseException:
+    for j, writer in writers.items():
+      writer.close()
+      os.remove(pending_path(output_dir, j, num_output_shards))
+    raise
+  for writer in writers.values():
+    writer.close()
+  return total
+
+
+def tag_shard(ltp, output_dir, index, num_output_shards, batch_size,
+              max_sentence_chars, progress=None):
+  """Tags the documents that split_input set aside for one output shard;
+  writes the shard atomically and removes its untagged documents.
 
   Returns the shard's TagStats (also saved beside it, for resumed runs).
   """
   stats = TagStats()
   path = shard_path(output_dir, index, num_output_shards)
-  with io.open(path + ".tmp", "w", encoding="utf-8") as writer:
-    documents = read_raw_documents(input_files, on_error)
-    for doc_index, (source, paragraphs) in enumerate(documents):
-      if doc_index % num_output_shards != index:
-        continue
-      document = tag_document(ltp, source, paragraphs, batch_size,
-                              max_sentence_chars, stats)
+  untagged = pending_path(output_dir, index, num_output_shards)
+  with io.open(untagged, encoding="utf-8") as reader, \
+      io.open(path + ".tmp", "w", encoding="utf-8") as writer:
+    for line in reader:
+      document = json.loads(line)
+      document = tag_document(ltp, document["source"], document["paragraphs"],
+                              batch_size, max_sentence_chars, stats)
       writer.write(json.dumps(document, ensure_ascii=False) + u"\n")
       if progress is not None:
         progress(1)
@@ -368,6 +410,7 @@ def tag_shard(ltp, input_files, output_dir, index, num_output_shards,
   with io.open(path + ".stats.json", "w", encoding="utf-8") as f:
     json.dump(result, f)
   os.rename(path + ".tmp", path)  # the shard exists only when complete
+  os.remove(untagged)
   return result
 
 
@@ -382,9 +425,9 @@ def _init_worker(settings):
 
 def _tag_shard_in_worker(index):
   s = _WORKER["settings"]
-  return tag_shard(_WORKER["ltp"], s["input_files"], s["output_dir"], index,
+  return tag_shard(_WORKER["ltp"], s["output_dir"], index,
                    s["num_output_shards"], s["batch_size"],
-                   s["max_sentence_chars"], s["on_error"])
+                   s["max_sentence_chars"])
 
 
 RUN_RECORD = "tagging.json"
@@ -435,12 +478,11 @@ def run(settings, log=print):
           if os.path.exists(shard_path(output_dir, j, num_output_shards))]
   pending = [j for j in mine if j not in done]
 
-  # A first pass checks the whole input and counts documents, so that bad
-  # input stops the run before any tagging, and the progress bar has a total.
+  # The corpus is read once, checked whole (bad input stops the run before
+  # any tagging) and cut into the pending shards' documents.
   skipped = collections.Counter()
-  total = sum(1 for i, _ in enumerate(read_raw_documents(
-      settings["input_files"], settings["on_error"], skipped))
-              if i % num_output_shards in pending)
+  total = split_input(settings["input_files"], output_dir, pending,
+                      num_output_shards, settings["on_error"], skipped)
   log("%d shards of %d for this machine: %d already done, %d to tag "
       "(%d documents)." % (len(mine), num_output_shards, len(done),
                            len(pending), total))
@@ -454,9 +496,8 @@ def run(settings, log=print):
                      settings["num_threads"]) if pending else None
       for j in pending:
         results.append(tag_shard(
-            ltp, settings["input_files"], output_dir, j, num_output_shards,
-            settings["batch_size"], settings["max_sentence_chars"],
-            settings["on_error"], progress=bar.update))
+            ltp, output_dir, j, num_output_shards, settings["batch_size"],
+            settings["max_sentence_chars"], progress=bar.update))
     else:
       # Load the model here once first: a model that fails to load in the
       # workers would make the pool start new workers forever.
@@ -471,6 +512,8 @@ def run(settings, log=print):
       finally:
         pool.terminate()
   elapsed = time.time() - start
+  if os.path.isdir(os.path.join(output_dir, ".untagged")):
+    os.rmdir(os.path.join(output_dir, ".untagged"))  # empty once all is done
 
   # The summary covers every shard of this machine, resumed ones included.
   summary = TagStats()

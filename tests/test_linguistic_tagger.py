@@ -344,3 +344,24 @@ def test_the_tagger_imports_no_tensorflow():
       universal_newlines=True)
   assert result.returncode == 0, result.stderr
   assert result.stdout.strip() == "[]"
+
+
+def test_the_corpus_is_read_once_whatever_the_number_of_shards(
+    tmp_path, tiny_ltp_dir, monkeypatch):
+  corpus = write(tmp_path / "c.txt", (CORPUS + u"\n") * 2)
+  reads = []
+  original = lt._read_raw_file  # pylint: disable=protected-access
+
+  def counted(path, *args):
+    reads.append(path)
+    return original(path, *args)
+
+  monkeypatch.setattr(lt, "_read_raw_file", counted)
+  values = settings(tmp_path, tiny_ltp_dir, corpus, num_output_shards=5)
+  summary, _, _ = lt.run(values, log=lambda m: None)
+  assert reads == [corpus]
+  assert summary.documents == 8
+  # Only the finished shards (and their run record) are left behind.
+  assert sorted(os.listdir(values["output_dir"])) == sorted(
+      ["tagging.json"] + ["tagged-%05d-of-00005.jsonl%s" % (i, ext)
+                          for i in range(5) for ext in ("", ".stats.json")])
