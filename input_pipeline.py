@@ -23,8 +23,44 @@ import script_errors
 # The one error hierarchy, and globbing, live in the TensorFlow-free
 # script_errors; they are re-exported here for the TensorFlow scripts.
 InputError = script_errors.InputError
-run_reporting_errors = script_errors.run_reporting_errors
 expand_input_files = script_errors.expand_input_files
+
+# What TensorFlow's file-system errors say when the disk, not the program, is
+# at fault: a full or read-only output directory, one not writable by us, or
+# a path through a file.
+FILE_SYSTEM_PROBLEMS = ("No space left on device", "Disk quota exceeded",
+                        "Read-only file system", "Permission denied",
+                        "Not a directory", "not a directory",
+                        "Is a directory")
+
+
+def file_system_problem(error):
+  """The first line of a TensorFlow OpError that is a file-system problem
+  (see FILE_SYSTEM_PROBLEMS), else None."""
+  if not isinstance(error, tf.errors.OpError):
+    return None
+  message = error.message.strip()
+  if not any(problem in message for problem in FILE_SYSTEM_PROBLEMS):
+    return None
+  return message.splitlines()[0] if message else None
+
+
+def run_reporting_errors(run, script, extra_errors=()):
+  """script_errors.run_reporting_errors for the TensorFlow scripts: the
+  file-system errors TensorFlow raises (a full or unwritable --output_dir,
+  mid-run too) end the script with the same one line."""
+
+  def run_naming_file_system_errors():
+    try:
+      return run()
+    except tf.errors.OpError as e:
+      problem = file_system_problem(e)
+      if problem is None:
+        raise
+      raise InputError(problem)
+
+  return script_errors.run_reporting_errors(run_naming_file_system_errors,
+                                            script, extra_errors)
 
 
 # A feature of a record: its dtype and length.

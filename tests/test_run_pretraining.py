@@ -299,6 +299,46 @@ def test_script_errors_name_the_problem(tmp_path, case, message):
                   (tmp_path / "out").iterdir()) == before
 
 
+def test_an_unwritable_output_dir_is_one_line(tmp_path):
+  make_records(tmp_path / "data", num_files=1)
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  (tmp_path / "a_file").write_text(u"not a directory")
+  result = run_script([
+      "--bert_config_file=" + config_file,
+      "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
+      "--output_dir=" + str(tmp_path / "a_file" / "out"), "--do_train",
+      "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED],
+                      tmp_path)
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("run_pretraining.py: error: " +
+                         str(tmp_path / "a_file"))
+  assert "not a directory" in last.lower()
+
+
+def test_a_full_disk_mid_run_is_one_line():
+  """A real ENOSPC from TensorFlow's file system (/dev/full is always full),
+  raised inside the run as a checkpoint or summary write would be."""
+
+  def writes_to_a_full_disk():
+    with tf.gfile.GFile("/dev/full", "w") as f:
+      f.write("x" * 100000)
+
+  if not os.path.exists("/dev/full"):
+    pytest.skip("no /dev/full on this system")
+  with pytest.raises(SystemExit) as raised:
+    input_pipeline.run_reporting_errors(writes_to_a_full_disk, "script.py")
+  assert str(raised.value) == (
+      "script.py: error: /dev/full; No space left on device")
+
+  def fails_otherwise():  # a TensorFlow error that is not the disk's
+    raise tf.errors.InvalidArgumentError(None, None, "Incompatible shapes")
+
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    input_pipeline.run_reporting_errors(fails_otherwise, "script.py")
+
+
 def test_check_input_files_errors_name_file_and_feature(tmp_path):
   good = make_records(tmp_path / "good", num_files=1)[0]
   required, optional = lert_model.pretraining_features(
