@@ -15,6 +15,7 @@ from __future__ import print_function
 import collections
 import json
 import os
+import re
 
 from absl import flags
 import tensorflow.compat.v1 as tf
@@ -90,9 +91,15 @@ def run_settings_from_flags(flag_values, **overrides):
   return RunSettings(**values)
 
 
-def session_config(use_xla=False):
-  """The session config of every run: soft placement, XLA JIT if asked."""
+def session_config(use_xla=False, num_cpu_devices=None):
+  """The session config of every run: soft placement, XLA JIT if asked.
+
+  `num_cpu_devices` > 1 splits the CPU into that many devices (/cpu:0, ...),
+  for data parallelism over the CPU.
+  """
   config = tf.ConfigProto(allow_soft_placement=True)
+  if num_cpu_devices:
+    config.device_count["CPU"] = num_cpu_devices
   if use_xla:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
@@ -123,13 +130,14 @@ class EstimatorRunner(object):
           raise ValueError("The %s batch size %d is not divisible by the %d "
                            "GPUs." % (name, size, self.num_replicas))
       strategy = tf.distribute.MirroredStrategy(devices=devices)
+      num_cpu_devices = len([d for d in devices if "cpu" in d.lower()])
       config = tf.estimator.RunConfig(
           model_dir=settings.output_dir,
           tf_random_seed=settings.random_seed,
           save_checkpoints_steps=settings.save_checkpoints_steps,
           save_summary_steps=settings.save_summary_steps,
           keep_checkpoint_max=keep,
-          session_config=session_config(settings.use_xla),
+          session_config=session_config(settings.use_xla, num_cpu_devices),
           train_distribute=strategy, eval_distribute=strategy)
 
       def estimator_model_fn(features, labels, mode, params):
@@ -269,7 +277,10 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
     (scaffold_fn or None, names of loaded variables, names of new variables)
   """
   tvars = tf.trainable_variables()
-  name_to_variable = collections.OrderedDict((v.op.name, v) for v in tvars)
+  # The name without ":0" (what the checkpoint holds): under MirroredStrategy
+  # a replica's `op.name` is "<name>/replica_1".
+  name_to_variable = collections.OrderedDict(
+      (re.sub(r":\d+$", "", v.name), v) for v in tvars)
   if not init_checkpoint:
     return None, [], list(name_to_variable)
   init_checkpoint = resolve_checkpoint(init_checkpoint)

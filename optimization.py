@@ -100,7 +100,17 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
     apply_now = finite if apply_now is None else tf.logical_and(apply_now,
                                                                  finite)
 
+  # With several replicas (MirroredStrategy), every replica clips the mean
+  # of all replicas' gradients, as one device would clip the gradient of the
+  # global batch; apply_gradients below sums over the replicas again, hence
+  # the division.
+  num_replicas = (tf.distribute.get_strategy().num_replicas_in_sync
+                  if tf.distribute.has_strategy() else 1)
+  if num_replicas > 1:
+    grads = _mean_over_replicas(grads)
   grads, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
+  if num_replicas > 1:
+    grads = [g / float(num_replicas) for g in grads]
 
   optimizer_class = {"adamw": AdamWeightDecayOptimizer,
                      "lamb": LAMBOptimizer}.get(optimizer_name)
@@ -124,6 +134,18 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
                  tf.cast(apply_now, global_step.dtype))
     step_op = global_step.assign_add(increment)
   return tf.group(apply_op, step_op, *updates, name="train_op")
+
+
+def _mean_over_replicas(values):
+  """The mean of each tensor over the replicas, on every replica (the
+  gradient-free all-reduce of TensorFlow 1.15 and 2.x alike)."""
+
+  def reduce(strategy, *per_replica):
+    return strategy.extended.batch_reduce_to(
+        tf.distribute.ReduceOp.MEAN, [(v, v) for v in per_replica])
+
+  return list(tf.distribute.get_replica_context().merge_call(
+      reduce, args=tuple(values)))
 
 
 def _accumulate(grads, tvars, num_micro_batches):

@@ -29,12 +29,13 @@ def fixed_batch(vocab_size, batch_size=4, max_seq_length=16,
 
 def build_model_fn(config, tasks=linguistic_tags.TASKS, num_train_steps=100,
                    end_steps=None, lip_schedule="linear", learning_rate=1e-3,
-                   num_warmup_steps=10, output_dir=None, **kwargs):
+                   num_warmup_steps=10, output_dir=None, init_checkpoint=None,
+                   **kwargs):
   if end_steps is None:
     end_steps = lert_model.lip_end_steps(num_train_steps)
   return lert_model.model_fn_builder(
       bert_config=config, tasks=list(tasks), end_steps=end_steps,
-      lip_schedule=lip_schedule, init_checkpoint=None,
+      lip_schedule=lip_schedule, init_checkpoint=init_checkpoint,
       learning_rate=learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=False,
       use_one_hot_embeddings=False, output_dir=output_dir, **kwargs)
