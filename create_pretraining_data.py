@@ -17,8 +17,10 @@ Each input line is one document: {"sentences": [{"text", "words", "pos",
 
 The corpus is streamed in batches of documents, so memory stays bounded
 whatever its size. Every document has its own random generator seeded from
-`--random_seed` and the document's index, so the output is byte-identical
-for any `--num_workers`. Instances are spread round-robin over the output
+`--random_seed` and the document's key (document_key: the file name and line
+of its first raw corpus line), so the output is byte-identical for any
+`--num_workers`, and the same records come out of the Beam pipeline
+(prepare_pretraining_data_beam.py) on any runner. Instances are spread round-robin over the output
 files; the training input pipeline shuffles them.
 """
 
@@ -39,11 +41,9 @@ import zlib
 
 from absl import app
 from absl import flags
-import tensorflow.compat.v1 as tf
-
-import input_pipeline
-import lert_model
 import linguistic_tags
+import records
+import script_errors
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -92,6 +92,17 @@ def define_flags(flag_values=FLAGS):
                        "Documents handed to the workers at a time (bounds "
                        "memory).",
                        flag_values=flag_values)
+  flags.DEFINE_bool("fast_tokenizer", True,
+                    "Tokenize with Hugging Face tokenizers (Rust) where it is "
+                    "installed; the output is the same as tokenization.py's "
+                    "(which does every text the two could differ on).",
+                    flag_values=flag_values)
+  flags.DEFINE_enum("record_writer", "auto", ["auto", "python", "tensorflow"],
+                    "How TFRecords are written: python (no TensorFlow; needs "
+                    "google-crc32c), tensorflow (tf.io.TFRecordWriter, also "
+                    "for gs:// paths), or auto (python where it can). The "
+                    "files are the same.",
+                    flag_values=flag_values)
   flags.DEFINE_integer("dump_examples", 0,
                        "Write the first N instances human-readably to "
                        "<first output file>.examples.txt.",
@@ -133,7 +144,7 @@ NGRAM_PROBS = (0.4, 0.3, 0.2, 0.1)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-class DataError(ValueError):
+class DataError(script_errors.InputError):
   """A bad input line; the message names the file and line."""
 
 
@@ -141,6 +152,20 @@ class DataError(ValueError):
 # and per word the tag ids (None = missing).
 TokenizedSentence = collections.namedtuple(
     "TokenizedSentence", ["tokens", "word_ids", "pos", "ner", "dep"])
+
+# A tagged document as parse_document reads it.
+ParsedDocument = collections.namedtuple("ParsedDocument",
+                                        ["source", "sentences"])
+
+# A document ready for masking: its key (document_key) and its
+# TokenizedSentences.
+TokenizedDocument = collections.namedtuple("TokenizedDocument",
+                                           ["key", "sentences"])
+
+# What InstanceMaker makes of one document: its serialized records, its
+# Summary and its first instances (for --dump_examples).
+DocumentRecords = collections.namedtuple(
+    "DocumentRecords", ["records", "summary", "first_instances"])
 
 # One training instance before conversion to features.
 Instance = collections.namedtuple(
@@ -154,8 +179,10 @@ def open_binary(path):
 
 
 def parse_document(line, where):
-  """Validates one JSON line of the tagger's format; returns its sentences.
+  """Validates one JSON line of the tagger's format.
 
+  Returns a ParsedDocument: its `source` (the raw corpus's "file:line" that
+  the tagger records, or None) and its sentences as (text, words, tag ids).
   Raises DataError naming `where` (file:line) on any problem.
   """
   try:
@@ -199,7 +226,19 @@ def parse_document(line, where):
     if text is None:
       text = "".join(sentence["words"])
     sentences.append((text, sentence["words"], ids))
-  return sentences
+  source = document.get("source")
+  return ParsedDocument(source if isinstance(source, str) else None,
+                        sentences)
+
+
+def document_key(source, where):
+  """The stable key that seeds a document's masks: "file:line" of the raw
+  corpus line that starts it (the tagger's `source`), else of the tagged
+  line, with the file's directory left out. It does not depend on the
+  order, the sharding or the machine the documents are read in (Beam), nor
+  on where the corpus lies."""
+  path, _, line = (source or where).rpartition(":")
+  return "%s:%s" % (path.replace("\\", "/").rsplit("/", 1)[-1], line)
 
 
 def read_documents(input_files):
@@ -236,18 +275,21 @@ def word_char_spans(text, words, where):
   return spans
 
 
-def tokenize_sentence(text, words, tag_ids, tokenizer, where):
+def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
   """WordPiece tokens of a sentence, each with the index of its LTP word.
 
   A token belongs to the word holding its first character. Words that the
   tokenizer drops entirely (whitespace, control characters) get no token.
+  `pieces`: the text's tokenize_with_offsets, when already computed.
   """
   word_of_char = [-1] * len(text)
   for index, (start, end) in enumerate(word_char_spans(text, words, where)):
     for i in range(start, end):
       word_of_char[i] = index
   tokens, word_ids = [], []
-  for token, start, _ in tokenizer.tokenize_with_offsets(text):
+  if pieces is None:
+    pieces = tokenizer.tokenize_with_offsets(text)
+  for token, start, _ in pieces:
     word = word_of_char[start]
     if word < 0:
       raise DataError("%s: token %r at offset %d lies outside every word." %
@@ -481,7 +523,7 @@ def instance_to_features(instance, tokenizer, max_seq_length,
     labels = [tags[column] for tags in instance.tags]
     values[task + "_labels"] = ([0 if t is None else t for t in labels] +
                                 [0] * pad)
-    values[lert_model.label_weights_feature(task)] = (
+    values[records.label_weights_feature(task)] = (
         [0.0 if t is None else 1.0 for t in labels] + [0.0] * pad)
   return values
 
@@ -569,8 +611,10 @@ class InstanceMaker(object):
 
   def __init__(self, vocab_file, do_lower_case, max_seq_length,
                max_predictions_per_seq, masked_lm_prob, short_seq_prob,
-               max_ngram, dupe_factor, random_seed, keep_instances=0):
-    self.tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
+               max_ngram, dupe_factor, random_seed, keep_instances=0,
+               fast_tokenizer=True):
+    self.tokenizer = tokenization.full_tokenizer(vocab_file, do_lower_case,
+                                                 fast_tokenizer)
     # Random replacements come from real words, not [PAD]/[CLS]/[unused].
     self.vocab_words = [w for w in self.tokenizer.vocab
                         if w not in SPECIAL_TOKENS and
@@ -584,49 +628,52 @@ class InstanceMaker(object):
     self.random_seed = random_seed
     self.keep_instances = keep_instances
 
-  def sentences(self, item):
-    """(document index, where, line) -> its TokenizedSentences."""
-    _, where, line = item
-    return [tokenize_sentence(text, words, ids, self.tokenizer,
-                              "%s: sentence %d" % (where, number))
-            for number, (text, words, ids) in enumerate(
-                parse_document(line, where), 1)]
+  def document(self, where, line):
+    """A tagged JSON line -> its TokenizedDocument."""
+    parsed = parse_document(line, where)
+    pieces = self.tokenizer.tokenize_batch_with_offsets(
+        [text for text, _, _ in parsed.sentences])
+    return TokenizedDocument(document_key(parsed.source, where), [
+        tokenize_sentence(text, words, ids, self.tokenizer,
+                          "%s: sentence %d" % (where, number), tokens)
+        for number, ((text, words, ids), tokens) in enumerate(
+            zip(parsed.sentences, pieces), 1)])
 
-  def instances(self, item, sentences=None):
-    """(document index, where, line) -> the document's instances."""
-    doc_index = item[0]
-    if sentences is None:
-      sentences = self.sentences(item)
+  def instances(self, document):
+    """A TokenizedDocument -> its instances, `dupe_factor` times over, with
+    masks drawn from --random_seed and the document's key."""
     result = []
     for dupe in range(self.dupe_factor):
-      rng = random.Random("%d-%d-%d" % (self.random_seed, doc_index, dupe))
+      rng = random.Random("%d-%s-%d" % (self.random_seed, document.key, dupe))
       result.extend(create_instances_from_document(
-          sentences, self.max_seq_length, self.short_seq_prob,
+          document.sentences, self.max_seq_length, self.short_seq_prob,
           self.masked_lm_prob, self.max_predictions_per_seq, self.max_ngram,
           self.vocab_words, rng))
     return result
 
   def __call__(self, item):
-    """-> (serialized records, the document's Summary, first instances).
+    """(where, line) of a tagged document -> its DocumentRecords.
 
     Workers serialize the records themselves so that the writing process
     only writes; the first `keep_instances` instances come back for
     --dump_examples.
     """
-    records, summary = [], Summary()
+    where, line = item
+    serialized, summary = [], Summary()
     summary.documents = 1
-    sentences = self.sentences(item)
-    summary.corpus_tokens = self.dupe_factor * sum(len(s.tokens)
-                                                   for s in sentences)
-    instances = self.instances(item, sentences)
+    document = self.document(where, line)
+    summary.corpus_tokens = self.dupe_factor * sum(
+        len(s.tokens) for s in document.sentences)
+    instances = self.instances(document)
     for instance in instances:
       values = instance_to_features(instance, self.tokenizer,
                                     self.max_seq_length,
                                     self.max_predictions_per_seq)
-      records.append(lert_model.serialize_record(
+      serialized.append(records.serialize_record(
           values, self.max_seq_length, self.max_predictions_per_seq))
       summary.add(instance)
-    return records, summary, instances[:self.keep_instances]
+    return DocumentRecords(serialized, summary,
+                           instances[:self.keep_instances])
 
 
 _WORKER_MAKER = None
@@ -654,11 +701,13 @@ def _batches(iterable, size):
 
 def write_pretraining_data(input_files, output_files, maker_kwargs,
                            num_workers=1, docs_per_batch=256,
-                           dump_examples=0, log=print):
+                           dump_examples=0, log=print,
+                           record_writer="auto"):
   """Streams documents through InstanceMaker(s) into the output files.
 
   Returns the Summary. Outputs are written to temporary names and renamed
   at the end, so a killed run leaves no partial file behind.
+  `record_writer`: records.TFRecordWriter's backend.
   """
   summary = Summary()
   maker_kwargs = dict(maker_kwargs, keep_instances=dump_examples)
@@ -667,7 +716,7 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
   if dump_examples:
     final_files.append(output_files[0] + ".examples.txt")
   temp_files = [path + ".tmp" for path in final_files]
-  writers = [tf.io.TFRecordWriter(path)
+  writers = [records.TFRecordWriter(path, record_writer)
              for path in temp_files[:len(output_files)]]
   dump = None
   if dump_examples:
@@ -678,8 +727,7 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
     pool = multiprocessing.get_context("spawn").Pool(
         num_workers, _init_worker, (maker_kwargs,))
   start = time.time()
-  documents = ((i, where, line) for i, (where, line) in
-               enumerate(read_documents(input_files)))
+  documents = read_documents(input_files)
   completed = False
   try:
     for batch in _batches(documents, docs_per_batch):
@@ -687,14 +735,14 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
         results = pool.map(_run_worker, batch, chunksize=8)
       else:
         results = [maker(item) for item in batch]
-      for records, document_summary, first_instances in results:
-        for offset, record in enumerate(records):
+      for result in results:
+        for offset, record in enumerate(result.records):
           number = summary.instances + offset
           writers[number % len(writers)].write(record)
           if dump is not None and number < dump_examples:
             dump.write(u"instance %d\n%s\n" % (
-                number, describe_instance(first_instances[offset])))
-        summary.merge(document_summary)
+                number, describe_instance(result.first_instances[offset])))
+        summary.merge(result.summary)
       log("\r%d documents, %d instances, %.0f s" % (
           summary.documents, summary.instances, time.time() - start))
     if not summary.instances:
@@ -710,22 +758,21 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
       dump.close()
     if not completed:  # a failed run leaves neither partial nor .tmp files
       for temp in temp_files:
-        if tf.gfile.Exists(temp):
-          tf.gfile.Remove(temp)
+        if records.exists(temp):
+          records.remove(temp)
   for temp, path in zip(temp_files, final_files):
-    tf.gfile.Rename(temp, path, overwrite=True)
+    records.rename(temp, path)
   return summary
 
 
 def main(_):
-  input_pipeline.run_reporting_errors(
-      make_records, "create_pretraining_data.py",
-      extra_errors=(DataError, tf.errors.OpError))
+  script_errors.run_reporting_errors(make_records,
+                                     "create_pretraining_data.py")
 
 
 def make_records():
   """Writes the records as the flags say and prints the summary."""
-  input_files = input_pipeline.expand_input_files(FLAGS.input_file)
+  input_files = script_errors.expand_input_files(FLAGS.input_file)
   output_files = _output_files(FLAGS.output_file)
   expected = FLAGS.masked_lm_prob * FLAGS.max_seq_length
   if FLAGS.max_predictions_per_seq < int(round(expected)):
@@ -736,14 +783,15 @@ def make_records():
   for path in output_files:
     directory = os.path.dirname(path)
     if directory:
-      tf.gfile.MakeDirs(directory)
+      records.make_dirs(directory)
   maker_kwargs = dict(
       vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
       max_seq_length=FLAGS.max_seq_length,
       max_predictions_per_seq=FLAGS.max_predictions_per_seq,
       masked_lm_prob=FLAGS.masked_lm_prob,
       short_seq_prob=FLAGS.short_seq_prob, max_ngram=FLAGS.max_ngram,
-      dupe_factor=FLAGS.dupe_factor, random_seed=FLAGS.random_seed)
+      dupe_factor=FLAGS.dupe_factor, random_seed=FLAGS.random_seed,
+      fast_tokenizer=FLAGS.fast_tokenizer)
 
   def log(message):
     sys.stderr.write(message)
@@ -754,7 +802,7 @@ def make_records():
   try:
     summary = write_pretraining_data(
         input_files, output_files, maker_kwargs, FLAGS.num_workers,
-        FLAGS.docs_per_batch, FLAGS.dump_examples, log)
+        FLAGS.docs_per_batch, FLAGS.dump_examples, log, FLAGS.record_writer)
   finally:
     sys.stderr.write("\n")  # after the progress line
   print(summary.report())

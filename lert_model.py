@@ -3,8 +3,9 @@
 
 This is the one home of what pre-training, evaluation and prediction share:
 
-* the TFRecord schema of SPEC §4 (`record_schema`, `serialize_record`),
-  which `create_pretraining_data.py` writes and every reader parses;
+* the TFRecord schema of SPEC §4 for TensorFlow readers (`record_schema`;
+  the schema itself and its serialization live in the TensorFlow-free
+  `records.py`, which `create_pretraining_data.py` writes with);
 * the heads of SPEC §2 at the masked positions (`lert_head_logits`) and
   their losses (SPEC §3);
 * the LIP schedule (`lip_end_steps`, `lip_lambdas`);
@@ -35,43 +36,28 @@ import input_pipeline
 import linguistic_tags
 import modeling
 import optimization
+import records
 
 # ----------------------------------------------------------------------------
 # The record schema (SPEC §4).
 
-# The nine features of SPEC §4, in its order; every record carries them.
-SPEC_FEATURES = ("input_ids", "input_mask", "segment_ids",
-                 "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
-                 "pos_labels", "ner_labels", "dep_labels")
-_SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
-_FLOAT_FEATURES = ("masked_lm_weights",)
-
-
-def label_weights_feature(task):
-  """The optional feature marking a task's missing labels (1.0 = usable)."""
-  return task + "_label_weights"
+# The schema lives in the TensorFlow-free records.py (data preparation
+# imports no TensorFlow); these are its names, for the TensorFlow code.
+SPEC_FEATURES = records.SPEC_FEATURES
+label_weights_feature = records.label_weights_feature
+serialize_record = records.serialize_record
 
 
 def record_schema(max_seq_length, max_predictions_per_seq,
                   with_label_weights=True):
-  """name -> FeatureSpec of every feature of a pre-training record.
-
-  The nine SPEC §4 features, then (with `with_label_weights`) the three
-  `<task>_label_weights` that create_pretraining_data.py adds for missing
-  labels.
-  """
-  spec = input_pipeline.FeatureSpec
-  schema = collections.OrderedDict()
-  for name in SPEC_FEATURES:
-    length = (max_seq_length if name in _SEQUENCE_FEATURES else
-              max_predictions_per_seq)
-    dtype = tf.float32 if name in _FLOAT_FEATURES else tf.int64
-    schema[name] = spec(dtype, length)
-  if with_label_weights:
-    for task in linguistic_tags.TASKS:
-      schema[label_weights_feature(task)] = spec(tf.float32,
-                                                 max_predictions_per_seq)
-  return schema
+  """name -> input_pipeline.FeatureSpec of every feature of a pre-training
+  record (records.record_layout with TensorFlow dtypes)."""
+  return collections.OrderedDict(
+      (name, input_pipeline.FeatureSpec(
+          tf.float32 if layout.is_float else tf.int64, layout.length))
+      for name, layout in records.record_layout(
+          max_seq_length, max_predictions_per_seq,
+          with_label_weights).items())
 
 
 def pretraining_features(max_seq_length, max_predictions_per_seq, tasks):
@@ -90,33 +76,6 @@ def pretraining_features(max_seq_length, max_predictions_per_seq, tasks):
     optional[label_weights_feature(task)] = schema[label_weights_feature(
         task)]
   return required, optional
-
-
-def serialize_record(values, max_seq_length, max_predictions_per_seq):
-  """A serialized `tf.train.Example` of the schema from name -> list.
-
-  `values` must hold the nine SPEC features, and either all or none of the
-  label weights, each of its schema length. Serialization is deterministic
-  (the same values give the same bytes).
-  """
-  schema = record_schema(max_seq_length, max_predictions_per_seq)
-  names = set(values)
-  required = set(SPEC_FEATURES)
-  allowed = set(schema)
-  if not required <= names or not names <= allowed:
-    raise ValueError("A pre-training record needs the features %s (plus "
-                     "optionally the label weights), got %s." %
-                     (sorted(required), sorted(names)))
-  ints, floats = {}, {}
-  for name in values:
-    if len(values[name]) != schema[name].length:
-      raise ValueError("Feature %s has length %d, the schema says %d." %
-                       (name, len(values[name]), schema[name].length))
-    (floats if schema[name].dtype == tf.float32 else ints)[name] = (
-        values[name])
-  example = input_pipeline.make_example(ints, floats)
-  # protobuf's map order may differ between objects otherwise.
-  return example.SerializeToString(deterministic=True)
 
 
 def value_ranges(bert_config, max_seq_length, tasks):

@@ -322,7 +322,8 @@ def read_tagged_inputs(input_files, tokenizer, mask_fraction, seed,
       create_pretraining_data.read_documents(input_files)):
     rng = random.Random("%d-%d" % (seed, index))
     text, sentences = tagged_document_words(
-        create_pretraining_data.parse_document(line, where), tokenizer, where,
+        create_pretraining_data.parse_document(line, where).sentences,
+        tokenizer, where,
         mask_fraction, rng)
     inputs.extend(build_inputs(where, text, sentences, max_seq_length))
   return inputs

@@ -220,6 +220,9 @@ class FullTokenizer(object):
   def tokenize(self, text):
     return [token for token, _, _ in self.tokenize_with_offsets(text)]
 
+  def tokenize_batch_with_offsets(self, texts):
+    return [self.tokenize_with_offsets(text) for text in texts]
+
   def tokenize_with_offsets(self, text):
     """Returns a list of (token, start, end) with character offsets.
 
@@ -239,3 +242,94 @@ class FullTokenizer(object):
 
   def convert_ids_to_tokens(self, ids):
     return convert_by_vocab(self.inv_vocab, ids)
+
+
+# Characters on which Hugging Face's Rust BERT tokenizer and this one are
+# known to differ: combining marks (a stripped accent's span; Google widens
+# the span of the character before it), line/paragraph separators (Rust
+# whitespace, not here), private-use, surrogate and unassigned code points
+# (dropped by Rust, [UNK] here). Capital sigma: Python lower-cases a final
+# Σ to ς, Rust to σ. Every other character is checked on first sight.
+_FAST_UNSAFE_CATEGORIES = ("Mn", "Me", "Zl", "Zp", "Co", "Cs", "Cn")
+_FAST_UNSAFE_CHARS = u"\u03a3"
+
+
+class FastFullTokenizer(FullTokenizer):
+  """FullTokenizer through Hugging Face `tokenizers` (Rust WordPiece).
+
+  Gives the same tokens and the same character offsets as FullTokenizer,
+  which stays the reference: a text holding a character on which the two
+  could differ (see _FAST_UNSAFE_CATEGORIES; any other character is compared
+  on its first appearance, in a few contexts) is tokenized by the reference.
+  """
+
+  def __init__(self, vocab_file, do_lower_case=True):
+    super(FastFullTokenizer, self).__init__(vocab_file, do_lower_case)
+    from tokenizers import Tokenizer  # pylint: disable=g-import-not-at-top
+    from tokenizers import models  # pylint: disable=g-import-not-at-top
+    from tokenizers import normalizers  # pylint: disable=g-import-not-at-top
+    from tokenizers import pre_tokenizers  # pylint: disable=g-import-not-at-top
+    self._fast = Tokenizer(models.WordPiece(
+        dict(self.vocab), unk_token="[UNK]",
+        max_input_chars_per_word=self.wordpiece_tokenizer
+        .max_input_chars_per_word))
+    self._fast.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True,
+        strip_accents=do_lower_case, lowercase=do_lower_case)
+    self._fast.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    self._id_to_token = [None] * (max(self.vocab.values()) + 1)
+    for token, index in self.vocab.items():
+      self._id_to_token[index] = token
+    self._safe = set()
+    self._unsafe = set()
+    self.fast_texts = 0  # texts the Rust tokenizer did (the others: ours)
+    self.reference_texts = 0
+
+  def _fast_batch(self, texts):
+    tokens = self._id_to_token
+    return [[(tokens[i], start, end) for i, (start, end) in
+             zip(encoding.ids, encoding.offsets)]
+            for encoding in self._fast.encode_batch(
+                texts, add_special_tokens=False)]
+
+  def _is_safe(self, chars):
+    new = chars - self._safe - self._unsafe
+    for char in new:
+      unsafe = (unicodedata.category(char) in _FAST_UNSAFE_CATEGORIES or
+                char in _FAST_UNSAFE_CHARS)
+      if not unsafe:
+        contexts = [char, u"a%sb" % char, u"\u4e2d%s1" % char,
+                    u"%s%s A" % (char, char)]
+        unsafe = self._fast_batch(contexts) != [
+            FullTokenizer.tokenize_with_offsets(self, c) for c in contexts]
+      (self._unsafe if unsafe else self._safe).add(char)
+    return not chars & self._unsafe
+
+  def tokenize_batch_with_offsets(self, texts):
+    """tokenize_with_offsets of each text, the safe ones in one Rust call."""
+    texts = [convert_to_unicode(text) for text in texts]
+    safe = [i for i, text in enumerate(texts) if self._is_safe(set(text))]
+    results = [None] * len(texts)
+    for i, tokens in zip(safe, self._fast_batch([texts[i] for i in safe])):
+      results[i] = tokens
+    for i, text in enumerate(texts):
+      if results[i] is None:
+        results[i] = FullTokenizer.tokenize_with_offsets(self, text)
+    self.fast_texts += len(safe)
+    self.reference_texts += len(texts) - len(safe)
+    return results
+
+  def tokenize_with_offsets(self, text):
+    return self.tokenize_batch_with_offsets([text])[0]
+
+
+def full_tokenizer(vocab_file, do_lower_case=True, fast=True):
+  """FastFullTokenizer where Hugging Face `tokenizers` is installed and
+  `fast`, else the reference FullTokenizer (same output)."""
+  if fast:
+    try:
+      import tokenizers  # pylint: disable=g-import-not-at-top,unused-import
+    except ImportError:
+      fast = False
+  return (FastFullTokenizer if fast else FullTokenizer)(vocab_file,
+                                                         do_lower_case)

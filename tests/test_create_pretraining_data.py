@@ -65,8 +65,8 @@ def maker_kwargs(**overrides):
 def make_instances(corpus, **overrides):
   maker = cpd.InstanceMaker(**maker_kwargs(**overrides))
   instances = []
-  for i, (where, line) in enumerate(cpd.read_documents([corpus])):
-    instances.extend(maker.instances((i, where, line)))
+  for where, line in cpd.read_documents([corpus]):
+    instances.extend(maker.instances(maker.document(where, line)))
   return instances
 
 
@@ -417,13 +417,13 @@ def test_packing_loses_no_token(tmp_path, max_seq_length, short_seq_prob):
       max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
       dupe_factor=1, max_predictions_per_seq=max_seq_length // 4))
   total = over_long = 0
-  for i, (where, line) in enumerate(cpd.read_documents([corpus])):
-    item = (i, where, line)
-    expected = [t for s in maker.sentences(item) for t in s.tokens]
+  for where, line in cpd.read_documents([corpus]):
+    document = maker.document(where, line)
+    expected = [t for s in document.sentences for t in s.tokens]
     over_long += sum(len(s.tokens) > max_seq_length - 3
-                     for s in maker.sentences(item))
+                     for s in document.sentences)
     rebuilt = []
-    for instance in maker.instances(item):
+    for instance in maker.instances(document):
       tokens = list(instance.tokens)
       for position, label in zip(instance.masked_positions,
                                  instance.masked_labels):
@@ -432,7 +432,7 @@ def test_packing_loses_no_token(tmp_path, max_seq_length, short_seq_prob):
       rebuilt.extend(t for t in tokens if t not in ("[CLS]", "[SEP]"))
     assert rebuilt == expected
     total += len(expected)
-    records, summary, _ = maker(item)
+    summary = maker((where, line)).summary
     assert summary.content_tokens == summary.corpus_tokens == len(expected)
   assert total > 2000
   assert (over_long > 0) == (max_seq_length < 128)

@@ -121,3 +121,71 @@ def test_convert_to_unicode():
   with pytest.raises(ValueError):
     tokenization.convert_to_unicode(3)
 
+
+
+# Latin words, digits, full-width forms, accents (precomposed and combining,
+# also leading a word), Greek capital sigma (final and not), Turkish dotted
+# I, ligatures, control and format characters, NUL, U+FFFD, line and
+# paragraph separators, private-use, unassigned and astral characters.
+HARD_TEXTS = [
+    u"Café naïve ÉCOLE résumé 123 4.5% ＡＢＣ １２３ straße ﬁne İstanbul",
+    u"x\u0301y \u0301abc e\u0308\u0301 Σίσυφος ΟΔΟΣ σς ΣΑΣ",
+    u"a\x00b\ufffdc\u200bd\x07e\u2028f\u2029g\u00a0h\u3000i\tj\r\nk",
+    u"\ue000 \U0010ffff \u0378 \U00020000\U0002a6d6 𝐀𝐁 😀 x",
+    u"中文English混合，test!!2022年12月，BERT-base 的 un-wanted（括号）",
+    u"",
+    u"   ",
+    u"a" * 250 + u" " + u"中" * 3,
+]
+
+
+def corpus_texts(shared_dir):
+  """Every sentence of the sample corpus and of People's Daily."""
+  import json  # pylint: disable=g-import-not-at-top
+  texts = []
+  with open(os.path.join(REPO, "data", "sample", "tagged.jsonl"),
+            encoding="utf-8") as f:
+    for line in f:
+      texts.extend(s["text"] for s in json.loads(line)["sentences"])
+  with open(os.path.join(REPO, "data", "sample", "corpus.txt"),
+            encoding="utf-8") as f:
+    texts.extend(line.strip() for line in f if line.strip())
+  directory = os.path.join(shared_dir, "data", "peopledaily")
+  for name in sorted(os.listdir(directory)):
+    chars = []
+    with open(os.path.join(directory, name), encoding="utf-8") as f:
+      for line in f:
+        parts = line.split()
+        if len(parts) == 2:
+          chars.append(parts[0])
+        elif chars:
+          texts.append(u"".join(chars))
+          chars = []
+  return texts
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_fast_tokenizer_matches_the_reference_token_and_offset(
+    shared_dir, do_lower_case):
+  pytest.importorskip("tokenizers", reason="Hugging Face tokenizers is in "
+                      "the TF 2.15 / Python 3.11 environment only")
+  vocab = os.path.join(REPO, "configs", "vocab.txt")
+  reference = tokenization.FullTokenizer(vocab, do_lower_case)
+  fast = tokenization.full_tokenizer(vocab, do_lower_case)
+  assert isinstance(fast, tokenization.FastFullTokenizer)
+  texts = corpus_texts(shared_dir)
+  assert len(texts) > 50000
+  got = []
+  for start in range(0, len(texts), 500):
+    got.extend(fast.tokenize_batch_with_offsets(texts[start:start + 500]))
+  mismatches = [text for text, ours in zip(texts, got)
+                if ours != reference.tokenize_with_offsets(text)]
+  assert not mismatches[:5]
+  # Nearly all of it went through Rust: the reference is the exception.
+  assert fast.fast_texts > 0.99 * len(texts)
+  # The hard cases, each alone and all together.
+  fast.fast_texts = fast.reference_texts = 0
+  for text in HARD_TEXTS + [u" ".join(HARD_TEXTS)]:
+    assert fast.tokenize_with_offsets(text) == (
+        reference.tokenize_with_offsets(text)), text
+  assert fast.fast_texts >= 4 and fast.reference_texts >= 3

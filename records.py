@@ -1,0 +1,254 @@
+# coding=utf-8
+"""Pre-training records without TensorFlow: the schema, serialization, files.
+
+This is the one home of the TFRecord schema of SPEC §4 (which features a
+pre-training record holds, their types and lengths) and of its
+serialization. It imports no TensorFlow, so that data-preparation processes
+(create_pretraining_data.py's workers, Beam workers) do not pay for
+importing it: a `tf.train.Example` is encoded here by hand, byte for byte as
+TensorFlow's `SerializeToString(deterministic=True)` would encode it (the
+tests compare the two), and TFRecord files are framed here too (length,
+masked CRC-32C, data, masked CRC-32C), with the C CRC-32C of `google-crc32c`.
+Remote paths (gs://...) and machines without `google-crc32c` fall back to
+TensorFlow's writer, imported only then.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import contextlib
+import io
+import os
+import struct
+
+import linguistic_tags
+
+# The nine features of SPEC §4, in its order; every record carries them.
+SPEC_FEATURES = ("input_ids", "input_mask", "segment_ids",
+                 "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
+                 "pos_labels", "ner_labels", "dep_labels")
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+FLOAT_FEATURES = ("masked_lm_weights",)
+
+# One feature of the layout: float (else int64) and its length.
+FeatureLayout = collections.namedtuple("FeatureLayout", ["is_float", "length"])
+
+
+def label_weights_feature(task):
+  """The optional feature marking a task's missing labels (1.0 = usable)."""
+  return task + "_label_weights"
+
+
+def record_layout(max_seq_length, max_predictions_per_seq,
+                  with_label_weights=True):
+  """name -> FeatureLayout of every feature of a pre-training record.
+
+  The nine SPEC §4 features, then (with `with_label_weights`) the three
+  `<task>_label_weights` that create_pretraining_data.py adds for missing
+  labels.
+  """
+  layout = collections.OrderedDict()
+  for name in SPEC_FEATURES:
+    length = (max_seq_length if name in SEQUENCE_FEATURES else
+              max_predictions_per_seq)
+    layout[name] = FeatureLayout(name in FLOAT_FEATURES, length)
+  if with_label_weights:
+    for task in linguistic_tags.TASKS:
+      layout[label_weights_feature(task)] = FeatureLayout(
+          True, max_predictions_per_seq)
+  return layout
+
+
+# ----------------------------------------------------------------------------
+# tf.train.Example, encoded by hand (protobuf wire format).
+
+_SMALL_VARINTS = []  # the encodings of 0..2**15-1, built on first use
+
+
+def _varint(value):
+  if value < 0:
+    value += 1 << 64  # int64 as protobuf writes it: ten bytes
+  out = bytearray()
+  while True:
+    byte = value & 0x7F
+    value >>= 7
+    if value:
+      out.append(byte | 0x80)
+    else:
+      out.append(byte)
+      return bytes(out)
+
+
+def _int64_varints(values):
+  if not _SMALL_VARINTS:
+    _SMALL_VARINTS.extend(_varint(v) for v in range(1 << 15))
+  small = _SMALL_VARINTS
+  limit = len(small)
+  return b"".join(small[v] if 0 <= v < limit else _varint(v)
+                  for v in values)
+
+
+def _field(number, payload):
+  """A length-delimited field."""
+  return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _feature(values, is_float):
+  if is_float:
+    packed = struct.pack("<%df" % len(values), *values)
+    kind = 2  # Feature.float_list
+  else:
+    packed = _int64_varints([int(v) for v in values])
+    kind = 3  # Feature.int64_list
+  # FloatList/Int64List: field 1, packed (empty lists write nothing).
+  return _field(kind, _field(1, packed) if len(values) else b"")
+
+
+def encode_example(int_features, float_features):
+  """The bytes of a tf.train.Example from dicts name -> list of numbers,
+  as TensorFlow's deterministic serialization writes them (map entries
+  sorted by name)."""
+  features = dict((name, (values, False)) for name, values in
+                  int_features.items())
+  features.update((name, (values, True)) for name, values in
+                  float_features.items())
+  entries = []
+  for name in sorted(features, key=lambda n: n.encode("utf-8")):
+    values, is_float = features[name]
+    entry = (_field(1, name.encode("utf-8")) +
+             _field(2, _feature(values, is_float)))
+    entries.append(_field(1, entry))  # Features.feature (a map)
+  return _field(1, b"".join(entries))  # Example.features
+
+
+def serialize_record(values, max_seq_length, max_predictions_per_seq):
+  """A serialized `tf.train.Example` of the schema from name -> list.
+
+  `values` must hold the nine SPEC features, and either all or none of the
+  label weights, each of its schema length. The same values always give
+  the same bytes.
+  """
+  layout = record_layout(max_seq_length, max_predictions_per_seq)
+  names = set(values)
+  required = set(SPEC_FEATURES)
+  if not required <= names or not names <= set(layout):
+    raise ValueError("A pre-training record needs the features %s (plus "
+                     "optionally the label weights), got %s." %
+                     (sorted(required), sorted(names)))
+  ints, floats = {}, {}
+  for name in values:
+    if len(values[name]) != layout[name].length:
+      raise ValueError("Feature %s has length %d, the schema says %d." %
+                       (name, len(values[name]), layout[name].length))
+    (floats if layout[name].is_float else ints)[name] = values[name]
+  return encode_example(ints, floats)
+
+
+# ----------------------------------------------------------------------------
+# TFRecord files and output paths.
+
+
+def is_remote(path):
+  return "://" in path
+
+
+def _gfile():
+  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile
+
+
+def _crc32c():
+  try:
+    import google_crc32c  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  return google_crc32c.value
+
+
+def _masked(crc):
+  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+class TFRecordWriter(object):
+  """Writes TFRecord files like tf.io.TFRecordWriter (uncompressed).
+
+  Without TensorFlow for local paths when `google-crc32c` is installed;
+  otherwise TensorFlow's own writer. `backend` forces "python" or
+  "tensorflow". Errors of either are IOErrors naming the path.
+  """
+
+  def __init__(self, path, backend="auto"):
+    self.path = path
+    self._tf_errors = ()
+    crc = _crc32c()
+    if backend == "auto":
+      backend = "python" if crc and not is_remote(path) else "tensorflow"
+    if backend == "python" and crc is None:
+      raise ValueError("The TensorFlow-free TFRecord writer needs the "
+                       "google-crc32c package.")
+    self.backend = backend
+    with self._naming_errors():
+      if backend == "python":
+        self._crc = crc
+        self._file = io.open(path, "wb")
+      else:
+        import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+        self._tf_errors = tf.errors.OpError
+        self._file = tf.io.TFRecordWriter(path)
+
+  @contextlib.contextmanager
+  def _naming_errors(self):
+    try:
+      yield
+    except (IOError, OSError) as e:
+      raise IOError("%s: cannot be written (%s)." % (self.path, e))
+    except self._tf_errors as e:  # pylint: disable=catching-non-exception
+      raise IOError("%s: cannot be written (%s)." % (self.path, e.message))
+
+  def write(self, record):
+    with self._naming_errors():
+      if self.backend == "python":
+        length = struct.pack("<Q", len(record))
+        self._file.write(b"".join((
+            length, struct.pack("<I", _masked(self._crc(length))), record,
+            struct.pack("<I", _masked(self._crc(record))))))
+      else:
+        self._file.write(record)
+
+  def close(self):
+    with self._naming_errors():
+      self._file.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused):
+    self.close()
+
+
+def make_dirs(path):
+  if is_remote(path):
+    _gfile().makedirs(path)
+  elif path and not os.path.isdir(path):
+    os.makedirs(path)
+
+
+def exists(path):
+  return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
+
+
+def remove(path):
+  if is_remote(path):
+    _gfile().remove(path)
+  else:
+    os.remove(path)
+
+
+def rename(source, target):
+  """Renames, replacing `target` if it exists."""
+  if is_remote(source):
+    _gfile().rename(source, target, overwrite=True)
+  else:
+    os.replace(source, target)
