@@ -28,9 +28,11 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import bisect
 import collections
 import gzip
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -178,6 +180,14 @@ def open_binary(path):
   return gzip.open(path, "rb") if path.endswith(".gz") else io.open(path, "rb")
 
 
+# tag -> id per task, LTP's spellings included; None (null) is a missing
+# label.
+_TAG_INDEX = {task: linguistic_tags.tag_index(task)
+              for task in linguistic_tags.TASKS}
+for _index in _TAG_INDEX.values():
+  _index[None] = None
+
+
 def parse_document(line, where):
   """Validates one JSON line of the tagger's format.
 
@@ -207,17 +217,15 @@ def parse_document(line, where):
                         (here, num_words, len(sentence[key]), key))
     ids = {}
     for task, key in (("pos", "pos"), ("ner", "ner"), ("dep", "dep_label")):
-      ids[task] = []
-      for word, tag in zip(sentence["words"], sentence[key]):
-        if tag is None:  # a missing label, written by the tagger
-          ids[task].append(None)
-          continue
-        index = linguistic_tags.tag_to_id(task, tag)
-        if index is None:
-          raise DataError("%s: unknown %s tag %r (word %r); the tags are "
-                          "those of SPEC §1, null for a missing label." %
-                          (here, task.upper(), tag, word))
-        ids[task].append(index)
+      index = _TAG_INDEX[task]  # null (a missing label) -> None
+      try:
+        ids[task] = [index[tag] for tag in sentence[key]]
+      except (KeyError, TypeError):
+        word, tag = [(w, t) for w, t in zip(sentence["words"], sentence[key])
+                     if t not in index or isinstance(t, list)][0]
+        raise DataError("%s: unknown %s tag %r (word %r); the tags are "
+                        "those of SPEC §1, null for a missing label." %
+                        (here, task.upper(), tag, word))
     for head in sentence["dep_head"]:
       if not isinstance(head, int) or not 0 <= head <= num_words:
         raise DataError("%s: dep_head %r is not in 0..%d." %
@@ -266,8 +274,11 @@ def word_char_spans(text, words, where):
   spans = []
   cursor = 0
   for word in words:
-    start = text.find(word, cursor)
-    if start < 0 or text[cursor:start].strip():
+    if text.startswith(word, cursor):  # the usual case: no space between
+      start = cursor
+    else:
+      start = text.find(word, cursor)
+    if start < 0 or (start > cursor and text[cursor:start].strip()):
       raise DataError("%s: word %r is not found in the sentence text after "
                       "offset %d." % (where, word, cursor))
     spans.append((start, start + len(word)))
@@ -284,18 +295,15 @@ def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
   """
   word_of_char = [-1] * len(text)
   for index, (start, end) in enumerate(word_char_spans(text, words, where)):
-    for i in range(start, end):
-      word_of_char[i] = index
-  tokens, word_ids = [], []
+    word_of_char[start:end] = [index] * (end - start)
   if pieces is None:
     pieces = tokenizer.tokenize_with_offsets(text)
-  for token, start, _ in pieces:
-    word = word_of_char[start]
-    if word < 0:
-      raise DataError("%s: token %r at offset %d lies outside every word." %
-                      (where, token, start))
-    tokens.append(token)
-    word_ids.append(word)
+  tokens = [token for token, _, _ in pieces]
+  word_ids = [word_of_char[start] for _, start, _ in pieces]
+  if -1 in word_ids:
+    token, start, _ = pieces[word_ids.index(-1)]
+    raise DataError("%s: token %r at offset %d lies outside every word." %
+                    (where, token, start))
   return TokenizedSentence(tokens, word_ids, tag_ids["pos"], tag_ids["ner"],
                            tag_ids["dep"])
 
@@ -360,11 +368,12 @@ def create_instances_from_document(sentences, max_seq_length, short_seq_prob,
 def _flatten(sentences, offset):
   """Concatenates sentences: tokens, global word ids and per-token tags."""
   tokens, words, tags = [], [], []
-  for number, sentence in enumerate(sentences):
-    for token, word in zip(sentence.tokens, sentence.word_ids):
-      tokens.append(token)
-      words.append((offset + number, word))
-      tags.append((sentence.pos[word], sentence.ner[word], sentence.dep[word]))
+  for number, sentence in enumerate(sentences, offset):
+    tokens.extend(sentence.tokens)
+    # One int per word of the chunk (sentence number, word index).
+    words.extend([number << 20 | word for word in sentence.word_ids])
+    word_tags = list(zip(sentence.pos, sentence.ner, sentence.dep))
+    tags.extend([word_tags[word] for word in sentence.word_ids])
   return tokens, words, tags
 
 
@@ -418,14 +427,11 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
   `round(len(tokens) * masked_lm_prob)` tokens are chosen (the nearest whole
   N-gram boundary), never more than `max_predictions_per_seq`.
   """
-  word_groups = []  # token positions of each word, in order
-  for i, word in enumerate(words):
-    if word is None:
-      continue
-    if word_groups and words[word_groups[-1][0]] == word:
-      word_groups[-1].append(i)
-    else:
-      word_groups.append([i])
+  # The token positions of each word, in order ([CLS]/[SEP] belong to none).
+  starts = [0] + [i for i in range(1, len(words)) if words[i] != words[i - 1]]
+  word_groups = [range(start, end) for start, end in
+                 zip(starts, starts[1:] + [len(words)])
+                 if words[start] is not None]
 
   num_to_predict = min(max_predictions_per_seq,
                        max(1, int(round(len(tokens) * masked_lm_prob))))
@@ -437,19 +443,27 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
   # keep the sampling distribution. Masking takes a prefix of the shuffled
   # list whose token count is closest to the budget: skipping N-grams that
   # do not fit and trying shorter ones would favour 1-grams heavily.
+  # An N-gram length: 1 + the first index whose cumulative probability
+  # exceeds a uniform draw (drawn inline: this is the hottest loop).
+  cumulative = list(itertools.accumulate(probs))[:-1]  # the last is ~1.0
+  draw, find = rng.random, bisect.bisect_right
   ngrams = []
-  current = []
-  target = _sample_index(probs, rng) + 1
-  for group in word_groups:
-    if current and segment_ids[group[0]] != segment_ids[current[-1][0]]:
-      ngrams.append(current)  # N-grams stay inside one segment
-      current, target = [], _sample_index(probs, rng) + 1
-    current.append(group)
-    if len(current) == target:
-      ngrams.append(current)
-      current, target = [], _sample_index(probs, rng) + 1
-  if current:
-    ngrams.append(current)
+  target = find(cumulative, draw()) + 1
+  # [CLS] A [SEP] B [SEP]: the words of B start at B's first token.
+  b_start = segment_ids.index(1) if 1 in segment_ids else len(segment_ids)
+  split = bisect.bisect_left([group[0] for group in word_groups], b_start)
+  segments = [groups for groups in (word_groups[:split], word_groups[split:])
+              if groups]
+  for number, groups in enumerate(segments):
+    start, size = 0, len(groups)
+    more_segments = number < len(segments) - 1
+    while start < size:
+      ngrams.append(groups[start:start + target])
+      start += target
+      # A new length after each N-gram, unless a segment's last, cut-short
+      # N-gram ends the instance.
+      if start <= size or more_segments:
+        target = find(cumulative, draw()) + 1
   rng.shuffle(ngrams)
 
   covered = []
@@ -487,16 +501,6 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
       masked_positions=masked_positions,
       masked_labels=[tokens[i] for i in masked_positions],
       tags=[tags[i] for i in masked_positions], ngram_lengths=ngram_lengths)
-
-
-def _sample_index(probs, rng):
-  draw = rng.random()
-  total = 0.0
-  for index, p in enumerate(probs):
-    total += p
-    if draw < total:
-      return index
-  return len(probs) - 1
 
 
 def instance_to_features(instance, tokenizer, max_seq_length,
@@ -545,16 +549,15 @@ class Summary(object):
   def add(self, instance):
     self.instances += 1
     self.tokens += len(instance.tokens)
-    self.content_tokens += sum(
-        1 for token in instance.tokens if token not in ("[CLS]", "[SEP]"))
+    self.content_tokens += (len(instance.tokens) -
+                            instance.tokens.count("[CLS]") -
+                            instance.tokens.count("[SEP]"))
     self.masked += len(instance.masked_positions)
     self.ngrams.update(instance.ngram_lengths)
     for column, task in enumerate(linguistic_tags.TASKS):
-      for tags in instance.tags:
-        if tags[column] is None:
-          self.missing[task] += 1
-        else:
-          self.labels[task][tags[column]] += 1
+      tags = [tags[column] for tags in instance.tags]
+      self.missing[task] += tags.count(None)
+      self.labels[task].update(tag for tag in tags if tag is not None)
 
   def merge(self, other):
     self.documents += other.documents

@@ -82,6 +82,16 @@ def tag_to_id(task, tag):
   return _INDEX[task].get(tag)
 
 
+def tag_index(task):
+  """tag -> index of `task`'s inventory, LTP's spellings included (the
+  mapping tag_to_id applies; a new dict)."""
+  index = dict(_INDEX[task])
+  if task == "pos":
+    index.update((alias, _INDEX[task][tag])
+                 for alias, tag in _LTP_POS_ALIASES.items())
+  return index
+
+
 def id_to_tag(task, index):
   return TAGS_BY_TASK[task][index]
 

@@ -81,26 +81,38 @@ def _varint(value):
       return bytes(out)
 
 
-def _int64_varints(values):
+def _small_varints():
   if not _SMALL_VARINTS:
     _SMALL_VARINTS.extend(_varint(v) for v in range(1 << 15))
-  small = _SMALL_VARINTS
-  limit = len(small)
-  return b"".join(small[v] if 0 <= v < limit else _varint(v)
-                  for v in values)
+  return _SMALL_VARINTS
+
+
+def _int64_varints(values):
+  small = _small_varints()
+  if values and 0 <= min(values) and max(values) < len(small):
+    return b"".join(map(small.__getitem__, values))  # ids, positions, tags
+  return b"".join(_varint(int(v)) for v in values)
 
 
 def _field(number, payload):
-  """A length-delimited field."""
-  return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+  """A length-delimited field (of number 1, 2 or 3 here)."""
+  small = _small_varints()
+  size = len(payload)
+  return b"".join((small[number << 3 | 2], small[size] if size < len(small)
+                   else _varint(size), payload))
+
+
+_NAME_FIELDS = {}  # feature name -> its encoded map key
 
 
 def _feature(values, is_float):
+  if hasattr(values, "tolist"):  # a NumPy array
+    values = values.tolist()
   if is_float:
     packed = struct.pack("<%df" % len(values), *values)
     kind = 2  # Feature.float_list
   else:
-    packed = _int64_varints([int(v) for v in values])
+    packed = _int64_varints(values)
     kind = 3  # Feature.int64_list
   # FloatList/Int64List: field 1, packed (empty lists write nothing).
   return _field(kind, _field(1, packed) if len(values) else b"")
@@ -117,10 +129,11 @@ def encode_example(int_features, float_features):
   entries = []
   for name in sorted(features, key=lambda n: n.encode("utf-8")):
     values, is_float = features[name]
-    entry = (_field(1, name.encode("utf-8")) +
-             _field(2, _feature(values, is_float)))
-    entries.append(_field(1, entry))  # Features.feature (a map)
-  return _field(1, b"".join(entries))  # Example.features
+    key = _NAME_FIELDS.get(name)
+    if key is None:
+      key = _NAME_FIELDS[name] = _field(1, name.encode("utf-8"))
+    entries.append(_field(1, key + _field(2, _feature(values, is_float))))
+  return _field(1, b"".join(entries))  # Example.features (a map)
 
 
 def serialize_record(values, max_seq_length, max_predictions_per_seq):

@@ -292,26 +292,49 @@ class FastFullTokenizer(FullTokenizer):
             for encoding in self._fast.encode_batch(
                 texts, add_special_tokens=False)]
 
-  def _is_safe(self, chars):
-    new = chars - self._safe - self._unsafe
+  def _learn(self, chars):
+    """Sorts characters not seen before into safe and unsafe: by category,
+    then by comparing both tokenizers on the character in one context (alone,
+    between letters, after a CJK character, before a digit, doubled)."""
+    new = sorted(chars - self._safe - self._unsafe)
+    if not new:
+      return
+    to_compare = []
     for char in new:
-      unsafe = (unicodedata.category(char) in _FAST_UNSAFE_CATEGORIES or
-                char in _FAST_UNSAFE_CHARS)
-      if not unsafe:
-        contexts = [char, u"a%sb" % char, u"\u4e2d%s1" % char,
-                    u"%s%s A" % (char, char)]
-        unsafe = self._fast_batch(contexts) != [
-            FullTokenizer.tokenize_with_offsets(self, c) for c in contexts]
-      (self._unsafe if unsafe else self._safe).add(char)
-    return not chars & self._unsafe
+      if (unicodedata.category(char) in _FAST_UNSAFE_CATEGORIES or
+          char in _FAST_UNSAFE_CHARS):
+        self._unsafe.add(char)
+      else:
+        to_compare.append(char)
+    # CJK characters (most of a Chinese corpus) are compared all at once
+    # first: each is a word of its own in both, so one text checks them all.
+    cjk = [char for char in to_compare if is_chinese_char(ord(char))]
+    if cjk:
+      text = u"a" + u"".join(cjk) + u"1"
+      if self._fast_batch([text])[0] == FullTokenizer.tokenize_with_offsets(
+          self, text):
+        self._safe.update(cjk)
+        to_compare = [char for char in to_compare if char not in self._safe]
+    if not to_compare:
+      return
+    contexts = [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char)
+                for char in to_compare]
+    for char, context, fast in zip(to_compare, contexts,
+                                   self._fast_batch(contexts)):
+      same = fast == FullTokenizer.tokenize_with_offsets(self, context)
+      (self._safe if same else self._unsafe).add(char)
 
   def tokenize_batch_with_offsets(self, texts):
     """tokenize_with_offsets of each text, the safe ones in one Rust call."""
     texts = [convert_to_unicode(text) for text in texts]
-    safe = [i for i, text in enumerate(texts) if self._is_safe(set(text))]
+    chars = [set(text) for text in texts]
+    self._learn(set().union(*chars))
+    safe = [i for i, text_chars in enumerate(chars)
+            if not text_chars & self._unsafe]
     results = [None] * len(texts)
-    for i, tokens in zip(safe, self._fast_batch([texts[i] for i in safe])):
-      results[i] = tokens
+    if safe:
+      for i, tokens in zip(safe, self._fast_batch([texts[i] for i in safe])):
+        results[i] = tokens
     for i, text in enumerate(texts):
       if results[i] is None:
         results[i] = FullTokenizer.tokenize_with_offsets(self, text)
