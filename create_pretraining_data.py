@@ -427,12 +427,6 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
   `round(len(tokens) * masked_lm_prob)` tokens are chosen (the nearest whole
   N-gram boundary), never more than `max_predictions_per_seq`.
   """
-  # The token positions of each word, in order ([CLS]/[SEP] belong to none).
-  starts = [0] + [i for i in range(1, len(words)) if words[i] != words[i - 1]]
-  word_groups = [range(start, end) for start, end in
-                 zip(starts, starts[1:] + [len(words)])
-                 if words[start] is not None]
-
   num_to_predict = min(max_predictions_per_seq,
                        max(1, int(round(len(tokens) * masked_lm_prob))))
   probs = NGRAM_PROBS[:max_ngram]
@@ -443,48 +437,47 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
   # keep the sampling distribution. Masking takes a prefix of the shuffled
   # list whose token count is closest to the budget: skipping N-grams that
   # do not fit and trying shorter ones would favour 1-grams heavily.
+  # An N-gram is (first token, end token, number of words): its words are
+  # consecutive, so its tokens are too.
   # An N-gram length: 1 + the first index whose cumulative probability
   # exceeds a uniform draw (drawn inline: this is the hottest loop).
   cumulative = list(itertools.accumulate(probs))[:-1]  # the last is ~1.0
   draw, find = rng.random, bisect.bisect_right
   ngrams = []
   target = find(cumulative, draw()) + 1
-  # [CLS] A [SEP] B [SEP]: the words of B start at B's first token.
-  b_start = segment_ids.index(1) if 1 in segment_ids else len(segment_ids)
-  split = bisect.bisect_left([group[0] for group in word_groups], b_start)
-  segments = [groups for groups in (word_groups[:split], word_groups[split:])
-              if groups]
-  for number, groups in enumerate(segments):
-    start, size = 0, len(groups)
+  segments = [starts for starts in _word_starts(words, segment_ids)
+              if len(starts) > 1]
+  for number, starts in enumerate(segments):
+    # `starts`: the first token of each word of the segment, then the end.
+    start, size = 0, len(starts) - 1
     more_segments = number < len(segments) - 1
     while start < size:
-      ngrams.append(groups[start:start + target])
+      end = min(start + target, size)
+      ngrams.append((starts[start], starts[end], end - start))
       start += target
       # A new length after each N-gram, unless a segment's last, cut-short
       # N-gram ends the instance.
       if start <= size or more_segments:
         target = find(cumulative, draw()) + 1
-  rng.shuffle(ngrams)
 
   covered = []
   ngram_lengths = []
-  for ngram in ngrams:
-    positions = [i for group in ngram for i in group]
-    total = len(covered) + len(positions)
+  for first, end, num_words in _shuffled(ngrams, rng):
+    total = len(covered) + end - first
     if total > max_predictions_per_seq:
       break
     if total > num_to_predict and (total - num_to_predict >
                                    num_to_predict - len(covered)):
       break  # stopping here is closer to the budget
-    covered.extend(positions)
-    ngram_lengths.append(len(ngram))
+    covered.extend(range(first, end))
+    ngram_lengths.append(num_words)
     if total >= num_to_predict:
       break
   if not covered and ngrams:  # always predict something
-    smallest = min(ngrams, key=lambda n: sum(len(g) for g in n))
-    if sum(len(g) for g in smallest) <= max_predictions_per_seq:
-      covered = [i for group in smallest for i in group]
-      ngram_lengths = [len(smallest)]
+    first, end, num_words = min(ngrams, key=lambda n: n[1] - n[0])
+    if end - first <= max_predictions_per_seq:
+      covered = list(range(first, end))
+      ngram_lengths = [num_words]
 
   output_tokens = list(tokens)
   masked_positions = sorted(covered)
@@ -501,6 +494,33 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
       masked_positions=masked_positions,
       masked_labels=[tokens[i] for i in masked_positions],
       tags=[tags[i] for i in masked_positions], ngram_lengths=ngram_lengths)
+
+
+def _word_starts(words, segment_ids):
+  """Per segment, the first token of each of its words, then the token
+  after its last word ([CLS] and [SEP], word None, belong to none)."""
+  segments = []
+  for segment in (0, 1):
+    if segment not in segment_ids:
+      break
+    first = segment_ids.index(segment)
+    while first < len(words) and words[first] is None:
+      first += 1
+    # A segment's words end at its [SEP].
+    end = words.index(None, first) if None in words[first:] else len(words)
+    segments.append([i for i in range(first, end)
+                     if i == first or words[i] != words[i - 1]] + [end])
+  return segments
+
+
+def _shuffled(items, rng):
+  """Yields `items` (a list, reordered in place) in a uniformly random order,
+  drawn only as far as it is read: a Fisher-Yates shuffle that stops with
+  the reader (masking reads ~15% of an instance's N-grams)."""
+  for i in range(len(items)):
+    j = i + int(rng.random() * (len(items) - i))
+    items[i], items[j] = items[j], items[i]
+    yield items[i]
 
 
 def instance_to_features(instance, tokenizer, max_seq_length,

@@ -89,8 +89,12 @@ def _small_varints():
 
 def _int64_varints(values):
   small = _small_varints()
-  if values and 0 <= min(values) and max(values) < len(small):
-    return b"".join(map(small.__getitem__, values))  # ids, positions, tags
+  if values and 0 <= min(values):
+    top = max(values)
+    if top < 128:
+      return bytes(values)  # one byte each: masks, segments, most tags
+    if top < len(small):
+      return b"".join(map(small.__getitem__, values))  # token ids
   return b"".join(_varint(int(v)) for v in values)
 
 
@@ -136,6 +140,9 @@ def encode_example(int_features, float_features):
   return _field(1, b"".join(entries))  # Example.features (a map)
 
 
+_LAYOUTS = {}  # (max_seq_length, max_predictions_per_seq) -> record_layout
+
+
 def serialize_record(values, max_seq_length, max_predictions_per_seq):
   """A serialized `tf.train.Example` of the schema from name -> list.
 
@@ -143,7 +150,10 @@ def serialize_record(values, max_seq_length, max_predictions_per_seq):
   label weights, each of its schema length. The same values always give
   the same bytes.
   """
-  layout = record_layout(max_seq_length, max_predictions_per_seq)
+  layout = _LAYOUTS.get((max_seq_length, max_predictions_per_seq))
+  if layout is None:
+    layout = _LAYOUTS[max_seq_length, max_predictions_per_seq] = (
+        record_layout(max_seq_length, max_predictions_per_seq))
   names = set(values)
   required = set(SPEC_FEATURES)
   if not required <= names or not names <= set(layout):
