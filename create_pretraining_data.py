@@ -452,7 +452,9 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
     start, size = 0, len(starts) - 1
     more_segments = number < len(segments) - 1
     while start < size:
-      end = min(start + target, size)
+      end = start + target
+      if end > size:
+        end = size
       ngrams.append((starts[start], starts[end], end - start))
       start += target
       # A new length after each N-gram, unless a segment's last, cut-short

@@ -292,13 +292,12 @@ class FastFullTokenizer(FullTokenizer):
             for encoding in self._fast.encode_batch(
                 texts, add_special_tokens=False)]
 
-  def _learn(self, chars):
-    """Sorts characters not seen before into safe and unsafe: by category,
-    then by comparing both tokenizers on the character in one context (alone,
-    between letters, after a CJK character, before a digit, doubled)."""
-    new = sorted(chars - self._safe - self._unsafe)
-    if not new:
-      return
+  def tokenize_batch_with_offsets(self, texts):
+    """tokenize_with_offsets of each text, in one call of the Rust tokenizer
+    (which also checks the characters not seen before)."""
+    texts = [convert_to_unicode(text) for text in texts]
+    chars = [set(text) for text in texts]
+    new = sorted(set().union(*chars) - self._safe - self._unsafe)
     to_compare = []
     for char in new:
       if (unicodedata.category(char) in _FAST_UNSAFE_CATEGORIES or
@@ -306,41 +305,42 @@ class FastFullTokenizer(FullTokenizer):
         self._unsafe.add(char)
       else:
         to_compare.append(char)
-    # CJK characters (most of a Chinese corpus) are compared all at once
-    # first: each is a word of its own in both, so one text checks them all.
+    # CJK characters (most of a Chinese corpus) are compared all at once: in
+    # both tokenizers each is a word of its own, so one text checks them all.
+    # Any other character is compared in one context (alone, between letters,
+    # after a CJK character, before a digit, doubled).
     cjk = [char for char in to_compare if is_chinese_char(ord(char))]
+    others = [char for char in to_compare if not is_chinese_char(ord(char))]
+    checks = [u"a%s1" % u"".join(cjk)] if cjk else []
+    checks += [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char) for char in others]
+    results = self._fast_batch(texts + checks)
+    fast, checked = results[:len(texts)], results[len(texts):]
     if cjk:
-      text = u"a" + u"".join(cjk) + u"1"
-      if self._fast_batch([text])[0] == FullTokenizer.tokenize_with_offsets(
-          self, text):
+      if checked.pop(0) == FullTokenizer.tokenize_with_offsets(self, checks[0]):
         self._safe.update(cjk)
-        to_compare = [char for char in to_compare if char not in self._safe]
-    if not to_compare:
-      return
-    contexts = [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char)
-                for char in to_compare]
-    for char, context, fast in zip(to_compare, contexts,
-                                   self._fast_batch(contexts)):
-      same = fast == FullTokenizer.tokenize_with_offsets(self, context)
+      else:  # the unusual case: compare them one by one
+        self._learn_one_by_one(cjk)
+      checks.pop(0)
+    for char, context, tokens in zip(others, checks, checked):
+      same = tokens == FullTokenizer.tokenize_with_offsets(self, context)
       (self._safe if same else self._unsafe).add(char)
 
-  def tokenize_batch_with_offsets(self, texts):
-    """tokenize_with_offsets of each text, the safe ones in one Rust call."""
-    texts = [convert_to_unicode(text) for text in texts]
-    chars = [set(text) for text in texts]
-    self._learn(set().union(*chars))
-    safe = [i for i, text_chars in enumerate(chars)
-            if not text_chars & self._unsafe]
-    results = [None] * len(texts)
-    if safe:
-      for i, tokens in zip(safe, self._fast_batch([texts[i] for i in safe])):
-        results[i] = tokens
-    for i, text in enumerate(texts):
-      if results[i] is None:
-        results[i] = FullTokenizer.tokenize_with_offsets(self, text)
-    self.fast_texts += len(safe)
-    self.reference_texts += len(texts) - len(safe)
+    results = []
+    for text, text_chars, tokens in zip(texts, chars, fast):
+      if text_chars & self._unsafe:
+        tokens = FullTokenizer.tokenize_with_offsets(self, text)
+        self.reference_texts += 1
+      else:
+        self.fast_texts += 1
+      results.append(tokens)
     return results
+
+  def _learn_one_by_one(self, chars):
+    contexts = [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char) for char in chars]
+    for char, context, tokens in zip(chars, contexts,
+                                     self._fast_batch(contexts)):
+      same = tokens == FullTokenizer.tokenize_with_offsets(self, context)
+      (self._safe if same else self._unsafe).add(char)
 
   def tokenize_with_offsets(self, text):
     return self.tokenize_batch_with_offsets([text])[0]

@@ -189,3 +189,28 @@ def test_fast_tokenizer_matches_the_reference_token_and_offset(
     assert fast.tokenize_with_offsets(text) == (
         reference.tokenize_with_offsets(text)), text
   assert fast.fast_texts >= 4 and fast.reference_texts >= 3
+
+
+def test_a_character_the_fast_tokenizer_gets_wrong_sends_texts_to_the_reference(
+    monkeypatch):
+  """The safety net: were the Rust tokenizer wrong on a CJK character (here
+  made so), the bulk check notices, finds the character one by one, and
+  every text holding it is tokenized by the reference."""
+  pytest.importorskip("tokenizers", reason="Hugging Face tokenizers is in "
+                      "the TF 2.15 / Python 3.11 environment only")
+  vocab = os.path.join(REPO, "configs", "vocab.txt")
+  fast = tokenization.FastFullTokenizer(vocab)
+  reference = tokenization.FullTokenizer(vocab)
+  original = fast._fast_batch  # pylint: disable=protected-access
+
+  def wrong_on_bei(texts):
+    return [[(u"[UNK]", s, e) if u"北" in text[s:e] else (t, s, e)
+             for t, s, e in tokens]
+            for text, tokens in zip(texts, original(texts))]
+
+  monkeypatch.setattr(fast, "_fast_batch", wrong_on_bei)
+  texts = [u"我在北京。", u"我在上海。", u"南京"]
+  assert fast.tokenize_batch_with_offsets(texts) == [
+      reference.tokenize_with_offsets(text) for text in texts]
+  assert (fast.fast_texts, fast.reference_texts) == (2, 1)
+  assert u"北" in fast._unsafe and u"京" in fast._safe  # pylint: disable=protected-access
