@@ -62,6 +62,44 @@ def define_flags(flag_values=FLAGS):
                       "Comma-separated output TFRecord files; instances are "
                       "spread round-robin over them.",
                       flag_values=flag_values)
+  define_masking_flags(flag_values)
+  flags.DEFINE_integer("num_workers", 1,
+                       "Worker processes; the output does not depend on it.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("docs_per_batch", 256,
+                       "Documents handed to the workers at a time (bounds "
+                       "memory).",
+                       flag_values=flag_values)
+  flags.DEFINE_enum("record_writer", "auto", ["auto", "python", "tensorflow"],
+                    "How TFRecords are written: python (no TensorFlow; needs "
+                    "google-crc32c), tensorflow (tf.io.TFRecordWriter, also "
+                    "for gs:// paths), or auto (python where it can). The "
+                    "files are the same.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("dump_examples", 0,
+                       "Write the first N instances human-readably to "
+                       "<first output file>.examples.txt.",
+                       flag_values=flag_values)
+  for name in ("input_file", "output_file"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  flags.register_validator(
+      "output_file", lambda value: value is None or (
+          _output_files(value) and len(_output_files(value)) == len(
+              set(_output_files(value)))),
+      message="--output_file must name distinct files (a name given twice "
+      "would be written by two writers).", flag_values=flag_values)
+  for name in ("num_workers", "docs_per_batch"):
+    flags.register_validator(name, lambda value: value >= 1,
+                             message="--%s must be at least 1." % name,
+                             flag_values=flag_values)
+  flags.register_validator(
+      "dump_examples", lambda value: value >= 0,
+      message="--dump_examples must be >= 0.", flag_values=flag_values)
+
+
+def define_masking_flags(flag_values=FLAGS):
+  """The flags that decide the instances (InstanceMaker's settings), which
+  this script and prepare_pretraining_data_beam.py share."""
   flags.DEFINE_string("vocab_file", "configs/vocab.txt",
                       "WordPiece vocabulary (the Chinese BERT vocab).",
                       flag_values=flag_values)
@@ -87,36 +125,11 @@ def define_flags(flag_values=FLAGS):
                        flag_values=flag_values)
   flags.DEFINE_integer("random_seed", 12345, "Random seed.",
                        flag_values=flag_values)
-  flags.DEFINE_integer("num_workers", 1,
-                       "Worker processes; the output does not depend on it.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("docs_per_batch", 256,
-                       "Documents handed to the workers at a time (bounds "
-                       "memory).",
-                       flag_values=flag_values)
   flags.DEFINE_bool("fast_tokenizer", True,
                     "Tokenize with Hugging Face tokenizers (Rust) where it is "
                     "installed; the output is the same as tokenization.py's "
                     "(which does every text the two could differ on).",
                     flag_values=flag_values)
-  flags.DEFINE_enum("record_writer", "auto", ["auto", "python", "tensorflow"],
-                    "How TFRecords are written: python (no TensorFlow; needs "
-                    "google-crc32c), tensorflow (tf.io.TFRecordWriter, also "
-                    "for gs:// paths), or auto (python where it can). The "
-                    "files are the same.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("dump_examples", 0,
-                       "Write the first N instances human-readably to "
-                       "<first output file>.examples.txt.",
-                       flag_values=flag_values)
-  for name in ("input_file", "output_file"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  flags.register_validator(
-      "output_file", lambda value: value is None or (
-          _output_files(value) and len(_output_files(value)) == len(
-              set(_output_files(value)))),
-      message="--output_file must name distinct files (a name given twice "
-      "would be written by two writers).", flag_values=flag_values)
   flags.register_validator(
       "max_ngram", lambda value: 1 <= value <= len(NGRAM_PROBS),
       message="--max_ngram must be 1..%d." % len(NGRAM_PROBS),
@@ -125,17 +138,36 @@ def define_flags(flag_values=FLAGS):
       "max_seq_length", lambda value: value >= 5,
       message="--max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]).",
       flag_values=flag_values)
-  for name in ("max_predictions_per_seq", "dupe_factor", "num_workers",
-               "docs_per_batch"):
+  for name in ("max_predictions_per_seq", "dupe_factor"):
     flags.register_validator(name, lambda value: value >= 1,
                              message="--%s must be at least 1." % name,
                              flag_values=flag_values)
   flags.register_validator(
       "masked_lm_prob", lambda value: 0.0 < value < 1.0,
       message="--masked_lm_prob must be in (0, 1).", flag_values=flag_values)
-  flags.register_validator(
-      "dump_examples", lambda value: value >= 0,
-      message="--dump_examples must be >= 0.", flag_values=flag_values)
+
+
+def maker_kwargs_from_flags(flag_values=FLAGS):
+  """InstanceMaker's settings from the masking flags."""
+  return dict(
+      vocab_file=flag_values.vocab_file,
+      do_lower_case=flag_values.do_lower_case,
+      max_seq_length=flag_values.max_seq_length,
+      max_predictions_per_seq=flag_values.max_predictions_per_seq,
+      masked_lm_prob=flag_values.masked_lm_prob,
+      short_seq_prob=flag_values.short_seq_prob,
+      max_ngram=flag_values.max_ngram, dupe_factor=flag_values.dupe_factor,
+      random_seed=flag_values.random_seed,
+      fast_tokenizer=flag_values.fast_tokenizer)
+
+
+def warn_if_predictions_cap_the_masked_share(flag_values=FLAGS):
+  expected = flag_values.masked_lm_prob * flag_values.max_seq_length
+  if flag_values.max_predictions_per_seq < int(round(expected)):
+    print("Warning: --max_predictions_per_seq %d caps the masked share below "
+          "--masked_lm_prob %g (about %d of %d tokens)." % (
+              flag_values.max_predictions_per_seq, flag_values.masked_lm_prob,
+              int(round(expected)), flag_values.max_seq_length))
 
 
 def _output_files(text):
@@ -222,7 +254,7 @@ def parse_document(line, where):
         ids[task] = [index[tag] for tag in sentence[key]]
       except (KeyError, TypeError):
         word, tag = [(w, t) for w, t in zip(sentence["words"], sentence[key])
-                     if t not in index or isinstance(t, list)][0]
+                     if isinstance(t, (list, dict)) or t not in index][0]
         raise DataError("%s: unknown %s tag %r (word %r); the tags are "
                         "those of SPEC §1, null for a missing label." %
                         (here, task.upper(), tag, word))
@@ -249,8 +281,12 @@ def document_key(source, where):
   return "%s:%s" % (path.replace("\\", "/").rsplit("/", 1)[-1], line)
 
 
-def read_documents(input_files):
-  """Yields (where, line) for every non-empty line of the input files."""
+def read_documents(input_files, skipped=None):
+  """Yields (where, line) for every non-empty line of the input files.
+
+  A line that is not UTF-8 raises DataError naming it, or with `skipped` (a
+  list) is left out and given to it as a SkippedLine.
+  """
   for path in input_files:
     line_number = 0
     try:
@@ -260,8 +296,12 @@ def read_documents(input_files):
           try:
             line = raw.decode("utf-8")
           except UnicodeDecodeError as e:
-            raise DataError("%s:%d: invalid UTF-8 (%s at byte %d)." %
-                            (path, line_number, e.reason, e.start))
+            problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
+            if skipped is None:
+              raise DataError("%s:%d: %s." % (path, line_number, problem))
+            skipped.append(script_errors.SkippedLine(path, line_number,
+                                                     problem))
+            continue
           if line.strip():
             yield "%s:%d" % (path, line_number), line
     except (EOFError, zlib.error, IOError, OSError) as e:
@@ -799,24 +839,12 @@ def make_records():
   """Writes the records as the flags say and prints the summary."""
   input_files = script_errors.expand_input_files(FLAGS.input_file)
   output_files = _output_files(FLAGS.output_file)
-  expected = FLAGS.masked_lm_prob * FLAGS.max_seq_length
-  if FLAGS.max_predictions_per_seq < int(round(expected)):
-    print("Warning: --max_predictions_per_seq %d caps the masked share below "
-          "--masked_lm_prob %g (about %d of %d tokens)." % (
-              FLAGS.max_predictions_per_seq, FLAGS.masked_lm_prob,
-              int(round(expected)), FLAGS.max_seq_length))
+  warn_if_predictions_cap_the_masked_share()
   for path in output_files:
     directory = os.path.dirname(path)
     if directory:
       records.make_dirs(directory)
-  maker_kwargs = dict(
-      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
-      max_seq_length=FLAGS.max_seq_length,
-      max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-      masked_lm_prob=FLAGS.masked_lm_prob,
-      short_seq_prob=FLAGS.short_seq_prob, max_ngram=FLAGS.max_ngram,
-      dupe_factor=FLAGS.dupe_factor, random_seed=FLAGS.random_seed,
-      fast_tokenizer=FLAGS.fast_tokenizer)
+  maker_kwargs = maker_kwargs_from_flags()
 
   def log(message):
     sys.stderr.write(message)

@@ -57,14 +57,7 @@ def define_flags(flag_values=FLAGS):
                       flag_values=flag_values)
   flags.DEFINE_string("output_dir", None, "Directory for the tagged shards.",
                       flag_values=flag_values)
-  flags.DEFINE_string("ltp_model", "LTP/small",
-                      "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
-                      "...) or a local model directory.",
-                      flag_values=flag_values)
-  flags.DEFINE_enum("device", "cpu", ["cpu", "cuda"], "Where LTP runs.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("batch_size", 32, "Sentences per LTP call.",
-                       flag_values=flag_values)
+  define_ltp_flags(flag_values)
   flags.DEFINE_integer("num_output_shards", 8,
                        "Output shards the corpus is cut into (the unit of "
                        "work and of resumption).",
@@ -77,6 +70,32 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_integer("num_workers", 1,
                        "Worker processes on this machine, each with its own "
                        "LTP model.",
+                       flag_values=flag_values)
+  for name in ("input_file", "output_dir"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  for name in ("num_output_shards", "num_shards", "num_workers"):
+    flags.register_validator(name, lambda value: value >= 1,
+                             message="--%s must be at least 1." % name,
+                             flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["shard_index", "num_shards"],
+      lambda v: 0 <= v["shard_index"] < v["num_shards"],
+      message="--shard_index must be in 0..--num_shards - 1.",
+      flag_values=flag_values)
+
+
+def define_ltp_flags(flag_values=FLAGS, default_device="cpu"):
+  """The flags of the LTP analysis and of bad raw lines, which this script
+  and prepare_pretraining_data_beam.py share."""
+  flags.DEFINE_string("ltp_model", "LTP/small",
+                      "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
+                      "...) or a local model directory.",
+                      flag_values=flag_values)
+  flags.DEFINE_enum("device", default_device, ["cpu", "cuda", "auto"],
+                    "Where LTP runs; auto: a CUDA GPU where PyTorch sees one, "
+                    "else the CPU.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 32, "Sentences per LTP call.",
                        flag_values=flag_values)
   flags.DEFINE_integer("num_threads", 1,
                        "PyTorch threads per worker. On small CPUs the default "
@@ -92,10 +111,7 @@ def define_flags(flag_values=FLAGS):
                     "only): stop with an error naming the file and line, or "
                     "skip the line and count it.",
                     flag_values=flag_values)
-  for name in ("input_file", "output_dir"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  for name in ("batch_size", "num_output_shards", "num_shards", "num_workers",
-               "num_threads"):
+  for name in ("batch_size", "num_threads"):
     flags.register_validator(name, lambda value: value >= 1,
                              message="--%s must be at least 1." % name,
                              flag_values=flag_values)
@@ -104,11 +120,6 @@ def define_flags(flag_values=FLAGS):
       message="--max_sentence_chars must be 1..%d: LTP reads at most %d "
       "tokens with [CLS] and [SEP], and silently cuts longer input." %
       (MAX_LTP_CHARS, MAX_LTP_CHARS + 2), flag_values=flag_values)
-  flags.register_multi_flags_validator(
-      ["shard_index", "num_shards"],
-      lambda v: 0 <= v["shard_index"] < v["num_shards"],
-      message="--shard_index must be in 0..--num_shards - 1.",
-      flag_values=flag_values)
 
 
 # LTP's encoder reads 512 tokens, [CLS] and [SEP] included; a Chinese
@@ -148,7 +159,7 @@ def read_raw_documents(input_files, on_error="stop", skipped=None):
 
   `source` is "file:line" of the document's first line. Bad lines raise
   InputError, or with on_error="skip" are left out and counted in
-  `skipped` (a Counter keyed by file).
+  `skipped` (a list, given SkippedLines).
   """
   for path in input_files:
     try:
@@ -180,7 +191,8 @@ def _read_raw_file(path, on_error, skipped):
       if problem:
         if on_error == "skip":
           if skipped is not None:
-            skipped[path] += 1
+            skipped.append(script_errors.SkippedLine(path, line_number,
+                                                     problem))
           continue
         raise InputError("%s:%d: %s. Fix the line, or pass "
                          "--on_error=skip to skip such lines." %
@@ -311,6 +323,8 @@ def load_ltp(model, device="cpu", num_threads=1):
   import torch  # pylint: disable=g-import-not-at-top
   from ltp import LTP  # pylint: disable=g-import-not-at-top
   torch.set_num_threads(num_threads)
+  if device == "auto":
+    device = "cuda" if torch.cuda.is_available() else "cpu"
   if device == "cuda" and not torch.cuda.is_available():
     raise InputError("--device=cuda, but PyTorch sees no CUDA device "
                      "(torch %s): use --device=cpu or a CUDA build of "
@@ -480,7 +494,7 @@ def run(settings, log=print):
 
   # The corpus is read once, checked whole (bad input stops the run before
   # any tagging) and cut into the pending shards' documents.
-  skipped = collections.Counter()
+  skipped = []
   total = split_input(settings["input_files"], output_dir, pending,
                       num_output_shards, settings["on_error"], skipped)
   log("%d shards of %d for this machine: %d already done, %d to tag "
@@ -521,7 +535,7 @@ def run(settings, log=print):
     with io.open(shard_path(output_dir, j, num_output_shards) + ".stats.json",
                  encoding="utf-8") as f:
       summary.merge(TagStats(json.load(f)))
-  return summary, elapsed, sum(skipped.values())
+  return summary, elapsed, len(skipped)
 
 
 def format_summary(summary, elapsed, skipped_lines):

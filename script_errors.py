@@ -14,12 +14,18 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import collections
 import glob
 import os
 
 
 class InputError(ValueError):
   """Bad input: a file or line that cannot be used; the message names it."""
+
+
+# A bad input line left out where skipping is the documented behaviour: its
+# file, its 1-based line number and what is wrong with it.
+SkippedLine = collections.namedtuple("SkippedLine", ["path", "line", "problem"])
 
 
 def run_reporting_errors(run, script, extra_errors=()):

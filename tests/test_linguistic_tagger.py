@@ -112,11 +112,13 @@ def test_skip_mode_counts_bad_lines_and_keeps_the_rest(tmp_path):
   path = tmp_path / "c.txt"
   path.write_bytes(u"第一句。\n坏\x00行\n第二句。\n\n".encode("utf-8") +
                    b"\xff\n" + u"第三句。\n".encode("utf-8"))
-  skipped = __import__("collections").Counter()
+  skipped = []
   documents = list(lt.read_raw_documents([str(path)], "skip", skipped))
   assert [p for _, p in documents] == [[u"第一句。", u"第二句。"],
                                        [u"第三句。"]]
-  assert skipped[str(path)] == 2
+  assert [(s.path, s.line) for s in skipped] == [(str(path), 2),
+                                                 (str(path), 5)]
+  assert "U+0000" in skipped[0].problem and "UTF-8" in skipped[1].problem
 
 
 @pytest.fixture(scope="module")
