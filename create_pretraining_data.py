@@ -30,7 +30,6 @@ from __future__ import print_function
 
 import bisect
 import collections
-import gzip
 import io
 import itertools
 import json
@@ -207,11 +206,6 @@ Instance = collections.namedtuple(
                  "tags", "ngram_lengths"])
 
 
-def open_binary(path):
-  """Opens a file for reading bytes, gunzipping it if it ends with .gz."""
-  return gzip.open(path, "rb") if path.endswith(".gz") else io.open(path, "rb")
-
-
 # tag -> id per task, LTP's spellings included; None (null) is a missing
 # label.
 _TAG_INDEX = {task: linguistic_tags.tag_index(task)
@@ -281,7 +275,8 @@ def document_key(source, where):
   return "%s:%s" % (path.replace("\\", "/").rsplit("/", 1)[-1], line)
 
 
-def read_documents(input_files, skipped=None):
+def read_documents(input_files, skipped=None,
+                   open_file=script_errors.open_binary):
   """Yields (where, line) for every non-empty line of the input files.
 
   A line that is not UTF-8 raises DataError naming it, or with `skipped` (a
@@ -290,7 +285,7 @@ def read_documents(input_files, skipped=None):
   for path in input_files:
     line_number = 0
     try:
-      with open_binary(path) as reader:
+      with open_file(path) as reader:
         for line_number, raw in enumerate(reader, 1):
           # Decoded line by line so that an error names the exact line.
           try:

@@ -23,8 +23,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import gzip
-import io
 import math
 
 from absl import flags
@@ -35,6 +33,7 @@ import estimator_utils
 import input_pipeline
 import modeling
 import optimization
+import script_errors
 
 # Learning rate per model size (paper §4.2).
 LEARNING_RATES = {"small": 5e-5, "base": 3e-5, "large": 2e-5}
@@ -53,9 +52,8 @@ def read_lines(path):
   plain or gzipped; a BOM at the start is dropped. Errors name the line."""
   if not tf.gfile.Exists(path):
     raise DataError("%s does not exist." % path)
-  opener = gzip.open if path.endswith(".gz") else io.open
   count = 0
-  with opener(path, "rb") as reader:
+  with script_errors.open_binary(path) as reader:
     try:
       for number, raw in enumerate(reader, 1):
         try:

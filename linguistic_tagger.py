@@ -30,7 +30,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import gzip
 import io
 import json
 import multiprocessing
@@ -154,7 +153,8 @@ def _only_format_characters(text):
                             c.isspace() for c in text)
 
 
-def read_raw_documents(input_files, on_error="stop", skipped=None):
+def read_raw_documents(input_files, on_error="stop", skipped=None,
+                       open_file=script_errors.open_binary):
   """Yields (source, [paragraph, ...]) per document of the raw corpus.
 
   `source` is "file:line" of the document's first line. Bad lines raise
@@ -163,17 +163,16 @@ def read_raw_documents(input_files, on_error="stop", skipped=None):
   """
   for path in input_files:
     try:
-      for item in _read_raw_file(path, on_error, skipped):
+      for item in _read_raw_file(path, on_error, skipped, open_file):
         yield item
     except (EOFError, zlib.error, IOError, OSError) as e:
       raise InputError("%s: cannot be read to the end (%s)." % (path, e))
 
 
-def _read_raw_file(path, on_error, skipped):
+def _read_raw_file(path, on_error, skipped, open_file):
   """read_raw_documents of one file."""
-  opener = gzip.open if path.endswith(".gz") else io.open
   paragraphs, source, saw_text = [], None, False
-  with opener(path, "rb") as reader:
+  with open_file(path) as reader:
     for line_number, raw in enumerate(reader, 1):
       problem = None
       try:

@@ -1,5 +1,5 @@
 # coding=utf-8
-"""The one error hierarchy of every script, and the input-file globbing.
+"""The one error hierarchy of every script, and input-file globbing and opening.
 
 No TensorFlow here, so that processes which need none (the LTP tagger and
 its workers) do not pay for importing it: TensorFlow is imported only to
@@ -16,6 +16,8 @@ from __future__ import print_function
 
 import collections
 import glob
+import gzip
+import io
 import os
 
 
@@ -37,6 +39,13 @@ def run_reporting_errors(run, script, extra_errors=()):
     return run()
   except (InputError, EnvironmentError) + tuple(extra_errors) as e:
     raise SystemExit("%s: error: %s" % (script, e))
+
+
+def open_binary(path):
+  """Opens an input file for reading bytes, gunzipping it if it ends with
+  .gz. The readers of the scripts take another opener in its place (the
+  Beam pipeline's reads gs:// and other remote paths)."""
+  return gzip.open(path, "rb") if path.endswith(".gz") else io.open(path, "rb")
 
 
 def _glob(pattern):
