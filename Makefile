@@ -20,12 +20,15 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 test: test-tf2 test-tf1
 
-$(VENV_TF2)/.installed: requirements.txt
+# requirements-beam.txt (Apache Beam) goes on top of requirements.txt, which
+# constrains it (protobuf stays TensorFlow 2.15's).
+$(VENV_TF2)/.installed: requirements.txt requirements-beam.txt
 	@test -n "$(PYTHON311)" || { echo "ERROR: python3.11 not found; install Python 3.11." >&2; exit 1; }
 	rm -rf $(VENV_TF2)
 	$(PYTHON311) -m venv $(VENV_TF2)
 	$(VENV_TF2)/bin/python -m pip install --quiet --upgrade "pip==24.3.1"
 	$(VENV_TF2)/bin/python -m pip install --quiet -r requirements.txt
+	$(VENV_TF2)/bin/python -m pip install --quiet -r requirements-beam.txt -c requirements.txt
 	touch $@
 
 $(VENV_TF1)/.installed: requirements-tf1.txt

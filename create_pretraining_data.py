@@ -628,6 +628,36 @@ class Summary(object):
       self.labels[task].update(other.labels[task])
     self.missing.update(other.missing)
 
+  def counters(self):
+    """The counts as one flat dict name -> int (Beam metrics, JSON)."""
+    counts = {"documents": self.documents, "instances": self.instances,
+              "tokens": self.tokens, "corpus_tokens": self.corpus_tokens,
+              "content_tokens": self.content_tokens, "masked": self.masked}
+    counts.update(("ngram_%d" % n, c) for n, c in self.ngrams.items())
+    for task in linguistic_tags.TASKS:
+      counts.update(("%s_label_%s" % (task, linguistic_tags.id_to_tag(task, i)),
+                     c) for i, c in self.labels[task].items())
+      counts["%s_missing" % task] = self.missing[task]
+    return counts
+
+  @classmethod
+  def from_counters(cls, counts):
+    """The inverse of counters()."""
+    summary = cls()
+    for name in ("documents", "instances", "tokens", "corpus_tokens",
+                 "content_tokens", "masked"):
+      setattr(summary, name, counts.get(name, 0))
+    for name, count in counts.items():
+      if name.startswith("ngram_"):
+        summary.ngrams[int(name[len("ngram_"):])] = count
+      for task in linguistic_tags.TASKS:
+        if name == "%s_missing" % task:
+          summary.missing[task] = count
+        elif name.startswith("%s_label_" % task):
+          tag = name[len("%s_label_" % task):]
+          summary.labels[task][linguistic_tags.tag_to_id(task, tag)] = count
+    return summary
+
   def report(self):
     lines = ["Documents: %d" % self.documents,
              "Instances: %d" % self.instances,

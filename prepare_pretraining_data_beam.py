@@ -1,0 +1,390 @@
+# coding=utf-8
+"""Pre-training data at corpus scale, as one Apache Beam pipeline.
+
+raw text --LTP--> tagged JSON Lines --masking--> TFRecords, on any Beam
+runner: the in-process DirectRunner by default, or Dataflow, Flink and Spark.
+With `--input_format=tagged` it starts from tagged JSON Lines (re-making
+records with other masks without re-tagging).
+
+  python prepare_pretraining_data_beam.py --input_file='corpus/*.txt' \
+    --output_dir=prepared --ltp_model=LTP/small \
+    --max_seq_length=512 --dupe_factor=10 \
+    --runner=DirectRunner --direct_num_workers=8 \
+    --direct_running_mode=multi_processing
+
+Every flag that is not one of this script's goes to Beam as a pipeline
+option (--runner, --project, --region, --temp_location, --num_workers,
+--machine_type, --sdk_container_image, ...). Without --runner the pipeline
+runs on the DirectRunner's in-process engine (FnApiRunner; add
+--direct_num_workers=N --direct_running_mode=multi_processing for N
+processes). Outputs under --output_dir:
+
+  tagged/tagged-SSSSS-of-NNNNN.jsonl  the tagger's format (raw input only)
+  records/part-SSSSS-of-NNNNN.tfrecord  the records of SPEC §4
+  dead_letter/dead_letter-00000-of-00001.jsonl  every skipped line or
+      document: {"source": "file:line", "stage": ..., "problem": ...}
+  summary.json  create_pretraining_data.py's summary and the tagger's counts
+
+The work is that of the single-machine scripts, through their functions:
+linguistic_tagger.read_raw_documents / tag_document (sentence splitting, the
+LTP call, tag mapping) and create_pretraining_data.InstanceMaker (alignment,
+instances, masking, serialization). A file is read whole by one worker, so a
+document's lines stay together whatever the runner's splitting; documents
+are then spread over the workers. Each document's masks come from
+--random_seed and its key (create_pretraining_data.document_key), so the
+records are the same set as create_pretraining_data.py writes for the same
+input and flags, on any runner and any number of workers.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import json
+import os
+import re
+import sys
+
+from absl import app
+from absl import flags
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+
+import create_pretraining_data
+import linguistic_tagger
+import script_errors
+
+FLAGS = flags.FLAGS
+
+# The namespace of this pipeline's Beam metrics.
+NAMESPACE = "lert"
+# The tag of the dead-letter outputs.
+DEAD_LETTER = "dead_letter"
+# Prefixes of the tagger's counts among the metrics (the rest are
+# create_pretraining_data.Summary.counters()).
+TAGGER_PREFIX = "tagger_"
+
+
+def define_flags(flag_values=FLAGS):
+  """Defines the flags; the LTP and masking ones are those of
+  linguistic_tagger.py and create_pretraining_data.py."""
+  flags.DEFINE_string("input_file", None,
+                      "Comma-separated globs (local or remote, e.g. gs://) "
+                      "of raw text (.txt, .gz) or tagged JSON Lines.",
+                      flag_values=flag_values)
+  flags.DEFINE_enum("input_format", "raw", ["raw", "tagged"],
+                    "raw: text with a blank line between documents, tagged "
+                    "here with LTP; tagged: linguistic_tagger.py's JSON "
+                    "Lines.", flag_values=flag_values)
+  flags.DEFINE_string("output_dir", None,
+                      "Where tagged/, records/, dead_letter/ and "
+                      "summary.json go (local or remote).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("num_tagged_shards", 16,
+                       "Files of tagged JSON Lines.", flag_values=flag_values)
+  flags.DEFINE_integer("num_record_shards", 16, "TFRecord files.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("docs_per_batch", 64,
+                       "Most documents handed to LTP together (Beam's "
+                       "BatchElements sizes the batches up to this).",
+                       flag_values=flag_values)
+  linguistic_tagger.define_ltp_flags(flag_values, default_device="auto")
+  create_pretraining_data.define_masking_flags(flag_values)
+  for name in ("input_file", "output_dir"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  for name in ("num_tagged_shards", "num_record_shards", "docs_per_batch"):
+    flags.register_validator(name, lambda value: value >= 1,
+                             message="--%s must be at least 1." % name,
+                             flag_values=flag_values)
+
+
+class _BeamFile(object):
+  """An input file through Beam's file systems (local, gs://, ...),
+  gunzipped by name, read line by line: the readers' `open_file`."""
+
+  def __init__(self, path):
+    self._file = FileSystems.open(path,
+                                  compression_type=CompressionTypes.AUTO)
+
+  def __iter__(self):
+    return iter(self._file.readline, b"")
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused):
+    self._file.close()
+
+
+def dead_letter(source, stage, problem):
+  """A skipped line or document, for the dead-letter output."""
+  beam.metrics.Metrics.counter(NAMESPACE, "dead_letter_" + stage).inc()
+  return beam.pvalue.TaggedOutput(DEAD_LETTER, {
+      "source": source, "stage": stage, "problem": problem})
+
+
+def _skipped(skipped, stage):
+  for line in skipped:
+    yield dead_letter("%s:%d" % (line.path, line.line), stage, line.problem)
+  del skipped[:]
+
+
+class ReadRawDocuments(beam.DoFn):
+  """A raw text file -> its documents {"source", "paragraphs"}; bad lines
+  go to the dead letters (--on_error=skip) or stop the pipeline."""
+
+  def __init__(self, on_error):
+    super(ReadRawDocuments, self).__init__()
+    self.on_error = on_error
+
+  def process(self, path):
+    skipped = []
+    for source, paragraphs in linguistic_tagger.read_raw_documents(
+        [path], self.on_error, skipped, open_file=_BeamFile):
+      for item in _skipped(skipped, "read"):
+        yield item
+      yield {"source": source, "paragraphs": paragraphs}
+    for item in _skipped(skipped, "read"):
+      yield item
+
+
+class TagDocuments(beam.DoFn):
+  """Batches of raw documents -> tagged documents, the tagger's format.
+
+  The LTP model is loaded once per worker (setup), on its GPU when it has
+  one and --device=auto.
+  """
+
+  def __init__(self, settings):
+    super(TagDocuments, self).__init__()
+    self.settings = settings
+    self.ltp = None
+
+  def setup(self):
+    s = self.settings
+    self.ltp = linguistic_tagger.load_ltp(s["ltp_model"], s["device"],
+                                          s["num_threads"])
+
+  def process(self, documents):
+    stats = linguistic_tagger.TagStats()
+    for document in documents:
+      yield linguistic_tagger.tag_document(
+          self.ltp, document["source"], document["paragraphs"],
+          self.settings["batch_size"], self.settings["max_sentence_chars"],
+          stats)
+    for name in ("documents", "sentences", "words"):
+      beam.metrics.Metrics.counter(NAMESPACE, TAGGER_PREFIX + name).inc(
+          getattr(stats, name))
+    for key, count in stats.missing.items():
+      beam.metrics.Metrics.counter(
+          NAMESPACE, TAGGER_PREFIX + "missing_" + key).inc(count)
+
+
+class ReadTaggedLines(beam.DoFn):
+  """A tagged JSON Lines file -> (where, line) per document."""
+
+  def __init__(self, on_error):
+    super(ReadTaggedLines, self).__init__()
+    self.on_error = on_error
+
+  def process(self, path):
+    skipped = [] if self.on_error == "skip" else None
+    for item in create_pretraining_data.read_documents(
+        [path], skipped, open_file=_BeamFile):
+      for dead in _skipped(skipped or [], "read"):
+        yield dead
+      yield item
+    for dead in _skipped(skipped or [], "read"):
+      yield dead
+
+
+class MakeRecords(beam.DoFn):
+  """(where, tagged JSON line) -> the document's serialized records, with
+  the summary's counts as Beam metrics; a bad document goes to the dead
+  letters (--on_error=skip) or stops the pipeline."""
+
+  def __init__(self, maker_kwargs, on_error):
+    super(MakeRecords, self).__init__()
+    self.maker_kwargs = maker_kwargs
+    self.on_error = on_error
+    self.maker = None
+
+  def setup(self):
+    self.maker = create_pretraining_data.InstanceMaker(**self.maker_kwargs)
+
+  def process(self, item):
+    try:
+      result = self.maker(item)
+    except create_pretraining_data.DataError as e:
+      if self.on_error != "skip":
+        raise
+      yield dead_letter(item[0], "records", str(e))
+      return
+    for name, count in result.summary.counters().items():
+      beam.metrics.Metrics.counter(NAMESPACE, name).inc(count)
+    for record in result.records:
+      yield record
+
+
+def _expand(input_file):
+  """The files a comma-separated list of globs names (Beam's file
+  systems); every glob must match something."""
+  paths = []
+  for pattern in [p.strip() for p in input_file.split(",") if p.strip()]:
+    try:
+      matched = FileSystems.match([pattern])[0].metadata_list
+    except Exception:  # pylint: disable=broad-except
+      matched = []  # Beam raises for a pattern without match on some FS
+    if not matched:
+      raise script_errors.InputError(
+          "--input_file pattern %r matches no file." % pattern)
+    paths.extend(sorted(m.path for m in matched))
+  return paths
+
+
+def build_pipeline(pipeline, settings):
+  """Adds the steps to `pipeline`; `settings` as settings_from_flags."""
+  output_dir = settings["output_dir"]
+  files = pipeline | "Files" >> beam.Create(settings["input_files"])
+  dead = []
+  if settings["input_format"] == "raw":
+    read = files | "ReadRaw" >> beam.ParDo(ReadRawDocuments(
+        settings["on_error"])).with_outputs(DEAD_LETTER, main="documents")
+    dead.append(read[DEAD_LETTER])
+    tagged = (read.documents
+              | "SpreadDocuments" >> beam.Reshuffle()
+              | "Batch" >> beam.BatchElements(
+                  min_batch_size=1, max_batch_size=settings["docs_per_batch"])
+              | "Tag" >> beam.ParDo(TagDocuments(settings)))
+    (tagged
+     | "TaggedLines" >> beam.Map(
+         lambda document: json.dumps(document, ensure_ascii=False))
+     | "WriteTagged" >> beam.io.WriteToText(
+         os.path.join(output_dir, "tagged", "tagged"),
+         file_name_suffix=".jsonl", num_shards=settings["num_tagged_shards"]))
+    items = tagged | "AsLines" >> beam.Map(
+        lambda document: (document["source"],
+                          json.dumps(document, ensure_ascii=False)))
+  else:
+    read = files | "ReadTagged" >> beam.ParDo(ReadTaggedLines(
+        settings["on_error"])).with_outputs(DEAD_LETTER, main="lines")
+    dead.append(read[DEAD_LETTER])
+    items = read.lines | "SpreadDocuments" >> beam.Reshuffle()
+  made = items | "MakeRecords" >> beam.ParDo(MakeRecords(
+      settings["maker_kwargs"], settings["on_error"])).with_outputs(
+          DEAD_LETTER, main="records")
+  dead.append(made[DEAD_LETTER])
+  made.records | "WriteRecords" >> beam.io.WriteToTFRecord(
+      os.path.join(output_dir, "records", "part"),
+      file_name_suffix=".tfrecord", num_shards=settings["num_record_shards"])
+  (dead
+   | "DeadLetters" >> beam.Flatten()
+   | "DeadLetterLines" >> beam.Map(
+       lambda item: json.dumps(item, ensure_ascii=False, sort_keys=True))
+   | "WriteDeadLetters" >> beam.io.WriteToText(
+       os.path.join(output_dir, DEAD_LETTER, DEAD_LETTER),
+       file_name_suffix=".jsonl", num_shards=1))
+
+
+def settings_from_flags(flag_values=FLAGS):
+  return dict(
+      input_files=_expand(flag_values.input_file),
+      input_format=flag_values.input_format,
+      output_dir=flag_values.output_dir,
+      num_tagged_shards=flag_values.num_tagged_shards,
+      num_record_shards=flag_values.num_record_shards,
+      docs_per_batch=flag_values.docs_per_batch,
+      ltp_model=flag_values.ltp_model, device=flag_values.device,
+      batch_size=flag_values.batch_size,
+      num_threads=flag_values.num_threads,
+      max_sentence_chars=flag_values.max_sentence_chars,
+      on_error=flag_values.on_error,
+      maker_kwargs=create_pretraining_data.maker_kwargs_from_flags(
+          flag_values))
+
+
+def metrics_summary(result):
+  """The pipeline's counts: (create_pretraining_data.Summary, the tagger's
+  and the dead letters' counts as a dict)."""
+  counts = {}
+  for counter in result.metrics().query(
+      MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+    try:
+      value = counter.committed
+    except Exception:  # pylint: disable=broad-except
+      value = None  # a runner without committed metrics
+    if value is None:
+      value = counter.attempted
+    name = counter.key.metric.name
+    counts[name] = counts.get(name, 0) + value
+  others = {name: count for name, count in counts.items()
+            if name.startswith(TAGGER_PREFIX) or
+            name.startswith(DEAD_LETTER)}
+  summary = create_pretraining_data.Summary.from_counters(
+      {name: count for name, count in counts.items() if name not in others})
+  return summary, others
+
+
+def run(settings, pipeline_args, log=print):
+  """Runs the pipeline to its end; returns metrics_summary's pair and
+  writes summary.json."""
+  if not any(arg == "--runner" or arg.startswith("--runner=")
+             for arg in pipeline_args):
+    # The DirectRunner's own in-process engine: --runner=DirectRunner would
+    # first try to download Beam's Prism runner.
+    pipeline_args = ["--runner=FnApiRunner"] + list(pipeline_args)
+  options = PipelineOptions(pipeline_args)
+  pipeline = beam.Pipeline(options=options)
+  build_pipeline(pipeline, settings)
+  result = pipeline.run()
+  result.wait_until_finish()
+  summary, others = metrics_summary(result)
+  path = os.path.join(settings["output_dir"], "summary.json")
+  text = json.dumps({"records": summary.counters(), "tagger_and_dead_letters":
+                     others}, indent=2, sort_keys=True)
+  with FileSystems.create(path) as f:
+    f.write(text.encode("utf-8") + b"\n")
+  log(summary.report())
+  if others:
+    log("\n".join("%s: %d" % item for item in sorted(others.items())))
+  log("Summary: %s" % path)
+  return summary, others
+
+
+def _one_line(error):
+  """The message of our own error inside what a runner raises, if any."""
+  text = str(error)
+  found = re.search(r"(?:InputError|DataError): ([^\n]*)", text)
+  if found:
+    return re.sub(r" \[while running .*$", "", found.group(1)).strip()
+  return text if isinstance(error, script_errors.InputError) else None
+
+
+def main(argv):
+  create_pretraining_data.warn_if_predictions_cap_the_masked_share()
+
+  def prepare():
+    settings = settings_from_flags()
+    try:
+      return run(settings, argv[1:])
+    except Exception as e:  # pylint: disable=broad-except
+      message = _one_line(e)
+      if message is None:
+        raise
+      raise script_errors.InputError(message)
+
+  script_errors.run_reporting_errors(prepare,
+                                     "prepare_pretraining_data_beam.py")
+
+
+def parse_flags(argv):
+  """This script's flags; the rest of the command line goes to Beam."""
+  return FLAGS(argv, known_only=True)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,177 @@
+# coding=utf-8
+"""prepare_pretraining_data_beam.py on Beam's in-process runner, against
+the single-machine scripts it must agree with."""
+
+import glob
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow.compat.v1 as tf
+
+import create_pretraining_data
+import linguistic_tagger
+
+from conftest import REPO
+
+pytest.importorskip("apache_beam", reason="Apache Beam is installed in the "
+                    "TF 2.15 / Python 3.11 environment only "
+                    "(requirements-beam.txt)")
+
+VOCAB = os.path.join(REPO, "configs", "vocab.txt")
+SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
+MASKING = ["--max_seq_length=64", "--max_predictions_per_seq=10",
+           "--dupe_factor=2", "--random_seed=5", "--vocab_file=" + VOCAB]
+RAW = (u"哈尔滨工业大学位于哈尔滨。它创建于1920年！学校有很多学生？\n"
+       u"LERT是一个中文预训练模型，由HFL发布。\n"
+       u"\n"
+       u"今天天气很好。我们去公园散步吧！\n"
+       u"\n"
+       u"北京是中国的首都，上海是最大的城市。\n")
+
+
+def run_beam(args, expect_ok=True):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+             PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "prepare_pretraining_data_beam.py")]
+      + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True, timeout=600)
+  if expect_ok:
+    assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
+
+def records_in(pattern):
+  return sorted(record for path in sorted(glob.glob(pattern))
+                for record in tf.io.tf_record_iterator(path))
+
+
+def lines_in(pattern):
+  lines = []
+  for path in sorted(glob.glob(pattern)):
+    with io.open(path, encoding="utf-8") as f:
+      lines.extend(line for line in f.read().splitlines() if line)
+  return sorted(lines)
+
+
+def split_sample(directory):
+  """The sample's 32 documents in two files."""
+  with io.open(SAMPLE, encoding="utf-8") as f:
+    lines = f.read().splitlines(True)
+  os.makedirs(directory)
+  paths = []
+  for index, part in enumerate((lines[:20], lines[20:])):
+    paths.append(os.path.join(directory, "part-%d.jsonl" % index))
+    with io.open(paths[-1], "w", encoding="utf-8") as f:
+      f.writelines(part)
+  return paths
+
+
+def single_machine_records(paths, output):
+  kwargs = dict(vocab_file=VOCAB, do_lower_case=True, max_seq_length=64,
+                max_predictions_per_seq=10, masked_lm_prob=0.15,
+                short_seq_prob=0.1, max_ngram=4, dupe_factor=2,
+                random_seed=5)
+  outputs = [output + "-%d" % i for i in range(3)]
+  summary = create_pretraining_data.write_pretraining_data(
+      paths, outputs, kwargs, log=lambda message: None)
+  return sorted(record for path in outputs
+                for record in tf.io.tf_record_iterator(path)), summary
+
+
+@pytest.mark.parametrize("workers", [
+    [], ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]])
+def test_records_from_tagged_lines_equal_the_single_machine_scripts(
+    tmp_path, workers):
+  paths = split_sample(str(tmp_path / "in"))
+  expected, summary = single_machine_records(paths, str(tmp_path / "single"))
+  out = str(tmp_path / "beam")
+  result = run_beam(["--input_file=" + ",".join(paths),
+                     "--input_format=tagged", "--output_dir=" + out,
+                     "--num_record_shards=3"] + MASKING + workers)
+  got = records_in(os.path.join(out, "records", "part-*.tfrecord"))
+  assert len(got) == summary.instances > 50
+  assert got == expected
+  assert len(glob.glob(os.path.join(out, "records", "*"))) == 3
+  # The summary, from Beam's metrics, is the single machine's.
+  with open(os.path.join(out, "summary.json")) as f:
+    counts = json.load(f)["records"]
+  assert counts == summary.counters()
+  assert summary.report() in result.stdout
+  assert lines_in(os.path.join(out, "dead_letter", "*")) == []
+
+
+def test_raw_text_is_tagged_as_the_tagger_does_and_bad_lines_are_dead_letters(
+    tmp_path):
+  pytest.importorskip("ltp", reason="LTP is in the TF 2.15 environment only")
+  from ltp_tiny import build_tiny_ltp  # pylint: disable=g-import-not-at-top
+  model = build_tiny_ltp(str(tmp_path / "ltp"), VOCAB)
+  corpus = str(tmp_path / "corpus.txt")
+  with io.open(corpus, "w", encoding="utf-8") as f:
+    f.write(RAW)
+  bad = str(tmp_path / "bad.txt")
+  with io.open(bad, "wb") as f:
+    f.write(u"第一句。\n坏\x00行\n第二句。\n\n".encode("utf-8") + b"\xff\n" +
+            u"第三句。\n".encode("utf-8"))
+
+  # The tagger on both files (skipping the bad lines), then the records.
+  tagger_dir = str(tmp_path / "tagger")
+  summary, _, skipped = linguistic_tagger.run(dict(
+      input_files=[corpus, bad], output_dir=tagger_dir, ltp_model=model,
+      device="cpu", batch_size=2, num_output_shards=2, num_shards=1,
+      shard_index=0, num_workers=1, num_threads=1, max_sentence_chars=500,
+      on_error="skip"), log=lambda message: None)
+  assert skipped == 2 and summary.documents == 5
+  expected_records, _ = single_machine_records(
+      sorted(glob.glob(os.path.join(tagger_dir, "*.jsonl"))),
+      str(tmp_path / "single"))
+
+  out = str(tmp_path / "beam")
+  run_beam(["--input_file=%s,%s" % (corpus, bad), "--input_format=raw",
+            "--output_dir=" + out, "--ltp_model=" + model, "--device=cpu",
+            "--batch_size=2", "--on_error=skip", "--num_tagged_shards=2",
+            "--num_record_shards=2"] + MASKING)
+  assert lines_in(os.path.join(out, "tagged", "*.jsonl")) == lines_in(
+      os.path.join(tagger_dir, "*.jsonl"))
+  assert records_in(os.path.join(out, "records", "*")) == expected_records
+  dead = [json.loads(line) for line in lines_in(
+      os.path.join(out, "dead_letter", "*"))]
+  assert sorted((d["source"], d["stage"]) for d in dead) == [
+      (bad + ":2", "read"), (bad + ":5", "read")]
+  with open(os.path.join(out, "summary.json")) as f:
+    counts = json.load(f)
+  assert counts["tagger_and_dead_letters"]["dead_letter_read"] == 2
+  assert counts["tagger_and_dead_letters"]["tagger_documents"] == 5
+  assert counts["records"]["documents"] == 5
+
+
+def test_a_bad_tagged_document_is_a_dead_letter_or_a_one_line_error(tmp_path):
+  paths = split_sample(str(tmp_path / "in"))
+  with io.open(paths[1], "a", encoding="utf-8") as f:
+    f.write(u'{"sentences": [{"words": ["我"], "pos": ["zz"], "ner": ["O"], '
+            u'"dep_head": [0], "dep_label": ["HED"]}]}\n')
+  bad_line = "%s:13" % paths[1]
+  out = str(tmp_path / "skip")
+  run_beam(["--input_file=" + ",".join(paths), "--input_format=tagged",
+            "--output_dir=" + out, "--on_error=skip"] + MASKING)
+  (dead,) = [json.loads(line) for line in lines_in(
+      os.path.join(out, "dead_letter", "*"))]
+  assert dead["source"] == bad_line and dead["stage"] == "records"
+  assert "unknown POS tag 'zz'" in dead["problem"]
+  with open(os.path.join(out, "summary.json")) as f:
+    counts = json.load(f)
+  assert counts["records"]["documents"] == 32  # the rest is all there
+  assert counts["tagger_and_dead_letters"] == {"dead_letter_records": 1}
+
+  result = run_beam(["--input_file=" + ",".join(paths),
+                     "--input_format=tagged",
+                     "--output_dir=" + str(tmp_path / "stop")] + MASKING,
+                    expect_ok=False)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("prepare_pretraining_data_beam.py: error: " +
+                         bad_line + ": sentence 1: unknown POS tag 'zz'")
