@@ -9,8 +9,7 @@ records with other masks without re-tagging).
   python prepare_pretraining_data_beam.py --input_file='corpus/*.txt' \
     --output_dir=prepared --ltp_model=LTP/small \
     --max_seq_length=512 --dupe_factor=10 \
-    --runner=DirectRunner --direct_num_workers=8 \
-    --direct_running_mode=multi_processing
+    --direct_num_workers=8 --direct_running_mode=multi_processing
 
 Every flag that is not one of this script's goes to Beam as a pipeline
 option (--runner, --project, --region, --temp_location, --num_workers,
@@ -93,6 +92,9 @@ def define_flags(flag_values=FLAGS):
                        flag_values=flag_values)
   linguistic_tagger.define_ltp_flags(flag_values, default_device="auto")
   create_pretraining_data.define_masking_flags(flag_values)
+  # --help shows the main module's flags: these are this script's too.
+  for module in (linguistic_tagger, create_pretraining_data):
+    flags.adopt_module_key_flags(module, flag_values=flag_values)
   for name in ("input_file", "output_dir"):
     flags.mark_flag_as_required(name, flag_values=flag_values)
   for name in ("num_tagged_shards", "num_record_shards", "docs_per_batch"):
@@ -382,7 +384,11 @@ def main(argv):
 
 def parse_flags(argv):
   """This script's flags; the rest of the command line goes to Beam."""
-  return FLAGS(argv, known_only=True)
+  try:
+    return FLAGS(argv, known_only=True)
+  except flags.Error as e:
+    sys.exit("prepare_pretraining_data_beam.py: error: %s" %
+             " ".join(str(e).split()))
 
 
 if __name__ == "__main__":

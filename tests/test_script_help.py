@@ -19,11 +19,20 @@ import run_squad
 from conftest import REPO
 
 
+def beam_script():
+  pytest.importorskip("apache_beam", reason="Apache Beam is in the TF 2.15 "
+                      "environment only")
+  import prepare_pretraining_data_beam  # pylint: disable=g-import-not-at-top
+  return prepare_pretraining_data_beam
+
+
 @pytest.mark.parametrize("module,min_flags", [
     (create_pretraining_data, 10), (linguistic_tagger, 10),
     (predict_linguistic, 20), (convert_checkpoint, 6), (run_classifier, 30),
-    (run_ner, 30), (run_squad, 30)])
+    (run_ner, 30), (run_squad, 30), (beam_script, 20)])
 def test_help_documents_every_flag(module, min_flags):
+  if module is beam_script:
+    module = beam_script()
   flag_values = flags.FlagValues()
   module.define_flags(flag_values)
   script = os.path.join(REPO, module.__name__ + ".py")
