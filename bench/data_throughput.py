@@ -34,6 +34,7 @@ import json
 import os
 import resource
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,10 @@ def parse_args():
                       help="Worker counts to time, comma-separated.")
   parser.add_argument("--baseline_ref", default=BASELINE_REF,
                       help="Git commit of the 'before' script; empty to skip.")
+  parser.add_argument("--beam", action="store_true",
+                      help="Also run prepare_pretraining_data_beam.py "
+                      "(--input_format=tagged) on the DirectRunner's engine, "
+                      "with as many worker processes.")
   parser.add_argument("--repeats", type=int, default=3,
                       help="Runs of each set-up, taking turns; the fastest "
                       "is reported.")
@@ -132,7 +137,8 @@ def write_corpus(path, source, num_sentences, sentences_per_doc=20):
 
 SETUPS = (("before", []),
           ("slow", ["--nofast_tokenizer", "--record_writer=tensorflow"]),
-          ("now", []))
+          ("now", []),
+          ("beam", []))
 
 
 def extract_baseline(ref, directory):
@@ -166,20 +172,48 @@ def timed_run(command):
                   1024.}))
 
 
-def run_script(corpus, output, workers, extra_flags, repo, args):
-  """One timed end-to-end run of create_pretraining_data.py."""
-  command = [sys.executable, os.path.join(repo, "create_pretraining_data.py"),
-             "--input_file=" + corpus, "--output_file=" + output,
-             "--vocab_file=" + os.path.join(REPO, "configs", "vocab.txt"),
+def run_script(name, corpus, output, workers, repo, args):
+  """One timed end-to-end run of set-up `name`."""
+  masking = ["--vocab_file=" + os.path.join(REPO, "configs", "vocab.txt"),
              "--max_seq_length=%d" % args.max_seq_length,
              "--max_predictions_per_seq=%d" % args.max_predictions_per_seq,
-             "--dupe_factor=%d" % args.dupe_factor,
-             "--num_workers=%d" % workers] + extra_flags
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, __file__, "--run"] + command,
-                          stdout=subprocess.PIPE, env=env, check=True,
-                          universal_newlines=True, cwd=repo)
+             "--dupe_factor=%d" % args.dupe_factor]
+  if name == "beam":
+    command = [sys.executable,
+               os.path.join(REPO, "prepare_pretraining_data_beam.py"),
+               "--input_file=" + corpus, "--input_format=tagged",
+               "--output_dir=" + output, "--num_record_shards=%d" % workers,
+               "--direct_num_workers=%d" % workers,
+               "--direct_running_mode=%s" % (
+                   "multi_processing" if workers > 1 else "in_memory")]
+  else:
+    command = [sys.executable,
+               os.path.join(repo, "create_pretraining_data.py"),
+               "--input_file=" + corpus, "--output_file=" + output,
+               "--num_workers=%d" % workers] + dict(SETUPS)[name]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+             PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  result = subprocess.run([sys.executable, __file__, "--run"] + command +
+                          masking, stdout=subprocess.PIPE, env=env,
+                          check=True, universal_newlines=True, cwd=repo)
   return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def read_records(path):
+  """The records of a TFRecord file, or of every file in a directory."""
+  paths = ([os.path.join(root, name) for root, _, names in os.walk(path)
+            for name in names if name.endswith(".tfrecord")]
+           if os.path.isdir(path) else [path])
+  records = []
+  for name in paths:
+    with open(name, "rb") as f:
+      data = f.read()
+    offset = 0
+    while offset < len(data):
+      length = struct.unpack("<Q", data[offset:offset + 8])[0]
+      records.append(data[offset + 12:offset + 12 + length])
+      offset += 16 + length
+  return records
 
 
 def main():
@@ -194,8 +228,11 @@ def main():
   rows = []
   try:
     baseline = os.path.join(workdir, "baseline")
-    setups = [(name, flags) for name, flags in SETUPS if name != "before" or (
-        args.baseline_ref and extract_baseline(args.baseline_ref, baseline))]
+    setups = [name for name, _ in SETUPS if name not in ("before", "beam")]
+    if args.baseline_ref and extract_baseline(args.baseline_ref, baseline):
+      setups.insert(0, "before")
+    if args.beam:
+      setups.append("beam")
     for size in [int(s) for s in args.sizes.split(",")]:
       corpus = os.path.join(workdir, "corpus-%d.jsonl" % size)
       sentences = write_corpus(corpus, args.peopledaily, size)
@@ -205,25 +242,26 @@ def main():
         # (shared cores) favours none; the fastest run of each counts.
         best = {}
         for _ in range(args.repeats):
-          for name, extra_flags in setups:
+          for name in setups:
             output = os.path.join(workdir, "%s-%d.tfrecord" % (name, workers))
-            figures = run_script(corpus, output, workers, extra_flags,
+            figures = run_script(name, corpus, output, workers,
                                  baseline if name == "before" else REPO, args)
             if name not in best or figures["seconds"] < best[name]["seconds"]:
               best[name] = figures
             if name != "before":  # its masks were drawn differently
-              with open(output, "rb") as f:
-                outputs[name, workers] = f.read()
-        rows.extend((sentences, name, workers, best[name])
-                    for name, _ in setups)
-      if len(set(outputs.values())) != 1:
-        sys.exit("slow and now wrote different records: a bug.")
+              outputs[name, workers] = sorted(read_records(output))
+            if os.path.isdir(output):
+              shutil.rmtree(output)
+        rows.extend((sentences, name, workers, best[name]) for name in setups)
+      if any(records != outputs["now", 1 if ("now", 1) in outputs else
+                                workers] for records in outputs.values()):
+        sys.exit("slow, now and beam wrote different records: a bug.")
   finally:
     shutil.rmtree(workdir)
 
   print("create_pretraining_data.py end to end (People's Daily text, length "
-        "%d, %d predictions, dupe_factor %d); slow and now wrote the same "
-        "bytes; x: instances/s against the first set-up" % (
+        "%d, %d predictions, dupe_factor %d); slow, now and beam wrote the "
+        "same records; x: instances/s against the first set-up" % (
             args.max_seq_length, args.max_predictions_per_seq,
             args.dupe_factor))
   print("%10s %7s %8s %10s %9s %14s %22s %9s" % (
