@@ -306,6 +306,9 @@ def read_documents(input_files, skipped=None,
 
 def word_char_spans(text, words, where):
   """[start, end) of each word in `text`, found in order (spaces skipped)."""
+  if "".join(words) == text:  # the usual case: no space between words
+    ends = list(itertools.accumulate(len(word) for word in words))
+    return list(zip([0] + ends[:-1], ends))
   spans = []
   cursor = 0
   for word in words:

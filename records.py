@@ -82,8 +82,12 @@ def _varint(value):
 
 
 def _small_varints():
-  if not _SMALL_VARINTS:
-    _SMALL_VARINTS.extend(_varint(v) for v in range(1 << 15))
+  if not _SMALL_VARINTS:  # one, two or three bytes: 7 bits each
+    _SMALL_VARINTS.extend(bytes((v,)) for v in range(1 << 7))
+    _SMALL_VARINTS.extend(bytes((v & 0x7F | 0x80, v >> 7))
+                          for v in range(1 << 7, 1 << 14))
+    _SMALL_VARINTS.extend(bytes((v & 0x7F | 0x80, v >> 7 & 0x7F | 0x80,
+                                 v >> 14)) for v in range(1 << 14, 1 << 15))
   return _SMALL_VARINTS
 
 
