@@ -261,6 +261,8 @@ class FastFullTokenizer(FullTokenizer):
   which stays the reference: a text holding a character on which the two
   could differ (see _FAST_UNSAFE_CATEGORIES; any other character is compared
   on its first appearance, in a few contexts) is tokenized by the reference.
+  A text of CJK characters and punctuation only, where the reference makes
+  every character a token, is split here directly (_stands_alone).
   """
 
   def __init__(self, vocab_file, do_lower_case=True):
@@ -282,7 +284,11 @@ class FastFullTokenizer(FullTokenizer):
       self._id_to_token[index] = token
     self._safe = set()
     self._unsafe = set()
-    self.fast_texts = 0  # texts the Rust tokenizer did (the others: ours)
+    self._alone = set()
+    # Texts done here without the reference (the Rust tokenizer, or one
+    # token per character: alone_texts of them), and by the reference.
+    self.fast_texts = 0
+    self.alone_texts = 0
     self.reference_texts = 0
 
   def _fast_batch(self, texts):
@@ -305,6 +311,8 @@ class FastFullTokenizer(FullTokenizer):
         self._unsafe.add(char)
       else:
         to_compare.append(char)
+        if self._stands_alone(char):
+          self._alone.add(char)
     # CJK characters (most of a Chinese corpus) are compared all at once: in
     # both tokenizers each is a word of its own, so one text checks them all.
     # Any other character is compared in one context (alone, between letters,
@@ -313,8 +321,17 @@ class FastFullTokenizer(FullTokenizer):
     others = [char for char in to_compare if not is_chinese_char(ord(char))]
     checks = [u"a%s1" % u"".join(cjk)] if cjk else []
     checks += [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char) for char in others]
-    results = self._fast_batch(texts + checks)
-    fast, checked = results[:len(texts)], results[len(texts):]
+    # A text of CJK characters and punctuation only is one token per
+    # character (see _stands_alone): it needs no tokenizer at all.
+    alone = [text_chars <= self._alone for text_chars in chars]
+    rest = [text for text, simple in zip(texts, alone) if not simple]
+    results = self._fast_batch(rest + checks)
+    rest_tokens, checked = iter(results[:len(rest)]), results[len(rest):]
+    self.alone_texts += sum(alone)
+    vocab = self.vocab
+    fast = [[(c if c in vocab else "[UNK]", i, i + 1)
+             for i, c in enumerate(text)] if simple else next(rest_tokens)
+            for text, simple in zip(texts, alone)]
     if cjk:
       if checked.pop(0) == FullTokenizer.tokenize_with_offsets(self, checks[0]):
         self._safe.update(cjk)
@@ -334,6 +351,18 @@ class FastFullTokenizer(FullTokenizer):
         self.fast_texts += 1
       results.append(tokens)
     return results
+
+  def _stands_alone(self, char):
+    """Whether tokenization.py makes `char` a token of its own wherever it
+    stands: a CJK character or punctuation that lower-casing and accent
+    stripping leave as it is (the token: the character, or [UNK])."""
+    if not (is_chinese_char(ord(char)) or is_punctuation(char)):
+      return False
+    if is_control(char) or is_whitespace(char):
+      return False
+    if self.basic_tokenizer.do_lower_case:
+      return unicodedata.normalize("NFD", char.lower()) == char
+    return True
 
   def _learn_one_by_one(self, chars):
     contexts = [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char) for char in chars]
