@@ -548,8 +548,10 @@ def _word_starts(words, segment_ids):
       first += 1
     # A segment's words end at its [SEP].
     end = words.index(None, first) if None in words[first:] else len(words)
-    segments.append([i for i in range(first, end)
-                     if i == first or words[i] != words[i - 1]] + [end])
+    segments.append([first] + [
+        i for i, word, before in zip(range(first + 1, end),
+                                     words[first + 1:end], words[first:end])
+        if word != before] + [end] if first < end else [end])
   return segments
 
 

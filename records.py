@@ -92,13 +92,17 @@ def _small_varints():
 
 
 def _int64_varints(values):
-  small = _small_varints()
-  if values and 0 <= min(values):
-    top = max(values)
-    if top < 128:
-      return bytes(values)  # one byte each: masks, segments, most tags
-    if top < len(small):
-      return b"".join(map(small.__getitem__, values))  # token ids
+  try:
+    data = bytes(values)  # fails unless every value is in 0..255
+    if data.isascii():
+      return data  # one byte each (0..127): masks, segments, most tags
+  except (ValueError, TypeError):
+    pass
+  if values and min(values) >= 0:
+    try:
+      return b"".join(map(_small_varints().__getitem__, values))  # token ids
+    except (IndexError, TypeError):
+      pass
   return b"".join(_varint(int(v)) for v in values)
 
 

@@ -46,7 +46,7 @@ def load_vocab(vocab_file):
 
 
 def convert_by_vocab(vocab, items):
-  return [vocab[item] for item in items]
+  return list(map(vocab.__getitem__, items))
 
 
 def is_whitespace(char):
