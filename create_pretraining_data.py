@@ -184,7 +184,8 @@ class DataError(script_errors.InputError):
 # One tokenized sentence: WordPiece tokens, the index of each token's word,
 # and per word the tag ids (None = missing).
 TokenizedSentence = collections.namedtuple(
-    "TokenizedSentence", ["tokens", "word_ids", "pos", "ner", "dep"])
+    "TokenizedSentence", ["tokens", "word_ids", "pos", "ner", "dep",
+                          "token_tags"])
 
 # A tagged document as parse_document reads it.
 ParsedDocument = collections.namedtuple("ParsedDocument",
@@ -342,8 +343,10 @@ def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
     token, start, _ = pieces[word_ids.index(-1)]
     raise DataError("%s: token %r at offset %d lies outside every word." %
                     (where, token, start))
+  # Each token's (POS, NER, DEP) ids: its word's.
+  word_tags = list(zip(tag_ids["pos"], tag_ids["ner"], tag_ids["dep"]))
   return TokenizedSentence(tokens, word_ids, tag_ids["pos"], tag_ids["ner"],
-                           tag_ids["dep"])
+                           tag_ids["dep"], [word_tags[w] for w in word_ids])
 
 
 def split_long_sentence(sentence, max_num_tokens):
@@ -359,8 +362,10 @@ def split_long_sentence(sentence, max_num_tokens):
                     if sentence.word_ids[i] != sentence.word_ids[i - 1]]
       if boundaries:
         end = boundaries[-1]
-    pieces.append(sentence._replace(tokens=sentence.tokens[start:end],
-                                    word_ids=sentence.word_ids[start:end]))
+    pieces.append(sentence._replace(
+        tokens=sentence.tokens[start:end],
+        word_ids=sentence.word_ids[start:end],
+        token_tags=sentence.token_tags[start:end]))
     start = end
   return pieces
 
@@ -410,8 +415,7 @@ def _flatten(sentences, offset):
     tokens.extend(sentence.tokens)
     # One int per word of the chunk (sentence number, word index).
     words.extend([number << 20 | word for word in sentence.word_ids])
-    word_tags = list(zip(sentence.pos, sentence.ner, sentence.dep))
-    tags.extend([word_tags[word] for word in sentence.word_ids])
+    tags.extend(sentence.token_tags)
   return tokens, words, tags
 
 
