@@ -113,7 +113,8 @@ demo: $(VENV_TF2)/.installed
 
 bench: $(VENV_TF2)/.installed
 	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32
-	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 5000,50000 --dupe_factor 5
+	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 5000 --dupe_factor 5 --repeats 3 --beam
+	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 50000 --dupe_factor 5 --repeats 1 --beam --workers 2
 	$(VENV_TF2)/bin/python bench/finetune_throughput.py --steps 100 --max_seq_length 128
 	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task cmrc2018 --steps 100 --max_seq_length 256
 	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task drcd --steps 100 --max_seq_length 256
