@@ -87,10 +87,8 @@ def define_flags(flag_values=FLAGS):
               set(_output_files(value)))),
       message="--output_file must name distinct files (a name given twice "
       "would be written by two writers).", flag_values=flag_values)
-  for name in ("num_workers", "docs_per_batch"):
-    flags.register_validator(name, lambda value: value >= 1,
-                             message="--%s must be at least 1." % name,
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(("num_workers", "docs_per_batch"),
+                                     flag_values)
   flags.register_validator(
       "dump_examples", lambda value: value >= 0,
       message="--dump_examples must be >= 0.", flag_values=flag_values)
@@ -137,10 +135,8 @@ def define_masking_flags(flag_values=FLAGS):
       "max_seq_length", lambda value: value >= 5,
       message="--max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]).",
       flag_values=flag_values)
-  for name in ("max_predictions_per_seq", "dupe_factor"):
-    flags.register_validator(name, lambda value: value >= 1,
-                             message="--%s must be at least 1." % name,
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(
+      ("max_predictions_per_seq", "dupe_factor"), flag_values)
   flags.register_validator(
       "masked_lm_prob", lambda value: 0.0 < value < 1.0,
       message="--masked_lm_prob must be in (0, 1).", flag_values=flag_values)
@@ -182,10 +178,9 @@ class DataError(script_errors.InputError):
 
 
 # One tokenized sentence: WordPiece tokens, the index of each token's word,
-# and per word the tag ids (None = missing).
+# and each token's (POS, NER, DEP) tag ids, its word's (None = missing).
 TokenizedSentence = collections.namedtuple(
-    "TokenizedSentence", ["tokens", "word_ids", "pos", "ner", "dep",
-                          "token_tags"])
+    "TokenizedSentence", ["tokens", "word_ids", "token_tags"])
 
 # A tagged document as parse_document reads it.
 ParsedDocument = collections.namedtuple("ParsedDocument",
@@ -345,8 +340,8 @@ def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
                     (where, token, start))
   # Each token's (POS, NER, DEP) ids: its word's.
   word_tags = list(zip(tag_ids["pos"], tag_ids["ner"], tag_ids["dep"]))
-  return TokenizedSentence(tokens, word_ids, tag_ids["pos"], tag_ids["ner"],
-                           tag_ids["dep"], [word_tags[w] for w in word_ids])
+  return TokenizedSentence(tokens, word_ids,
+                           [word_tags[w] for w in word_ids])
 
 
 def split_long_sentence(sentence, max_num_tokens):

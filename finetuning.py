@@ -366,10 +366,9 @@ def define_flags(flag_values, default_max_seq_length=128):
   flags.register_validator("num_train_epochs", lambda n: n > 0,
                            "--num_train_epochs must be positive.",
                            flag_values=flag_values)
-  for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
-    flags.register_validator(name, lambda n: n >= 1,
-                             "batch sizes must be at least 1.",
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(
+      ("train_batch_size", "eval_batch_size", "predict_batch_size"),
+      flag_values)
   flags.register_multi_flags_validator(
       ["do_train", "do_eval", "do_predict"], any,
       "Give --do_train, --do_eval and/or --do_predict.",

@@ -72,10 +72,8 @@ def define_flags(flag_values=FLAGS):
                        flag_values=flag_values)
   for name in ("input_file", "output_dir"):
     flags.mark_flag_as_required(name, flag_values=flag_values)
-  for name in ("num_output_shards", "num_shards", "num_workers"):
-    flags.register_validator(name, lambda value: value >= 1,
-                             message="--%s must be at least 1." % name,
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(
+      ("num_output_shards", "num_shards", "num_workers"), flag_values)
   flags.register_multi_flags_validator(
       ["shard_index", "num_shards"],
       lambda v: 0 <= v["shard_index"] < v["num_shards"],
@@ -110,10 +108,8 @@ def define_ltp_flags(flag_values=FLAGS, default_device="cpu"):
                     "only): stop with an error naming the file and line, or "
                     "skip the line and count it.",
                     flag_values=flag_values)
-  for name in ("batch_size", "num_threads"):
-    flags.register_validator(name, lambda value: value >= 1,
-                             message="--%s must be at least 1." % name,
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(("batch_size", "num_threads"),
+                                     flag_values)
   flags.register_validator(
       "max_sentence_chars", lambda value: 1 <= value <= MAX_LTP_CHARS,
       message="--max_sentence_chars must be 1..%d: LTP reads at most %d "
@@ -361,9 +357,14 @@ def shard_path(output_dir, index, num_output_shards):
                       (index, num_output_shards))
 
 
+def untagged_dir(output_dir):
+  """Where the documents of pending shards wait for their workers."""
+  return os.path.join(output_dir, ".untagged")
+
+
 def pending_path(output_dir, index, num_output_shards):
   """Where the untagged documents of a pending shard wait for its worker."""
-  return os.path.join(output_dir, ".untagged",
+  return os.path.join(untagged_dir(output_dir),
                       os.path.basename(shard_path(output_dir, index,
                                                   num_output_shards)))
 
@@ -376,9 +377,8 @@ def split_input(input_files, output_dir, pending, num_output_shards,
   Bad input stops the run here, before any tagging. Returns the number of
   documents to tag.
   """
-  directory = os.path.join(output_dir, ".untagged")
-  if pending and not os.path.isdir(directory):
-    os.makedirs(directory)
+  if pending and not os.path.isdir(untagged_dir(output_dir)):
+    os.makedirs(untagged_dir(output_dir))
   writers = {j: io.open(pending_path(output_dir, j, num_output_shards), "w",
                         encoding="utf-8") for j in pending}
   total = 0
@@ -525,8 +525,8 @@ def run(settings, log=print):
       finally:
         pool.terminate()
   elapsed = time.time() - start
-  if os.path.isdir(os.path.join(output_dir, ".untagged")):
-    os.rmdir(os.path.join(output_dir, ".untagged"))  # empty once all is done
+  if os.path.isdir(untagged_dir(output_dir)):
+    os.rmdir(untagged_dir(output_dir))  # empty once all is done
 
   # The summary covers every shard of this machine, resumed ones included.
   summary = TagStats()
@@ -557,17 +557,24 @@ def main(_):
   script_errors.run_reporting_errors(tag, "linguistic_tagger.py")
 
 
+def ltp_settings_from_flags(flag_values=FLAGS):
+  """The settings of define_ltp_flags, as run() and the Beam pipeline take
+  them."""
+  return dict(ltp_model=flag_values.ltp_model, device=flag_values.device,
+              batch_size=flag_values.batch_size,
+              num_threads=flag_values.num_threads,
+              max_sentence_chars=flag_values.max_sentence_chars,
+              on_error=flag_values.on_error)
+
+
 def tag():
   """Tags as the flags say and prints the summary."""
   settings = dict(
+      ltp_settings_from_flags(),
       input_files=script_errors.expand_input_files(FLAGS.input_file),
-      output_dir=FLAGS.output_dir, ltp_model=FLAGS.ltp_model,
-      device=FLAGS.device, batch_size=FLAGS.batch_size,
-      num_output_shards=FLAGS.num_output_shards,
+      output_dir=FLAGS.output_dir, num_output_shards=FLAGS.num_output_shards,
       num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index,
-      num_workers=FLAGS.num_workers, num_threads=FLAGS.num_threads,
-      max_sentence_chars=FLAGS.max_sentence_chars,
-      on_error=FLAGS.on_error)
+      num_workers=FLAGS.num_workers)
   summary, elapsed, skipped = run(settings)
   print(format_summary(summary, elapsed, skipped))
   print("Output: %s" % FLAGS.output_dir)

@@ -51,6 +51,7 @@ import input_pipeline
 import lert_model
 import linguistic_tags
 import modeling
+import script_errors
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -128,9 +129,7 @@ def define_flags(flag_values=FLAGS):
   estimator_utils.define_run_flags(flag_values)
   flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
   flags.mark_flag_as_required("checkpoint", flag_values=flag_values)
-  flags.register_validator("top_k", lambda k: k >= 1,
-                           "--top_k must be at least 1.",
-                           flag_values=flag_values)
+  script_errors.require_at_least_one(("top_k",), flag_values)
   flags.register_validator("max_seq_length", lambda n: n >= 3,
                            "--max_seq_length must be at least 3.",
                            flag_values=flag_values)

@@ -97,10 +97,9 @@ def define_flags(flag_values=FLAGS):
     flags.adopt_module_key_flags(module, flag_values=flag_values)
   for name in ("input_file", "output_dir"):
     flags.mark_flag_as_required(name, flag_values=flag_values)
-  for name in ("num_tagged_shards", "num_record_shards", "docs_per_batch"):
-    flags.register_validator(name, lambda value: value >= 1,
-                             message="--%s must be at least 1." % name,
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(
+      ("num_tagged_shards", "num_record_shards", "docs_per_batch"),
+      flag_values)
 
 
 class _BeamFile(object):
@@ -129,9 +128,12 @@ def dead_letter(source, stage, problem):
 
 
 def _skipped(skipped, stage):
-  for line in skipped:
+  """Dead letters of the SkippedLines gathered so far (emptying the list;
+  None: nothing is skipped)."""
+  for line in skipped or ():
     yield dead_letter("%s:%d" % (line.path, line.line), stage, line.problem)
-  del skipped[:]
+  if skipped:
+    del skipped[:]
 
 
 class ReadRawDocuments(beam.DoFn):
@@ -196,10 +198,10 @@ class ReadTaggedLines(beam.DoFn):
     skipped = [] if self.on_error == "skip" else None
     for item in create_pretraining_data.read_documents(
         [path], skipped, open_file=_BeamFile):
-      for dead in _skipped(skipped or [], "read"):
+      for dead in _skipped(skipped, "read"):
         yield dead
       yield item
-    for dead in _skipped(skipped or [], "read"):
+    for dead in _skipped(skipped, "read"):
       yield dead
 
 
@@ -231,20 +233,14 @@ class MakeRecords(beam.DoFn):
       yield record
 
 
-def _expand(input_file):
-  """The files a comma-separated list of globs names (Beam's file
-  systems); every glob must match something."""
-  paths = []
-  for pattern in [p.strip() for p in input_file.split(",") if p.strip()]:
-    try:
-      matched = FileSystems.match([pattern])[0].metadata_list
-    except Exception:  # pylint: disable=broad-except
-      matched = []  # Beam raises for a pattern without match on some FS
-    if not matched:
-      raise script_errors.InputError(
-          "--input_file pattern %r matches no file." % pattern)
-    paths.extend(sorted(m.path for m in matched))
-  return paths
+def _beam_glob(pattern):
+  """script_errors.expand_input_files's glob, through Beam's file systems
+  (local, gs://, s3://, ...), which match files only."""
+  try:
+    matched = FileSystems.match([pattern])[0].metadata_list
+  except Exception:  # pylint: disable=broad-except
+    matched = []  # Beam raises for a pattern without match on some FS
+  return [(path, False) for path in sorted(m.path for m in matched)]
 
 
 def build_pipeline(pipeline, settings):
@@ -293,17 +289,14 @@ def build_pipeline(pipeline, settings):
 
 def settings_from_flags(flag_values=FLAGS):
   return dict(
-      input_files=_expand(flag_values.input_file),
+      linguistic_tagger.ltp_settings_from_flags(flag_values),
+      input_files=script_errors.expand_input_files(flag_values.input_file,
+                                                   _beam_glob),
       input_format=flag_values.input_format,
       output_dir=flag_values.output_dir,
       num_tagged_shards=flag_values.num_tagged_shards,
       num_record_shards=flag_values.num_record_shards,
       docs_per_batch=flag_values.docs_per_batch,
-      ltp_model=flag_values.ltp_model, device=flag_values.device,
-      batch_size=flag_values.batch_size,
-      num_threads=flag_values.num_threads,
-      max_sentence_chars=flag_values.max_sentence_chars,
-      on_error=flag_values.on_error,
       maker_kwargs=create_pretraining_data.maker_kwargs_from_flags(
           flag_values))
 

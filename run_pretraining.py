@@ -32,6 +32,7 @@ import input_pipeline
 import lert_model
 import linguistic_tags
 import modeling
+import script_errors
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -169,10 +170,7 @@ def _register_validators(flag_values):
   positive = ("num_train_steps", "train_batch_size", "eval_batch_size",
               "predict_batch_size", "gradient_accumulation_steps",
               "max_seq_length", "max_predictions_per_seq", "top_k")
-  for name in positive:
-    flags.register_validator(name, lambda value: value >= 1,
-                             message="--%s must be at least 1." % name,
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(positive, flag_values)
   flags.register_validator(
       "num_warmup_steps", lambda value: value >= 0,
       message="--num_warmup_steps must be >= 0.", flag_values=flag_values)

@@ -39,6 +39,7 @@ import cmrc2018_evaluate
 import estimator_utils
 import finetuning
 import input_pipeline
+import script_errors
 import squad_data
 import tokenization
 
@@ -59,11 +60,9 @@ def define_flags(flag_values=FLAGS):
                        flag_values=flag_values)
   flags.DEFINE_integer("max_answer_length", 30,
                        "Longest answer, in tokens.", flag_values=flag_values)
-  for name in ("doc_stride", "max_query_length", "n_best_size",
-               "max_answer_length"):
-    flags.register_validator(name, lambda n: n >= 1,
-                             "--%s must be at least 1." % name,
-                             flag_values=flag_values)
+  script_errors.require_at_least_one(
+      ("doc_stride", "max_query_length", "n_best_size", "max_answer_length"),
+      flag_values)
   flags.register_multi_flags_validator(
       ["max_seq_length", "max_query_length"],
       lambda v: v["max_seq_length"] >= v["max_query_length"] + 4,

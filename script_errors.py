@@ -41,6 +41,16 @@ def run_reporting_errors(run, script, extra_errors=()):
     raise SystemExit("%s: error: %s" % (script, e))
 
 
+def require_at_least_one(names, flag_values):
+  """Registers, for each flag named, the check (when flags are parsed) that
+  its value is at least 1."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  for name in names:
+    flags.register_validator(name, lambda value: value >= 1,
+                             message="--%s must be at least 1." % name,
+                             flag_values=flag_values)
+
+
 def open_binary(path):
   """Opens an input file for reading bytes, gunzipping it if it ends with
   .gz. The readers of the scripts take another opener in its place (the
@@ -59,14 +69,18 @@ def _glob(pattern):
   return [(path, os.path.isdir(path)) for path in sorted(glob.glob(pattern))]
 
 
-def expand_input_files(input_file):
-  """Expands a comma-separated list of globs; every glob must match files."""
+def expand_input_files(input_file, glob_fn=_glob):
+  """Expands a comma-separated list of globs; every glob must match files.
+
+  `glob_fn(pattern)` lists (path, is a directory) of a glob, sorted; the
+  default reads local paths, and remote ones through TensorFlow.
+  """
   files = []
   for pattern in input_file.split(","):
     pattern = pattern.strip()
     if not pattern:
       continue
-    matched = _glob(pattern)
+    matched = glob_fn(pattern)
     if not matched:
       raise InputError("--input_file pattern %r matches no file." % pattern)
     for path, is_directory in matched:

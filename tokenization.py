@@ -254,6 +254,12 @@ _FAST_UNSAFE_CATEGORIES = ("Mn", "Me", "Zl", "Zp", "Co", "Cs", "Cn")
 _FAST_UNSAFE_CHARS = u"\u03a3"
 
 
+def _context(char):
+  """The text a character is compared in: alone, between letters, after a
+  CJK character, before a digit, doubled."""
+  return u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char)
+
+
 class FastFullTokenizer(FullTokenizer):
   """FullTokenizer through Hugging Face `tokenizers` (Rust WordPiece).
 
@@ -315,12 +321,11 @@ class FastFullTokenizer(FullTokenizer):
           self._alone.add(char)
     # CJK characters (most of a Chinese corpus) are compared all at once: in
     # both tokenizers each is a word of its own, so one text checks them all.
-    # Any other character is compared in one context (alone, between letters,
-    # after a CJK character, before a digit, doubled).
+    # Any other character is compared in one context (_context).
     cjk = [char for char in to_compare if is_chinese_char(ord(char))]
     others = [char for char in to_compare if not is_chinese_char(ord(char))]
     checks = [u"a%s1" % u"".join(cjk)] if cjk else []
-    checks += [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char) for char in others]
+    checks += [_context(char) for char in others]
     # A text of CJK characters and punctuation only is one token per
     # character (see _stands_alone): it needs no tokenizer at all.
     alone = [text_chars <= self._alone for text_chars in chars]
@@ -336,11 +341,10 @@ class FastFullTokenizer(FullTokenizer):
       if checked.pop(0) == FullTokenizer.tokenize_with_offsets(self, checks[0]):
         self._safe.update(cjk)
       else:  # the unusual case: compare them one by one
-        self._learn_one_by_one(cjk)
+        contexts = [_context(char) for char in cjk]
+        self._sort_by_comparison(cjk, contexts, self._fast_batch(contexts))
       checks.pop(0)
-    for char, context, tokens in zip(others, checks, checked):
-      same = tokens == FullTokenizer.tokenize_with_offsets(self, context)
-      (self._safe if same else self._unsafe).add(char)
+    self._sort_by_comparison(others, checks, checked)
 
     results = []
     for text, text_chars, tokens in zip(texts, chars, fast):
@@ -364,10 +368,10 @@ class FastFullTokenizer(FullTokenizer):
       return unicodedata.normalize("NFD", char.lower()) == char
     return True
 
-  def _learn_one_by_one(self, chars):
-    contexts = [u"{0} a{0}b \u4e2d{0}1 {0}{0}A".format(char) for char in chars]
-    for char, context, tokens in zip(chars, contexts,
-                                     self._fast_batch(contexts)):
+  def _sort_by_comparison(self, chars, contexts, fast_tokens):
+    """Each char is safe if the Rust tokenizer's tokens of its context (given)
+    are the reference's, else unsafe."""
+    for char, context, tokens in zip(chars, contexts, fast_tokens):
       same = tokens == FullTokenizer.tokenize_with_offsets(self, context)
       (self._safe if same else self._unsafe).add(char)
 
