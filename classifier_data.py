@@ -11,8 +11,11 @@ layouts, their labels, and the features of an example.
 | bq | CSV `sentence1,sentence2,label` with header, with or without a BOM |
 | tnews | CLUE JSON lines `label sentence` (label ids 100-116 with gaps) |
 
-All of them plain or gzipped. A missing column, an unknown label or an
-empty file is an error naming the file and line.
+All of them plain or gzipped, read by `script_errors.read_lines`. Blank
+lines are passed over. A missing or extra column (a tab inside a text), an
+empty text_a, an unknown label or an empty file is an error naming the file
+and line. An empty text_b is no second segment, as in Google's
+run_classifier.py.
 """
 
 from __future__ import absolute_import
@@ -25,6 +28,7 @@ import itertools
 import json
 
 import finetuning
+import script_errors
 
 # One example; label is None where the file has no label (a test set).
 Example = collections.namedtuple(
@@ -42,7 +46,7 @@ TNEWS_LABELS = ("100", "101", "102", "103", "104", "106", "107", "108",
 
 
 def _tsv(path):
-  for number, line in finetuning.read_lines(path):
+  for number, line in script_errors.read_lines(path):
     if line.strip():
       yield "%s:%d" % (path, number), line.split("\t")
 
@@ -64,22 +68,25 @@ def _table(path, rows, columns, header_names, optional=("label",)):
          if field not in optional):
     positions = {field: names.index(name) for field, name in
                  header_names.items() if name in names}
+    width = len(names)
   else:
     positions = dict(columns)
+    width = max(columns.values()) + 1
     rows = itertools.chain([first], rows)
   for where, fields in rows:
-    values = {}
-    for field, index in positions.items():
-      if index >= len(fields):
-        raise finetuning.DataError(
-            "%s: %d columns, but the %s column is number %d." %
-            (where, len(fields), field, index + 1))
-      values[field] = fields[index]
-    yield where, values
+    # Every row has the header's columns (or the layout's): a text holding
+    # a tab, or a missing column, would shift or drop a field.
+    if len(fields) != width:
+      raise finetuning.DataError(
+          "%s: %d columns, expected %d (%s)." % (
+              where, len(fields), width, ", ".join(
+                  field for field, _ in sorted(positions.items(),
+                                               key=lambda x: x[1]))))
+    yield where, {field: fields[index] for field, index in positions.items()}
 
 
 def _json_lines(path):
-  for number, line in finetuning.read_lines(path):
+  for number, line in script_errors.read_lines(path):
     if not line.strip():
       continue
     where = "%s:%d" % (path, number)
@@ -98,8 +105,12 @@ def _build(task_labels, items, skip_label=None):
   examples, skipped = [], collections.Counter()
   where = "the file"
   for where, values in items:
-    if values.get("text_a") is None:
-      raise finetuning.DataError("%s: no text." % where)
+    for field in ("text_a", "text_b"):
+      if values.get(field) is not None and not isinstance(values[field],
+                                                           str):
+        raise finetuning.DataError("%s: %s is not a string." % (where, field))
+    if not (values.get("text_a") or "").strip():
+      raise finetuning.DataError("%s: no text (text_a is empty)." % where)
     label = values.get("label")
     if label is not None:
       label = str(label).strip()
@@ -169,7 +180,7 @@ def read_lcqmc(path):
 
 
 def read_bq(path):
-  lines = [(number, line) for number, line in finetuning.read_lines(path)
+  lines = [(number, line) for number, line in script_errors.read_lines(path)
            if line.strip()]
   rows = [("%s:%d" % (path, number), fields) for (number, _), fields in
           zip(lines, csv.reader([line for _, line in lines]))]
@@ -200,7 +211,9 @@ def example_features(example, index, label_map, tokenizer, max_seq_length):
   """(feature row, whether the text was truncated) of an example."""
   tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else []
-  room = max_seq_length - (3 if example.text_b is not None else 2)
+  # As Google's run_classifier: a text_b of no tokens (empty or white
+  # space) is no second segment, and leaves room for one more A token.
+  room = max_seq_length - (3 if tokens_b else 2)
   truncated = finetuning.truncate_pair(tokens_a, tokens_b, room)
   row = finetuning.pack_tokens(tokenizer, tokens_a, tokens_b, max_seq_length)
   row["label_id"] = [label_map.get(example.label, 0)]

@@ -143,7 +143,7 @@ def score_json(score):
 
 def _load(path, what):
   try:
-    with io.open(path, encoding="utf-8") as f:
+    with io.open(path, encoding="utf-8-sig") as f:
       return json.load(f)
   except (IOError, OSError) as e:
     raise SystemExit("cmrc2018_evaluate.py: error: %s: %s" % (path, e))

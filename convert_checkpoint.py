@@ -19,8 +19,9 @@ Hugging Face -> TF (`--direction=hf2tf`): reads `model.safetensors` (or
 Every parameter is converted by the explicit table of `parameter_table`
 (TF name, Hugging Face name, whether the kernel is transposed); anything
 else is an error, except optimizer state (Adam moments, the global step,
-loss scale), which is never exported. Output is written to a temporary
-directory and renamed when complete: an error leaves nothing behind.
+loss scale), which is never exported. Every file is written atomically
+(outputs.atomic_path); the output directory is locked for the run, records
+what was converted, and may not hold the input.
 
 Examples:
 
@@ -53,6 +54,7 @@ import input_pipeline
 import lert_model
 import linguistic_tags
 import modeling
+import outputs
 
 FLAGS = flags.FLAGS
 
@@ -220,9 +222,14 @@ def read_tf_checkpoint(checkpoint, config):
   parameter is an error.
   """
   table = {p.tf_name: p for p in parameter_table(config)}
-  reader = tf.train.load_checkpoint(checkpoint)
+  try:
+    reader = tf.train.load_checkpoint(checkpoint)
+    names = sorted(reader.get_variable_to_shape_map())
+  except tf.errors.OpError as e:
+    raise ConversionError("%s is not a readable checkpoint (truncated?): %s"
+                          % (checkpoint, e.message.splitlines()[0]))
   values = {}
-  for name in sorted(reader.get_variable_to_shape_map()):
+  for name in names:
     if _TRAINING_STATE.search(name):
       continue
     if name not in table:
@@ -230,7 +237,13 @@ def read_tf_checkpoint(checkpoint, config):
           "%s: variable %s is no parameter of a BERT/LERT pre-training model "
           "(a fine-tuned checkpoint's task head does not convert)." %
           (checkpoint, name))
-    value = reader.get_tensor(name)
+    try:
+      value = reader.get_tensor(name)
+    except tf.errors.OpError as e:
+      raise ConversionError("%s: variable %s cannot be read (a truncated "
+                            "checkpoint?): %s" % (
+                                checkpoint, name,
+                                e.message.splitlines()[0]))
     _check_shape(name, value, table[name].shape, checkpoint)
     values[name] = value.astype(np.float32)
   _check_complete(values, table.values(), "tf_name", checkpoint)
@@ -268,12 +281,19 @@ def _load_hf_file(path):
     except TypeError as e:  # bfloat16 has no NumPy type
       raise ConversionError("%s: %s (convert bfloat16 weights to float32 "
                             "first)." % (path, e))
+    except Exception as e:  # pylint: disable=broad-except
+      raise ConversionError("%s is not a readable safetensors file (%s: %s)."
+                            % (path, type(e).__name__, e))
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
     raise ConversionError("%s needs PyTorch to read; install torch, or give "
                           "a directory with %s." % (path, WEIGHTS_FILE))
-  state = torch.load(path, map_location="cpu", weights_only=True)
+  try:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConversionError("%s is not a readable PyTorch file (%s: %s)." %
+                          (path, type(e).__name__, e))
   return {name: tensor.float().numpy() for name, tensor in state.items()}
 
 
@@ -309,14 +329,21 @@ def read_hf_directory(directory):
 def read_heads_file(path):
   """The linguistic heads, after checking their tag lists against SPEC §1."""
   from safetensors import safe_open  # pylint: disable=g-import-not-at-top
-  with safe_open(path, framework="numpy") as f:
-    metadata = f.metadata() or {}
-    heads = {name: f.get_tensor(name) for name in f.keys()}
+  try:
+    with safe_open(path, framework="numpy") as f:
+      metadata = f.metadata() or {}
+      heads = {name: f.get_tensor(name) for name in f.keys()}
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConversionError("%s is not a readable safetensors file (%s: %s)." %
+                          (path, type(e).__name__, e))
   for task in linguistic_tags.TASKS:
     if (lert_model.head_variable_name(task).replace("/", ".") + ".weight"
         not in heads):
       continue
-    tags = json.loads(metadata.get(task + "_tags", "null"))
+    try:
+      tags = json.loads(metadata.get(task + "_tags", "null"))
+    except ValueError:
+      tags = metadata.get(task + "_tags")
     if tags != list(linguistic_tags.TAGS_BY_TASK[task]):
       raise ConversionError(
           "%s: the %s tags in its metadata %s are not those of SPEC §1 %s." %
@@ -357,36 +384,7 @@ def hf_to_tf_values(config, weights, heads, source):
 # Writing.
 
 
-class _AtomicDirectory(object):
-  """A temporary directory renamed to `path` on success, removed on error."""
-
-  def __init__(self, path, overwrite):
-    self.path = os.path.abspath(path)
-    if os.path.exists(self.path) and os.listdir(self.path) and not overwrite:
-      raise ConversionError("%s exists and is not empty (use --overwrite)." %
-                            self.path)
-    self.tmp = self.path + ".tmp-%d" % os.getpid()
-
-  def __enter__(self):
-    if os.path.exists(self.tmp):
-      shutil.rmtree(self.tmp)
-    os.makedirs(self.tmp)
-    return self.tmp
-
-  def __exit__(self, exc_type, exc, traceback):
-    if exc_type is not None:
-      shutil.rmtree(self.tmp, ignore_errors=True)
-      return False
-    for name in os.listdir(self.tmp):
-      os.chmod(os.path.join(self.tmp, name), 0o644)
-    if os.path.exists(self.path):
-      shutil.rmtree(self.path)
-    os.rename(self.tmp, self.path)
-    return False
-
-
-def write_hf_directory(values, config, vocab_file, output_dir,
-                       overwrite=False):
+def write_hf_directory(values, config, vocab_file, output_dir):
   """Writes the Hugging Face directory; returns the tasks of the heads."""
   from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
   model, heads = {}, {}
@@ -402,51 +400,58 @@ def write_hf_directory(values, config, vocab_file, output_dir,
         tasks.append(parameter.group)
     else:
       model[parameter.hf_name] = value
-  with _AtomicDirectory(output_dir, overwrite) as tmp:
-    with open(os.path.join(tmp, "config.json"), "w") as f:
-      json.dump(hf_config_dict(config), f, indent=2)
-      f.write("\n")
-    shutil.copyfile(vocab_file, os.path.join(tmp, "vocab.txt"))
-    with open(os.path.join(tmp, "tokenizer_config.json"), "w") as f:
-      json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": True,
-                 "model_max_length": config.max_position_embeddings}, f,
-                indent=2)
-      f.write("\n")
-    # transformers refuses safetensors files without format metadata.
-    safetensors_numpy.save_file(model, os.path.join(tmp, WEIGHTS_FILE),
-                                metadata={"format": "pt"})
-    if heads:
-      metadata = {"format": "pt", "tasks": ",".join(tasks),
-                  "input": "cls.predictions.transform(hidden_states)",
-                  "logits": "input @ weight.T + bias"}
-      for task in tasks:
-        metadata[task + "_tags"] = json.dumps(
-            list(linguistic_tags.TAGS_BY_TASK[task]), ensure_ascii=False)
-      safetensors_numpy.save_file(heads, os.path.join(tmp, HEADS_FILE),
-                                  metadata=metadata)
+  outputs.write_text(os.path.join(output_dir, "config.json"),
+                     json.dumps(hf_config_dict(config), indent=2) + "\n")
+  _copy(vocab_file, os.path.join(output_dir, "vocab.txt"))
+  outputs.write_text(os.path.join(output_dir, "tokenizer_config.json"),
+                     json.dumps({"tokenizer_class": "BertTokenizer",
+                                 "do_lower_case": True,
+                                 "model_max_length":
+                                     config.max_position_embeddings},
+                                indent=2) + "\n")
+  # transformers refuses safetensors files without format metadata.
+  with outputs.atomic_path(os.path.join(output_dir, WEIGHTS_FILE)) as temp:
+    safetensors_numpy.save_file(model, temp, metadata={"format": "pt"})
+  heads_path = os.path.join(output_dir, HEADS_FILE)
+  if heads:
+    metadata = {"format": "pt", "tasks": ",".join(tasks),
+                "input": "cls.predictions.transform(hidden_states)",
+                "logits": "input @ weight.T + bias"}
+    for task in tasks:
+      metadata[task + "_tags"] = json.dumps(
+          list(linguistic_tags.TAGS_BY_TASK[task]), ensure_ascii=False)
+    with outputs.atomic_path(heads_path) as temp:
+      safetensors_numpy.save_file(heads, temp, metadata=metadata)
+  elif os.path.exists(heads_path):  # an earlier run's, of another input
+    os.remove(heads_path)
   return tasks
 
 
-def write_tf_checkpoint(values, config, output_dir, vocab_file=None,
-                        overwrite=False):
+def _copy(source, target):
+  with outputs.atomic_path(target) as temp:
+    shutil.copyfile(source, temp)
+
+
+def write_tf_checkpoint(values, config, output_dir, vocab_file=None):
   """Writes model.ckpt and bert_config.json; returns the checkpoint path."""
-  with _AtomicDirectory(output_dir, overwrite) as tmp:
-    with tf.Graph().as_default():
-      variables = {name: tf.get_variable(name, shape=value.shape,
-                                         dtype=tf.float32)
-                   for name, value in sorted(values.items())}
-      saver = tf.train.Saver(variables, save_relative_paths=True)
-      with tf.Session() as sess:
-        for name, variable in variables.items():
-          # Fed, not baked into the graph (which is limited to 2 GB).
-          value = tf.placeholder(tf.float32, variable.shape)
-          sess.run(variable.assign(value), {value: values[name]})
-        saver.save(sess, os.path.join(tmp, "model.ckpt"),
-                   write_meta_graph=False)
-    with open(os.path.join(tmp, "bert_config.json"), "w") as f:
-      f.write(config.to_json_string())
-    if vocab_file:
-      shutil.copyfile(vocab_file, os.path.join(tmp, "vocab.txt"))
+  with tf.Graph().as_default():
+    variables = {name: tf.get_variable(name, shape=value.shape,
+                                       dtype=tf.float32)
+                 for name, value in sorted(values.items())}
+    saver = tf.train.Saver(variables, save_relative_paths=True)
+    with tf.Session() as sess:
+      for name, variable in variables.items():
+        # Fed, not baked into the graph (which is limited to 2 GB).
+        value = tf.placeholder(tf.float32, variable.shape)
+        sess.run(variable.assign(value), {value: values[name]})
+      # The saver writes model.ckpt.{index,data-*} and `checkpoint` under
+      # temporary names of its own and renames them when complete.
+      saver.save(sess, os.path.join(output_dir, "model.ckpt"),
+                 write_meta_graph=False)
+  outputs.write_text(os.path.join(output_dir, "bert_config.json"),
+                     config.to_json_string())
+  if vocab_file:
+    _copy(vocab_file, os.path.join(output_dir, "vocab.txt"))
   return os.path.join(output_dir, "model.ckpt")
 
 
@@ -463,8 +468,10 @@ def define_flags(flag_values=FLAGS):
                       "tf2hf: a checkpoint prefix or a directory holding "
                       "checkpoints (the latest is used); hf2tf: a Hugging "
                       "Face model directory.", flag_values=flag_values)
-  flags.DEFINE_string("output_dir", None, "Directory to write (created; "
-                      "must be empty unless --overwrite).",
+  flags.DEFINE_string("output_dir", None,
+                      "Directory to write (created). It is locked while the "
+                      "conversion runs and records its input in "
+                      "lert_run.json; it may hold no input.",
                       flag_values=flag_values)
   flags.DEFINE_string("bert_config_file", None,
                       "tf2hf: the model config (default: bert_config.json "
@@ -473,8 +480,10 @@ def define_flags(flag_values=FLAGS):
                       "tf2hf: the vocabulary to ship (default: vocab.txt "
                       "beside the checkpoint, else configs/vocab.txt).",
                       flag_values=flag_values)
-  flags.DEFINE_bool("overwrite", False, "Replace a non-empty --output_dir.",
-                    flag_values=flag_values)
+  flags.DEFINE_bool("overwrite", False,
+                    "Replace the files of an earlier conversion of another "
+                    "input in --output_dir (only the files this script "
+                    "writes).", flag_values=flag_values)
   for name in ("direction", "input", "output_dir"):
     flags.mark_flag_as_required(name, flag_values=flag_values)
 
@@ -485,9 +494,33 @@ def tf_to_hf(checkpoint, config_file, vocab_file, output_dir, overwrite=False):
       checkpoint, config_file, vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)
   values = read_tf_checkpoint(checkpoint, config)
-  tasks = write_hf_directory(values, config, vocab_file, output_dir,
-                             overwrite)
+  with output_directory(output_dir, "tf2hf", checkpoint,
+                        [os.path.dirname(os.path.abspath(checkpoint)),
+                         config_file, vocab_file], overwrite):
+    tasks = write_hf_directory(values, config, vocab_file, output_dir)
   return checkpoint, len(values), tasks
+
+
+# What the conversions write (all that --overwrite removes).
+HF_OUTPUTS = ("config.json", "vocab.txt", "tokenizer_config.json",
+              WEIGHTS_FILE, HEADS_FILE, "*.tmp")
+TF_OUTPUTS = ("model.ckpt.*", "checkpoint", "bert_config.json", "vocab.txt",
+              "*.tmp", "*_temp*")
+
+
+def output_directory(output_dir, direction, source, inputs, overwrite):
+  """The outputs.OutputDirectory of a conversion: it may not hold, or lie
+  in, an input; a conversion of another input is refused unless
+  --overwrite, which removes only the files a conversion writes."""
+  for item in inputs:
+    outputs.check_not_input(output_dir, [item])
+  return outputs.OutputDirectory(
+      output_dir, "convert_checkpoint.py",
+      {"direction": direction, "input": outputs.describe_file(
+          source + ".index" if direction == "tf2hf" else
+          os.path.join(source, "config.json"))},
+      HF_OUTPUTS if direction == "tf2hf" else TF_OUTPUTS, inputs=inputs,
+      overwrite=overwrite)
 
 
 def hf_to_tf(directory, output_dir, overwrite=False):
@@ -495,7 +528,9 @@ def hf_to_tf(directory, output_dir, overwrite=False):
     raise ConversionError("%s is not a directory." % directory)
   config, weights, heads, vocab = read_hf_directory(directory)
   values = hf_to_tf_values(config, weights, heads, directory)
-  path = write_tf_checkpoint(values, config, output_dir, vocab, overwrite)
+  with output_directory(output_dir, "hf2tf", directory, [directory],
+                        overwrite):
+    path = write_tf_checkpoint(values, config, output_dir, vocab)
   tasks = [task for task in linguistic_tags.TASKS
            if lert_model.head_variable_name(task) + "/kernel" in values]
   return path, len(values), tasks

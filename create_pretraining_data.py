@@ -30,7 +30,7 @@ from __future__ import print_function
 
 import bisect
 import collections
-import io
+import contextlib
 import itertools
 import json
 import multiprocessing
@@ -38,11 +38,11 @@ import os
 import random
 import sys
 import time
-import zlib
 
 from absl import app
 from absl import flags
 import linguistic_tags
+import outputs
 import records
 import script_errors
 import tokenization
@@ -273,31 +273,18 @@ def document_key(source, where):
 
 def read_documents(input_files, skipped=None,
                    open_file=script_errors.open_binary):
-  """Yields (where, line) for every non-empty line of the input files.
+  """Yields (where, line) for every non-empty line of the input files,
+  read by script_errors.read_lines (a BOM dropped, CRLF taken as LF).
 
-  A line that is not UTF-8 raises DataError naming it, or with `skipped` (a
-  list) is left out and given to it as a SkippedLine.
+  A line that is not UTF-8 or holds a NUL raises InputError naming it, or
+  with `skipped` (a list) is left out and given to it as a SkippedLine.
   """
   for path in input_files:
-    line_number = 0
-    try:
-      with open_file(path) as reader:
-        for line_number, raw in enumerate(reader, 1):
-          # Decoded line by line so that an error names the exact line.
-          try:
-            line = raw.decode("utf-8")
-          except UnicodeDecodeError as e:
-            problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
-            if skipped is None:
-              raise DataError("%s:%d: %s." % (path, line_number, problem))
-            skipped.append(script_errors.SkippedLine(path, line_number,
-                                                     problem))
-            continue
-          if line.strip():
-            yield "%s:%d" % (path, line_number), line
-    except (EOFError, zlib.error, IOError, OSError) as e:
-      raise DataError("%s: cannot be read after line %d (%s)." %
-                      (path, line_number, e))
+    for line_number, line in script_errors.read_lines(
+        path, on_error="stop" if skipped is None else "skip",
+        skipped=skipped, open_file=open_file):
+      if line.strip():
+        yield "%s:%d" % (path, line_number), line
 
 
 def word_char_spans(text, words, where):
@@ -799,22 +786,32 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
                            record_writer="auto"):
   """Streams documents through InstanceMaker(s) into the output files.
 
-  Returns the Summary. Outputs are written to temporary names and renamed
-  at the end, so a killed run leaves no partial file behind.
-  `record_writer`: records.TFRecordWriter's backend.
+  Returns the Summary. Outputs are written through outputs.atomic_path
+  (temporary names, renamed at the end), so a failed or killed run leaves no
+  partial file behind, and a second run writing the same files at once
+  stops. `record_writer`: records.TFRecordWriter's backend.
   """
   summary = Summary()
   maker_kwargs = dict(maker_kwargs, keep_instances=dump_examples)
   maker = InstanceMaker(**maker_kwargs)
-  final_files = list(output_files)
-  if dump_examples:
-    final_files.append(output_files[0] + ".examples.txt")
-  temp_files = [path + ".tmp" for path in final_files]
-  writers = [records.TFRecordWriter(path, record_writer)
-             for path in temp_files[:len(output_files)]]
-  dump = None
-  if dump_examples:
-    dump = io.open(temp_files[-1], "w", encoding="utf-8")
+  with contextlib.ExitStack() as stack:
+    temp_files = [stack.enter_context(outputs.atomic_path(path))
+                  for path in output_files]
+    writers = [stack.enter_context(records.TFRecordWriter(path,
+                                                          record_writer))
+               for path in temp_files]
+    dump = None
+    if dump_examples:
+      dump = stack.enter_context(outputs.atomic_open(
+          output_files[0] + ".examples.txt"))
+    _write_documents(input_files, maker, maker_kwargs, writers, dump,
+                     summary, num_workers, docs_per_batch, dump_examples, log)
+  return summary
+
+
+def _write_documents(input_files, maker, maker_kwargs, writers, dump, summary,
+                     num_workers, docs_per_batch, dump_examples, log):
+  """The loop of write_pretraining_data."""
   pool = None
   if num_workers > 1:
     # "spawn": forking a process that has loaded TensorFlow is unsafe.
@@ -822,7 +819,6 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
         num_workers, _init_worker, (maker_kwargs,))
   start = time.time()
   documents = read_documents(input_files)
-  completed = False
   try:
     for batch in _batches(documents, docs_per_batch):
       if pool is not None:
@@ -842,21 +838,9 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
     if not summary.instances:
       raise DataError("%s: no instance: the input has no document with a "
                       "sentence to use." % ", ".join(input_files))
-    completed = True
   finally:
     if pool is not None:
       pool.terminate()
-    for writer in writers:
-      writer.close()
-    if dump is not None:
-      dump.close()
-    if not completed:  # a failed run leaves neither partial nor .tmp files
-      for temp in temp_files:
-        if records.exists(temp):
-          records.remove(temp)
-  for temp, path in zip(temp_files, final_files):
-    records.rename(temp, path)
-  return summary
 
 
 def main(_):
@@ -870,6 +854,7 @@ def make_records():
   output_files = _output_files(FLAGS.output_file)
   warn_if_predictions_cap_the_masked_share()
   for path in output_files:
+    outputs.check_not_input(path, input_files, "--output_file")
     directory = os.path.dirname(path)
     if directory:
       records.make_dirs(directory)

@@ -21,7 +21,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 import input_pipeline
-import modeling
+import outputs
 
 RunSettings = collections.namedtuple("RunSettings", [
     "output_dir",
@@ -81,6 +81,23 @@ def define_run_flags(flag_values):
   flags.DEFINE_integer("random_seed", 12345,
                        "Seed for initialisation, dropout and shuffling.",
                        flag_values=flag_values)
+
+
+def register_batch_validators(names, flag_values):
+  """Checks when flags are parsed that each batch flag named splits evenly
+  over --num_gpus, and that --use_tpu has --tpu_name."""
+  for name in names:
+    flags.register_multi_flags_validator(
+        [name, "num_gpus"],
+        lambda v, n=name: v["num_gpus"] <= 1 or v[n] % v["num_gpus"] == 0,
+        "--%s must be a multiple of --num_gpus (each GPU gets an equal "
+        "share)." % name, flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["use_tpu", "tpu_name"], lambda v: not v["use_tpu"] or v["tpu_name"],
+      "--use_tpu needs --tpu_name (a Cloud TPU name or grpc://ip:port).",
+      flag_values=flag_values)
+  flags.register_validator("num_gpus", lambda n: n >= 0,
+                           "--num_gpus must be >= 0.", flag_values=flag_values)
 
 
 def run_settings_from_flags(flag_values, **overrides):
@@ -213,6 +230,12 @@ def resolve_checkpoint(path, what="--init_checkpoint"):
   if not tf.gfile.Exists(path + ".index"):
     raise input_pipeline.InputError(
         "%s: %s is not a checkpoint (no %s.index)." % (what, path, path))
+  try:
+    tf.train.list_variables(path)
+  except tf.errors.OpError as e:
+    raise input_pipeline.InputError(
+        "%s: %s is not a readable checkpoint (truncated or corrupt?): %s" %
+        (what, path, e.message.strip().splitlines()[0]))
   return path
 
 
@@ -242,23 +265,37 @@ def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
   return config_file, vocab_file
 
 
-def predict_scaffold_fn(checkpoint):
+def variable_name(variable):
+  """A variable's name as a checkpoint holds it: without ":0" (under
+  MirroredStrategy a replica's `op.name` is "<name>/replica_1")."""
+  return re.sub(r":\d+$", "", variable.name)
+
+
+def predict_scaffold_fn(checkpoint, hint=""):
   """A scaffold_fn that restores a model for prediction from `checkpoint`.
 
   The Estimator's global step starts at 0 when the checkpoint has none (a
   converted or a Google BERT checkpoint); any other variable the checkpoint
-  lacks is an InputError naming it, never a silently random weight.
+  lacks, or holds with another shape, is an InputError naming it (and
+  `hint`), never a silently random weight or a reshape error.
   """
   def scaffold_fn():
-    present = {name for name, _ in tf.train.list_variables(checkpoint)}
+    shapes = dict(tf.train.list_variables(checkpoint))
     variables = tf.global_variables()
-    restore = [v for v in variables if v.op.name in present]
-    missing = [v for v in variables if v.op.name not in present]
+    restore = [v for v in variables if v.op.name in shapes]
+    missing = [v for v in variables if v.op.name not in shapes]
     for variable in missing:
       if variable.op.name != "global_step":
         raise input_pipeline.InputError(
-            "%s lacks the variable %s that the model needs." %
-            (checkpoint, variable.op.name))
+            "%s lacks the variable %s that the model needs%s." %
+            (checkpoint, variable.op.name, hint))
+    for variable in restore:
+      want = variable.shape.as_list()
+      if list(shapes[variable.op.name]) != want:
+        raise input_pipeline.InputError(
+            "%s holds %s with shape %s, the model (its config) needs %s%s." %
+            (checkpoint, variable.op.name, list(shapes[variable.op.name]),
+             want, hint))
     return tf.train.Scaffold(
         saver=tf.train.Saver(restore),
         ready_for_local_init_op=tf.report_uninitialized_variables(restore),
@@ -267,51 +304,84 @@ def predict_scaffold_fn(checkpoint):
   return scaffold_fn
 
 
-def init_from_checkpoint(init_checkpoint, use_tpu):
-  """Warm-starts the graph's variables from a Google BERT/LERT checkpoint.
+def init_from_checkpoint(init_checkpoint, use_tpu, new_by_design=(),
+                         optional_group=None):
+  """Warm-starts the graph's trainable variables from a Google BERT/LERT
+  checkpoint, strictly: a variable that should come from the checkpoint but
+  is not in it, or is in it with another shape, is an InputError naming the
+  first such variable and both shapes, never a run from random weights.
 
-  Variables whose name and shape match are loaded; the others keep their
-  fresh initialisation. Both lists are logged.
+  Args:
+    init_checkpoint: a checkpoint prefix or a directory, or None (nothing is
+      loaded: every variable is new).
+    use_tpu: return the loading as a scaffold_fn (TPUEstimator) instead of
+      loading at once.
+    new_by_design: name prefixes of variables that are new by design (a
+      task's output layer): loaded when the checkpoint holds them with their
+      shape, else freshly initialised and listed.
+    optional_group: a function name -> group name or None: a group (a
+      pre-training head) that the checkpoint holds no variable of is new;
+      one it holds any variable of must load whole. Variables of no group
+      (the encoder) must load.
 
   Returns:
-    (scaffold_fn or None, names of loaded variables, names of new variables)
+    WarmStart(scaffold_fn or None, loaded names, new names).
   """
-  tvars = tf.trainable_variables()
-  # The name without ":0" (what the checkpoint holds): under MirroredStrategy
-  # a replica's `op.name` is "<name>/replica_1".
   name_to_variable = collections.OrderedDict(
-      (re.sub(r":\d+$", "", v.name), v) for v in tvars)
+      (variable_name(v), v) for v in tf.trainable_variables())
   if not init_checkpoint:
-    return None, [], list(name_to_variable)
+    return WarmStart(None, [], list(name_to_variable))
   init_checkpoint = resolve_checkpoint(init_checkpoint)
   shapes = dict(tf.train.list_variables(init_checkpoint))
-  assignment_map, _ = modeling.get_assignment_map_from_checkpoint(
-      tvars, init_checkpoint)
-  for name in list(assignment_map):
-    var_shape = name_to_variable[name].shape.as_list()
-    if list(shapes[name]) != var_shape:
-      tf.logging.warning("Not loading %s: checkpoint shape %s, model shape "
-                         "%s.", name, shapes[name], var_shape)
-      del assignment_map[name]
+  group_of = optional_group or (lambda name: None)
+  groups_present = {group_of(name) for name in shapes} - {None}
+  assignment_map = collections.OrderedDict()
+  new = []
+  for name, variable in name_to_variable.items():
+    want = variable.shape.as_list()
+    have = list(shapes[name]) if name in shapes else None
+    if have == want:
+      assignment_map[name] = name
+      continue
+    if any(name.startswith(prefix) for prefix in new_by_design):
+      new.append(name)
+      continue
+    group = group_of(name)
+    if group is not None and group not in groups_present:
+      new.append(name)
+      continue
+    if have is None:
+      raise input_pipeline.InputError(
+          "--init_checkpoint %s lacks %s (shape %s) that the model needs: "
+          "is it a checkpoint of this model (--bert_config_file, "
+          "--linguistic_tasks)?" % (init_checkpoint, name, want))
+    raise input_pipeline.InputError(
+        "--init_checkpoint %s holds %s with shape %s, the model needs %s: "
+        "give the config the checkpoint was trained with." % (
+            init_checkpoint, name, have, want))
 
   def scaffold_fn():
     tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
     return tf.train.Scaffold()
 
-  loaded = [name for name in name_to_variable if name in assignment_map]
-  new = [name for name in name_to_variable if name not in assignment_map]
+  loaded = list(assignment_map)
   tf.logging.info("**** Variables initialised from %s: %d ****",
                   init_checkpoint, len(loaded))
   for name in loaded:
     tf.logging.info("  %s  *INIT_FROM_CKPT*", name)
-  tf.logging.info("**** New variables (fresh initialisation): %d ****",
-                  len(new))
+  tf.logging.info("**** New variables by design (fresh initialisation): %d "
+                  "****", len(new))
   for name in new:
     tf.logging.info("  %s  *NEW*", name)
   if use_tpu:
-    return scaffold_fn, loaded, new
+    return WarmStart(scaffold_fn, loaded, new)
   scaffold_fn()
-  return None, loaded, new
+  return WarmStart(None, loaded, new)
+
+
+# The result of init_from_checkpoint.
+WarmStart = collections.namedtuple("WarmStart",
+                                   ["scaffold_fn", "loaded", "new"])
 
 
 def write_eval_results(output_dir, result, ordered=False):
@@ -321,8 +391,7 @@ def write_eval_results(output_dir, result, ordered=False):
   The names are sorted, or with `ordered` kept in the order of `result`.
   """
   path = os.path.join(output_dir, "eval_results.txt")
-  tf.gfile.MakeDirs(output_dir)
-  with tf.gfile.GFile(path + ".tmp", "w") as writer:
+  with outputs.atomic_open(path) as writer:
     tf.logging.info("***** Eval results *****")
     for key in (list(result) if ordered else sorted(result)):
       value = result[key]
@@ -330,5 +399,4 @@ def write_eval_results(output_dir, result, ordered=False):
         value = json.dumps(value, ensure_ascii=False)
       tf.logging.info("  %s = %s", key, value)
       writer.write("%s = %s\n" % (key, value))
-  tf.gfile.Rename(path + ".tmp", path, overwrite=True)
   return path

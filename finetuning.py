@@ -3,7 +3,6 @@
 
 * the flags of a fine-tuning run (`define_flags`); the paper's settings per
   task and model size are in `scripts/finetune.sh`;
-* reading data files (`read_lines`: UTF-8, gzip, errors naming the line);
 * features -> TFRecords (`pack_tokens`, `truncate_pair`, `write_records`),
   read back through `input_pipeline`;
 * the model_fn (`model_fn_builder`): the encoder, warm-started from
@@ -23,7 +22,9 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import itertools
 import math
+import os
 
 from absl import flags
 import numpy as np
@@ -33,6 +34,7 @@ import estimator_utils
 import input_pipeline
 import modeling
 import optimization
+import outputs
 import script_errors
 
 # Learning rate per model size (paper §4.2).
@@ -41,34 +43,6 @@ LEARNING_RATES = {"small": 5e-5, "base": 3e-5, "large": 2e-5}
 
 class DataError(input_pipeline.InputError):
   """A bad fine-tuning data file or line; the message names it."""
-
-
-# ----------------------------------------------------------------------------
-# Reading files.
-
-
-def read_lines(path):
-  """Yields (line number, line without its newline) of a UTF-8 text file,
-  plain or gzipped; a BOM at the start is dropped. Errors name the line."""
-  if not tf.gfile.Exists(path):
-    raise DataError("%s does not exist." % path)
-  count = 0
-  with script_errors.open_binary(path) as reader:
-    try:
-      for number, raw in enumerate(reader, 1):
-        try:
-          line = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-          raise DataError("%s:%d: invalid UTF-8 (%s)." % (path, number,
-                                                          e.reason))
-        if number == 1 and line.startswith(u"\ufeff"):
-          line = line[1:]
-        count += 1
-        yield number, line.rstrip("\r\n")
-    except (IOError, EOFError) as e:  # a truncated .gz
-      raise DataError("%s: cannot be read to the end (%s)." % (path, e))
-  if not count:
-    raise DataError("%s is empty." % path)
 
 
 # ----------------------------------------------------------------------------
@@ -188,22 +162,27 @@ def write_records(path, rows):
   Written to a temporary name and renamed, so a file is complete. Returns
   the schema (name -> FeatureSpec) to read them with.
   """
-  schema = None
-  with tf.io.TFRecordWriter(path + ".tmp") as writer:
-    for row in rows:
-      if schema is None:
-        schema = {name: input_pipeline.FeatureSpec(tf.int64, len(values))
-                  for name, values in row.items()}
-      writer.write(input_pipeline.make_example(row).SerializeToString(
-          deterministic=True))
-  tf.gfile.Rename(path + ".tmp", path, overwrite=True)
-  if schema is None:
+  rows = iter(rows)
+  first = next(rows, None)
+  if first is None:
     raise DataError("No examples to write to %s." % path)
+  schema = {name: input_pipeline.FeatureSpec(tf.int64, len(values))
+            for name, values in first.items()}
+  with outputs.atomic_path(path) as temp:
+    with tf.io.TFRecordWriter(temp) as writer:
+      for row in itertools.chain([first], rows):
+        writer.write(input_pipeline.make_example(row).SerializeToString(
+            deterministic=True))
   return schema
 
 
 # ----------------------------------------------------------------------------
 # The model.
+
+
+# The output layer of a task: new by design in a warm start (see
+# create_output_layer; run_squad's sits under cls/squad).
+OUTPUT_LAYER_VARIABLES = ("output_weights", "output_bias", "cls/squad/")
 
 
 def create_output_layer(bert_config, model, num_labels, kind, is_training):
@@ -291,8 +270,9 @@ def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
     if mode != tf.estimator.ModeKeys.TRAIN:
       raise ValueError("Evaluation runs through PREDICT (metrics on the "
                        "host); mode %s is not used." % mode)
-    scaffold_fn, _, _ = estimator_utils.init_from_checkpoint(init_checkpoint,
-                                                             use_tpu)
+    scaffold_fn = estimator_utils.init_from_checkpoint(
+        init_checkpoint, use_tpu,
+        new_by_design=OUTPUT_LAYER_VARIABLES).scaffold_fn
     train_op = optimization.create_optimizer(
         loss, learning_rate, num_train_steps, num_warmup_steps,
         use_tpu=use_tpu, weight_decay_rate=weight_decay_rate)
@@ -323,6 +303,11 @@ def define_flags(flag_values, default_max_seq_length=128):
   flags.DEFINE_string("output_dir", None,
                       "Checkpoints, cached features, eval_results.txt and "
                       "predictions.", flag_values=flag_values)
+  flags.DEFINE_bool("overwrite", False,
+                    "Replace what an earlier run with other settings wrote "
+                    "in --output_dir (only the files this script writes; "
+                    "never when --output_dir holds an input).",
+                    flag_values=flag_values)
   flags.DEFINE_string("train_file", None, "Training data.",
                       flag_values=flag_values)
   flags.DEFINE_string("eval_file", None, "Evaluation data (with labels).",
@@ -369,6 +354,9 @@ def define_flags(flag_values, default_max_seq_length=128):
   script_errors.require_at_least_one(
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
+  estimator_utils.register_batch_validators(
+      ("train_batch_size", "eval_batch_size", "predict_batch_size"),
+      flag_values)
   flags.register_multi_flags_validator(
       ["do_train", "do_eval", "do_predict"], any,
       "Give --do_train, --do_eval and/or --do_predict.",
@@ -382,11 +370,62 @@ def define_flags(flag_values, default_max_seq_length=128):
         "--%s needs --%s." % (action, name), flag_values=flag_values)
 
 
+# What a fine-tuning run writes in --output_dir (all that --overwrite
+# removes): TensorFlow's checkpoints, events and eval directory, the cached
+# features, the scores and the predictions.
+OUTPUTS = ("checkpoint", "model.ckpt-*", "events.out.tfevents.*",
+           "graph.pbtxt", "eval", "*.tf_record", "*.tf_record.tmp",
+           "*.windows.json", "eval_results.txt", "test_results.tsv",
+           "eval_predictions.txt", "test_predictions.txt",
+           "predictions.json", "nbest_predictions.json", "*.tmp")
+
+
+def output_directory(flag_values, script, task_settings=None):
+  """The outputs.OutputDirectory of a fine-tuning run: locked for the run,
+  recording what decides the model. A re-run with the same settings resumes
+  (or, trained to the end, only evaluates and predicts); one with another
+  model, data, checkpoint or recipe is refused unless --overwrite.
+  Evaluation and prediction files may change from run to run."""
+  settings = collections.OrderedDict(task_settings or {})
+  settings["bert_config"] = modeling.BertConfig.from_json_file(
+      flag_values.bert_config_file).to_dict()
+  settings["vocab_file"] = outputs.describe_file(flag_values.vocab_file)
+  settings["do_lower_case"] = flag_values.do_lower_case
+  settings["max_seq_length"] = flag_values.max_seq_length
+  if flag_values.do_train:
+    init = flag_values.init_checkpoint
+    if init:
+      init = os.path.abspath(estimator_utils.resolve_checkpoint(init))
+    settings.update([
+        ("init_checkpoint", init),
+        ("train_file", outputs.describe_file(flag_values.train_file)),
+        ("train_batch_size", flag_values.train_batch_size),
+        ("learning_rate", flag_values.learning_rate),
+        ("num_train_epochs", flag_values.num_train_epochs),
+        ("max_train_steps", flag_values.max_train_steps),
+        ("warmup_proportion", flag_values.warmup_proportion),
+        ("random_seed", flag_values.random_seed)])
+  inputs = [flag_values.train_file, flag_values.eval_file,
+            flag_values.predict_file, flag_values.vocab_file,
+            flag_values.bert_config_file]
+  if flag_values.init_checkpoint:
+    inputs.append(os.path.dirname(os.path.abspath(
+        flag_values.init_checkpoint.rstrip("/"))) if not
+                  tf.gfile.IsDirectory(flag_values.init_checkpoint) else
+                  flag_values.init_checkpoint)
+  return outputs.OutputDirectory(flag_values.output_dir, script, settings,
+                                 OUTPUTS, inputs=inputs,
+                                 overwrite=flag_values.overwrite,
+                                 require_record=flag_values.do_train)
+
+
 class Runner(object):
   """Trains and predicts one task's model from the shared flags."""
 
   def __init__(self, flag_values, num_labels, kind, num_train_examples=0):
     self.flags = flag_values
+    self.num_labels = num_labels
+    self.kind = kind
     self.bert_config = modeling.BertConfig.from_json_file(
         flag_values.bert_config_file)
     if flag_values.max_seq_length > self.bert_config.max_position_embeddings:
@@ -430,10 +469,21 @@ class Runner(object):
     """The predictions of every example, in example order, from the
     fine-tuned checkpoint in --output_dir: one array per example, or with
     several `keys` a tuple of arrays."""
-    if not tf.train.latest_checkpoint(self.flags.output_dir):
+    checkpoint = tf.train.latest_checkpoint(self.flags.output_dir)
+    if not checkpoint:
       raise DataError("%s holds no fine-tuned checkpoint: run --do_train "
                       "first (with the same --output_dir)." %
                       self.flags.output_dir)
+    # A pre-training (or another task's) checkpoint has no such layer.
+    name = ("cls/squad/output_weights" if self.kind == "span" else
+            "output_weights")
+    want = [self.num_labels, self.bert_config.hidden_size]
+    have = dict(tf.train.list_variables(checkpoint)).get(name)
+    if have is None or list(have) != want:
+      raise DataError(
+          "%s has no output layer fine-tuned for this task (%s of shape %s; "
+          "it has %s): fine-tune with --do_train first." % (
+              checkpoint, name, want, list(have) if have else "none"))
     # On TPU, TPUEstimator pads the last batch; example_index restores order.
     probabilities = [None] * num_examples
     for prediction in self.runner.predict(input_pipeline.input_fn_builder(

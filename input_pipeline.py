@@ -55,9 +55,12 @@ def run_reporting_errors(run, script, extra_errors=()):
       return run()
     except tf.errors.OpError as e:
       problem = file_system_problem(e)
-      if problem is None:
-        raise
-      raise InputError(problem)
+      if problem is not None:
+        raise InputError(problem)
+      if isinstance(e, tf.errors.DataLossError):  # a truncated checkpoint
+        raise InputError("a file cannot be read whole (truncated or "
+                         "corrupt?): %s" % e.message.strip().splitlines()[0])
+      raise
 
   return script_errors.run_reporting_errors(run_naming_file_system_errors,
                                             script, extra_errors)

@@ -169,6 +169,17 @@ def head_variable_name(task):
   return "cls/predictions/output_%s_layer" % task
 
 
+def head_group(name):
+  """The head a variable belongs to: a linguistic task, "mlm" for the rest of
+  cls/predictions, or None (the encoder, and other heads such as Google
+  BERT's next-sentence one). A warm start loads a head whole when the
+  checkpoint has it, and starts it fresh when it has none of it."""
+  for task in linguistic_tags.TASKS:
+    if name.startswith(head_variable_name(task) + "/"):
+      return task
+  return "mlm" if name.startswith("cls/predictions/") else None
+
+
 def tasks_in_checkpoint(checkpoint):
   """The linguistic tasks whose head a checkpoint holds, in SPEC order."""
   names = {name for name, _ in tf.train.list_variables(checkpoint)}
@@ -451,8 +462,8 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
       tf.identity(lambdas[task], name=task + "_lambda")
     total_loss = tf.identity(total_loss, name="total_loss")
 
-    scaffold_fn, _, _ = estimator_utils.init_from_checkpoint(init_checkpoint,
-                                                             use_tpu)
+    scaffold_fn = estimator_utils.init_from_checkpoint(
+        init_checkpoint, use_tpu, optional_group=head_group).scaffold_fn
     if mode == tf.estimator.ModeKeys.TRAIN:
       train_op = optimization.create_optimizer(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,

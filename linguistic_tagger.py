@@ -37,12 +37,12 @@ import os
 import sys
 import time
 import unicodedata
-import zlib
 
 from absl import app
 from absl import flags
 
 import linguistic_tags
+import outputs
 import script_errors
 
 FLAGS = flags.FLAGS
@@ -57,6 +57,10 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_string("output_dir", None, "Directory for the tagged shards.",
                       flag_values=flag_values)
   define_ltp_flags(flag_values)
+  flags.DEFINE_bool("overwrite", False,
+                    "Replace the shards of an earlier run with other input "
+                    "or settings in --output_dir (only the tagger's files).",
+                    flag_values=flag_values)
   flags.DEFINE_integer("num_output_shards", 8,
                        "Output shards the corpus is cut into (the unit of "
                        "work and of resumption).",
@@ -133,15 +137,6 @@ NER_TYPES = ("Nh", "Ni", "Ns")
 InputError = script_errors.InputError
 
 
-def _bad_character(line):
-  for char in line:
-    if char in u"\t\r\n":
-      continue
-    if unicodedata.category(char) == "Cc":  # NUL and other controls
-      return char
-  return None
-
-
 def _only_format_characters(text):
   """A line of zero-width spaces and the like: it looks empty, is not
   stripped, and crashes LTP."""
@@ -150,58 +145,44 @@ def _only_format_characters(text):
 
 
 def read_raw_documents(input_files, on_error="stop", skipped=None,
-                       open_file=script_errors.open_binary):
-  """Yields (source, [paragraph, ...]) per document of the raw corpus.
+                       open_file=script_errors.open_binary, counts=None):
+  """Yields (source, [paragraph, ...]) per document of the raw corpus, read
+  by script_errors.read_lines (its rules for BOMs, line ends, NULs, control
+  characters and invalid UTF-8; `counts` gets its counts).
 
   `source` is "file:line" of the document's first line. Bad lines raise
   InputError, or with on_error="skip" are left out and counted in
   `skipped` (a list, given SkippedLines).
   """
   for path in input_files:
-    try:
-      for item in _read_raw_file(path, on_error, skipped, open_file):
-        yield item
-    except (EOFError, zlib.error, IOError, OSError) as e:
-      raise InputError("%s: cannot be read to the end (%s)." % (path, e))
+    for item in _read_raw_file(path, on_error, skipped, open_file, counts):
+      yield item
 
 
-def _read_raw_file(path, on_error, skipped, open_file):
+def _read_raw_file(path, on_error, skipped, open_file, counts=None):
   """read_raw_documents of one file."""
   paragraphs, source, saw_text = [], None, False
-  with open_file(path) as reader:
-    for line_number, raw in enumerate(reader, 1):
-      problem = None
-      try:
-        line = raw.decode("utf-8")
-        if line_number == 1 and line.startswith(u"\ufeff"):
-          line = line[1:]  # a BOM is no text
-        char = _bad_character(line)
-        if char is not None:
-          problem = "control character U+%04X" % ord(char)
-        elif _only_format_characters(line.strip()):
-          problem = ("only invisible format characters (%s)" %
-                     " ".join("U+%04X" % ord(c) for c in line.strip()))
-      except UnicodeDecodeError as e:
-        problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
-      if problem:
-        if on_error == "skip":
-          if skipped is not None:
-            skipped.append(script_errors.SkippedLine(path, line_number,
-                                                     problem))
-          continue
-        raise InputError("%s:%d: %s. Fix the line, or pass "
-                         "--on_error=skip to skip such lines." %
-                         (path, line_number, problem))
-      text = line.strip()
-      if not text:
-        if paragraphs:
-          yield source, paragraphs
-        paragraphs, source = [], None
-        continue
-      saw_text = True
-      if source is None:
-        source = "%s:%d" % (path, line_number)
-      paragraphs.append(text)
+  for line_number, line in script_errors.read_lines(
+      path, on_error, skipped, counts, open_file):
+    if _only_format_characters(line.strip()):
+      problem = ("only invisible format characters (%s)" %
+                 " ".join("U+%04X" % ord(c) for c in line.strip()))
+      if on_error != "skip":
+        raise InputError("%s:%d: %s. Fix the line, or pass --on_error=skip "
+                         "to skip such lines." % (path, line_number, problem))
+      if skipped is not None:
+        skipped.append(script_errors.SkippedLine(path, line_number, problem))
+      continue
+    text = line.strip()
+    if not text:
+      if paragraphs:
+        yield source, paragraphs
+      paragraphs, source = [], None
+      continue
+    saw_text = True
+    if source is None:
+      source = "%s:%d" % (path, line_number)
+    paragraphs.append(text)
   if paragraphs:
     yield source, paragraphs
   if not saw_text and on_error == "stop":
@@ -370,7 +351,7 @@ def pending_path(output_dir, index, num_output_shards):
 
 
 def split_input(input_files, output_dir, pending, num_output_shards,
-                on_error, skipped):
+                on_error, skipped, counts=None):
   """Reads the corpus once and writes each pending shard's documents (as
   JSON Lines of source and paragraphs) to its pending_path.
 
@@ -384,7 +365,7 @@ def split_input(input_files, output_dir, pending, num_output_shards,
   total = 0
   try:
     for doc_index, (source, paragraphs) in enumerate(
-        read_raw_documents(input_files, on_error, skipped)):
+        read_raw_documents(input_files, on_error, skipped, counts=counts)):
       writer = writers.get(doc_index % num_output_shards)
       if writer is not None:
         writer.write(json.dumps({"source": source, "paragraphs": paragraphs},
@@ -394,6 +375,8 @@ def split_input(input_files, output_dir, pending, num_output_shards,
     for j, writer in writers.items():
       writer.close()
       os.remove(pending_path(output_dir, j, num_output_shards))
+    if os.path.isdir(untagged_dir(output_dir)):
+      os.rmdir(untagged_dir(output_dir))
     raise
   for writer in writers.values():
     writer.close()
@@ -410,8 +393,9 @@ def tag_shard(ltp, output_dir, index, num_output_shards, batch_size,
   stats = TagStats()
   path = shard_path(output_dir, index, num_output_shards)
   untagged = pending_path(output_dir, index, num_output_shards)
+  # The shard exists only when complete, its counts beside it.
   with io.open(untagged, encoding="utf-8") as reader, \
-      io.open(path + ".tmp", "w", encoding="utf-8") as writer:
+      outputs.atomic_open(path) as writer:
     for line in reader:
       document = json.loads(line)
       document = tag_document(ltp, document["source"], document["paragraphs"],
@@ -419,10 +403,8 @@ def tag_shard(ltp, output_dir, index, num_output_shards, batch_size,
       writer.write(json.dumps(document, ensure_ascii=False) + u"\n")
       if progress is not None:
         progress(1)
-  result = stats.to_dict()
-  with io.open(path + ".stats.json", "w", encoding="utf-8") as f:
-    json.dump(result, f)
-  os.rename(path + ".tmp", path)  # the shard exists only when complete
+    result = stats.to_dict()
+    outputs.write_text(path + ".stats.json", json.dumps(result))
   os.remove(untagged)
   return result
 
@@ -443,36 +425,30 @@ def _tag_shard_in_worker(index):
                    s["max_sentence_chars"])
 
 
-RUN_RECORD = "tagging.json"
 # The settings that decide the output (not the machine's share or speed).
 _RECORDED = ("ltp_model", "num_output_shards", "max_sentence_chars",
              "on_error")
+# What the tagger writes in --output_dir (all that --overwrite removes).
+OUTPUTS = ("tagged-*-of-*.jsonl", "tagged-*-of-*.jsonl.stats.json",
+           "tagged-*.tmp", ".untagged")
 
 
-def check_run_record(output_dir, settings):
-  """Records the input and the settings beside the shards on the first run;
-  a later run with other input or settings is refused, since it would keep
-  the finished shards of the first one."""
-  record = {"input_files": [[path, os.path.getsize(path)]
-                            for path in settings["input_files"]]}
-  record.update({name: settings[name] for name in _RECORDED})
-  path = os.path.join(output_dir, RUN_RECORD)
-  if os.path.exists(path):
-    with io.open(path, encoding="utf-8") as f:
-      previous = json.load(f)
-    different = sorted(name for name in set(record) | set(previous)
-                       if record.get(name) != previous.get(name))
-    if different:
-      raise InputError(
-          "%s was made from other %s (see %s): use another --output_dir, or "
-          "the same input and flags to resume." % (
-              output_dir, " and ".join(
-                  "input files" if name == "input_files" else "--" + name
-                  for name in different), path))
-    return
-  with io.open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.write(json.dumps(record, ensure_ascii=False, indent=2) + u"\n")
-  os.rename(path + ".tmp", path)
+def output_directory(settings):
+  """The outputs.OutputDirectory of a tagging run: its input and settings
+  are recorded beside the shards, and a later run with other input or
+  settings is refused (it would keep the finished shards of the first)
+  unless --overwrite. Each machine's share (--shard_index) has its own
+  lock, so that several machines can fill one directory."""
+  recorded = collections.OrderedDict(
+      [("input_files", [outputs.describe_file(path)
+                        for path in settings["input_files"]])])
+  recorded.update((name, settings[name]) for name in _RECORDED)
+  return outputs.OutputDirectory(
+      settings["output_dir"], "linguistic_tagger.py", recorded, OUTPUTS,
+      inputs=settings["input_files"],
+      overwrite=settings.get("overwrite", False),
+      lock_name=".lert_run.lock-%d-of-%d" % (settings["shard_index"],
+                                             settings["num_shards"]))
 
 
 def run(settings, log=print):
@@ -480,10 +456,13 @@ def run(settings, log=print):
   if not 0 <= settings["shard_index"] < settings["num_shards"]:
     raise InputError("--shard_index must be in 0..%d." %
                      (settings["num_shards"] - 1))
+  with output_directory(settings):
+    return _run_in_output_directory(settings, log)
+
+
+def _run_in_output_directory(settings, log):
+  """run() once the output directory is locked and recorded."""
   output_dir = settings["output_dir"]
-  if not os.path.isdir(output_dir):
-    os.makedirs(output_dir)
-  check_run_record(output_dir, settings)
   num_output_shards = settings["num_output_shards"]
   mine = [j for j in range(num_output_shards)
           if j % settings["num_shards"] == settings["shard_index"]]
@@ -494,8 +473,12 @@ def run(settings, log=print):
   # The corpus is read once, checked whole (bad input stops the run before
   # any tagging) and cut into the pending shards' documents.
   skipped = []
+  counts = collections.Counter()
   total = split_input(settings["input_files"], output_dir, pending,
-                      num_output_shards, settings["on_error"], skipped)
+                      num_output_shards, settings["on_error"], skipped,
+                      counts)
+  for what, count in sorted(counts.items()):
+    log("%d %s (the tokenizer drops them too)." % (count, what))
   log("%d shards of %d for this machine: %d already done, %d to tag "
       "(%d documents)." % (len(mine), num_output_shards, len(done),
                            len(pending), total))
@@ -574,7 +557,7 @@ def tag():
       input_files=script_errors.expand_input_files(FLAGS.input_file),
       output_dir=FLAGS.output_dir, num_output_shards=FLAGS.num_output_shards,
       num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index,
-      num_workers=FLAGS.num_workers)
+      num_workers=FLAGS.num_workers, overwrite=FLAGS.overwrite)
   summary, elapsed, skipped = run(settings)
   print(format_summary(summary, elapsed, skipped))
   print("Output: %s" % FLAGS.output_dir)

@@ -18,10 +18,10 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import io
-import os
 
 import finetuning
+import outputs
+import script_errors
 
 LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
 
@@ -46,7 +46,7 @@ def read_sentences(path, require_tags=True):
       del chars[:]
       del tags[:]
 
-  for number, line in finetuning.read_lines(path):
+  for number, line in script_errors.read_lines(path):
     where = "%s:%d" % (path, number)
     if not line.strip():
       flush()
@@ -129,10 +129,9 @@ def stitch(sentences, windows_, probabilities):
 
 def write_sentences(path, sentences, tags):
   """Writes characters with `tags` in the input's own format (atomically)."""
-  with io.open(path + ".tmp", "w", encoding="utf-8") as writer:
+  with outputs.atomic_open(path) as writer:
     for sentence, sentence_tags in zip(sentences, tags):
       for char, tag in zip(sentence.chars, sentence_tags):
         writer.write(char + sentence.separator + tag + "\n")
       writer.write(u"\n")
-  os.rename(path + ".tmp", path)
   return path

@@ -34,7 +34,7 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import io
+import contextlib
 import json
 import os
 import random
@@ -46,11 +46,11 @@ import tensorflow.compat.v1 as tf
 
 import create_pretraining_data
 import estimator_utils
-import finetuning
 import input_pipeline
 import lert_model
 import linguistic_tags
 import modeling
+import outputs
 import script_errors
 import tokenization
 
@@ -129,7 +129,17 @@ def define_flags(flag_values=FLAGS):
   estimator_utils.define_run_flags(flag_values)
   flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
   flags.mark_flag_as_required("checkpoint", flag_values=flag_values)
-  script_errors.require_at_least_one(("top_k",), flag_values)
+  script_errors.require_at_least_one(("top_k", "predict_batch_size"),
+                                     flag_values)
+  estimator_utils.register_batch_validators(("predict_batch_size",),
+                                            flag_values)
+  flags.register_validator("max_inputs", lambda n: n is None or n >= 1,
+                           "--max_inputs must be at least 1.",
+                           flag_values=flag_values)
+  flags.register_validator(
+      "mask", lambda words: all(w.strip() for w in words or []),
+      "--mask holds an empty word (a stray comma?): give words separated by "
+      "single commas.", flag_values=flag_values)
   flags.register_validator("max_seq_length", lambda n: n >= 3,
                            "--max_seq_length must be at least 3.",
                            flag_values=flag_values)
@@ -192,6 +202,10 @@ def text_words(text, tokenizer, mask_words, where):
     tokens = [t for i in inside for t in words[i].tokens]
     words[first:last + 1] = [Word(tokens, start, end, True, NO_GOLD)]
   if not any(word.masked for word in words):
+    if mask_words:
+      raise input_pipeline.InputError(
+          "%s: nothing to predict: none of the --mask words (%s) occurs in "
+          "the text, and it has no [MASK]." % (where, ",".join(mask_words)))
     raise input_pipeline.InputError(
         "%s: nothing to predict: write [MASK] in the text or give --mask." %
         where)
@@ -305,7 +319,7 @@ def read_text_inputs(texts, tokenizer, mask_words, max_seq_length):
 def read_text_file(path):
   """(path:line, text) of every non-empty line of a UTF-8 text file."""
   texts = [("%s:%d" % (path, number), line.strip())
-           for number, line in finetuning.read_lines(path) if line.strip()]
+           for number, line in script_errors.read_lines(path) if line.strip()]
   if not texts:
     raise input_pipeline.InputError("%s holds no text." % path)
   return texts
@@ -539,10 +553,10 @@ def run():
   settings = estimator_utils.run_settings_from_flags(
       FLAGS, output_dir=os.path.dirname(checkpoint) or ".")
   accuracy = Accuracy(tasks)
-  writer = None
-  if FLAGS.output_file:
-    writer = io.open(FLAGS.output_file + ".tmp", "w", encoding="utf-8")
-  try:
+  with contextlib.ExitStack() as stack:
+    writer = None
+    if FLAGS.output_file:
+      writer = stack.enter_context(outputs.atomic_open(FLAGS.output_file))
     for item, prediction in predict(checkpoint, config, tasks, inputs,
                                     tokenizer, FLAGS.max_seq_length,
                                     FLAGS.top_k, settings,
@@ -556,14 +570,6 @@ def run():
         writer.write(json.dumps(collections.OrderedDict([
             ("source", item.source), ("text", item.text),
             ("masked_words", words)]), ensure_ascii=False) + "\n")
-  except BaseException:
-    if writer:
-      writer.close()
-      os.remove(FLAGS.output_file + ".tmp")
-    raise
-  if writer:
-    writer.close()
-    os.rename(FLAGS.output_file + ".tmp", FLAGS.output_file)
   print("%d inputs, %d masked words." %
         (len(inputs), sum(len(i.masked_words) for i in inputs)))
   report = accuracy.report()

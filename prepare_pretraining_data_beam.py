@@ -40,6 +40,7 @@ from __future__ import division
 from __future__ import print_function
 
 import json
+import logging
 import os
 import re
 import sys
@@ -54,6 +55,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 import create_pretraining_data
 import linguistic_tagger
+import outputs
 import script_errors
 
 FLAGS = flags.FLAGS
@@ -82,6 +84,11 @@ def define_flags(flag_values=FLAGS):
                       "Where tagged/, records/, dead_letter/ and "
                       "summary.json go (local or remote).",
                       flag_values=flag_values)
+  flags.DEFINE_bool("overwrite", False,
+                    "Replace the outputs of an earlier run with other input "
+                    "or settings in --output_dir (only tagged/, records/, "
+                    "dead_letter/ and summary.json).",
+                    flag_values=flag_values)
   flags.DEFINE_integer("num_tagged_shards", 16,
                        "Files of tagged JSON Lines.", flag_values=flag_values)
   flags.DEFINE_integer("num_record_shards", 16, "TFRecord files.",
@@ -323,25 +330,95 @@ def metrics_summary(result):
   return summary, others
 
 
-def run(settings, pipeline_args, log=print):
-  """Runs the pipeline to its end; returns metrics_summary's pair and
-  writes summary.json."""
+def check_pipeline_args(pipeline_args):
+  """Raises InputError for an argument that is neither this script's flag
+  nor a Beam pipeline option (a misspelt --max_seq_lenght would otherwise
+  run with the default)."""
+  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+  parser = pipeline_options._BeamArgumentParser(allow_abbrev=False)  # pylint: disable=protected-access
+  seen = set()
+  for cls in PipelineOptions.__subclasses__():
+    if str(cls) not in seen:
+      seen.add(str(cls))
+      cls._add_argparse_args(parser)  # pylint: disable=protected-access
+  _, unknown = parser.parse_known_args(list(pipeline_args))
+  if unknown:
+    raise script_errors.InputError(
+        "unknown flag %s: it is neither a flag of this script (see --help) "
+        "nor a Beam pipeline option." % unknown[0])
+
+
+# What the pipeline writes under --output_dir (all that --overwrite, or a
+# re-run, removes first).
+OUTPUTS = ("tagged", "records", DEAD_LETTER, "summary.json", "summary.json.tmp")
+# The settings that do not decide the outputs.
+_NOT_RECORDED = ("output_dir", "device", "num_threads", "batch_size",
+                 "docs_per_batch")
+
+
+def output_directory(settings, overwrite):
+  """The outputs.OutputDirectory of the pipeline: locked (on a local file
+  system) while it runs; a re-run with other input or settings is refused
+  unless --overwrite, so that shards of two runs never mix."""
+  recorded = {name: value for name, value in settings.items()
+              if name not in _NOT_RECORDED}
+  recorded["input_files"] = [outputs.describe_file(path)
+                             for path in settings["input_files"]]
+  return outputs.OutputDirectory(
+      settings["output_dir"], "prepare_pretraining_data_beam.py", recorded,
+      OUTPUTS, inputs=settings["input_files"], overwrite=overwrite)
+
+
+def run(settings, pipeline_args, log=print, overwrite=False):
+  """Runs the pipeline to its end in its locked and recorded output
+  directory; returns metrics_summary's pair and writes summary.json. The
+  outputs of an earlier run of the same settings are removed first (a
+  pipeline is redone whole); a failed run leaves none of Beam's temporary
+  files."""
+  check_pipeline_args(pipeline_args)
   if not any(arg == "--runner" or arg.startswith("--runner=")
              for arg in pipeline_args):
     # The DirectRunner's own in-process engine: --runner=DirectRunner would
     # first try to download Beam's Prism runner.
     pipeline_args = ["--runner=FnApiRunner"] + list(pipeline_args)
   options = PipelineOptions(pipeline_args)
+  with output_directory(settings, overwrite) as directory:
+    if not outputs.is_remote(settings["output_dir"]):
+      directory.clear_outputs()
+    try:
+      summary, others = _run_pipeline(options, settings)
+    except BaseException:
+      if not outputs.is_remote(settings["output_dir"]):
+        directory.clear_outputs()
+      raise
+    return _write_summary(settings, summary, others, log)
+
+
+def _run_pipeline(options, settings):
   pipeline = beam.Pipeline(options=options)
   build_pipeline(pipeline, settings)
-  result = pipeline.run()
-  result.wait_until_finish()
-  summary, others = metrics_summary(result)
+  # A failing step is reported in one line (main); Beam's own log of it
+  # would print the worker's traceback first.
+  beam_logger = logging.getLogger("apache_beam")
+  level = beam_logger.level
+  beam_logger.setLevel(logging.CRITICAL)
+  try:
+    result = pipeline.run()
+    result.wait_until_finish()
+  finally:
+    beam_logger.setLevel(level)
+  return metrics_summary(result)
+
+
+def _write_summary(settings, summary, others, log):
   path = os.path.join(settings["output_dir"], "summary.json")
   text = json.dumps({"records": summary.counters(), "tagger_and_dead_letters":
                      others}, indent=2, sort_keys=True)
-  with FileSystems.create(path) as f:
-    f.write(text.encode("utf-8") + b"\n")
+  if outputs.is_remote(path):
+    with FileSystems.create(path) as f:
+      f.write(text.encode("utf-8") + b"\n")
+  else:
+    outputs.write_text(path, text + "\n")
   log(summary.report())
   if others:
     log("\n".join("%s: %d" % item for item in sorted(others.items())))
@@ -364,7 +441,7 @@ def main(argv):
   def prepare():
     settings = settings_from_flags()
     try:
-      return run(settings, argv[1:])
+      return run(settings, argv[1:], overwrite=FLAGS.overwrite)
     except Exception as e:  # pylint: disable=broad-except
       message = _one_line(e)
       if message is None:

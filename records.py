@@ -264,22 +264,3 @@ def make_dirs(path):
     _gfile().makedirs(path)
   elif path and not os.path.isdir(path):
     os.makedirs(path)
-
-
-def exists(path):
-  return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
-
-
-def remove(path):
-  if is_remote(path):
-    _gfile().remove(path)
-  else:
-    os.remove(path)
-
-
-def rename(source, target):
-  """Renames, replacing `target` if it exists."""
-  if is_remote(source):
-    _gfile().rename(source, target, overwrite=True)
-  else:
-    os.replace(source, target)

@@ -33,6 +33,7 @@ import classifier_data
 import estimator_utils
 import finetuning
 import input_pipeline
+import outputs
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -116,20 +117,24 @@ def predict(task, runner, examples, tokenizer):
                             "predict", False)
   probabilities = runner.predict(path, schema, len(examples))
   output = os.path.join(FLAGS.output_dir, "test_results.tsv")
-  with tf.gfile.GFile(output + ".tmp", "w") as writer:
+  with outputs.atomic_open(output) as writer:
     writer.write("\t".join(["index", "prediction"] + [
         "p_" + label for label in task.labels]) + "\n")
     for example, probs in zip(examples, probabilities):
       writer.write("\t".join(
           [example.guid, task.labels[int(np.argmax(probs))]] +
           ["%.6f" % p for p in probs]) + "\n")
-  tf.gfile.Rename(output + ".tmp", output, overwrite=True)
   print("Predictions of %d examples: %s" % (len(examples), output))
 
 
 def run():
+  with finetuning.output_directory(FLAGS, "run_classifier.py",
+                                   {"task_name": FLAGS.task_name}):
+    run_in_output_directory()
+
+
+def run_in_output_directory():
   task = classifier_data.TASKS[FLAGS.task_name]
-  tf.gfile.MakeDirs(FLAGS.output_dir)
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          FLAGS.do_lower_case)
   train = None

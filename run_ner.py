@@ -71,7 +71,11 @@ def predicted_tags(runner, sentences, tokenizer, name):
 
 
 def run():
-  tf.gfile.MakeDirs(FLAGS.output_dir)
+  with finetuning.output_directory(FLAGS, "run_ner.py", None):
+    run_in_output_directory()
+
+
+def run_in_output_directory():
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          FLAGS.do_lower_case)
   train = read(FLAGS.train_file, "train") if FLAGS.do_train else None

@@ -19,6 +19,7 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import collections
 import json
 import os
 
@@ -32,6 +33,7 @@ import input_pipeline
 import lert_model
 import linguistic_tags
 import modeling
+import outputs
 import script_errors
 import tokenization
 
@@ -50,9 +52,16 @@ def define_flags(flag_values=FLAGS):
                       flag_values=flag_values)
   flags.DEFINE_string("output_dir", None,
                       "Directory for checkpoints, TensorBoard logs and "
-                      "eval_results.txt. A run restarted with the same "
-                      "directory resumes from its last checkpoint.",
+                      "eval_results.txt; locked while a run uses it. A "
+                      "re-run with the same settings resumes from its last "
+                      "checkpoint (--num_train_steps may change); other "
+                      "settings are refused unless --overwrite.",
                       flag_values=flag_values)
+  flags.DEFINE_bool("overwrite", False,
+                    "Replace what an earlier run with another model, data or "
+                    "recipe wrote in --output_dir (only the files this "
+                    "script writes; never an input).",
+                    flag_values=flag_values)
   flags.DEFINE_string("init_checkpoint", None,
                       "Google BERT or LERT checkpoint (or a directory holding "
                       "one) to start from. Matching variables are loaded; the "
@@ -195,6 +204,16 @@ def _register_validators(flag_values):
       lambda v: v["train_batch_size"] % v["gradient_accumulation_steps"] == 0,
       message="--train_batch_size must be a multiple of "
       "--gradient_accumulation_steps.", flag_values=flag_values)
+  estimator_utils.register_batch_validators(
+      ("train_batch_size", "eval_batch_size", "predict_batch_size"),
+      flag_values)
+  flags.register_multi_flags_validator(
+      ["gradient_accumulation_steps", "precision", "num_gpus"],
+      lambda v: v["num_gpus"] <= 1 or (v["gradient_accumulation_steps"] == 1
+                                       and v["precision"] != "fp16"),
+      message="--gradient_accumulation_steps > 1 and --precision=fp16 run on "
+      "one device: use --num_gpus 0 or 1 with them, or a larger batch over "
+      "the GPUs.", flag_values=flag_values)
   flags.register_multi_flags_validator(
       ["max_predictions_per_seq", "max_seq_length"],
       lambda v: v["max_predictions_per_seq"] <= v["max_seq_length"],
@@ -286,7 +305,7 @@ def predict(runner, input_files, features, tasks):
   path = os.path.join(FLAGS.output_dir, "predictions.jsonl")
   tf.logging.info("***** Predicting with %s *****", checkpoint)
   count = 0
-  with tf.gfile.GFile(path + ".tmp", "w") as writer:
+  with outputs.atomic_open(path) as writer:
     for index, prediction in enumerate(
         runner.predict(input_fn, checkpoint_path=checkpoint)):
       if (FLAGS.max_predict_records is not None and
@@ -297,7 +316,6 @@ def predict(runner, input_files, features, tasks):
                   prediction, tasks, inv_vocab)}
       writer.write(json.dumps(line, ensure_ascii=False) + "\n")
       count += 1
-  tf.gfile.Rename(path + ".tmp", path, overwrite=True)
   tf.logging.info("Wrote the predictions of %d records to %s", count, path)
 
 
@@ -314,10 +332,61 @@ def run():
       FLAGS.num_train_steps, FLAGS.lip_order,
       {"pos": FLAGS.pos_end_step, "ner": FLAGS.ner_end_step,
        "dep": FLAGS.dep_end_step})
-  tf.gfile.MakeDirs(FLAGS.output_dir)
-  check_output_dir_checkpoint(bert_config, tasks)
-
   input_files = input_pipeline.expand_input_files(FLAGS.input_file)
+  if tf.gfile.IsDirectory(FLAGS.output_dir):
+    check_output_dir_checkpoint(bert_config, tasks)
+  with output_directory(bert_config, input_files):
+    run_in_output_directory(bert_config, tasks, end_steps, input_files)
+
+
+# What run_pretraining.py writes in --output_dir (all that --overwrite
+# removes).
+OUTPUTS = ("checkpoint", "model.ckpt-*", "events.out.tfevents.*",
+           "graph.pbtxt", "eval", "eval_results.txt", "predictions.jsonl",
+           "*.tmp")
+# Settings a resumed run may change: more (or fewer) --num_train_steps
+# continue the same run; the learning-rate decay and the LIP schedule are
+# then computed from the new total.
+MAY_CHANGE_ON_RESUME = ("num_train_steps",)
+
+
+def output_directory(bert_config, input_files):
+  """The outputs.OutputDirectory of the run: locked while it runs, recording
+  the model and (with --do_train) the data and the recipe; a re-run with
+  the same ones resumes from the last checkpoint, one with others is refused
+  unless --overwrite."""
+  settings = collections.OrderedDict([
+      ("bert_config", bert_config.to_dict()),
+      ("linguistic_tasks", ",".join(
+          linguistic_tags.parse_task_list(FLAGS.linguistic_tasks))),
+      ("max_seq_length", FLAGS.max_seq_length),
+      ("max_predictions_per_seq", FLAGS.max_predictions_per_seq)])
+  if FLAGS.do_train:
+    init = FLAGS.init_checkpoint
+    if init:
+      init = os.path.abspath(estimator_utils.resolve_checkpoint(init))
+    settings.update([
+        ("input_files", [outputs.describe_file(p) for p in input_files]),
+        ("init_checkpoint", init)])
+    for name in ("train_batch_size", "gradient_accumulation_steps",
+                 "learning_rate", "num_train_steps", "num_warmup_steps",
+                 "optimizer", "weight_decay_rate", "lip_schedule",
+                 "lip_order", "pos_end_step", "ner_end_step", "dep_end_step",
+                 "precision", "random_seed"):
+      settings[name] = getattr(FLAGS, name)
+  inputs = list(input_files) + [FLAGS.bert_config_file]
+  if FLAGS.init_checkpoint:
+    inputs.append(FLAGS.init_checkpoint if tf.gfile.IsDirectory(
+        FLAGS.init_checkpoint) else os.path.dirname(os.path.abspath(
+            FLAGS.init_checkpoint)))
+  return outputs.OutputDirectory(
+      FLAGS.output_dir, "run_pretraining.py", settings, OUTPUTS,
+      inputs=inputs, overwrite=FLAGS.overwrite,
+      may_change=MAY_CHANGE_ON_RESUME, require_record=FLAGS.do_train)
+
+
+def run_in_output_directory(bert_config, tasks, end_steps, input_files):
+  """run() once the output directory is locked and recorded."""
   required, optional = lert_model.pretraining_features(
       FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, tasks)
   present = input_pipeline.check_input_files(

@@ -39,6 +39,7 @@ import cmrc2018_evaluate
 import estimator_utils
 import finetuning
 import input_pipeline
+import outputs
 import script_errors
 import squad_data
 import tokenization
@@ -110,10 +111,8 @@ def cached_features(path, questions, tokenizer, name):
             round_trip.items())))
   schema = finetuning.write_records(prefix + ".tf_record", rows)
   lengths = {key: spec.length for key, spec in schema.items()}
-  with tf.gfile.GFile(prefix + ".windows.json.tmp", "w") as f:
-    json.dump({"windows": windows, "schema_lengths": lengths}, f)
-  tf.gfile.Rename(prefix + ".windows.json.tmp", prefix + ".windows.json",
-                  overwrite=True)
+  with outputs.atomic_open(prefix + ".windows.json") as f:
+    f.write(json.dumps({"windows": windows, "schema_lengths": lengths}))
   tf.logging.info("%s: %d questions in %d windows", name, len(questions),
                   len(windows))
   return prefix + ".tf_record", lengths, windows
@@ -155,15 +154,19 @@ def predict(runner, questions, tokenizer, name):
                                        squad_data.probabilities(candidates))]
   for filename, value in (("predictions.json", best),
                           ("nbest_predictions.json", nbest_json)):
-    target = os.path.join(FLAGS.output_dir, filename)
-    with io.open(target + ".tmp", "w", encoding="utf-8") as f:
-      f.write(json.dumps(value, ensure_ascii=False, indent=2) + u"\n")
-    os.rename(target + ".tmp", target)
+    outputs.write_text(os.path.join(FLAGS.output_dir, filename),
+                       json.dumps(value, ensure_ascii=False, indent=2) + u"\n")
   return best
 
 
 def run():
-  tf.gfile.MakeDirs(FLAGS.output_dir)
+  with finetuning.output_directory(
+      FLAGS, "run_squad.py", {"doc_stride": FLAGS.doc_stride,
+                              "max_query_length": FLAGS.max_query_length}):
+    run_in_output_directory()
+
+
+def run_in_output_directory():
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          FLAGS.do_lower_case)
   train_windows = None

@@ -19,6 +19,8 @@ import glob
 import gzip
 import io
 import os
+import unicodedata
+import zlib
 
 
 class InputError(ValueError):
@@ -56,6 +58,67 @@ def open_binary(path):
   .gz. The readers of the scripts take another opener in its place (the
   Beam pipeline's reads gs:// and other remote paths)."""
   return gzip.open(path, "rb") if path.endswith(".gz") else io.open(path, "rb")
+
+
+def _control_characters(line):
+  """The control characters of a line (tab excepted), in order."""
+  return [c for c in line if c != u"\t" and unicodedata.category(c) == "Cc"]
+
+
+def read_lines(path, on_error="stop", skipped=None, counts=None,
+               open_file=open_binary):
+  """Yields (line number, text) of every line of a UTF-8 text file, plain
+  or gzipped: the one line reader of every script, with the same rules
+  everywhere:
+
+  * a BOM at the start of the file is dropped; the line end (LF or CRLF) is
+    removed;
+  * invalid UTF-8, or a NUL (a binary or corrupt file), is bad input;
+  * other control characters (U+0008 and the like, which the BERT tokenizer
+    drops anyway) are removed from the text, and each such line is counted
+    in `counts["lines with control characters removed"]` (a Counter);
+  * an empty file, or one that ends early (a truncated .gz), is an error.
+
+  Bad input raises InputError naming the file and line; with
+  on_error="skip" the line is left out and given to `skipped` (a list) as a
+  SkippedLine instead.
+  """
+  number = 0
+  if "://" not in path and not os.path.exists(path):
+    raise InputError("%s does not exist." % path)
+  try:
+    with open_file(path) as reader:
+      for number, raw in enumerate(reader, 1):
+        problem = None
+        try:
+          line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          problem = "invalid UTF-8 (%s at byte %d)" % (e.reason, e.start)
+        else:
+          if number == 1 and line.startswith(u"\ufeff"):
+            line = line[1:]
+          if line.endswith(u"\n"):
+            line = line[:-2] if line.endswith(u"\r\n") else line[:-1]
+          if u"\x00" in line:
+            problem = "a NUL character (is this a binary file?)"
+          else:
+            controls = _control_characters(line)
+            if controls:
+              line = u"".join(c for c in line if c not in controls)
+              if counts is not None:
+                counts["lines with control characters removed"] += 1
+        if problem:
+          if on_error == "skip":
+            if skipped is not None:
+              skipped.append(SkippedLine(path, number, problem))
+            continue
+          raise InputError("%s:%d: %s." % (path, number, problem))
+        yield number, line
+  except (EOFError, zlib.error, IOError, OSError) as e:
+    raise InputError("%s: cannot be read after line %d (%s)." %
+                     (path, number, e))
+  if not number:
+    raise InputError("%s is empty." % path)
 
 
 def _glob(pattern):

@@ -7,9 +7,13 @@ into windows of `--max_seq_length` with `--doc_stride`, and an answer span
 is decoded back to the exact characters of the original context (spaces,
 Latin words, digits and full-width punctuation come back as they were).
 
-An answer whose `answer_start` does not point at its text is counted and
-reported: its question is kept for evaluation (scored against all its
-answers) but not used for training.
+An answer whose `answer_start` is a few characters off its text (files
+that counted UTF-16 units after a character outside the BMP) is moved to the
+nearest place its text is, and counted, as Google's run_squad.py and the
+CMRC 2018 baseline keep such answers. One whose text is not near
+`answer_start` is counted and reported: its question is kept for evaluation
+(scored against all its answers) but not used for training. Two questions
+with one id are an error.
 """
 
 from __future__ import absolute_import
@@ -51,6 +55,7 @@ def read_questions(path):
     raise finetuning.DataError("%s is not valid JSON: %s" % (path, e))
   counts = collections.Counter()
   questions = []
+  seen = {}  # question id -> where
   try:
     for a, article in enumerate(data["data"]):
       for p, paragraph in enumerate(article["paragraphs"]):
@@ -63,13 +68,19 @@ def read_questions(path):
                      for x in qa.get("answers", [])]
           counts["questions"] += 1
           counts["answers"] += len(answers)
+          if qa["id"] in seen:
+            raise finetuning.DataError("%s: the id is also the id of %s." %
+                                       (where, seen[qa["id"]]))
+          seen[qa["id"]] = where
           span = None
           for text, start in answers:
-            if (isinstance(start, int) and start >= 0 and
-                context[start:start + len(text)] == text and text):
-              span = span or (start, start + len(text))
-            else:
+            found = answer_start(context, text, start)
+            if found is None:
               counts["answers whose answer_start does not match"] += 1
+              continue
+            if found != start:
+              counts["answers moved to their text near answer_start"] += 1
+            span = span or (found, found + len(text))
           if span is None:
             counts["questions with no usable answer (eval only)"] += 1
           questions.append(Question(qa["id"], qa["question"], context,
@@ -81,6 +92,27 @@ def read_questions(path):
   if not questions:
     raise finetuning.DataError("%s holds no question." % path)
   return ReadResult(questions, counts)
+
+
+# How far from answer_start an answer's text is looked for.
+ANSWER_SEARCH_DISTANCE = 16
+
+
+def answer_start(context, text, start):
+  """The character where an answer's text starts: `start` when the text is
+  there, else the nearest place within ANSWER_SEARCH_DISTANCE characters
+  where it is (files that counted UTF-16 units after a character outside
+  the BMP are off by one per such character), else None."""
+  if not text or not isinstance(start, int) or start < 0:
+    return None
+  if context[start:start + len(text)] == text:
+    return start
+  for distance in range(1, ANSWER_SEARCH_DISTANCE + 1):
+    for candidate in (start - distance, start + distance):
+      if (candidate >= 0 and
+          context[candidate:candidate + len(text)] == text):
+        return candidate
+  return None
 
 
 def question_windows(question, index, tokenizer, max_seq_length,

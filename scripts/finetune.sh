@@ -16,6 +16,7 @@
 # Environment overrides: BATCH, LR, EPOCHS, MAXLEN. Extra flags after the
 # arguments are passed on (e.g. --use_tpu --tpu_name=my-tpu).
 set -euo pipefail
+source "$(dirname "$0")/python.sh"
 if [ $# -lt 5 ]; then
   sed -n '2,18p' "$0"; exit 1
 fi
@@ -64,4 +65,4 @@ fi
 if [ -f "$PREDICT_FILE" ]; then
   ARGS+=(--predict_file="$PREDICT_FILE" --do_predict)
 fi
-exec python3 "$HERE/$SCRIPT" "${ARGS[@]}" "$@"
+exec "$PYTHON" "$HERE/$SCRIPT" "${ARGS[@]}" "$@"

@@ -13,6 +13,7 @@
 # Extra flags are passed on, e.g. --mask=位于,哈尔滨市 --output_file=p.jsonl
 #   --use_tpu --tpu_name=my-tpu.
 set -euo pipefail
+source "$(dirname "$0")/python.sh"
 if [ $# -lt 3 ]; then
   sed -n '2,15p' "$0"; exit 1
 fi
@@ -25,6 +26,11 @@ fi
 case "$INPUT" in
   *.jsonl|*.jsonl.gz) ARGS+=(--tagged_file="$INPUT") ;;
   *) if [ -f "$INPUT" ]; then ARGS+=(--input_file="$INPUT");
-     else ARGS+=(--text="$INPUT"); fi ;;
+     elif [[ "$INPUT" == *"[MASK]"* ]] || [[ " $* " == *" --mask"* ]]; then
+       ARGS+=(--text="$INPUT")
+     else
+       echo "$(basename "$0"): error: INPUT '$INPUT' is no file, and as a text it has no [MASK] and no --mask is given (a misspelt file name?)." >&2
+       exit 1
+     fi ;;
 esac
-exec python3 "$HERE/predict_linguistic.py" "${ARGS[@]}" "$@"
+exec "$PYTHON" "$HERE/predict_linguistic.py" "${ARGS[@]}" "$@"

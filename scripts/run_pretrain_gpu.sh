@@ -10,6 +10,7 @@
 # per update), STEPS, WARMUP, LR, SEQ, PRED, PRECISION (fp32|fp16|bf16).
 # Extra flags after the arguments are passed on.
 set -euo pipefail
+source "$(dirname "$0")/python.sh"
 if [ $# -lt 3 ]; then
   sed -n '2,12p' "$0"; exit 1
 fi
@@ -17,7 +18,7 @@ SIZE=$1; DATA=$2; OUTPUT_DIR=$3; NUM_GPUS=${4:-0}; shift $(( $# < 4 ? $# : 4 ))
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 source "$HERE/scripts/model_sizes.sh"
 set_batch_for_size "$SIZE"
-exec python3 "$HERE/run_pretraining.py" \
+exec "$PYTHON" "$HERE/run_pretraining.py" \
   --bert_config_file="$HERE/configs/lert_config_${SIZE}.json" \
   --input_file="$DATA" \
   --output_dir="$OUTPUT_DIR" \

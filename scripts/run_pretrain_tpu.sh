@@ -10,6 +10,7 @@
 # Extra flags after the four arguments are passed on (e.g.
 # --gradient_accumulation_steps=2 if a batch does not fit).
 set -euo pipefail
+source "$(dirname "$0")/python.sh"
 if [ $# -lt 4 ]; then
   sed -n '2,13p' "$0"; exit 1
 fi
@@ -17,7 +18,7 @@ SIZE=$1; TPU_NAME=$2; DATA=$3; OUTPUT_DIR=$4; shift 4
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 source "$HERE/scripts/model_sizes.sh"
 set_batch_for_size "$SIZE"
-exec python3 "$HERE/run_pretraining.py" \
+exec "$PYTHON" "$HERE/run_pretraining.py" \
   --bert_config_file="$HERE/configs/lert_config_${SIZE}.json" \
   --input_file="$DATA" \
   --output_dir="$OUTPUT_DIR" \

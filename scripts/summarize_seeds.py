@@ -9,6 +9,8 @@ the paper's tables.
 
 from __future__ import print_function
 
+import io
+import math
 import os
 import sys
 
@@ -16,12 +18,23 @@ METRICS = ("accuracy", "f1", "EM", "F1")
 
 
 def read_results(path):
+  """metric -> float of the METRICS in an eval_results.txt; a value that is
+  not a finite number is an error naming the file and line."""
   values = {}
-  with open(path) as f:
-    for line in f:
-      if " = " in line:
-        key, value = line.rstrip("\n").split(" = ", 1)
-        values[key] = value
+  with io.open(path, encoding="utf-8") as f:
+    for number, line in enumerate(f, 1):
+      if " = " not in line:
+        continue
+      key, value = line.rstrip("\n").split(" = ", 1)
+      if key not in METRICS:
+        continue
+      try:
+        values[key] = float(value)
+      except ValueError:
+        values[key] = float("nan")
+      if not math.isfinite(values[key]):
+        raise SystemExit("summarize_seeds.py: error: %s:%d: %s = %r is not a "
+                         "finite number." % (path, number, key, value))
   return values
 
 
@@ -35,7 +48,7 @@ def summarize(directories):
     runs.append(read_results(path))
   summary = {}
   for metric in METRICS:
-    values = [float(run[metric]) for run in runs if metric in run]
+    values = [run[metric] for run in runs if metric in run]
     if values:
       summary[metric] = (max(values), sum(values) / len(values), values)
   return summary

@@ -11,6 +11,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import convert_checkpoint
+import script_errors
 import synthetic_data
 
 from conftest import REPO, tiny_config, write_config
@@ -112,8 +113,8 @@ def test_round_trip_tf_hf_tf_is_bit_exact(trained, tmp_path, accumulation):
                    "--output_dir=" + hf_dir)
   assert result.returncode == 0, result.stderr
   assert sorted(os.listdir(hf_dir)) == [
-      "config.json", "linguistic_heads.safetensors", "model.safetensors",
-      "tokenizer_config.json", "vocab.txt"]
+      "config.json", "lert_run.json", "linguistic_heads.safetensors",
+      "model.safetensors", "tokenizer_config.json", "vocab.txt"]
   result = convert("--direction=hf2tf", "--input=" + hf_dir,
                    "--output_dir=" + tf_dir)
   assert result.returncode == 0, result.stderr
@@ -307,13 +308,38 @@ def test_tf2hf_errors_on_unknown_variable_and_wrong_config(trained, tmp_path):
                                 str(tmp_path / "b"))
   assert not os.path.exists(str(tmp_path / "a"))
   assert not os.path.exists(str(tmp_path / "b"))
-  # A non-empty output directory is kept unless --overwrite.
-  os.makedirs(str(tmp_path / "c"))
-  open(str(tmp_path / "c" / "keep.txt"), "w").close()
-  with pytest.raises(convert_checkpoint.ConversionError, match="not empty"):
-    convert_checkpoint.tf_to_hf(checkpoints[1], config_file, None,
-                                str(tmp_path / "c"))
-  assert os.listdir(str(tmp_path / "c")) == ["keep.txt"]
+  # A user's file in the output directory is left alone; a conversion of
+  # another input into it is refused, and --overwrite replaces only what a
+  # conversion writes.
+  c = str(tmp_path / "c")
+  os.makedirs(c)
+  open(os.path.join(c, "keep.txt"), "w").close()
+  convert_checkpoint.tf_to_hf(checkpoints[1], config_file, None, c)
+  with pytest.raises(script_errors.InputError,
+                     match=r"c was written with input = .*--overwrite"):
+    convert_checkpoint.tf_to_hf(checkpoints[2], config_file, None, c)
+  convert_checkpoint.tf_to_hf(checkpoints[2], config_file, None, c,
+                              overwrite=True)
+  assert "keep.txt" in os.listdir(c)
+  assert not [n for n in os.listdir(c) if "tmp" in n or "lock" in n]
+
+
+def test_overwrite_never_removes_the_input(trained, tmp_path):
+  """--overwrite into the input's directory (or its parent) deleted the
+  checkpoints and a user's file; now it is refused and nothing is lost."""
+  _, config_file, checkpoints = trained
+  source = os.path.dirname(checkpoints[1])
+  before = sorted(os.listdir(source))
+  for target in (source, os.path.dirname(source)):
+    result = convert("--direction=tf2hf", "--input=" + checkpoints[1],
+                     "--bert_config_file=" + config_file,
+                     "--output_dir=" + target, "--overwrite")
+    assert result.returncode == 1
+    assert "would hold or replace the input" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "convert_checkpoint.py: error: --output_dir"), result.stderr
+    assert "Traceback" not in result.stderr
+  assert sorted(os.listdir(source)) == before
 
 
 def test_table_transposes_exactly_the_dense_kernels():

@@ -16,6 +16,7 @@ import tensorflow.compat.v1 as tf
 
 import create_pretraining_data as cpd
 import linguistic_tags
+import script_errors
 import tokenization
 
 from conftest import REPO
@@ -306,8 +307,21 @@ def test_bad_input_names_file_and_line(tmp_path, line, message):
 def test_invalid_utf8_names_the_line(tmp_path):
   corpus = tmp_path / "c.jsonl"
   corpus.write_bytes(b'{"sentences": []}\n\n{"sentences": "\xff"}\n')
-  with pytest.raises(cpd.DataError, match="c.jsonl:3: invalid UTF-8"):
+  with pytest.raises(script_errors.InputError,
+                     match="c.jsonl:3: invalid UTF-8"):
     list(cpd.read_documents([str(corpus)]))
+
+
+def test_a_bom_and_crlf_are_read_as_elsewhere(tmp_path):
+  """create_pretraining_data.py refused a UTF-8 BOM that the other readers
+  accept; every reader now reads lines through script_errors.read_lines."""
+  plain = write_corpus(str(tmp_path / "plain.jsonl"), 3, seed=2)
+  text = io.open(plain, encoding="utf-8").read()
+  bom = str(tmp_path / "bom.jsonl")
+  with io.open(bom, "w", encoding="utf-8", newline="") as f:
+    f.write(u"\ufeff" + text.replace(u"\n", u"\r\n"))
+  assert ([line for _, line in cpd.read_documents([bom])] ==
+          [line for _, line in cpd.read_documents([plain])])
 
 
 def test_script_summary_dump_and_error(tmp_path):

@@ -16,6 +16,7 @@ import tensorflow.compat.v1 as tf
 import classifier_data
 import finetuning
 import ner_data
+import script_errors
 import tokenization
 
 from conftest import REPO, tiny_config, write_config
@@ -73,6 +74,28 @@ def test_truncate_pair_cuts_the_longer_first():
   assert (a, b) == (list("abc"), list("xyz"))
   a, b = list("ab"), list("xy")
   assert not finetuning.truncate_pair(a, b, 6)
+
+
+def test_an_empty_text_b_is_no_second_segment_as_in_google_bert():
+  """Google's run_classifier.py: `if tokens_b` — a text_b of no tokens gives
+  [CLS] A [SEP] and leaves max_seq_length - 2 tokens to A (we reserved a
+  third special token and cut one more A token)."""
+  tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
+  text = u"一二三四五六七八"
+  for text_b in (u"", u"   ", None):
+    example = classifier_data.Example("0", text, text_b, "1", "x:1")
+    row, truncated = classifier_data.example_features(example, 0, {"1": 1},
+                                                      tokenizer, 8)
+    # By hand: [CLS] 一 二 三 四 五 六 [SEP], all segment 0.
+    assert row["input_ids"] == tokenizer.convert_tokens_to_ids(
+        ["[CLS]"] + list(u"一二三四五六") + ["[SEP]"])
+    assert row["segment_ids"] == [0] * 8 and row["input_mask"] == [1] * 8
+    assert truncated
+  example = classifier_data.Example("0", text, u"九", "1", "x:1")
+  row, _ = classifier_data.example_features(example, 0, {"1": 1}, tokenizer, 8)
+  assert row["input_ids"] == tokenizer.convert_tokens_to_ids(
+      ["[CLS]"] + list(u"一二三四") + ["[SEP]", u"九", "[SEP]"])
+  assert row["segment_ids"] == [0] * 6 + [1] * 2
 
 
 # ----------------------------------------------------------------------------
@@ -190,7 +213,7 @@ def test_tsv_with_and_without_header_read_the_same(tmp_path):
 
 @pytest.mark.parametrize("reader,text,message", [
     (classifier_data.read_lcqmc, u"好\t很好\t1\n只有两列\t0\n",
-     "x:2: 2 columns, but the label column is number 3"),
+     "x:2: 2 columns, expected 3"),
     (classifier_data.read_chnsenticorp, u"label\ttext_a\n2\t好\n",
      "x:2: unknown label '2' (labels: 0, 1)"),
     (classifier_data.read_ocnli, u'{"sentence1": "a", "label": "neutral"}\n',
@@ -204,11 +227,19 @@ def test_tsv_with_and_without_header_read_the_same(tmp_path):
      "x:2: expected a character and its tag"),
     (lambda p: ner_data.read_sentences(p), u"中 B-ORG\n共 I-XYZ\n",
      "x:2: unknown tag 'I-XYZ'"),
+    # A column too many was dropped silently; an empty text trained on an
+    # empty example; a NUL was taken as text.
+    (classifier_data.read_chnsenticorp, u"label\ttext_a\n1\t好\t多\n",
+     "x:2: 3 columns, expected 2 (label, text_a)"),
+    (classifier_data.read_chnsenticorp, u"1\t好\n1\t\n",
+     "x:2: no text (text_a is empty)"),
+    (classifier_data.read_lcqmc, u"好\t很好\t1\n好\x00\t很好\t1\n",
+     "x:2: a NUL character"),
 ])
 def test_bad_data_is_an_error_naming_file_and_line(tmp_path, reader, text,
                                                    message):
   path = write(str(tmp_path / "x"), text)
-  with pytest.raises(finetuning.DataError) as error:
+  with pytest.raises(script_errors.InputError) as error:
     reader(path)
   assert message in str(error.value).replace(str(tmp_path) + os.sep, "")
 
@@ -446,17 +477,16 @@ def test_seed_runner_runs_the_task_script_per_seed(tmp_path):
                       "--learning_rate=2e-5"),
 ])
 def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
-  """What scripts/run_TASK.sh passes to python, caught by a stand-in."""
-  bin_dir = tmp_path / "bin"
-  os.makedirs(str(bin_dir))
-  write(str(bin_dir / "python3"), u'#!/bin/sh\necho "$@"\n')
-  os.chmod(str(bin_dir / "python3"), 0o755)
+  """What scripts/run_TASK.sh passes to python ($PYTHON), caught by a
+  stand-in."""
+  stub = str(tmp_path / "python")
+  write(stub, u'#!/bin/sh\necho "$@"\n')
+  os.chmod(stub, 0o755)
   result = subprocess.run(
       ["bash", os.path.join(REPO, "scripts", "run_%s.sh" % task), size,
        "ckpt", str(tmp_path / "data"), str(tmp_path / "out"), "7"],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-      env=dict(os.environ, PATH=str(bin_dir) + os.pathsep +
-               os.environ["PATH"]))
+      env=dict(os.environ, PYTHON=stub))
   assert result.returncode == 0, result.stderr
   args = result.stdout.split()
   script = {"msra_ner": "run_ner.py", "peopledaily": "run_ner.py",

@@ -76,6 +76,60 @@ def test_missing_prediction_is_skipped_and_scores_zero(tmp_path):
       "SKIP": 1}
 
 
+def test_the_evaluator_reads_a_file_with_a_bom(tmp_path):
+  """cmrc2018_evaluate.py refused a UTF-8 BOM that the other readers
+  accept."""
+  data = _data([("q1", [u"北京"])])
+  paths = []
+  for name, value in (("data.json", data), ("predictions.json",
+                                            {"q1": u"北京"})):
+    path = str(tmp_path / name)
+    with io.open(path, "w", encoding="utf-8-sig") as f:
+      json.dump(value, f, ensure_ascii=False)
+    paths.append(path)
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "cmrc2018_evaluate.py")] + paths,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+  assert result.returncode == 0, result.stderr
+  assert json.loads(result.stdout)["EM"] == "100.000"
+
+
+def _write_squad(path, context, qas):
+  with io.open(path, "w", encoding="utf-8") as f:
+    json.dump({"data": [{"paragraphs": [{"context": context, "qas": [
+        {"id": qid, "question": u"问？", "answers": [
+            {"text": text, "answer_start": start}]}
+        for qid, text, start in qas]}]}]}, f, ensure_ascii=False)
+  return path
+
+
+def test_answer_start_counted_in_utf16_units_is_moved_to_its_text(tmp_path):
+  """CMRC TRIAL_210_*: after a character outside the BMP the file counts
+  one more (UTF-16 units). Google's run_squad.py and the CMRC baseline keep
+  such answers; we dropped them from training."""
+  context = u"\U0001F41F俗名龙尖，体长可达80公分。"
+  path = _write_squad(str(tmp_path / "d.json"), context, [
+      ("q1", u"龙尖", 4),        # right: 3 in code points
+      ("q2", u"80公分", 11),     # right: 10
+      ("q3", u"俗名", 1),        # exact
+      ("q4", u"鲨鱼", 1)])       # not in the text at all
+  result = squad_data.read_questions(path)
+  spans = {q.qid: q.span for q in result.questions}
+  assert spans == {"q1": (3, 5), "q2": (10, 14), "q3": (1, 3), "q4": None}
+  assert result.counts["answers moved to their text near answer_start"] == 2
+  assert result.counts["answers whose answer_start does not match"] == 1
+
+
+def test_two_questions_with_one_id_are_an_error(tmp_path):
+  """One was scored against the other's answer, without a warning."""
+  path = _write_squad(str(tmp_path / "d.json"), u"北京上海",
+                      [("q1", u"北京", 0), ("q1", u"上海", 2)])
+  with pytest.raises(squad_data.finetuning.DataError,
+                     match=r"question q1: the id is also the id of .*"
+                     r"question q1"):
+    squad_data.read_questions(path)
+
+
 # ----------------------------------------------------------------------------
 # The real files.
 
@@ -88,9 +142,10 @@ def tokenizer():
 @pytest.mark.parametrize("path,counts,round_trip", [
     ("cmrc2018/cmrc2018_trial.json",
      {"paragraphs": 256, "questions": 1002, "answers": 1002,
-      "answers whose answer_start does not match": 5,
-      "questions with no usable answer (eval only)": 5},
-     {squad_data.EXACT: 994, squad_data.OFF_BOUNDARY: 3}),
+      # TRIAL_210_QUERY_0..4: answer_start counted UTF-16 units after a
+      # character outside the BMP, one too many; the references keep them.
+      "answers moved to their text near answer_start": 5},
+     {squad_data.EXACT: 999, squad_data.OFF_BOUNDARY: 3}),
     ("drcd/DRCD_dev.json",
      {"paragraphs": 1000, "questions": 3524, "answers": 7048},
      {squad_data.EXACT: 3522, squad_data.OFF_BOUNDARY: 2}),

@@ -1,0 +1,466 @@
+# coding=utf-8
+"""What a run promises (README "What a run promises"): the one atomic
+writer, the output-directory contract (lock, manifest, resume, overwrite),
+the strict warm start, and one line for bad input and bad flags."""
+
+import io
+import json
+import os
+import resource
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from conftest import REPO
+from conftest import tiny_config
+from conftest import write_config
+import estimator_utils
+import finetuning
+import lert_model
+import modeling
+import outputs
+import script_errors
+
+SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
+
+
+def run(script, *args, **kwargs):
+  kwargs.setdefault("timeout", 600)
+  return subprocess.run(
+      [sys.executable, os.path.join(REPO, script)] + list(args), cwd=REPO,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), **kwargs)
+
+
+def one_error_line(result, script, text):
+  """The run failed with the one line `script: error: ...text...`."""
+  assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-3000:]
+  lines = [l for l in result.stderr.strip().splitlines()
+           if not l.startswith(("WARNING", "I0", "W0", "INFO"))]
+  assert lines[-1].startswith(script + ": error: "), result.stderr[-3000:]
+  assert text in lines[-1], lines[-1]
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+
+
+# ----------------------------------------------------------------------------
+# The atomic writer.
+
+
+def test_writer_refuses_targets_that_are_not_regular_files(tmp_path):
+  fifo = str(tmp_path / "fifo")
+  os.mkfifo(fifo)
+  directory = str(tmp_path / "dir")
+  os.makedirs(directory)
+  link = str(tmp_path / "link")
+  os.symlink(directory, link)
+  for target in (fifo, directory, link):
+    with pytest.raises(script_errors.InputError, match="not a|is a directory"):
+      with outputs.atomic_open(target) as f:
+        f.write(u"x")
+  assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+  assert os.path.isdir(directory) and os.path.islink(link)
+  assert sorted(os.listdir(str(tmp_path))) == ["dir", "fifo", "link"]
+  # A link to a regular file writes the file, and stays a link.
+  target = str(tmp_path / "dir" / "real.txt")
+  outputs.write_text(target, u"old")
+  os.symlink(target, str(tmp_path / "to-real"))
+  outputs.write_text(str(tmp_path / "to-real"), u"new")
+  assert os.path.islink(str(tmp_path / "to-real"))
+  assert io.open(target).read() == u"new"
+
+
+def test_a_device_output_file_is_refused_and_kept(tmp_path):
+  """create_pretraining_data.py --output_file=/dev/full renamed its
+  temporary file over the device (as root: a system device replaced by a
+  regular file) and said "Wrote". Here a copy of /dev/full's node."""
+  device = str(tmp_path / "full")
+  try:
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+  except (OSError, AttributeError):
+    pytest.skip("making a device node needs root")
+  result = run("create_pretraining_data.py", "--input_file=" + SAMPLE,
+               "--output_file=" + device, "--max_seq_length=64",
+               "--max_predictions_per_seq=10")
+  one_error_line(result, "create_pretraining_data.py",
+                 "is not a regular file")
+  assert stat.S_ISCHR(os.stat(device).st_mode)
+  assert os.listdir(str(tmp_path)) == ["full"]
+
+
+def _limit_file_size():
+  resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+  """A write that fails (here: files limited to 4 KB, as a full disk) ends in
+  one line and leaves neither output nor temporary file (the README said
+  so, but .tmp files were left)."""
+  out = str(tmp_path / "out" / "data.tfrecord")
+  result = run("create_pretraining_data.py", "--input_file=" + SAMPLE,
+               "--output_file=" + out, "--max_seq_length=64",
+               "--max_predictions_per_seq=10", "--dump_examples=5",
+               preexec_fn=_limit_file_size)
+  one_error_line(result, "create_pretraining_data.py", "File too large")
+  assert os.listdir(str(tmp_path / "out")) == []
+
+
+def test_two_writers_of_one_file_at_once(tmp_path):
+  """Two runs writing one file interleaved and both reported success."""
+  target = str(tmp_path / "records.tfrecord")
+  with outputs.atomic_open(target, "wb") as first:
+    first.write(b"first")
+    with pytest.raises(script_errors.InputError,
+                       match="another run is writing .*records.tfrecord"):
+      with outputs.atomic_open(target, "wb") as second:
+        second.write(b"second")
+  assert open(target, "rb").read() == b"first"
+  assert os.listdir(str(tmp_path)) == ["records.tfrecord"]
+
+
+# ----------------------------------------------------------------------------
+# The output directory.
+
+
+def directory(path, settings, **kwargs):
+  return outputs.OutputDirectory(str(path), "script.py", settings,
+                                 ["model-*", "out"], **kwargs)
+
+
+def test_output_directory_resumes_refuses_and_overwrites_only_its_files(
+    tmp_path):
+  out = tmp_path / "out"
+  with directory(out, {"lr": 1, "data": "a"}):
+    (out / "model-1").write_text(u"weights")
+  (out / "notes.txt").write_text(u"the user's")
+  with directory(out, {"lr": 1, "data": "a"}) as again:
+    assert again.resumed
+  with pytest.raises(script_errors.InputError,
+                     match=r"out was written with lr = 1, this run has 2.*"
+                     r"--overwrite"):
+    directory(out, {"lr": 2, "data": "a"}).open()
+  assert (out / "model-1").exists()
+  with directory(out, {"lr": 2, "data": "a"}, overwrite=True):
+    pass
+  assert sorted(os.listdir(str(out))) == ["lert_run.json", "notes.txt"]
+  manifest = json.load(io.open(str(out / "lert_run.json")))
+  assert manifest["script"] == "script.py"
+  assert manifest["settings"] == {"lr": 2, "data": "a"}
+  # Another script's directory is refused too.
+  with pytest.raises(script_errors.InputError,
+                     match="written by script.py, not other.py"):
+    outputs.OutputDirectory(str(out), "other.py", {}, []).open()
+
+
+def test_output_directory_is_locked_for_the_run(tmp_path):
+  with directory(tmp_path / "out", {}):
+    with pytest.raises(script_errors.InputError,
+                       match=r"is in use by another run \(pid %d" %
+                       os.getpid()):
+      directory(tmp_path / "out", {}).open()
+  with directory(tmp_path / "out", {}):  # released
+    pass
+  assert os.listdir(str(tmp_path / "out")) == ["lert_run.json"]
+
+
+def test_overwrite_never_touches_an_input(tmp_path):
+  data = tmp_path / "data"
+  data.mkdir()
+  (data / "train.tsv").write_text(u"1\tgood\n")
+  for target, given in ((data, data / "train.tsv"),
+                        (tmp_path, data / "train.tsv"),
+                        (data / "sub", data), (data, data)):
+    with pytest.raises(script_errors.InputError,
+                       match="would hold or replace the input"):
+      directory(target, {}, inputs=[str(given)], overwrite=True).open()
+  assert os.listdir(str(data)) == ["train.tsv"]
+
+
+def test_a_run_that_wrote_nothing_does_not_bind_the_directory(tmp_path):
+  """A tagger run that failed on bad input (no shard) locked its directory
+  to that input."""
+  with directory(tmp_path / "out", {"input": "bad"}):
+    pass  # failed before writing anything
+  with directory(tmp_path / "out", {"input": "fixed"}):
+    (tmp_path / "out" / "model-1").write_text(u"x")
+  with pytest.raises(script_errors.InputError, match="input"):
+    directory(tmp_path / "out", {"input": "bad"}).open()
+
+
+def test_an_output_directory_that_is_a_file(tmp_path):
+  (tmp_path / "f").write_text(u"x")
+  with pytest.raises(script_errors.InputError, match="is not a directory"):
+    directory(tmp_path / "f", {}).open()
+
+
+# ----------------------------------------------------------------------------
+# Strict warm start.
+
+
+def save_model(path, config, extra=()):
+  """A checkpoint of BertModel(config) and the variables named in `extra`
+  ((name, shape) pairs)."""
+  with tf.Graph().as_default():
+    modeling.BertModel(config, False, tf.constant([[1, 2]]))
+    for name, shape in extra:
+      tf.get_variable(name, shape)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      return tf.train.Saver().save(sess, path)
+
+
+def build_classifier(config, num_labels=2):
+  model = modeling.BertModel(config, False, tf.constant([[1, 2]]))
+  finetuning.create_output_layer(config, model, num_labels, "sequence",
+                                 False)
+
+
+def test_warm_start_of_another_hidden_size_is_an_error(tmp_path):
+  """run_classifier.py warm-started from a checkpoint of another hidden size
+  loaded 0 variables, made 73 new and reported an accuracy from scratch."""
+  init = save_model(str(tmp_path / "h16" / "model.ckpt"),
+                    tiny_config(100, hidden_size=16, intermediate_size=32))
+  build_classifier(tiny_config(100))
+  with pytest.raises(
+      script_errors.InputError,
+      match=r"holds bert/embeddings/word_embeddings with shape \[100, 16\], "
+      r"the model needs \[100, 32\]"):
+    estimator_utils.init_from_checkpoint(init, False,
+                                         finetuning.OUTPUT_LAYER_VARIABLES)
+
+
+def test_warm_start_lists_the_new_output_layer_and_loads_the_rest(tmp_path):
+  config = tiny_config(100)
+  init = save_model(str(tmp_path / "pre" / "model.ckpt"), config,
+                    [("output_weights", [3, 32])])  # another task's layer
+  build_classifier(config)
+  start = estimator_utils.init_from_checkpoint(
+      init, False, finetuning.OUTPUT_LAYER_VARIABLES)
+  assert sorted(start.new) == ["output_bias", "output_weights"]
+  assert len(start.loaded) == len(tf.trainable_variables()) - 2
+  with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    name = "bert/encoder/layer_1/output/dense/kernel"
+    variable = [v for v in tf.global_variables() if v.op.name == name][0]
+    np.testing.assert_array_equal(
+        sess.run(variable), tf.train.load_checkpoint(init).get_tensor(name))
+
+
+def test_warm_start_without_an_encoder_variable_is_an_error(tmp_path):
+  with tf.Graph().as_default():
+    tf.get_variable("bert/embeddings/word_embeddings", [100, 32])
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      init = tf.train.Saver().save(sess, str(tmp_path / "part" / "m.ckpt"))
+  build_classifier(tiny_config(100))
+  with pytest.raises(script_errors.InputError,
+                     match=r"lacks bert/embeddings/token_type_embeddings "
+                     r"\(shape \[2, 32\]\)"):
+    estimator_utils.init_from_checkpoint(init, False,
+                                         finetuning.OUTPUT_LAYER_VARIABLES)
+
+
+def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
+  """A head the checkpoint lacks entirely (Google BERT has no POS head) is
+  new; one it holds in part is an error."""
+  config = tiny_config(100)
+  encoder_only = save_model(str(tmp_path / "enc" / "model.ckpt"), config)
+  partial = save_model(
+      str(tmp_path / "part" / "model.ckpt"), config,
+      [(lert_model.head_variable_name("pos") + "/kernel", [32, 28])])
+
+  def build():
+    model = modeling.BertModel(config, False, tf.constant([[1, 2]]))
+    lert_model.lert_head_logits(config, model.get_sequence_output(),
+                                model.get_embedding_table(),
+                                tf.constant([[0]]), ["pos"])
+
+  with tf.Graph().as_default():
+    build()
+    start = estimator_utils.init_from_checkpoint(
+        encoder_only, False, optional_group=lert_model.head_group)
+    assert start.new and all(n.startswith("cls/") for n in start.new)
+    assert not [n for n in start.loaded if n.startswith("cls/")]
+  with tf.Graph().as_default():
+    build()
+    with pytest.raises(script_errors.InputError,
+                       match="lacks cls/predictions/output_pos_layer/bias"):
+      estimator_utils.init_from_checkpoint(
+          partial, False, optional_group=lert_model.head_group)
+
+
+# ----------------------------------------------------------------------------
+# Flags checked when parsed.
+
+
+@pytest.mark.parametrize("script,args,message", [
+    ("run_pretraining.py", ["--use_tpu"], "--use_tpu needs --tpu_name"),
+    ("run_pretraining.py", ["--num_gpus=2", "--train_batch_size=3"],
+     "--train_batch_size must be a multiple of --num_gpus"),
+    ("run_pretraining.py", ["--num_gpus=2", "--train_batch_size=4",
+                            "--gradient_accumulation_steps=2"],
+     "--gradient_accumulation_steps > 1 and --precision=fp16 run on one "
+     "device"),
+    ("run_classifier.py", ["--task_name=bq", "--num_gpus=2",
+                           "--eval_batch_size=5"],
+     "--eval_batch_size must be a multiple of --num_gpus"),
+    ("predict_linguistic.py", ["--text=x", "--mask=位于,"],
+     "--mask holds an empty word"),
+    ("predict_linguistic.py", ["--text=x[MASK]", "--max_inputs=-1"],
+     "--max_inputs must be at least 1"),
+    ("predict_linguistic.py", ["--text=x[MASK]", "--predict_batch_size=0"],
+     "--predict_batch_size must be at least 1"),
+])
+def test_bad_flag_combinations_are_refused_when_parsed(tmp_path, script, args,
+                                                       message):
+  common = {"run_pretraining.py": ["--bert_config_file=c.json",
+                                   "--input_file=x", "--output_dir=o",
+                                   "--do_train"],
+            "run_classifier.py": ["--bert_config_file=c.json",
+                                  "--output_dir=o", "--do_eval",
+                                  "--eval_file=x"],
+            "predict_linguistic.py": ["--checkpoint=x"]}[script]
+  result = run(script, *(common + args), timeout=120)
+  assert result.returncode == 1
+  assert message in result.stderr, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  assert not os.path.exists(os.path.join(REPO, "o"))
+
+
+# ----------------------------------------------------------------------------
+# Fine-tuning runs end to end.
+
+
+@pytest.fixture(scope="module")
+def classifier_setup(tmp_path_factory):
+  root = tmp_path_factory.mktemp("classifier")
+  rows = [(u"很好", "1"), (u"很差", "0")] * 4
+  train = str(root / "train.tsv")
+  with io.open(train, "w", encoding="utf-8") as f:
+    f.write(u"".join(u"%s\t%s\n" % (label, text) for text, label in rows))
+  vocab = str(root / "vocab.txt")
+  with io.open(vocab, "w", encoding="utf-8") as f:
+    f.write(u"\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", u"很",
+                        u"好", u"差"]) + u"\n")
+  config_file = write_config(str(root / "config.json"), tiny_config(8))
+  base = ["--task_name=chnsenticorp", "--bert_config_file=" + config_file,
+          "--vocab_file=" + vocab, "--train_file=" + train,
+          "--eval_file=" + train, "--max_seq_length=8",
+          "--train_batch_size=8", "--num_train_epochs=1"]
+  return root, base
+
+
+def test_rerun_with_other_settings_is_refused_and_same_settings_resume(
+    classifier_setup):
+  """Re-running into a trained directory with another learning rate skipped
+  training and reported the old model's accuracy as the new run's."""
+  root, base = classifier_setup
+  out = "--output_dir=" + str(root / "rerun")
+  first = run("run_classifier.py", out, "--do_train", "--do_eval", *base)
+  assert first.returncode == 0, first.stderr[-3000:]
+  scores = io.open(str(root / "rerun" / "eval_results.txt")).read()
+  other = run("run_classifier.py", out, "--do_train", "--do_eval",
+              "--learning_rate=1e-3", *base)
+  one_error_line(other, "run_classifier.py",
+                 "was written with learning_rate = 3e-05, this run has 0.001")
+  # The same settings resume (trained to the end: only evaluate), and
+  # evaluation alone may score other files.
+  again = run("run_classifier.py", out, "--do_train", "--do_eval", *base)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert io.open(str(root / "rerun" / "eval_results.txt")).read() == scores
+  assert run("run_classifier.py", out, "--do_eval",
+             *base).returncode == 0
+  replaced = run("run_classifier.py", out, "--do_train", "--do_eval",
+                 "--learning_rate=1e-3", "--overwrite", *base)
+  assert replaced.returncode == 0, replaced.stderr[-3000:]
+  manifest = json.load(io.open(str(root / "rerun" / "lert_run.json")))
+  assert manifest["settings"]["learning_rate"] == 1e-3
+
+
+def test_second_run_into_a_directory_in_use_stops_at_once(classifier_setup):
+  root, base = classifier_setup
+  with finetuning_lock(str(root / "busy")):
+    result = run("run_classifier.py", "--output_dir=" + str(root / "busy"),
+                 "--do_train", *base)
+  one_error_line(result, "run_classifier.py", "is in use by another run")
+  assert os.listdir(str(root / "busy")) == ["lert_run.json"]
+
+
+def finetuning_lock(path):
+  return outputs.OutputDirectory(path, "run_classifier.py", {}, [])
+
+
+def test_mismatched_init_checkpoint_and_pretraining_directory(
+    classifier_setup, tmp_path):
+  root, base = classifier_setup
+  init = save_model(str(tmp_path / "h16" / "model.ckpt"),
+                    tiny_config(8, hidden_size=16, intermediate_size=32))
+  result = run("run_classifier.py", "--output_dir=" + str(tmp_path / "a"),
+               "--do_train", "--init_checkpoint=" + init, *base)
+  one_error_line(result, "run_classifier.py",
+                 "holds bert/embeddings/word_embeddings with shape [8, 16]")
+  assert not tf.train.latest_checkpoint(str(tmp_path / "a"))
+  # --do_eval on a directory of a pre-training checkpoint (no classifier
+  # layer, no record of a fine-tuning run): one line.
+  save_model(str(tmp_path / "pre" / "model.ckpt"), tiny_config(8))
+  result = run("run_classifier.py", "--output_dir=" + str(tmp_path / "pre"),
+               "--do_eval", *base)
+  one_error_line(result, "run_classifier.py",
+                 "has no output layer fine-tuned for this task")
+
+
+# ----------------------------------------------------------------------------
+# Wrappers and small scripts.
+
+
+def test_summarize_seeds_refuses_values_that_are_not_numbers(tmp_path):
+  for i, value in enumerate(["0.9", "nan", "n/a"]):
+    d = tmp_path / ("seed-%d" % i)
+    d.mkdir()
+    (d / "eval_results.txt").write_text(u"accuracy = %s\n" % value)
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "scripts", "summarize_seeds.py"),
+       str(tmp_path / "seed-0"), str(tmp_path / "seed-1")],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+  assert result.returncode == 1
+  assert result.stderr.strip().endswith(
+      "seed-1/eval_results.txt:1: accuracy = 'nan' is not a finite number.")
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "scripts", "summarize_seeds.py"),
+       str(tmp_path / "seed-2")], stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, universal_newlines=True)
+  assert "accuracy = 'n/a' is not a finite number" in result.stderr
+
+
+def wrapper(name, *args, **env):
+  return subprocess.run(
+      ["bash", os.path.join(REPO, "scripts", name)] + list(args),
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+      env=dict(os.environ, **env), timeout=120)
+
+
+def test_wrappers_use_the_project_python_and_check_their_arguments(tmp_path):
+  stub = tmp_path / "python"
+  stub.write_text(u"#!/bin/sh\necho \"$@\" > %s/args\n" % tmp_path)
+  stub.chmod(0o755)
+  # Not python3 from PATH: $PYTHON, else .venv-tf2.
+  result = wrapper("finetune.sh", "bq", "base", "none", str(tmp_path),
+                   str(tmp_path / "o"), PYTHON=str(stub),
+                   PATH="/usr/bin:/bin")
+  assert result.returncode == 0, result.stderr
+  assert "run_classifier.py" in (tmp_path / "args").read_text()
+  result = wrapper("finetune.sh", "bq", "base", "none", str(tmp_path),
+                   str(tmp_path / "o"), PYTHON=str(tmp_path / "none"))
+  assert result.returncode == 1 and "no Python at" in result.stderr
+  result = wrapper("run_seeds.sh", "nosuchtask", "base", "none",
+                   str(tmp_path), str(tmp_path / "o"), PYTHON=str(stub))
+  assert result.returncode == 1
+  assert "unknown TASK 'nosuchtask'" in result.stderr
+  assert "No such file" not in result.stderr
+  result = wrapper("predict_linguistic.sh", "tiny", str(tmp_path),
+                   str(tmp_path / "inptu.txt"), PYTHON=str(stub))
+  assert result.returncode == 1
+  assert "is no file" in result.stderr
