@@ -239,11 +239,12 @@ def read_tf_checkpoint(checkpoint, config):
           (checkpoint, name))
     try:
       value = reader.get_tensor(name)
-    except tf.errors.OpError as e:
+    except (tf.errors.OpError, IndexError, ValueError) as e:
+      # TensorFlow 2 raises IndexError for a short read, 1.15 an OpError.
       raise ConversionError("%s: variable %s cannot be read (a truncated "
                             "checkpoint?): %s" % (
                                 checkpoint, name,
-                                e.message.splitlines()[0]))
+                                str(getattr(e, "message", e)).splitlines()[0]))
     _check_shape(name, value, table[name].shape, checkpoint)
     values[name] = value.astype(np.float32)
   _check_complete(values, table.values(), "tf_name", checkpoint)

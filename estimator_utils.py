@@ -296,9 +296,12 @@ def predict_scaffold_fn(checkpoint, hint=""):
             "%s holds %s with shape %s, the model (its config) needs %s%s." %
             (checkpoint, variable.op.name, list(shapes[variable.op.name]),
              want, hint))
+    uninitialized = tf.report_uninitialized_variables(restore)
+    # Not "never used" noise after an error line when the restore fails.
+    getattr(uninitialized, "mark_used", lambda: None)()
     return tf.train.Scaffold(
         saver=tf.train.Saver(restore),
-        ready_for_local_init_op=tf.report_uninitialized_variables(restore),
+        ready_for_local_init_op=uninitialized,
         local_init_op=tf.group(tf.local_variables_initializer(),
                                tf.variables_initializer(missing)))
   return scaffold_fn

@@ -57,9 +57,13 @@ def run_reporting_errors(run, script, extra_errors=()):
       problem = file_system_problem(e)
       if problem is not None:
         raise InputError(problem)
-      if isinstance(e, tf.errors.DataLossError):  # a truncated checkpoint
+      first_line = (e.message.strip().splitlines() or [""])[0]
+      if "Restore" in e.message:  # a truncated or corrupt checkpoint
+        raise InputError("the checkpoint cannot be read whole (truncated or "
+                         "corrupt?): %s" % first_line)
+      if isinstance(e, tf.errors.DataLossError):
         raise InputError("a file cannot be read whole (truncated or "
-                         "corrupt?): %s" % e.message.strip().splitlines()[0])
+                         "corrupt?): %s" % first_line)
       raise
 
   return script_errors.run_reporting_errors(run_naming_file_system_errors,

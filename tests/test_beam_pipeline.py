@@ -175,3 +175,45 @@ def test_a_bad_tagged_document_is_a_dead_letter_or_a_one_line_error(tmp_path):
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith("prepare_pretraining_data_beam.py: error: " +
                          bad_line + ": sentence 1: unknown POS tag 'zz'")
+  # One line: no worker traceback before it, no beam-temp-* left behind.
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  assert not glob.glob(os.path.join(str(tmp_path / "stop"), "**",
+                                    "beam-temp-*"), recursive=True)
+
+
+def test_a_misspelt_flag_is_an_error_before_the_pipeline_starts(tmp_path):
+  """--max_seq_lenght ran with the default, exit 0, after one log line."""
+  result = run_beam(["--input_file=" + SAMPLE, "--input_format=tagged",
+                     "--output_dir=" + str(tmp_path / "o"),
+                     "--max_seq_lenght=64"] + MASKING[1:], expect_ok=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "prepare_pretraining_data_beam.py: error: unknown flag "
+      "--max_seq_lenght=64: it is neither a flag of this script (see --help) "
+      "nor a Beam pipeline option.")
+  assert not os.path.exists(str(tmp_path / "o"))
+
+
+def test_a_rerun_with_other_shards_is_refused_or_replaces_them(tmp_path):
+  """Another --num_record_shards left the first run's shards beside the new
+  ones: records/* held the data twice."""
+  out = str(tmp_path / "o")
+  args = ["--input_file=" + SAMPLE, "--input_format=tagged",
+          "--output_dir=" + out] + MASKING
+  run_beam(args + ["--num_record_shards=3"])
+  first = records_in(os.path.join(out, "records", "*"))
+  with open(os.path.join(out, "lert_run.json")) as f:
+    assert json.load(f)["settings"]["num_record_shards"] == 3
+  result = run_beam(args + ["--num_record_shards=2"], expect_ok=False)
+  assert result.returncode == 1
+  assert ("was written with num_record_shards = 3, this run has 2" in
+          result.stderr.strip().splitlines()[-1])
+  assert len(glob.glob(os.path.join(out, "records", "*"))) == 3
+  (tmp_path / "o" / "notes.txt").write_text(u"mine")
+  run_beam(args + ["--num_record_shards=2", "--overwrite"])
+  assert len(glob.glob(os.path.join(out, "records", "*"))) == 2
+  assert records_in(os.path.join(out, "records", "*")) == first
+  assert (tmp_path / "o" / "notes.txt").exists()
+  # The same settings again: the pipeline is redone, nothing doubles.
+  run_beam(args + ["--num_record_shards=2"])
+  assert records_in(os.path.join(out, "records", "*")) == first

@@ -351,3 +351,23 @@ def test_table_transposes_exactly_the_dense_kernels():
   row = [p for p in table if p.tf_name ==
          "bert/encoder/layer_1/attention/output/LayerNorm/gamma"][0]
   assert row.hf_name == "bert.encoder.layer.1.attention.output.LayerNorm.weight"
+
+
+@pytest.mark.parametrize("name", ["model.safetensors",
+                                  "linguistic_heads.safetensors"])
+def test_a_garbage_weights_file_is_one_line(trained, tmp_path, name):
+  """A corrupt model.safetensors or heads file ended in a traceback."""
+  _, config_file, checkpoints = trained
+  hf_dir = str(tmp_path / "hf")
+  convert_checkpoint.tf_to_hf(checkpoints[1], config_file, None, hf_dir)
+  with open(os.path.join(hf_dir, name), "wb") as f:
+    f.write(b"\x08\x00\x00\x00\x00\x00\x00\x00not json")
+  result = convert("--direction=hf2tf", "--input=" + hf_dir,
+                   "--output_dir=" + str(tmp_path / "tf"))
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("convert_checkpoint.py: error: %s is not a readable "
+                         "safetensors file" % os.path.join(hf_dir, name)), (
+                             result.stderr[-2000:])
+  assert "Traceback" not in result.stderr
+  assert not os.path.exists(str(tmp_path / "tf"))

@@ -348,6 +348,32 @@ def test_rerun_with_other_input_or_flags_is_refused(tmp_path, tiny_ltp_dir):
   lt.run(dict(first, num_workers=1, batch_size=4), log=lambda m: None)
 
 
+def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
+    tmp_path, tiny_ltp_dir):
+  """A run that failed on bad input (no shard written) locked its
+  directory to that input; an --output_dir that is a file was a raw
+  [Errno 17]."""
+  bad = write(tmp_path / "bad.txt", u"好\n坏\x00\n")
+  with pytest.raises(lt.InputError, match="bad.txt:2: a NUL character"):
+    lt.run(settings(tmp_path, tiny_ltp_dir, bad), log=lambda m: None)
+  corpus = write(tmp_path / "c.txt", CORPUS)
+  first = settings(tmp_path, tiny_ltp_dir, corpus)
+  lt.run(first, log=lambda m: None)
+  # --overwrite replaces the shards of other settings, and only them.
+  (tmp_path / "out" / "notes.txt").write_text(u"mine")
+  lt.run(dict(first, num_output_shards=2, overwrite=True),
+         log=lambda m: None)
+  assert sorted(os.listdir(str(tmp_path / "out"))) == sorted(
+      ["lert_run.json", "notes.txt"] +
+      ["tagged-%05d-of-00002.jsonl%s" % (i, ext)
+       for i in range(2) for ext in ("", ".stats.json")])
+  (tmp_path / "file").write_text(u"x")
+  with pytest.raises(lt.InputError, match="file exists and is not a "
+                     "directory"):
+    lt.run(dict(first, output_dir=str(tmp_path / "file")),
+           log=lambda m: None)
+
+
 def test_the_tagger_imports_no_tensorflow():
   """Its processes (and each pool worker) need PyTorch only: importing
   TensorFlow cost ~5 s and ~400 MiB each."""

@@ -168,11 +168,53 @@ def test_no_heads_notice_once_and_mlm_predictions(checkpoints, tmp_path):
        checkpoints["mlm"], u"我今天[MASK]北京。"] + args[:2] +
       ["--max_seq_length=%d" % SEQ],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-      env=dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep +
-               os.environ["PATH"]))
+      env=dict(os.environ, PYTHON=sys.executable))
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.count("has no linguistic heads") == 1
   assert "1 inputs, 1 masked words." in result.stdout
+
+
+def test_a_checkpoint_of_another_model_or_truncated_is_one_line(
+    checkpoints, tmp_path):
+  """A config of another hidden size with the same layer count ended in a
+  reshape error; a truncated checkpoint in a traceback."""
+  args = ["--vocab_file=" + checkpoints["vocab"], "--text=我今天[MASK]北京。",
+          "--max_seq_length=%d" % SEQ]
+  other = write_config(str(tmp_path / "other.json"),
+                       tiny_config(VOCAB, hidden_size=16,
+                                   intermediate_size=32))
+  result = run_script("predict_linguistic.py",
+                      "--checkpoint=" + checkpoints["all"],
+                      "--bert_config_file=" + other, *args)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("predict_linguistic.py: error: ")
+  assert "bert/embeddings/word_embeddings with shape [150, 32]" in last
+  assert "Traceback" not in result.stderr
+  # A copy of the checkpoint with its data file cut in half.
+  prefix = tf.train.latest_checkpoint(checkpoints["all"])
+  copy = tmp_path / "cut"
+  copy.mkdir()
+  for path in tf.io.gfile.glob(prefix + ".*"):
+    data = open(path, "rb").read()
+    if ".data-" in path:
+      data = data[:len(data) // 2]
+    with open(str(copy / os.path.basename(path)), "wb") as f:
+      f.write(data)
+  cut = str(copy / os.path.basename(prefix))
+  for script, flags in (
+      ("predict_linguistic.py", ["--checkpoint=" + cut,
+                                 "--bert_config_file=" + checkpoints["config"]]
+       + args),
+      ("convert_checkpoint.py", ["--direction=tf2hf", "--input=" + cut,
+                                 "--bert_config_file=" + checkpoints["config"],
+                                 "--output_dir=" + str(tmp_path / "hf")])):
+    result = run_script(script, *flags)
+    assert result.returncode == 1, (script, result.stderr[-2000:])
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        script + ": error: "), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  assert not os.path.exists(str(tmp_path / "hf"))
 
 
 def test_converted_checkpoint_without_global_step_predicts_the_same(
@@ -240,6 +282,11 @@ def test_literal_mask_tokens_and_input_errors(tokenizer):
   with pytest.raises(input_pipeline.InputError, match="cuts a token"):
     predict_linguistic.text_words(u"用tensorflow训练", tokenizer, [u"ten"],
                                   "t")
+  # --mask was given: the message does not tell to give it.
+  with pytest.raises(input_pipeline.InputError,
+                     match=r"t: nothing to predict: none of the --mask words "
+                     r"\(北京\) occurs in the text, and it has no \[MASK\]"):
+    predict_linguistic.text_words(u"上海很大", tokenizer, [u"北京"], "t")
   with pytest.raises(input_pipeline.InputError,
                      match="the word '上海' is in none of the 1 texts"):
     predict_linguistic.read_text_inputs([("t", u"北京很大")], tokenizer,
