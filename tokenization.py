@@ -22,6 +22,8 @@ import unicodedata
 
 import six
 
+import script_errors
+
 
 def convert_to_unicode(text):
   """Returns `text` as a unicode string, decoding UTF-8 bytes."""
@@ -41,7 +43,8 @@ def load_vocab(vocab_file):
     for index, line in enumerate(reader):
       vocab[line.strip()] = index
   if not vocab:
-    raise ValueError("Vocabulary file %s is empty." % vocab_file)
+    raise script_errors.InputError("Vocabulary file %s is empty." %
+                                   vocab_file)
   return vocab
 
 

@@ -464,3 +464,14 @@ def test_wrappers_use_the_project_python_and_check_their_arguments(tmp_path):
                    str(tmp_path / "inptu.txt"), PYTHON=str(stub))
   assert result.returncode == 1
   assert "is no file" in result.stderr
+
+
+def test_an_empty_vocabulary_is_one_line(tmp_path):
+  """An empty --vocab_file ended in a ValueError traceback."""
+  (tmp_path / "vocab.txt").write_text(u"")
+  result = run("create_pretraining_data.py", "--input_file=" + SAMPLE,
+               "--output_file=" + str(tmp_path / "out.tfrecord"),
+               "--vocab_file=" + str(tmp_path / "vocab.txt"))
+  one_error_line(result, "create_pretraining_data.py",
+                 "vocab.txt is empty")
+  assert sorted(os.listdir(str(tmp_path))) == ["vocab.txt"]
