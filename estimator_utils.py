@@ -239,6 +239,13 @@ def resolve_checkpoint(path, what="--init_checkpoint"):
   return path
 
 
+def checkpoint_directory(path):
+  """The directory of a checkpoint given as a prefix or a directory."""
+  if tf.gfile.IsDirectory(path):
+    return path
+  return os.path.dirname(os.path.abspath(path))
+
+
 def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
   """(config file, vocabulary file) of a checkpoint.
 

@@ -409,10 +409,8 @@ def output_directory(flag_values, script, task_settings=None):
             flag_values.predict_file, flag_values.vocab_file,
             flag_values.bert_config_file]
   if flag_values.init_checkpoint:
-    inputs.append(os.path.dirname(os.path.abspath(
-        flag_values.init_checkpoint.rstrip("/"))) if not
-                  tf.gfile.IsDirectory(flag_values.init_checkpoint) else
-                  flag_values.init_checkpoint)
+    inputs.append(estimator_utils.checkpoint_directory(
+        flag_values.init_checkpoint))
   return outputs.OutputDirectory(flag_values.output_dir, script, settings,
                                  OUTPUTS, inputs=inputs,
                                  overwrite=flag_values.overwrite,

@@ -376,9 +376,8 @@ def output_directory(bert_config, input_files):
       settings[name] = getattr(FLAGS, name)
   inputs = list(input_files) + [FLAGS.bert_config_file]
   if FLAGS.init_checkpoint:
-    inputs.append(FLAGS.init_checkpoint if tf.gfile.IsDirectory(
-        FLAGS.init_checkpoint) else os.path.dirname(os.path.abspath(
-            FLAGS.init_checkpoint)))
+    inputs.append(estimator_utils.checkpoint_directory(
+        FLAGS.init_checkpoint))
   return outputs.OutputDirectory(
       FLAGS.output_dir, "run_pretraining.py", settings, OUTPUTS,
       inputs=inputs, overwrite=FLAGS.overwrite,
