@@ -62,89 +62,6 @@ HEADS_FILE = "linguistic_heads.safetensors"
 WEIGHTS_FILE = "model.safetensors"
 TORCH_WEIGHTS_FILE = "pytorch_model.bin"
 
-# One parameter: its TF variable name, its Hugging Face name, whether the HF
-# tensor is the transpose of the TF one (dense kernels: TF [in, out],
-# torch.nn.Linear [out, in]), its TF shape, and its group: "encoder"
-# (required), "pooler", "mlm", "nsp" (optional), or a linguistic task
-# (the heads file).
-Parameter = collections.namedtuple(
-    "Parameter", ["tf_name", "hf_name", "transpose", "shape", "group"])
-
-# Sub-layers of one Transformer layer: TF scope, HF module, kind.
-_LAYER_PARTS = (
-    ("attention/self/query", "attention.self.query", "dense"),
-    ("attention/self/key", "attention.self.key", "dense"),
-    ("attention/self/value", "attention.self.value", "dense"),
-    ("attention/output/dense", "attention.output.dense", "dense"),
-    ("attention/output/LayerNorm", "attention.output.LayerNorm", "norm"),
-    ("intermediate/dense", "intermediate.dense", "dense_up"),
-    ("output/dense", "output.dense", "dense_down"),
-    ("output/LayerNorm", "output.LayerNorm", "norm"),
-)
-
-
-def _dense(tf_scope, hf_module, in_size, out_size, group):
-  return [Parameter(tf_scope + "/kernel", hf_module + ".weight", True,
-                    [in_size, out_size], group),
-          Parameter(tf_scope + "/bias", hf_module + ".bias", False,
-                    [out_size], group)]
-
-
-def _norm(tf_scope, hf_module, size, group):
-  return [Parameter(tf_scope + "/gamma", hf_module + ".weight", False,
-                    [size], group),
-          Parameter(tf_scope + "/beta", hf_module + ".bias", False,
-                    [size], group)]
-
-
-def parameter_table(config, tasks=linguistic_tags.TASKS):
-  """Every convertible parameter of a BERT/LERT model of `config`."""
-  h, v = config.hidden_size, config.vocab_size
-  table = [
-      Parameter("bert/embeddings/word_embeddings",
-                "bert.embeddings.word_embeddings.weight", False, [v, h],
-                "encoder"),
-      Parameter("bert/embeddings/position_embeddings",
-                "bert.embeddings.position_embeddings.weight", False,
-                [config.max_position_embeddings, h], "encoder"),
-      Parameter("bert/embeddings/token_type_embeddings",
-                "bert.embeddings.token_type_embeddings.weight", False,
-                [config.type_vocab_size, h], "encoder"),
-  ]
-  table += _norm("bert/embeddings/LayerNorm", "bert.embeddings.LayerNorm", h,
-                 "encoder")
-  for i in range(config.num_hidden_layers):
-    tf_prefix = "bert/encoder/layer_%d/" % i
-    hf_prefix = "bert.encoder.layer.%d." % i
-    for tf_part, hf_part, kind in _LAYER_PARTS:
-      if kind == "norm":
-        table += _norm(tf_prefix + tf_part, hf_prefix + hf_part, h, "encoder")
-      else:
-        in_size, out_size = {"dense": (h, h),
-                             "dense_up": (h, config.intermediate_size),
-                             "dense_down": (config.intermediate_size, h)}[kind]
-        table += _dense(tf_prefix + tf_part, hf_prefix + hf_part, in_size,
-                        out_size, "encoder")
-  table += _dense("bert/pooler/dense", "bert.pooler.dense", h, h, "pooler")
-  table += _dense("cls/predictions/transform/dense",
-                  "cls.predictions.transform.dense", h, h, "mlm")
-  table += _norm("cls/predictions/transform/LayerNorm",
-                 "cls.predictions.transform.LayerNorm", h, "mlm")
-  table.append(Parameter("cls/predictions/output_bias", "cls.predictions.bias",
-                         False, [v], "mlm"))
-  # Google BERT's next-sentence head (BERT-wwm checkpoints have it; LERT
-  # does not). Google stores its weights [2, H], as torch does.
-  table.append(Parameter("cls/seq_relationship/output_weights",
-                         "cls.seq_relationship.weight", False, [2, h], "nsp"))
-  table.append(Parameter("cls/seq_relationship/output_bias",
-                         "cls.seq_relationship.bias", False, [2], "nsp"))
-  for task in tasks:
-    table += _dense(lert_model.head_variable_name(task),
-                    lert_model.head_variable_name(task).replace("/", "."), h,
-                    linguistic_tags.NUM_TAGS[task], task)
-  return table
-
-
 # TF checkpoint entries that are training state, never exported.
 _TRAINING_STATE = re.compile(
     r"(^global_step$|/adam_[mv]$|gradient_accumulat|^loss_scale/|"
@@ -221,7 +138,7 @@ def read_tf_checkpoint(checkpoint, config):
   Training state is left out; an unknown variable or a missing encoder
   parameter is an error.
   """
-  table = {p.tf_name: p for p in parameter_table(config)}
+  table = {p.tf_name: p for p in lert_model.parameter_table(config)}
   try:
     reader = tf.train.load_checkpoint(checkpoint)
     names = sorted(reader.get_variable_to_shape_map())
@@ -354,7 +271,7 @@ def read_heads_file(path):
 
 def hf_to_tf_values(config, weights, heads, source):
   """TF name -> array from Hugging Face tensors, by the table."""
-  table = parameter_table(config)
+  table = lert_model.parameter_table(config)
   by_hf = {p.hf_name: p for p in table}
   for name, target in _HF_TIED.items():
     if name in weights and target in weights and not np.array_equal(
@@ -390,7 +307,7 @@ def write_hf_directory(values, config, vocab_file, output_dir):
   from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
   model, heads = {}, {}
   tasks = []
-  for parameter in parameter_table(config):
+  for parameter in lert_model.parameter_table(config):
     if parameter.tf_name not in values:
       continue
     value = values[parameter.tf_name]

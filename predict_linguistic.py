@@ -44,7 +44,7 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import create_pretraining_data
+import pretraining_data
 import estimator_utils
 import input_pipeline
 import lert_model
@@ -218,9 +218,9 @@ def tagged_document_words(sentences, tokenizer, where, mask_fraction, rng):
   text, result = "", []
   for number, (sentence_text, words, tag_ids) in enumerate(sentences, 1):
     here = "%s: sentence %d" % (where, number)
-    sentence = create_pretraining_data.tokenize_sentence(
+    sentence = pretraining_data.tokenize_sentence(
         sentence_text, words, tag_ids, tokenizer, here)
-    spans = create_pretraining_data.word_char_spans(sentence_text, words,
+    spans = pretraining_data.word_char_spans(sentence_text, words,
                                                     here)
     tokens_of = collections.defaultdict(list)
     for token, word in zip(sentence.tokens, sentence.word_ids):
@@ -293,7 +293,7 @@ def build_inputs(source, text, sentences, max_seq_length):
       else:
         tokens += word.tokens
     tokens = ["[CLS]"] + tokens + ["[SEP]"]
-    instance = create_pretraining_data.Instance(
+    instance = pretraining_data.Instance(
         tokens=tokens, segment_ids=[0] * len(tokens),
         masked_positions=positions, masked_labels=labels, tags=tags,
         ngram_lengths=[])
@@ -332,10 +332,10 @@ def read_tagged_inputs(input_files, tokenizer, mask_fraction, seed,
   index."""
   inputs = []
   for index, (where, line) in enumerate(
-      create_pretraining_data.read_documents(input_files)):
+      pretraining_data.read_documents(input_files)):
     rng = random.Random("%d-%d" % (seed, index))
     text, sentences = tagged_document_words(
-        create_pretraining_data.parse_document(line, where).sentences,
+        pretraining_data.parse_document(line, where).sentences,
         tokenizer, where,
         mask_fraction, rng)
     inputs.extend(build_inputs(where, text, sentences, max_seq_length))
@@ -345,7 +345,7 @@ def read_tagged_inputs(input_files, tokenizer, mask_fraction, seed,
 def input_arrays(inputs, tokenizer, max_seq_length):
   """name -> numpy array [num_inputs, ...] of the model's features."""
   num_positions = max(len(i.instance.masked_positions) for i in inputs)
-  rows = [create_pretraining_data.instance_to_features(
+  rows = [pretraining_data.instance_to_features(
       i.instance, tokenizer, max_seq_length, num_positions) for i in inputs]
   schema = lert_model.record_schema(max_seq_length, num_positions)
   return {name: np.array([row[name] for row in rows],
@@ -583,7 +583,7 @@ def main(_):
   tf.logging.set_verbosity(tf.logging.ERROR)
   input_pipeline.run_reporting_errors(
       run, "predict_linguistic.py",
-      extra_errors=(create_pretraining_data.DataError,))
+      extra_errors=(pretraining_data.DataError,))
 
 
 if __name__ == "__main__":

@@ -25,12 +25,12 @@ processes). Outputs under --output_dir:
   summary.json  create_pretraining_data.py's summary and the tagger's counts
 
 The work is that of the single-machine scripts, through their functions:
-linguistic_tagger.read_raw_documents / tag_document (sentence splitting, the
-LTP call, tag mapping) and create_pretraining_data.InstanceMaker (alignment,
+ltp_tagging.read_raw_documents / tag_document (sentence splitting, the
+LTP call, tag mapping) and pretraining_data.InstanceMaker (alignment,
 instances, masking, serialization). A file is read whole by one worker, so a
 document's lines stay together whatever the runner's splitting; documents
 are then spread over the workers. Each document's masks come from
---random_seed and its key (create_pretraining_data.document_key), so the
+--random_seed and its key (pretraining_data.document_key), so the
 records are the same set as create_pretraining_data.py writes for the same
 input and flags, on any runner and any number of workers.
 """
@@ -53,8 +53,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-import create_pretraining_data
-import linguistic_tagger
+import pretraining_data
+import ltp_tagging
 import outputs
 import script_errors
 
@@ -65,7 +65,7 @@ NAMESPACE = "lert"
 # The tag of the dead-letter outputs.
 DEAD_LETTER = "dead_letter"
 # Prefixes of the tagger's counts among the metrics (the rest are
-# create_pretraining_data.Summary.counters()).
+# pretraining_data.Summary.counters()).
 TAGGER_PREFIX = "tagger_"
 
 
@@ -97,10 +97,10 @@ def define_flags(flag_values=FLAGS):
                        "Most documents handed to LTP together (Beam's "
                        "BatchElements sizes the batches up to this).",
                        flag_values=flag_values)
-  linguistic_tagger.define_ltp_flags(flag_values, default_device="auto")
-  create_pretraining_data.define_masking_flags(flag_values)
+  ltp_tagging.define_ltp_flags(flag_values, default_device="auto")
+  pretraining_data.define_masking_flags(flag_values)
   # --help shows the main module's flags: these are this script's too.
-  for module in (linguistic_tagger, create_pretraining_data):
+  for module in (ltp_tagging, pretraining_data):
     flags.adopt_module_key_flags(module, flag_values=flag_values)
   for name in ("input_file", "output_dir"):
     flags.mark_flag_as_required(name, flag_values=flag_values)
@@ -153,7 +153,7 @@ class ReadRawDocuments(beam.DoFn):
 
   def process(self, path):
     skipped = []
-    for source, paragraphs in linguistic_tagger.read_raw_documents(
+    for source, paragraphs in ltp_tagging.read_raw_documents(
         [path], self.on_error, skipped, open_file=_BeamFile):
       for item in _skipped(skipped, "read"):
         yield item
@@ -176,13 +176,13 @@ class TagDocuments(beam.DoFn):
 
   def setup(self):
     s = self.settings
-    self.ltp = linguistic_tagger.load_ltp(s["ltp_model"], s["device"],
+    self.ltp = ltp_tagging.load_ltp(s["ltp_model"], s["device"],
                                           s["num_threads"])
 
   def process(self, documents):
-    stats = linguistic_tagger.TagStats()
+    stats = ltp_tagging.TagStats()
     for document in documents:
-      yield linguistic_tagger.tag_document(
+      yield ltp_tagging.tag_document(
           self.ltp, document["source"], document["paragraphs"],
           self.settings["batch_size"], self.settings["max_sentence_chars"],
           stats)
@@ -203,7 +203,7 @@ class ReadTaggedLines(beam.DoFn):
 
   def process(self, path):
     skipped = [] if self.on_error == "skip" else None
-    for item in create_pretraining_data.read_documents(
+    for item in pretraining_data.read_documents(
         [path], skipped, open_file=_BeamFile):
       for dead in _skipped(skipped, "read"):
         yield dead
@@ -224,12 +224,12 @@ class MakeRecords(beam.DoFn):
     self.maker = None
 
   def setup(self):
-    self.maker = create_pretraining_data.InstanceMaker(**self.maker_kwargs)
+    self.maker = pretraining_data.InstanceMaker(**self.maker_kwargs)
 
   def process(self, item):
     try:
       result = self.maker(item)
-    except create_pretraining_data.DataError as e:
+    except pretraining_data.DataError as e:
       if self.on_error != "skip":
         raise
       yield dead_letter(item[0], "records", str(e))
@@ -296,7 +296,7 @@ def build_pipeline(pipeline, settings):
 
 def settings_from_flags(flag_values=FLAGS):
   return dict(
-      linguistic_tagger.ltp_settings_from_flags(flag_values),
+      ltp_tagging.ltp_settings_from_flags(flag_values),
       input_files=script_errors.expand_input_files(flag_values.input_file,
                                                    _beam_glob),
       input_format=flag_values.input_format,
@@ -304,12 +304,12 @@ def settings_from_flags(flag_values=FLAGS):
       num_tagged_shards=flag_values.num_tagged_shards,
       num_record_shards=flag_values.num_record_shards,
       docs_per_batch=flag_values.docs_per_batch,
-      maker_kwargs=create_pretraining_data.maker_kwargs_from_flags(
+      maker_kwargs=pretraining_data.maker_kwargs_from_flags(
           flag_values))
 
 
 def metrics_summary(result):
-  """The pipeline's counts: (create_pretraining_data.Summary, the tagger's
+  """The pipeline's counts: (pretraining_data.Summary, the tagger's
   and the dead letters' counts as a dict)."""
   counts = {}
   for counter in result.metrics().query(
@@ -325,7 +325,7 @@ def metrics_summary(result):
   others = {name: count for name, count in counts.items()
             if name.startswith(TAGGER_PREFIX) or
             name.startswith(DEAD_LETTER)}
-  summary = create_pretraining_data.Summary.from_counters(
+  summary = pretraining_data.Summary.from_counters(
       {name: count for name, count in counts.items() if name not in others})
   return summary, others
 
@@ -436,7 +436,7 @@ def _one_line(error):
 
 
 def main(argv):
-  create_pretraining_data.warn_if_predictions_cap_the_masked_share()
+  pretraining_data.warn_if_predictions_cap_the_masked_share()
 
   def prepare():
     settings = settings_from_flags()

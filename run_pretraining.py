@@ -27,7 +27,6 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import convert_checkpoint
 import estimator_utils
 import input_pipeline
 import lert_model
@@ -267,7 +266,7 @@ def check_output_dir_checkpoint(bert_config, tasks):
   if not checkpoint:
     return
   saved = dict(tf.train.list_variables(checkpoint))
-  for parameter in convert_checkpoint.parameter_table(bert_config, tasks):
+  for parameter in lert_model.parameter_table(bert_config, tasks):
     shape = saved.get(parameter.tf_name)
     if shape is not None and list(shape) != list(parameter.shape):
       raise input_pipeline.InputError(

@@ -35,7 +35,7 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import cmrc2018_evaluate
+import cmrc_metric
 import estimator_utils
 import finetuning
 import input_pipeline
@@ -187,14 +187,14 @@ def run_in_output_directory():
     evaluation = read(FLAGS.eval_file, "eval")
     best = predict(runner, evaluation.questions, tokenizer, "eval")
     with io.open(FLAGS.eval_file, encoding="utf-8-sig") as f:
-      score = cmrc2018_evaluate.evaluate(json.load(f), best)
+      score = cmrc_metric.evaluate(json.load(f), best)
     results = collections.OrderedDict([
         ("F1", score.f1), ("EM", score.em), ("TOTAL", score.total),
         ("SKIP", score.skip)])
     results.update(evaluation.counts)
     path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
                                              ordered=True)
-    print("%s %s" % (cmrc2018_evaluate.score_json(score), path))
+    print("%s %s" % (cmrc_metric.score_json(score), path))
   if FLAGS.do_predict:
     questions = read(FLAGS.predict_file, "predict").questions
     predict(runner, questions, tokenizer, "predict")

@@ -12,8 +12,8 @@ import sys
 import pytest
 import tensorflow.compat.v1 as tf
 
-import create_pretraining_data
-import linguistic_tagger
+import pretraining_data
+import ltp_tagging
 
 from conftest import REPO
 
@@ -77,7 +77,7 @@ def single_machine_records(paths, output):
                 short_seq_prob=0.1, max_ngram=4, dupe_factor=2,
                 random_seed=5)
   outputs = [output + "-%d" % i for i in range(3)]
-  summary = create_pretraining_data.write_pretraining_data(
+  summary = pretraining_data.write_pretraining_data(
       paths, outputs, kwargs, log=lambda message: None)
   return sorted(record for path in outputs
                 for record in tf.io.tf_record_iterator(path)), summary
@@ -120,7 +120,7 @@ def test_raw_text_is_tagged_as_the_tagger_does_and_bad_lines_are_dead_letters(
 
   # The tagger on both files (skipping the bad lines), then the records.
   tagger_dir = str(tmp_path / "tagger")
-  summary, _, skipped = linguistic_tagger.run(dict(
+  summary, _, skipped = ltp_tagging.run(dict(
       input_files=[corpus, bad], output_dir=tagger_dir, ltp_model=model,
       device="cpu", batch_size=2, num_output_shards=2, num_shards=1,
       shard_index=0, num_workers=1, num_threads=1, max_sentence_chars=500,

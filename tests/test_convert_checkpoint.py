@@ -11,6 +11,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import convert_checkpoint
+import lert_model
 import script_errors
 import synthetic_data
 
@@ -343,7 +344,7 @@ def test_overwrite_never_removes_the_input(trained, tmp_path):
 
 
 def test_table_transposes_exactly_the_dense_kernels():
-  table = convert_checkpoint.parameter_table(tiny_config(VOCAB))
+  table = lert_model.parameter_table(tiny_config(VOCAB))
   transposed = {p.tf_name for p in table if p.transpose}
   assert transposed == {p.tf_name for p in table
                         if p.tf_name.endswith("/kernel")}

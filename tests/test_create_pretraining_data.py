@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import create_pretraining_data as cpd
+import pretraining_data as cpd
 import linguistic_tags
 import script_errors
 import tokenization

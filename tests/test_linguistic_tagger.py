@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-import linguistic_tagger as lt
+import ltp_tagging as lt
+import script_errors
 import linguistic_tags
 
 from conftest import REPO
@@ -102,7 +103,7 @@ def test_documents_split_on_blank_lines_with_sources(tmp_path):
 def test_bad_input_names_file_and_line(tmp_path, content, message):
   path = tmp_path / "c.txt"
   path.write_bytes(content)
-  with pytest.raises(lt.InputError) as info:
+  with pytest.raises(script_errors.InputError) as info:
     list(lt.read_raw_documents([str(path)]))
   assert message in str(info.value)
 
@@ -279,7 +280,7 @@ def test_script_summary_and_errors(tmp_path, tiny_ltp_dir):
 
 def test_missing_model_is_a_clear_error(tmp_path, tiny_ltp_dir):
   del tiny_ltp_dir  # needs the ltp package
-  with pytest.raises(lt.InputError, match="Could not load the LTP model"):
+  with pytest.raises(script_errors.InputError, match="Could not load the LTP model"):
     lt.load_ltp(str(tmp_path / "no-such-model"))
 
 
@@ -315,7 +316,7 @@ def test_cuda_without_cuda_is_a_clear_error(tiny_ltp_dir):
   import torch  # pylint: disable=g-import-not-at-top
   if torch.cuda.is_available():
     pytest.skip("this machine has CUDA")
-  with pytest.raises(lt.InputError, match="--device=cuda, but PyTorch sees "
+  with pytest.raises(script_errors.InputError, match="--device=cuda, but PyTorch sees "
                      "no CUDA device"):
     lt.load_ltp(tiny_ltp_dir, device="cuda")
 
@@ -325,7 +326,7 @@ def test_truncated_gz_is_named(tmp_path):
   data = gzip.compress((CORPUS * 50).encode("utf-8"))
   path = tmp_path / "c.txt.gz"
   path.write_bytes(data[:len(data) // 2])
-  with pytest.raises(lt.InputError,
+  with pytest.raises(script_errors.InputError,
                      match=r"c.txt.gz: cannot be read after line \d+ "):
     list(lt.read_raw_documents([str(path)]))
 
@@ -339,9 +340,9 @@ def test_rerun_with_other_input_or_flags_is_refused(tmp_path, tiny_ltp_dir):
   lt.run(first, log=lambda m: None)
   before = read_outputs(first["output_dir"])
   other = write(tmp_path / "other.txt", CORPUS + u"\n多了一个文档。\n")
-  with pytest.raises(lt.InputError, match="was written with input_files = "):
+  with pytest.raises(script_errors.InputError, match="was written with input_files = "):
     lt.run(dict(first, input_files=[other]), log=lambda m: None)
-  with pytest.raises(lt.InputError, match="was written with "
+  with pytest.raises(script_errors.InputError, match="was written with "
                      "max_sentence_chars = 500, this run has 100"):
     lt.run(dict(first, max_sentence_chars=100), log=lambda m: None)
   assert read_outputs(first["output_dir"]) == before
@@ -354,7 +355,7 @@ def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
   directory to that input; an --output_dir that is a file was a raw
   [Errno 17]."""
   bad = write(tmp_path / "bad.txt", u"好\n坏\x00\n")
-  with pytest.raises(lt.InputError, match="bad.txt:2: a NUL character"):
+  with pytest.raises(script_errors.InputError, match="bad.txt:2: a NUL character"):
     lt.run(settings(tmp_path, tiny_ltp_dir, bad), log=lambda m: None)
   corpus = write(tmp_path / "c.txt", CORPUS)
   first = settings(tmp_path, tiny_ltp_dir, corpus)
@@ -368,7 +369,7 @@ def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
       ["tagged-%05d-of-00002.jsonl%s" % (i, ext)
        for i in range(2) for ext in ("", ".stats.json")])
   (tmp_path / "file").write_text(u"x")
-  with pytest.raises(lt.InputError, match="file exists and is not a "
+  with pytest.raises(script_errors.InputError, match="file exists and is not a "
                      "directory"):
     lt.run(dict(first, output_dir=str(tmp_path / "file")),
            log=lambda m: None)
@@ -378,7 +379,7 @@ def test_the_tagger_imports_no_tensorflow():
   """Its processes (and each pool worker) need PyTorch only: importing
   TensorFlow cost ~5 s and ~400 MiB each."""
   result = subprocess.run(
-      [sys.executable, "-c", "import sys, linguistic_tagger; "
+      [sys.executable, "-c", "import sys, linguistic_tagger, ltp_tagging; "
        "print(sorted(m for m in sys.modules if m.startswith('tensorflow')))"],
       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       universal_newlines=True)

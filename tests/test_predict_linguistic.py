@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import create_pretraining_data
+import pretraining_data
 import input_pipeline
 import lert_model
 import linguistic_tags
@@ -360,7 +360,7 @@ def test_tagged_file_accuracy_printed_equals_json_and_is_near_one(tmp_path):
   with tf.io.TFRecordWriter(records) as writer:
     for item in inputs:
       writer.write(lert_model.serialize_record(
-          create_pretraining_data.instance_to_features(
+          pretraining_data.instance_to_features(
               item.instance, tokenizer, seq, num_positions),
           seq, num_positions))
   config = tiny_config(len(tokenizer.vocab), hidden_size=64,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-import create_pretraining_data as cpd
+import pretraining_data as cpd
 
 from conftest import REPO
 

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-import cmrc2018_evaluate
+import cmrc_metric
 import squad_data
 import tokenization
 
@@ -38,16 +38,16 @@ VOCAB_FILE = os.path.join(REPO, "configs", "vocab.txt")
     ([u"上海"], u"北京", 0.0, 0.0),
 ])
 def test_f1_and_em_on_hand_worked_cases(answers, prediction, f1, em):
-  assert cmrc2018_evaluate.f1_score(answers, prediction) == pytest.approx(f1)
-  assert cmrc2018_evaluate.em_score(answers, prediction) == em
+  assert cmrc_metric.f1_score(answers, prediction) == pytest.approx(f1)
+  assert cmrc_metric.em_score(answers, prediction) == em
 
 
 def test_mixed_segmentation_of_chinese_latin_digits_punctuation():
-  assert cmrc2018_evaluate.mixed_segmentation(
+  assert cmrc_metric.mixed_segmentation(
       u"LERT在CMRC 2018上得了88.1分！") == [
           "lert", u"在", "cmrc", "2018", u"上", u"得", u"了", "88.1", u"分",
           u"！"]
-  assert cmrc2018_evaluate.mixed_segmentation(u"《三体》", True) == [
+  assert cmrc_metric.mixed_segmentation(u"《三体》", True) == [
       u"三", u"体"]
 
 
@@ -60,7 +60,7 @@ def _data(qas):
 
 def test_missing_prediction_is_skipped_and_scores_zero(tmp_path):
   data = _data([("q1", [u"北京"]), ("q2", [u"上海", u"上海市"])])
-  score = cmrc2018_evaluate.evaluate(data, {"q2": u"上海市"})
+  score = cmrc_metric.evaluate(data, {"q2": u"上海市"})
   assert (score.f1, score.em, score.total, score.skip) == (50.0, 50.0, 2, 1)
   data_file = str(tmp_path / "data.json")
   with io.open(data_file, "w", encoding="utf-8") as f:
@@ -204,8 +204,8 @@ def test_gold_answers_fed_back_score_100(shared_dir, tmp_path):
   with io.open(data_file, encoding="utf-8") as f:
     data = json.load(f)
   gold = {qid: answers[0] for qid, answers in
-          cmrc2018_evaluate.questions(data)}
-  score = cmrc2018_evaluate.evaluate(data, gold)
+          cmrc_metric.questions(data)}
+  score = cmrc_metric.evaluate(data, gold)
   assert (score.f1, score.em, score.total, score.skip) == (
       100.0, 100.0, 1002, 0)
 
@@ -288,7 +288,7 @@ def test_run_squad_trains_predicts_scores_and_caches(shared_dir, tmp_path):
   values = dict(line.split(" = ", 1) for line in io.open(
       os.path.join(output_dir, "eval_results.txt"), encoding="utf-8")
                 .read().splitlines())
-  score = cmrc2018_evaluate.evaluate(small, predictions)
+  score = cmrc_metric.evaluate(small, predictions)
   assert float(values["F1"]) == pytest.approx(score.f1)
   assert float(values["EM"]) == pytest.approx(score.em)
   assert values["TOTAL"] == str(len(contexts)) and values["SKIP"] == "0"

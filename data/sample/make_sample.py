@@ -22,7 +22,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
-import linguistic_tagger  # pylint: disable=g-import-not-at-top
+import ltp_tagging  # pylint: disable=g-import-not-at-top
 import linguistic_tags  # pylint: disable=g-import-not-at-top
 
 
@@ -120,7 +120,7 @@ def render(documents, corpus_name="data/sample/corpus.txt"):
     source = "%s:%d" % (corpus_name, len(corpus_lines) + 1)
     for sentences in paragraphs:
       paragraph = "".join(s["text"] for s in sentences)
-      split = linguistic_tagger.split_sentences(paragraph)
+      split = ltp_tagging.split_sentences(paragraph)
       if split != [s["text"] for s in sentences]:
         raise AnnotationError("The sentence splitter cuts %r as %r." %
                               (paragraph, split))

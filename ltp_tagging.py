@@ -1,0 +1,499 @@
+# coding=utf-8
+"""The LTP tagging core: raw text -> sentences -> LTP -> the tagged format.
+
+What `linguistic_tagger.py` (one machine, sharded and resumable) and
+`prepare_pretraining_data_beam.py` (Apache Beam) share: reading the raw
+corpus (script_errors.read_lines' rules), sentence splitting, the LTP call,
+the mapping of LTP's tags to the LERT inventories (linguistic_tags), and the
+sharded, resumable run. No TensorFlow here.
+
+A tagged document is one JSON line:
+
+  {"source": "corpus.txt:1", "sentences": [{"text": "...",
+    "words": [...], "pos": [...], "ner": [...], "dep_head": [...],
+    "dep_label": [...]}]}
+
+`ner` holds word-level BIES-O tags (S-Nh, B-Ni, ...), `dep_head` is 1-based
+(0 = root). Tags that have no index in the LERT inventories (docs/spec.md),
+such as LTP's DEP `IS`, are written as null ("missing label") and counted.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import io
+import json
+import multiprocessing
+import os
+import time
+import unicodedata
+
+from absl import flags
+
+import linguistic_tags
+import outputs
+import script_errors
+
+FLAGS = flags.FLAGS
+
+
+def define_ltp_flags(flag_values=FLAGS, default_device="cpu"):
+  """The flags of the LTP analysis and of bad raw lines, which this script
+  and prepare_pretraining_data_beam.py share."""
+  flags.DEFINE_string("ltp_model", "LTP/small",
+                      "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
+                      "...) or a local model directory.",
+                      flag_values=flag_values)
+  flags.DEFINE_enum("device", default_device, ["cpu", "cuda", "auto"],
+                    "Where LTP runs; auto: a CUDA GPU where PyTorch sees one, "
+                    "else the CPU.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 32, "Sentences per LTP call.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_threads", 1,
+                       "PyTorch threads per worker. On small CPUs the default "
+                       "thread count makes LTP many times slower.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("max_sentence_chars", 500,
+                       "Longer sentences are split (at a comma if possible) to "
+                       "stay within LTP's 512-token input.",
+                       flag_values=flag_values)
+  flags.DEFINE_enum("on_error", "stop", ["stop", "skip"],
+                    "On a bad line (invalid UTF-8, NUL or control "
+                    "characters, a line of invisible format characters "
+                    "only): stop with an error naming the file and line, or "
+                    "skip the line and count it.",
+                    flag_values=flag_values)
+  script_errors.require_at_least_one(("batch_size", "num_threads"),
+                                     flag_values)
+  flags.register_validator(
+      "max_sentence_chars", lambda value: 1 <= value <= MAX_LTP_CHARS,
+      message="--max_sentence_chars must be 1..%d: LTP reads at most %d "
+      "tokens with [CLS] and [SEP], and silently cuts longer input." %
+      (MAX_LTP_CHARS, MAX_LTP_CHARS + 2), flag_values=flag_values)
+
+
+# LTP's encoder reads 512 tokens, [CLS] and [SEP] included; a Chinese
+# character is at least one token.
+MAX_LTP_CHARS = 510
+
+
+SENTENCE_ENDS = u"。！？!?；;…"
+CLOSING_MARKS = u"”’\"'」』）)】》"
+CLAUSE_BREAKS = u"，,、：:"
+NER_TYPES = ("Nh", "Ni", "Ns")
+
+
+
+
+def _only_format_characters(text):
+  """A line of zero-width spaces and the like: it looks empty, is not
+  stripped, and crashes LTP."""
+  return bool(text) and all(unicodedata.category(c) in ("Cf", "Zs") or
+                            c.isspace() for c in text)
+
+
+def read_raw_documents(input_files, on_error="stop", skipped=None,
+                       open_file=script_errors.open_binary, counts=None):
+  """Yields (source, [paragraph, ...]) per document of the raw corpus, read
+  by script_errors.read_lines (its rules for BOMs, line ends, NULs, control
+  characters and invalid UTF-8; `counts` gets its counts).
+
+  `source` is "file:line" of the document's first line. Bad lines raise
+  script_errors.InputError, or with on_error="skip" are left out and counted in
+  `skipped` (a list, given SkippedLines).
+  """
+  for path in input_files:
+    for item in _read_raw_file(path, on_error, skipped, open_file, counts):
+      yield item
+
+
+def _read_raw_file(path, on_error, skipped, open_file, counts=None):
+  """read_raw_documents of one file."""
+  paragraphs, source, saw_text = [], None, False
+  for line_number, line in script_errors.read_lines(
+      path, on_error, skipped, counts, open_file):
+    if _only_format_characters(line.strip()):
+      problem = ("only invisible format characters (%s)" %
+                 " ".join("U+%04X" % ord(c) for c in line.strip()))
+      if on_error != "skip":
+        raise script_errors.InputError("%s:%d: %s. Fix the line, or pass --on_error=skip "
+                         "to skip such lines." % (path, line_number, problem))
+      if skipped is not None:
+        skipped.append(script_errors.SkippedLine(path, line_number, problem))
+      continue
+    text = line.strip()
+    if not text:
+      if paragraphs:
+        yield source, paragraphs
+      paragraphs, source = [], None
+      continue
+    saw_text = True
+    if source is None:
+      source = "%s:%d" % (path, line_number)
+    paragraphs.append(text)
+  if paragraphs:
+    yield source, paragraphs
+  if not saw_text and on_error == "stop":
+    raise script_errors.InputError("%s: the file holds no text." % path)
+
+
+def split_sentences(paragraph, max_chars=500):
+  """Splits a paragraph after sentence-final punctuation (and closing quotes).
+
+  Sentences longer than `max_chars` are split again at the last clause
+  break before the limit, or at the limit. Nothing is dropped but the
+  whitespace around sentences: "".join(result) == the paragraph without it.
+  """
+  sentences = []
+  start = 0
+  i = 0
+  while i < len(paragraph):
+    if paragraph[i] in SENTENCE_ENDS:
+      end = i + 1
+      while end < len(paragraph) and (paragraph[end] in SENTENCE_ENDS or
+                                      paragraph[end] in CLOSING_MARKS):
+        end += 1
+      sentences.append(paragraph[start:end])
+      start = i = end
+    else:
+      i += 1
+  sentences.append(paragraph[start:])
+  result = []
+  for sentence in sentences:
+    sentence = sentence.strip()
+    while len(sentence) > max_chars:
+      cut = max(sentence.rfind(c, 0, max_chars) for c in CLAUSE_BREAKS) + 1
+      if cut <= 0:
+        cut = max_chars
+      result.append(sentence[:cut].strip())
+      sentence = sentence[cut:].strip()
+    if sentence:
+      result.append(sentence)
+  return [s for s in result if s]
+
+
+def entities_to_bieso(entities, num_words):
+  """LTP's NER spans (tag, text, first_word, last_word) -> word tags.
+
+  Spans of a type outside Nh/Ni/Ns make their words' tags None (missing).
+  """
+  tags = ["O"] * num_words
+  for entity in entities:
+    tag, first, last = entity[0], entity[2], entity[3]
+    if tag not in NER_TYPES:
+      for i in range(first, last + 1):
+        tags[i] = None
+      continue
+    if first == last:
+      tags[first] = "S-" + tag
+    else:
+      tags[first] = "B-" + tag
+      for i in range(first + 1, last):
+        tags[i] = "I-" + tag
+      tags[last] = "E-" + tag
+  return tags
+
+
+class TagStats(object):
+  """Counts for the summary, mergeable across shards."""
+
+  def __init__(self, values=None):
+    values = values or {}
+    self.documents = values.get("documents", 0)
+    self.sentences = values.get("sentences", 0)
+    self.words = values.get("words", 0)
+    self.tags = {task: collections.Counter(values.get("tags", {}).get(task, {}))
+                 for task in linguistic_tags.TASKS}
+    self.missing = collections.Counter(values.get("missing", {}))
+
+  def to_dict(self):
+    return {"documents": self.documents, "sentences": self.sentences,
+            "words": self.words,
+            "tags": {task: dict(c) for task, c in self.tags.items()},
+            "missing": dict(self.missing)}
+
+  def merge(self, other):
+    self.documents += other.documents
+    self.sentences += other.sentences
+    self.words += other.words
+    for task in linguistic_tags.TASKS:
+      self.tags[task].update(other.tags[task])
+    self.missing.update(other.missing)
+
+
+def map_sentence(text, words, pos, entities, dep, stats):
+  """One tagged sentence in the output format, with tags mapped to SPEC §1."""
+  ner = entities_to_bieso(entities, len(words))
+  sentence = {"text": text, "words": list(words), "pos": [], "ner": [],
+              "dep_head": [int(h) for h in dep["head"]], "dep_label": []}
+  for task, raw_tags, key in (("pos", pos, "pos"), ("ner", ner, "ner"),
+                              ("dep", dep["label"], "dep_label")):
+    for tag in raw_tags:
+      if tag is None or linguistic_tags.tag_to_id(task, tag) is None:
+        stats.missing["%s:%s" % (task, tag)] += 1
+        tag = None
+      else:
+        stats.tags[task][tag] += 1
+      sentence[key].append(tag)
+  stats.sentences += 1
+  stats.words += len(words)
+  return sentence
+
+
+def load_ltp(model, device="cpu", num_threads=1):
+  """Loads an LTP 4 model from the hub or a local directory."""
+  # LTP needs PyTorch only: keep transformers from importing TensorFlow.
+  os.environ.setdefault("USE_TF", "0")
+  import torch  # pylint: disable=g-import-not-at-top
+  from ltp import LTP  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(num_threads)
+  if device == "auto":
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+  if device == "cuda" and not torch.cuda.is_available():
+    raise script_errors.InputError("--device=cuda, but PyTorch sees no CUDA device "
+                     "(torch %s): use --device=cpu or a CUDA build of "
+                     "PyTorch." % torch.__version__)
+  try:
+    ltp = LTP(model)
+  except Exception as e:  # pylint: disable=broad-except
+    raise script_errors.InputError(
+        "Could not load the LTP model %r (%s: %s). Give a hub name such as "
+        "LTP/small on a machine that can download it, or a local model "
+        "directory." % (model, type(e).__name__, e))
+  if device == "cuda":
+    ltp.to("cuda")
+  return ltp
+
+
+def tag_document(ltp, source, paragraphs, batch_size, max_sentence_chars,
+                 stats):
+  """Runs LTP over one document's sentences, `batch_size` at a time."""
+  texts = [s for p in paragraphs for s in split_sentences(p,
+                                                          max_sentence_chars)]
+  sentences = []
+  for start in range(0, len(texts), batch_size):
+    batch = texts[start:start + batch_size]
+    output = ltp.pipeline(batch, tasks=["cws", "pos", "ner", "dep"])
+    for text, words, pos, entities, dep in zip(batch, output.cws, output.pos,
+                                               output.ner, output.dep):
+      sentences.append(map_sentence(text, words, pos, entities, dep, stats))
+  stats.documents += 1
+  return {"source": source, "sentences": sentences}
+
+
+def shard_path(output_dir, index, num_output_shards):
+  return os.path.join(output_dir, "tagged-%05d-of-%05d.jsonl" %
+                      (index, num_output_shards))
+
+
+def untagged_dir(output_dir):
+  """Where the documents of pending shards wait for their workers."""
+  return os.path.join(output_dir, ".untagged")
+
+
+def pending_path(output_dir, index, num_output_shards):
+  """Where the untagged documents of a pending shard wait for its worker."""
+  return os.path.join(untagged_dir(output_dir),
+                      os.path.basename(shard_path(output_dir, index,
+                                                  num_output_shards)))
+
+
+def split_input(input_files, output_dir, pending, num_output_shards,
+                on_error, skipped, counts=None):
+  """Reads the corpus once and writes each pending shard's documents (as
+  JSON Lines of source and paragraphs) to its pending_path.
+
+  Bad input stops the run here, before any tagging. Returns the number of
+  documents to tag.
+  """
+  if pending and not os.path.isdir(untagged_dir(output_dir)):
+    os.makedirs(untagged_dir(output_dir))
+  writers = {j: io.open(pending_path(output_dir, j, num_output_shards), "w",
+                        encoding="utf-8") for j in pending}
+  total = 0
+  try:
+    for doc_index, (source, paragraphs) in enumerate(
+        read_raw_documents(input_files, on_error, skipped, counts=counts)):
+      writer = writers.get(doc_index % num_output_shards)
+      if writer is not None:
+        writer.write(json.dumps({"source": source, "paragraphs": paragraphs},
+                                ensure_ascii=False) + u"\n")
+        total += 1
+  except BaseException:
+    for j, writer in writers.items():
+      writer.close()
+      os.remove(pending_path(output_dir, j, num_output_shards))
+    if os.path.isdir(untagged_dir(output_dir)):
+      os.rmdir(untagged_dir(output_dir))
+    raise
+  for writer in writers.values():
+    writer.close()
+  return total
+
+
+def tag_shard(ltp, output_dir, index, num_output_shards, batch_size,
+              max_sentence_chars, progress=None):
+  """Tags the documents that split_input set aside for one output shard;
+  writes the shard atomically and removes its untagged documents.
+
+  Returns the shard's TagStats (also saved beside it, for resumed runs).
+  """
+  stats = TagStats()
+  path = shard_path(output_dir, index, num_output_shards)
+  untagged = pending_path(output_dir, index, num_output_shards)
+  # The shard exists only when complete, its counts beside it.
+  with io.open(untagged, encoding="utf-8") as reader, \
+      outputs.atomic_open(path) as writer:
+    for line in reader:
+      document = json.loads(line)
+      document = tag_document(ltp, document["source"], document["paragraphs"],
+                              batch_size, max_sentence_chars, stats)
+      writer.write(json.dumps(document, ensure_ascii=False) + u"\n")
+      if progress is not None:
+        progress(1)
+    result = stats.to_dict()
+    outputs.write_text(path + ".stats.json", json.dumps(result))
+  os.remove(untagged)
+  return result
+
+
+_WORKER = {}
+
+
+def _init_worker(settings):
+  _WORKER["ltp"] = load_ltp(settings["ltp_model"], settings["device"],
+                            settings["num_threads"])
+  _WORKER["settings"] = settings
+
+
+def _tag_shard_in_worker(index):
+  s = _WORKER["settings"]
+  return tag_shard(_WORKER["ltp"], s["output_dir"], index,
+                   s["num_output_shards"], s["batch_size"],
+                   s["max_sentence_chars"])
+
+
+# The settings that decide the output (not the machine's share or speed).
+_RECORDED = ("ltp_model", "num_output_shards", "max_sentence_chars",
+             "on_error")
+# What the tagger writes in --output_dir (all that --overwrite removes).
+OUTPUTS = ("tagged-*-of-*.jsonl", "tagged-*-of-*.jsonl.stats.json",
+           "tagged-*.tmp", ".untagged")
+
+
+def output_directory(settings):
+  """The outputs.OutputDirectory of a tagging run: its input and settings
+  are recorded beside the shards, and a later run with other input or
+  settings is refused (it would keep the finished shards of the first)
+  unless --overwrite. Each machine's share (--shard_index) has its own
+  lock, so that several machines can fill one directory."""
+  recorded = collections.OrderedDict(
+      [("input_files", [outputs.describe_file(path)
+                        for path in settings["input_files"]])])
+  recorded.update((name, settings[name]) for name in _RECORDED)
+  return outputs.OutputDirectory(
+      settings["output_dir"], "linguistic_tagger.py", recorded, OUTPUTS,
+      inputs=settings["input_files"],
+      overwrite=settings.get("overwrite", False),
+      lock_name=".lert_run.lock-%d-of-%d" % (settings["shard_index"],
+                                             settings["num_shards"]))
+
+
+def run(settings, log=print):
+  """Tags every pending shard of this machine; returns the merged summary."""
+  if not 0 <= settings["shard_index"] < settings["num_shards"]:
+    raise script_errors.InputError("--shard_index must be in 0..%d." %
+                     (settings["num_shards"] - 1))
+  with output_directory(settings):
+    return _run_in_output_directory(settings, log)
+
+
+def _run_in_output_directory(settings, log):
+  """run() once the output directory is locked and recorded."""
+  output_dir = settings["output_dir"]
+  num_output_shards = settings["num_output_shards"]
+  mine = [j for j in range(num_output_shards)
+          if j % settings["num_shards"] == settings["shard_index"]]
+  done = [j for j in mine
+          if os.path.exists(shard_path(output_dir, j, num_output_shards))]
+  pending = [j for j in mine if j not in done]
+
+  # The corpus is read once, checked whole (bad input stops the run before
+  # any tagging) and cut into the pending shards' documents.
+  skipped = []
+  counts = collections.Counter()
+  total = split_input(settings["input_files"], output_dir, pending,
+                      num_output_shards, settings["on_error"], skipped,
+                      counts)
+  for what, count in sorted(counts.items()):
+    log("%d %s (the tokenizer drops them too)." % (count, what))
+  log("%d shards of %d for this machine: %d already done, %d to tag "
+      "(%d documents)." % (len(mine), num_output_shards, len(done),
+                           len(pending), total))
+
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  start = time.time()
+  results = []
+  with tqdm(total=total, unit="doc", disable=not total) as bar:
+    if settings["num_workers"] <= 1 or len(pending) <= 1:
+      ltp = load_ltp(settings["ltp_model"], settings["device"],
+                     settings["num_threads"]) if pending else None
+      for j in pending:
+        results.append(tag_shard(
+            ltp, output_dir, j, num_output_shards, settings["batch_size"],
+            settings["max_sentence_chars"], progress=bar.update))
+    else:
+      # Load the model here once first: a model that fails to load in the
+      # workers would make the pool start new workers forever.
+      load_ltp(settings["ltp_model"], "cpu", 1)
+      pool = multiprocessing.get_context("spawn").Pool(
+          min(settings["num_workers"], len(pending)), _init_worker,
+          (settings,))
+      try:
+        for result in pool.imap_unordered(_tag_shard_in_worker, pending):
+          bar.update(result["documents"])
+          results.append(result)
+      finally:
+        pool.terminate()
+  elapsed = time.time() - start
+  if os.path.isdir(untagged_dir(output_dir)):
+    os.rmdir(untagged_dir(output_dir))  # empty once all is done
+
+  # The summary covers every shard of this machine, resumed ones included.
+  summary = TagStats()
+  for j in mine:
+    with io.open(shard_path(output_dir, j, num_output_shards) + ".stats.json",
+                 encoding="utf-8") as f:
+      summary.merge(TagStats(json.load(f)))
+  return summary, elapsed, len(skipped)
+
+
+def format_summary(summary, elapsed, skipped_lines):
+  lines = ["Documents: %d" % summary.documents,
+           "Sentences: %d" % summary.sentences,
+           "Words: %d" % summary.words,
+           "Time: %.1f s" % elapsed,
+           "Skipped bad lines: %d" % skipped_lines]
+  for task in linguistic_tags.TASKS:
+    counts = summary.tags[task]
+    lines.append("%s: %s" % (task.upper(), ", ".join(
+        "%s %d" % (tag, n) for tag, n in counts.most_common())))
+  missing = ", ".join("%s %d" % (k, n)
+                      for k, n in sorted(summary.missing.items()))
+  lines.append("Missing labels (no SPEC §1 index): %s" % (missing or "none"))
+  return "\n".join(lines)
+
+
+def ltp_settings_from_flags(flag_values=FLAGS):
+  """The settings of define_ltp_flags, as run() and the Beam pipeline take
+  them."""
+  return dict(ltp_model=flag_values.ltp_model, device=flag_values.device,
+              batch_size=flag_values.batch_size,
+              num_threads=flag_values.num_threads,
+              max_sentence_chars=flag_values.max_sentence_chars,
+              on_error=flag_values.on_error)
+
+

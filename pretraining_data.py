@@ -1,0 +1,794 @@
+# coding=utf-8
+"""The pre-training data core: tagged documents -> instances -> records.
+
+What `create_pretraining_data.py` (one machine) and
+`prepare_pretraining_data_beam.py` (Apache Beam) share, and
+`predict_linguistic.py` uses to build its inputs. No TensorFlow here.
+
+Each tagged document (the tagger's JSON line: {"sentences": [{"text",
+"words", "pos", "ner", "dep_head", "dep_label"}, ...]}) gives
+`dupe_factor` sets of instances (docs/data.md):
+
+  * WordPiece tokens of each sentence, aligned to its LTP words by character
+    offsets; every token gets the POS tag, NER tag and DEP label of its word;
+  * `[CLS] A [SEP] B [SEP]` from consecutive sentences of the document, up to
+    `max_seq_length` (no next-sentence prediction: B simply continues A);
+  * 15% of the tokens chosen by whole words and word N-grams (n = 1..4 with
+    probability 0.4/0.3/0.2/0.1); a chosen token becomes [MASK] 80% of the
+    time, stays 10%, becomes a random token 10%;
+  * the labels of every masked position, and `<task>_label_weights` that are
+    0 where the word has no usable tag (e.g. LTP's DEP `IS`).
+
+Every document has its own random generator seeded from the seed and the
+document's key (document_key: the file name and line of its first raw corpus
+line), so the records do not depend on the number of workers or the runner.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import bisect
+import collections
+import contextlib
+import itertools
+import json
+import multiprocessing
+import random
+import time
+
+from absl import flags
+import linguistic_tags
+import outputs
+import records
+import script_errors
+import tokenization
+
+FLAGS = flags.FLAGS
+
+
+def define_masking_flags(flag_values=FLAGS):
+  """The flags that decide the instances (InstanceMaker's settings), which
+  this script and prepare_pretraining_data_beam.py share."""
+  flags.DEFINE_string("vocab_file", "configs/vocab.txt",
+                      "WordPiece vocabulary (the Chinese BERT vocab).",
+                      flag_values=flag_values)
+  flags.DEFINE_bool("do_lower_case", True, "Lower-case the text.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("max_predictions_per_seq", 75,
+                       "Maximum masked positions per sequence.",
+                       flag_values=flag_values)
+  flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.",
+                     flag_values=flag_values)
+  flags.DEFINE_float("short_seq_prob", 0.1,
+                     "Probability of a shorter sequence, to reduce the mismatch "
+                     "between pre-training and fine-tuning lengths.",
+                     flag_values=flag_values)
+  flags.DEFINE_integer("max_ngram", 4,
+                       "Longest word N-gram masked (probabilities 0.4, 0.3, "
+                       "0.2, 0.1 for n = 1..4, renormalised if smaller).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("dupe_factor", 10,
+                       "Times each document is used, with different masks.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("random_seed", 12345, "Random seed.",
+                       flag_values=flag_values)
+  flags.DEFINE_bool("fast_tokenizer", True,
+                    "Tokenize with Hugging Face tokenizers (Rust) where it is "
+                    "installed; the output is the same as tokenization.py's "
+                    "(which does every text the two could differ on).",
+                    flag_values=flag_values)
+  flags.register_validator(
+      "max_ngram", lambda value: 1 <= value <= len(NGRAM_PROBS),
+      message="--max_ngram must be 1..%d." % len(NGRAM_PROBS),
+      flag_values=flag_values)
+  flags.register_validator(
+      "max_seq_length", lambda value: value >= 5,
+      message="--max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]).",
+      flag_values=flag_values)
+  script_errors.require_at_least_one(
+      ("max_predictions_per_seq", "dupe_factor"), flag_values)
+  flags.register_validator(
+      "masked_lm_prob", lambda value: 0.0 < value < 1.0,
+      message="--masked_lm_prob must be in (0, 1).", flag_values=flag_values)
+
+
+def maker_kwargs_from_flags(flag_values=FLAGS):
+  """InstanceMaker's settings from the masking flags."""
+  return dict(
+      vocab_file=flag_values.vocab_file,
+      do_lower_case=flag_values.do_lower_case,
+      max_seq_length=flag_values.max_seq_length,
+      max_predictions_per_seq=flag_values.max_predictions_per_seq,
+      masked_lm_prob=flag_values.masked_lm_prob,
+      short_seq_prob=flag_values.short_seq_prob,
+      max_ngram=flag_values.max_ngram, dupe_factor=flag_values.dupe_factor,
+      random_seed=flag_values.random_seed,
+      fast_tokenizer=flag_values.fast_tokenizer)
+
+
+def warn_if_predictions_cap_the_masked_share(flag_values=FLAGS):
+  expected = flag_values.masked_lm_prob * flag_values.max_seq_length
+  if flag_values.max_predictions_per_seq < int(round(expected)):
+    print("Warning: --max_predictions_per_seq %d caps the masked share below "
+          "--masked_lm_prob %g (about %d of %d tokens)." % (
+              flag_values.max_predictions_per_seq, flag_values.masked_lm_prob,
+              int(round(expected)), flag_values.max_seq_length))
+
+
+NGRAM_PROBS = (0.4, 0.3, 0.2, 0.1)
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+class DataError(script_errors.InputError):
+  """A bad input line; the message names the file and line."""
+
+
+# One tokenized sentence: WordPiece tokens, the index of each token's word,
+# and each token's (POS, NER, DEP) tag ids, its word's (None = missing).
+TokenizedSentence = collections.namedtuple(
+    "TokenizedSentence", ["tokens", "word_ids", "token_tags"])
+
+# A tagged document as parse_document reads it.
+ParsedDocument = collections.namedtuple("ParsedDocument",
+                                        ["source", "sentences"])
+
+# A document ready for masking: its key (document_key) and its
+# TokenizedSentences.
+TokenizedDocument = collections.namedtuple("TokenizedDocument",
+                                           ["key", "sentences"])
+
+# What InstanceMaker makes of one document: its serialized records, its
+# Summary and its first instances (for --dump_examples).
+DocumentRecords = collections.namedtuple(
+    "DocumentRecords", ["records", "summary", "first_instances"])
+
+# One training instance before conversion to features.
+Instance = collections.namedtuple(
+    "Instance", ["tokens", "segment_ids", "masked_positions", "masked_labels",
+                 "tags", "ngram_lengths"])
+
+
+# tag -> id per task, LTP's spellings included; None (null) is a missing
+# label.
+_TAG_INDEX = {task: linguistic_tags.tag_index(task)
+              for task in linguistic_tags.TASKS}
+for _index in _TAG_INDEX.values():
+  _index[None] = None
+
+
+def parse_document(line, where):
+  """Validates one JSON line of the tagger's format.
+
+  Returns a ParsedDocument: its `source` (the raw corpus's "file:line" that
+  the tagger records, or None) and its sentences as (text, words, tag ids).
+  Raises DataError naming `where` (file:line) on any problem.
+  """
+  try:
+    document = json.loads(line)
+  except ValueError as e:
+    raise DataError("%s: not valid JSON (%s)." % (where, e))
+  if not isinstance(document, dict) or not isinstance(
+      document.get("sentences"), list):
+    raise DataError("%s: expected an object with a 'sentences' list." % where)
+  sentences = []
+  for number, sentence in enumerate(document["sentences"], 1):
+    here = "%s: sentence %d" % (where, number)
+    if not isinstance(sentence, dict):
+      raise DataError("%s is not an object." % here)
+    for key in ("words", "pos", "ner", "dep_head", "dep_label"):
+      if not isinstance(sentence.get(key), list):
+        raise DataError("%s lacks the list %r." % (here, key))
+    num_words = len(sentence["words"])
+    for key in ("pos", "ner", "dep_head", "dep_label"):
+      if len(sentence[key]) != num_words:
+        raise DataError("%s: %d words but %d %s entries." %
+                        (here, num_words, len(sentence[key]), key))
+    ids = {}
+    for task, key in (("pos", "pos"), ("ner", "ner"), ("dep", "dep_label")):
+      index = _TAG_INDEX[task]  # null (a missing label) -> None
+      try:
+        ids[task] = [index[tag] for tag in sentence[key]]
+      except (KeyError, TypeError):
+        word, tag = [(w, t) for w, t in zip(sentence["words"], sentence[key])
+                     if isinstance(t, (list, dict)) or t not in index][0]
+        raise DataError("%s: unknown %s tag %r (word %r); the tags are "
+                        "those of SPEC §1, null for a missing label." %
+                        (here, task.upper(), tag, word))
+    for head in sentence["dep_head"]:
+      if not isinstance(head, int) or not 0 <= head <= num_words:
+        raise DataError("%s: dep_head %r is not in 0..%d." %
+                        (here, head, num_words))
+    text = sentence.get("text")
+    if text is None:
+      text = "".join(sentence["words"])
+    sentences.append((text, sentence["words"], ids))
+  source = document.get("source")
+  return ParsedDocument(source if isinstance(source, str) else None,
+                        sentences)
+
+
+def document_key(source, where):
+  """The stable key that seeds a document's masks: "file:line" of the raw
+  corpus line that starts it (the tagger's `source`), else of the tagged
+  line, with the file's directory left out. It does not depend on the
+  order, the sharding or the machine the documents are read in (Beam), nor
+  on where the corpus lies."""
+  path, _, line = (source or where).rpartition(":")
+  return "%s:%s" % (path.replace("\\", "/").rsplit("/", 1)[-1], line)
+
+
+def read_documents(input_files, skipped=None,
+                   open_file=script_errors.open_binary):
+  """Yields (where, line) for every non-empty line of the input files,
+  read by script_errors.read_lines (a BOM dropped, CRLF taken as LF).
+
+  A line that is not UTF-8 or holds a NUL raises InputError naming it, or
+  with `skipped` (a list) is left out and given to it as a SkippedLine.
+  """
+  for path in input_files:
+    for line_number, line in script_errors.read_lines(
+        path, on_error="stop" if skipped is None else "skip",
+        skipped=skipped, open_file=open_file):
+      if line.strip():
+        yield "%s:%d" % (path, line_number), line
+
+
+def word_char_spans(text, words, where):
+  """[start, end) of each word in `text`, found in order (spaces skipped)."""
+  if "".join(words) == text:  # the usual case: no space between words
+    ends = list(itertools.accumulate(len(word) for word in words))
+    return list(zip([0] + ends[:-1], ends))
+  spans = []
+  cursor = 0
+  for word in words:
+    if text.startswith(word, cursor):  # the usual case: no space between
+      start = cursor
+    else:
+      start = text.find(word, cursor)
+    if start < 0 or (start > cursor and text[cursor:start].strip()):
+      raise DataError("%s: word %r is not found in the sentence text after "
+                      "offset %d." % (where, word, cursor))
+    spans.append((start, start + len(word)))
+    cursor = start + len(word)
+  return spans
+
+
+def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
+  """WordPiece tokens of a sentence, each with the index of its LTP word.
+
+  A token belongs to the word holding its first character. Words that the
+  tokenizer drops entirely (whitespace, control characters) get no token.
+  `pieces`: the text's tokenize_with_offsets, when already computed.
+  """
+  word_of_char = [-1] * len(text)
+  for index, (start, end) in enumerate(word_char_spans(text, words, where)):
+    word_of_char[start:end] = [index] * (end - start)
+  if pieces is None:
+    pieces = tokenizer.tokenize_with_offsets(text)
+  tokens = [token for token, _, _ in pieces]
+  word_ids = [word_of_char[start] for _, start, _ in pieces]
+  if -1 in word_ids:
+    token, start, _ = pieces[word_ids.index(-1)]
+    raise DataError("%s: token %r at offset %d lies outside every word." %
+                    (where, token, start))
+  # Each token's (POS, NER, DEP) ids: its word's.
+  word_tags = list(zip(tag_ids["pos"], tag_ids["ner"], tag_ids["dep"]))
+  return TokenizedSentence(tokens, word_ids,
+                           [word_tags[w] for w in word_ids])
+
+
+def split_long_sentence(sentence, max_num_tokens):
+  """Pieces of at most max_num_tokens tokens, cut at word boundaries (inside
+  a word only when one word alone is longer): no token is lost."""
+  if len(sentence.tokens) <= max_num_tokens:
+    return [sentence]
+  pieces, start = [], 0
+  while start < len(sentence.tokens):
+    end = min(start + max_num_tokens, len(sentence.tokens))
+    if end < len(sentence.tokens):
+      boundaries = [i for i in range(start + 1, end + 1)
+                    if sentence.word_ids[i] != sentence.word_ids[i - 1]]
+      if boundaries:
+        end = boundaries[-1]
+    pieces.append(sentence._replace(
+        tokens=sentence.tokens[start:end],
+        word_ids=sentence.word_ids[start:end],
+        token_tags=sentence.token_tags[start:end]))
+    start = end
+  return pieces
+
+
+def create_instances_from_document(sentences, max_seq_length, short_seq_prob,
+                                   masked_lm_prob, max_predictions_per_seq,
+                                   max_ngram, vocab_words, rng):
+  """Packs consecutive sentences into `[CLS] A [SEP] B [SEP]` instances.
+
+  An instance is closed before the sentence that would not fit, which then
+  starts the next one; a sentence longer than an instance is split at word
+  boundaries. So every token of the document reaches exactly one instance
+  (at --dupe_factor 1), none is truncated away.
+  """
+  max_num_tokens = max_seq_length - 3
+
+  def new_target():
+    if rng.random() < short_seq_prob:
+      return rng.randint(2, max_num_tokens)
+    return max_num_tokens
+
+  pieces = [piece for sentence in sentences if sentence.tokens
+            for piece in split_long_sentence(sentence, max_num_tokens)]
+  instances = []
+  chunk, chunk_length = [], 0
+  target_length = new_target()
+  for piece in pieces:
+    if chunk and chunk_length + len(piece.tokens) > target_length:
+      instances.append(_instance_from_chunk(
+          chunk, max_num_tokens, masked_lm_prob, max_predictions_per_seq,
+          max_ngram, vocab_words, rng))
+      chunk, chunk_length = [], 0
+      target_length = new_target()
+    chunk.append(piece)
+    chunk_length += len(piece.tokens)
+  if chunk:
+    instances.append(_instance_from_chunk(
+        chunk, max_num_tokens, masked_lm_prob, max_predictions_per_seq,
+        max_ngram, vocab_words, rng))
+  return instances
+
+
+def _flatten(sentences, offset):
+  """Concatenates sentences: tokens, global word ids and per-token tags."""
+  tokens, words, tags = [], [], []
+  for number, sentence in enumerate(sentences, offset):
+    tokens.extend(sentence.tokens)
+    # One int per word of the chunk (sentence number, word index).
+    words.extend([number << 20 | word for word in sentence.word_ids])
+    tags.extend(sentence.token_tags)
+  return tokens, words, tags
+
+
+def _instance_from_chunk(chunk, max_num_tokens, masked_lm_prob,
+                         max_predictions_per_seq, max_ngram, vocab_words,
+                         rng):
+  if len(chunk) >= 2:
+    a_end = rng.randint(1, len(chunk) - 1)
+    a = _flatten(chunk[:a_end], 0)
+    b = _flatten(chunk[a_end:], a_end)
+  else:
+    # One sentence: split it at a word boundary so that both segments exist.
+    tokens, words, tags = _flatten(chunk, 0)
+    boundaries = [i for i in range(1, len(tokens)) if words[i] != words[i - 1]]
+    split = rng.choice(boundaries) if boundaries else len(tokens)
+    a = (tokens[:split], words[:split], tags[:split])
+    b = (tokens[split:], words[split:], tags[split:])
+  a, b = [list(part) for part in a], [list(part) for part in b]
+  _truncate_pair(a, b, max_num_tokens, rng)
+
+  tokens = ["[CLS]"] + a[0] + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+  words = [None] + a[1] + [None]
+  tags = [None] + a[2] + [None]
+  if b[0]:
+    tokens += b[0] + ["[SEP]"]
+    segment_ids += [1] * (len(b[0]) + 1)
+    words += b[1] + [None]
+    tags += b[2] + [None]
+  return create_masked_lm_predictions(tokens, segment_ids, words, tags,
+                                      masked_lm_prob, max_predictions_per_seq,
+                                      max_ngram, vocab_words, rng)
+
+
+def _truncate_pair(a, b, max_num_tokens, rng):
+  """Trims the longer segment from a random end until the pair fits."""
+  while len(a[0]) + len(b[0]) > max_num_tokens:
+    longer = a if len(a[0]) > len(b[0]) else b
+    index = 0 if rng.random() < 0.5 else -1
+    for part in longer:
+      del part[index]
+
+
+def create_masked_lm_predictions(tokens, segment_ids, words, tags,
+                                 masked_lm_prob, max_predictions_per_seq,
+                                 max_ngram, vocab_words, rng):
+  """Chooses whole words and word N-grams to mask (SPEC §4).
+
+  `words[i]` identifies the word of token i (None for [CLS]/[SEP]). An N-gram
+  is n consecutive words of one segment. About
+  `round(len(tokens) * masked_lm_prob)` tokens are chosen (the nearest whole
+  N-gram boundary), never more than `max_predictions_per_seq`.
+  """
+  num_to_predict = min(max_predictions_per_seq,
+                       max(1, int(round(len(tokens) * masked_lm_prob))))
+  probs = NGRAM_PROBS[:max_ngram]
+  probs = [p / sum(probs) for p in probs]
+
+  # Cut each segment's words into consecutive N-grams of random length and
+  # shuffle them. The N-grams are disjoint by construction, so their lengths
+  # keep the sampling distribution. Masking takes a prefix of the shuffled
+  # list whose token count is closest to the budget: skipping N-grams that
+  # do not fit and trying shorter ones would favour 1-grams heavily.
+  # An N-gram is (first token, end token, number of words): its words are
+  # consecutive, so its tokens are too.
+  # An N-gram length: 1 + the first index whose cumulative probability
+  # exceeds a uniform draw (drawn inline: this is the hottest loop).
+  cumulative = list(itertools.accumulate(probs))[:-1]  # the last is ~1.0
+  draw, find = rng.random, bisect.bisect_right
+  ngrams = []
+  target = find(cumulative, draw()) + 1
+  segments = [starts for starts in _word_starts(words, segment_ids)
+              if len(starts) > 1]
+  for number, starts in enumerate(segments):
+    # `starts`: the first token of each word of the segment, then the end.
+    start, size = 0, len(starts) - 1
+    more_segments = number < len(segments) - 1
+    while start < size:
+      end = start + target
+      if end > size:
+        end = size
+      ngrams.append((starts[start], starts[end], end - start))
+      start += target
+      # A new length after each N-gram, unless a segment's last, cut-short
+      # N-gram ends the instance.
+      if start <= size or more_segments:
+        target = find(cumulative, draw()) + 1
+
+  covered = []
+  ngram_lengths = []
+  for first, end, num_words in _shuffled(ngrams, rng):
+    total = len(covered) + end - first
+    if total > max_predictions_per_seq:
+      break
+    if total > num_to_predict and (total - num_to_predict >
+                                   num_to_predict - len(covered)):
+      break  # stopping here is closer to the budget
+    covered.extend(range(first, end))
+    ngram_lengths.append(num_words)
+    if total >= num_to_predict:
+      break
+  if not covered and ngrams:  # always predict something
+    first, end, num_words = min(ngrams, key=lambda n: n[1] - n[0])
+    if end - first <= max_predictions_per_seq:
+      covered = list(range(first, end))
+      ngram_lengths = [num_words]
+
+  output_tokens = list(tokens)
+  masked_positions = sorted(covered)
+  for i in masked_positions:
+    draw = rng.random()
+    if draw < 0.8:
+      output_tokens[i] = "[MASK]"
+    elif draw < 0.9:
+      pass  # keep the original token
+    else:
+      output_tokens[i] = vocab_words[rng.randint(0, len(vocab_words) - 1)]
+  return Instance(
+      tokens=output_tokens, segment_ids=segment_ids,
+      masked_positions=masked_positions,
+      masked_labels=[tokens[i] for i in masked_positions],
+      tags=[tags[i] for i in masked_positions], ngram_lengths=ngram_lengths)
+
+
+def _word_starts(words, segment_ids):
+  """Per segment, the first token of each of its words, then the token
+  after its last word ([CLS] and [SEP], word None, belong to none)."""
+  segments = []
+  for segment in (0, 1):
+    if segment not in segment_ids:
+      break
+    first = segment_ids.index(segment)
+    while first < len(words) and words[first] is None:
+      first += 1
+    # A segment's words end at its [SEP].
+    end = words.index(None, first) if None in words[first:] else len(words)
+    segments.append([first] + [
+        i for i, word, before in zip(range(first + 1, end),
+                                     words[first + 1:end], words[first:end])
+        if word != before] + [end] if first < end else [end])
+  return segments
+
+
+def _shuffled(items, rng):
+  """Yields `items` (a list, reordered in place) in a uniformly random order,
+  drawn only as far as it is read: a Fisher-Yates shuffle that stops with
+  the reader (masking reads ~15% of an instance's N-grams)."""
+  for i in range(len(items)):
+    j = i + int(rng.random() * (len(items) - i))
+    items[i], items[j] = items[j], items[i]
+    yield items[i]
+
+
+def instance_to_features(instance, tokenizer, max_seq_length,
+                         max_predictions_per_seq):
+  """The record values of an instance: name -> list (lert_model schema)."""
+  input_ids = tokenizer.convert_tokens_to_ids(instance.tokens)
+  input_mask = [1] * len(input_ids)
+  segment_ids = list(instance.segment_ids)
+  padding = max_seq_length - len(input_ids)
+  input_ids += [0] * padding
+  input_mask += [0] * padding
+  segment_ids += [0] * padding
+
+  num_masked = len(instance.masked_positions)
+  pad = max_predictions_per_seq - num_masked
+  values = {
+      "input_ids": input_ids, "input_mask": input_mask,
+      "segment_ids": segment_ids,
+      "masked_lm_positions": list(instance.masked_positions) + [0] * pad,
+      "masked_lm_ids": (tokenizer.convert_tokens_to_ids(
+          instance.masked_labels) + [0] * pad),
+      "masked_lm_weights": [1.0] * num_masked + [0.0] * pad}
+  for column, task in enumerate(linguistic_tags.TASKS):
+    labels = [tags[column] for tags in instance.tags]
+    values[task + "_labels"] = ([0 if t is None else t for t in labels] +
+                                [0] * pad)
+    values[records.label_weights_feature(task)] = (
+        [0.0 if t is None else 1.0 for t in labels] + [0.0] * pad)
+  return values
+
+
+class Summary(object):
+  """Counts for the closing report."""
+
+  def __init__(self):
+    self.documents = 0
+    self.instances = 0
+    self.tokens = 0
+    self.corpus_tokens = 0  # of the input, once per dupe
+    self.content_tokens = 0  # of the instances, [CLS] and [SEP] left out
+    self.masked = 0
+    self.ngrams = collections.Counter()
+    self.labels = {task: collections.Counter() for task in linguistic_tags.TASKS}
+    self.missing = collections.Counter()
+
+  def add(self, instance):
+    self.instances += 1
+    self.tokens += len(instance.tokens)
+    self.content_tokens += (len(instance.tokens) -
+                            instance.tokens.count("[CLS]") -
+                            instance.tokens.count("[SEP]"))
+    self.masked += len(instance.masked_positions)
+    self.ngrams.update(instance.ngram_lengths)
+    for column, task in enumerate(linguistic_tags.TASKS):
+      tags = [tags[column] for tags in instance.tags]
+      self.missing[task] += tags.count(None)
+      self.labels[task].update(tag for tag in tags if tag is not None)
+
+  def merge(self, other):
+    self.documents += other.documents
+    self.instances += other.instances
+    self.tokens += other.tokens
+    self.corpus_tokens += other.corpus_tokens
+    self.content_tokens += other.content_tokens
+    self.masked += other.masked
+    self.ngrams.update(other.ngrams)
+    for task in linguistic_tags.TASKS:
+      self.labels[task].update(other.labels[task])
+    self.missing.update(other.missing)
+
+  def counters(self):
+    """The counts as one flat dict name -> int (Beam metrics, JSON)."""
+    counts = {"documents": self.documents, "instances": self.instances,
+              "tokens": self.tokens, "corpus_tokens": self.corpus_tokens,
+              "content_tokens": self.content_tokens, "masked": self.masked}
+    counts.update(("ngram_%d" % n, c) for n, c in self.ngrams.items())
+    for task in linguistic_tags.TASKS:
+      counts.update(("%s_label_%s" % (task, linguistic_tags.id_to_tag(task, i)),
+                     c) for i, c in self.labels[task].items())
+      counts["%s_missing" % task] = self.missing[task]
+    return counts
+
+  @classmethod
+  def from_counters(cls, counts):
+    """The inverse of counters()."""
+    summary = cls()
+    for name in ("documents", "instances", "tokens", "corpus_tokens",
+                 "content_tokens", "masked"):
+      setattr(summary, name, counts.get(name, 0))
+    for name, count in counts.items():
+      if name.startswith("ngram_"):
+        summary.ngrams[int(name[len("ngram_"):])] = count
+      for task in linguistic_tags.TASKS:
+        if name == "%s_missing" % task:
+          summary.missing[task] = count
+        elif name.startswith("%s_label_" % task):
+          tag = name[len("%s_label_" % task):]
+          summary.labels[task][linguistic_tags.tag_to_id(task, tag)] = count
+    return summary
+
+  def report(self):
+    lines = ["Documents: %d" % self.documents,
+             "Instances: %d" % self.instances,
+             "Tokens: %d" % self.tokens,
+             "Masked tokens: %d (%.2f%%)" % (
+                 self.masked, 100.0 * self.masked / max(self.tokens, 1)),
+             "Corpus tokens in the records: %d of %d (%.2f%%; every "
+             "dupe counted)" % (
+                 self.content_tokens, self.corpus_tokens,
+                 100.0 * self.content_tokens / max(self.corpus_tokens, 1))]
+    total = sum(self.ngrams.values())
+    lines.append("N-gram lengths: " + ", ".join(
+        "%d: %d (%.1f%%)" % (n, self.ngrams[n], 100.0 * self.ngrams[n] /
+                             max(total, 1)) for n in sorted(self.ngrams)))
+    for task in linguistic_tags.TASKS:
+      counts = self.labels[task]
+      top = ", ".join("%s %d" % (linguistic_tags.id_to_tag(task, i), c)
+                      for i, c in counts.most_common(8))
+      lines.append("%s labels: %s; missing %d (%.2f%% of masked)" % (
+          task.upper(), top, self.missing[task],
+          100.0 * self.missing[task] / max(self.masked, 1)))
+    return "\n".join(lines)
+
+
+def describe_instance(instance):
+  """A human-readable dump of an instance with the tags of masked tokens."""
+  lines = ["tokens: " + " ".join(instance.tokens),
+           "segment_ids: " + " ".join(str(s) for s in instance.segment_ids)]
+  for position, label, tags in zip(instance.masked_positions,
+                                   instance.masked_labels, instance.tags):
+    names = [linguistic_tags.id_to_tag(task, t) if t is not None else "-"
+             for task, t in zip(linguistic_tags.TASKS, tags)]
+    lines.append("  %3d %s -> %s  POS=%s NER=%s DEP=%s" % (
+        position, instance.tokens[position], label, names[0], names[1],
+        names[2]))
+  return "\n".join(lines) + "\n"
+
+
+class InstanceMaker(object):
+  """Turns documents into instances; one per worker process."""
+
+  def __init__(self, vocab_file, do_lower_case, max_seq_length,
+               max_predictions_per_seq, masked_lm_prob, short_seq_prob,
+               max_ngram, dupe_factor, random_seed, keep_instances=0,
+               fast_tokenizer=True):
+    self.tokenizer = tokenization.full_tokenizer(vocab_file, do_lower_case,
+                                                 fast_tokenizer)
+    # Random replacements come from real words, not [PAD]/[CLS]/[unused].
+    self.vocab_words = [w for w in self.tokenizer.vocab
+                        if w not in SPECIAL_TOKENS and
+                        not w.startswith("[unused")]
+    self.max_seq_length = max_seq_length
+    self.max_predictions_per_seq = max_predictions_per_seq
+    self.masked_lm_prob = masked_lm_prob
+    self.short_seq_prob = short_seq_prob
+    self.max_ngram = max_ngram
+    self.dupe_factor = dupe_factor
+    self.random_seed = random_seed
+    self.keep_instances = keep_instances
+
+  def document(self, where, line):
+    """A tagged JSON line -> its TokenizedDocument."""
+    parsed = parse_document(line, where)
+    pieces = self.tokenizer.tokenize_batch_with_offsets(
+        [text for text, _, _ in parsed.sentences])
+    return TokenizedDocument(document_key(parsed.source, where), [
+        tokenize_sentence(text, words, ids, self.tokenizer,
+                          "%s: sentence %d" % (where, number), tokens)
+        for number, ((text, words, ids), tokens) in enumerate(
+            zip(parsed.sentences, pieces), 1)])
+
+  def instances(self, document):
+    """A TokenizedDocument -> its instances, `dupe_factor` times over, with
+    masks drawn from --random_seed and the document's key."""
+    result = []
+    for dupe in range(self.dupe_factor):
+      rng = random.Random("%d-%s-%d" % (self.random_seed, document.key, dupe))
+      result.extend(create_instances_from_document(
+          document.sentences, self.max_seq_length, self.short_seq_prob,
+          self.masked_lm_prob, self.max_predictions_per_seq, self.max_ngram,
+          self.vocab_words, rng))
+    return result
+
+  def __call__(self, item):
+    """(where, line) of a tagged document -> its DocumentRecords.
+
+    Workers serialize the records themselves so that the writing process
+    only writes; the first `keep_instances` instances come back for
+    --dump_examples.
+    """
+    where, line = item
+    serialized, summary = [], Summary()
+    summary.documents = 1
+    document = self.document(where, line)
+    summary.corpus_tokens = self.dupe_factor * sum(
+        len(s.tokens) for s in document.sentences)
+    instances = self.instances(document)
+    for instance in instances:
+      values = instance_to_features(instance, self.tokenizer,
+                                    self.max_seq_length,
+                                    self.max_predictions_per_seq)
+      serialized.append(records.serialize_record(
+          values, self.max_seq_length, self.max_predictions_per_seq))
+      summary.add(instance)
+    return DocumentRecords(serialized, summary,
+                           instances[:self.keep_instances])
+
+
+_WORKER_MAKER = None
+
+
+def _init_worker(kwargs):
+  global _WORKER_MAKER
+  _WORKER_MAKER = InstanceMaker(**kwargs)
+
+
+def _run_worker(item):
+  return _WORKER_MAKER(item)
+
+
+def _batches(iterable, size):
+  batch = []
+  for item in iterable:
+    batch.append(item)
+    if len(batch) == size:
+      yield batch
+      batch = []
+  if batch:
+    yield batch
+
+
+def write_pretraining_data(input_files, output_files, maker_kwargs,
+                           num_workers=1, docs_per_batch=256,
+                           dump_examples=0, log=print,
+                           record_writer="auto"):
+  """Streams documents through InstanceMaker(s) into the output files.
+
+  Returns the Summary. Outputs are written through outputs.atomic_path
+  (temporary names, renamed at the end), so a failed or killed run leaves no
+  partial file behind, and a second run writing the same files at once
+  stops. `record_writer`: records.TFRecordWriter's backend.
+  """
+  summary = Summary()
+  maker_kwargs = dict(maker_kwargs, keep_instances=dump_examples)
+  maker = InstanceMaker(**maker_kwargs)
+  with contextlib.ExitStack() as stack:
+    temp_files = [stack.enter_context(outputs.atomic_path(path))
+                  for path in output_files]
+    writers = [stack.enter_context(records.TFRecordWriter(path,
+                                                          record_writer))
+               for path in temp_files]
+    dump = None
+    if dump_examples:
+      dump = stack.enter_context(outputs.atomic_open(
+          output_files[0] + ".examples.txt"))
+    _write_documents(input_files, maker, maker_kwargs, writers, dump,
+                     summary, num_workers, docs_per_batch, dump_examples, log)
+  return summary
+
+
+def _write_documents(input_files, maker, maker_kwargs, writers, dump, summary,
+                     num_workers, docs_per_batch, dump_examples, log):
+  """The loop of write_pretraining_data."""
+  pool = None
+  if num_workers > 1:
+    # "spawn": forking a process that has loaded TensorFlow is unsafe.
+    pool = multiprocessing.get_context("spawn").Pool(
+        num_workers, _init_worker, (maker_kwargs,))
+  start = time.time()
+  documents = read_documents(input_files)
+  try:
+    for batch in _batches(documents, docs_per_batch):
+      if pool is not None:
+        results = pool.map(_run_worker, batch, chunksize=8)
+      else:
+        results = [maker(item) for item in batch]
+      for result in results:
+        for offset, record in enumerate(result.records):
+          number = summary.instances + offset
+          writers[number % len(writers)].write(record)
+          if dump is not None and number < dump_examples:
+            dump.write(u"instance %d\n%s\n" % (
+                number, describe_instance(result.first_instances[offset])))
+        summary.merge(result.summary)
+      log("\r%d documents, %d instances, %.0f s" % (
+          summary.documents, summary.instances, time.time() - start))
+    if not summary.instances:
+      raise DataError("%s: no instance: the input has no document with a "
+                      "sentence to use." % ", ".join(input_files))
+  finally:
+    if pool is not None:
+      pool.terminate()
+
+
