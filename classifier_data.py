@@ -61,7 +61,7 @@ def _table(path, rows, columns, header_names, optional=("label",)):
   rows = iter(rows)
   first = next(rows, None)
   if first is None:
-    raise finetuning.DataError("%s holds no example." % path)
+    raise script_errors.InputError("%s holds no example." % path)
   where, fields = first
   names = [f.strip() for f in fields]
   if all(name in names for field, name in header_names.items()
@@ -77,7 +77,7 @@ def _table(path, rows, columns, header_names, optional=("label",)):
     # Every row has the header's columns (or the layout's): a text holding
     # a tab, or a missing column, would shift or drop a field.
     if len(fields) != width:
-      raise finetuning.DataError(
+      raise script_errors.InputError(
           "%s: %d columns, expected %d (%s)." % (
               where, len(fields), width, ", ".join(
                   field for field, _ in sorted(positions.items(),
@@ -93,9 +93,9 @@ def _json_lines(path):
     try:
       value = json.loads(line)
     except ValueError as e:
-      raise finetuning.DataError("%s: not valid JSON (%s)." % (where, e))
+      raise script_errors.InputError("%s: not valid JSON (%s)." % (where, e))
     if not isinstance(value, dict):
-      raise finetuning.DataError("%s: expected a JSON object." % where)
+      raise script_errors.InputError("%s: expected a JSON object." % where)
     yield where, value
 
 
@@ -108,9 +108,9 @@ def _build(task_labels, items, skip_label=None):
     for field in ("text_a", "text_b"):
       if values.get(field) is not None and not isinstance(values[field],
                                                            str):
-        raise finetuning.DataError("%s: %s is not a string." % (where, field))
+        raise script_errors.InputError("%s: %s is not a string." % (where, field))
     if not (values.get("text_a") or "").strip():
-      raise finetuning.DataError("%s: no text (text_a is empty)." % where)
+      raise script_errors.InputError("%s: no text (text_a is empty)." % where)
     label = values.get("label")
     if label is not None:
       label = str(label).strip()
@@ -118,19 +118,19 @@ def _build(task_labels, items, skip_label=None):
         skipped["label %r (no gold label)" % skip_label] += 1
         continue
       if label not in task_labels:
-        raise finetuning.DataError("%s: unknown label %r (labels: %s)." %
+        raise script_errors.InputError("%s: unknown label %r (labels: %s)." %
                                    (where, label, ", ".join(task_labels)))
     examples.append(Example("%d" % len(examples), values["text_a"],
                             values.get("text_b"), label, where))
   if not examples:
-    raise finetuning.DataError("%s: no usable example up to here." % where)
+    raise script_errors.InputError("%s: no usable example up to here." % where)
   return ReadResult(examples, skipped)
 
 
 def read_xnli(path):
   rows = list(_tsv(path))
   if not rows:
-    raise finetuning.DataError("%s holds no example." % path)
+    raise script_errors.InputError("%s holds no example." % path)
   header = [f.strip() for f in rows[0][1]]
   skipped = collections.Counter()
   if "language" in header:  # Google's multilingual xnli.{dev,test}.tsv
@@ -163,7 +163,7 @@ def read_ocnli(path):
            for where, v in _json_lines(path)]
   for where, values in items:
     if values["text_b"] is None:
-      raise finetuning.DataError("%s: no sentence2." % where)
+      raise script_errors.InputError("%s: no sentence2." % where)
   return _build(NLI_LABELS, items, skip_label="-")
 
 

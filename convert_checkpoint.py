@@ -42,6 +42,7 @@ import collections
 import json
 import os
 import re
+import script_errors
 import shutil
 
 from absl import app
@@ -74,7 +75,7 @@ _HF_TIED = {"cls.predictions.decoder.weight":
 _HF_BUFFERS = ("bert.embeddings.position_ids",)
 
 
-class ConversionError(input_pipeline.InputError):
+class ConversionError(script_errors.InputError):
   """A checkpoint that cannot be converted; the message names the problem."""
 
 
@@ -223,11 +224,10 @@ def read_hf_directory(directory):
     raise ConversionError("%s has no config.json." % directory)
   with open(config_path) as f:
     try:
-      config = bert_config_from_hf(json.load(f), config_path)
+      values = json.load(f)
     except ValueError as e:
-      if isinstance(e, (ConversionError, modeling.ConfigError)):
-        raise
       raise ConversionError("%s is not valid JSON: %s" % (config_path, e))
+  config = bert_config_from_hf(values, config_path)
   weights_path = os.path.join(directory, WEIGHTS_FILE)
   if not os.path.isfile(weights_path):
     weights_path = os.path.join(directory, TORCH_WEIGHTS_FILE)
@@ -470,7 +470,8 @@ def convert():
 
 
 def main(_):
-  input_pipeline.run_reporting_errors(convert, "convert_checkpoint.py")
+  script_errors.run_reporting_errors(convert, "convert_checkpoint.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 if __name__ == "__main__":

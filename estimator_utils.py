@@ -20,8 +20,8 @@ import re
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import input_pipeline
 import outputs
+import script_errors
 
 RunSettings = collections.namedtuple("RunSettings", [
     "output_dir",
@@ -217,23 +217,23 @@ class EstimatorRunner(object):
 def resolve_checkpoint(path, what="--init_checkpoint"):
   """The checkpoint prefix for a prefix or a directory holding checkpoints.
 
-  Raises input_pipeline.InputError naming `what` when there is none.
+  Raises script_errors.InputError naming `what` when there is none.
   """
   if not path:
-    raise input_pipeline.InputError("%s: no checkpoint given." % what)
+    raise script_errors.InputError("%s: no checkpoint given." % what)
   if tf.gfile.IsDirectory(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "%s: directory %s holds no checkpoint." % (what, path))
     return latest
   if not tf.gfile.Exists(path + ".index"):
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "%s: %s is not a checkpoint (no %s.index)." % (what, path, path))
   try:
     tf.train.list_variables(path)
   except tf.errors.OpError as e:
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "%s: %s is not a readable checkpoint (truncated or corrupt?): %s" %
         (what, path, e.message.strip().splitlines()[0]))
   return path
@@ -258,7 +258,7 @@ def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
   if not config_file:
     config_file = os.path.join(directory, "bert_config.json")
     if not tf.gfile.Exists(config_file):
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "Give --bert_config_file: there is no bert_config.json beside %s." %
           checkpoint)
   if not vocab_file:
@@ -267,7 +267,7 @@ def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
       vocab_file = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "configs", "vocab.txt")
   if not tf.gfile.Exists(vocab_file):
-    raise input_pipeline.InputError("Vocabulary %s does not exist." %
+    raise script_errors.InputError("Vocabulary %s does not exist." %
                                     vocab_file)
   return config_file, vocab_file
 
@@ -293,13 +293,13 @@ def predict_scaffold_fn(checkpoint, hint=""):
     missing = [v for v in variables if v.op.name not in shapes]
     for variable in missing:
       if variable.op.name != "global_step":
-        raise input_pipeline.InputError(
+        raise script_errors.InputError(
             "%s lacks the variable %s that the model needs%s." %
             (checkpoint, variable.op.name, hint))
     for variable in restore:
       want = variable.shape.as_list()
       if list(shapes[variable.op.name]) != want:
-        raise input_pipeline.InputError(
+        raise script_errors.InputError(
             "%s holds %s with shape %s, the model (its config) needs %s%s." %
             (checkpoint, variable.op.name, list(shapes[variable.op.name]),
              want, hint))
@@ -361,11 +361,11 @@ def init_from_checkpoint(init_checkpoint, use_tpu, new_by_design=(),
       new.append(name)
       continue
     if have is None:
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "--init_checkpoint %s lacks %s (shape %s) that the model needs: "
           "is it a checkpoint of this model (--bert_config_file, "
           "--linguistic_tasks)?" % (init_checkpoint, name, want))
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "--init_checkpoint %s holds %s with shape %s, the model needs %s: "
         "give the config the checkpoint was trained with." % (
             init_checkpoint, name, have, want))

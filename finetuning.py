@@ -41,10 +41,6 @@ import script_errors
 LEARNING_RATES = {"small": 5e-5, "base": 3e-5, "large": 2e-5}
 
 
-class DataError(input_pipeline.InputError):
-  """A bad fine-tuning data file or line; the message names it."""
-
-
 # ----------------------------------------------------------------------------
 # Metrics.
 
@@ -165,7 +161,7 @@ def write_records(path, rows):
   rows = iter(rows)
   first = next(rows, None)
   if first is None:
-    raise DataError("No examples to write to %s." % path)
+    raise script_errors.InputError("No examples to write to %s." % path)
   schema = {name: input_pipeline.FeatureSpec(tf.int64, len(values))
             for name, values in first.items()}
   with outputs.atomic_path(path) as temp:
@@ -427,7 +423,7 @@ class Runner(object):
     self.bert_config = modeling.BertConfig.from_json_file(
         flag_values.bert_config_file)
     if flag_values.max_seq_length > self.bert_config.max_position_embeddings:
-      raise DataError(
+      raise script_errors.InputError(
           "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
           (flag_values.max_seq_length,
            self.bert_config.max_position_embeddings,
@@ -469,7 +465,7 @@ class Runner(object):
     several `keys` a tuple of arrays."""
     checkpoint = tf.train.latest_checkpoint(self.flags.output_dir)
     if not checkpoint:
-      raise DataError("%s holds no fine-tuned checkpoint: run --do_train "
+      raise script_errors.InputError("%s holds no fine-tuned checkpoint: run --do_train "
                       "first (with the same --output_dir)." %
                       self.flags.output_dir)
     # A pre-training (or another task's) checkpoint has no such layer.
@@ -478,7 +474,7 @@ class Runner(object):
     want = [self.num_labels, self.bert_config.hidden_size]
     have = dict(tf.train.list_variables(checkpoint)).get(name)
     if have is None or list(have) != want:
-      raise DataError(
+      raise script_errors.InputError(
           "%s has no output layer fine-tuned for this task (%s of shape %s; "
           "it has %s): fine-tune with --do_train first." % (
               checkpoint, name, want, list(have) if have else "none"))
@@ -492,6 +488,6 @@ class Runner(object):
         probabilities[index] = values[0] if len(keys) == 1 else values
     missing = [i for i, p in enumerate(probabilities) if p is None]
     if missing:
-      raise DataError("Prediction returned no result for example %d." %
+      raise script_errors.InputError("Prediction returned no result for example %d." %
                       missing[0])
     return probabilities

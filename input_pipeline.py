@@ -20,11 +20,6 @@ import tensorflow.compat.v1 as tf
 import script_errors
 
 
-# The one error hierarchy, and globbing, live in the TensorFlow-free
-# script_errors; they are re-exported here for the TensorFlow scripts.
-InputError = script_errors.InputError
-expand_input_files = script_errors.expand_input_files
-
 # What TensorFlow's file-system errors say when the disk, not the program, is
 # at fault: a full or read-only output directory, one not writable by us, or
 # a path through a file.
@@ -45,29 +40,23 @@ def file_system_problem(error):
   return message.splitlines()[0] if message else None
 
 
-def run_reporting_errors(run, script, extra_errors=()):
-  """script_errors.run_reporting_errors for the TensorFlow scripts: the
-  file-system errors TensorFlow raises (a full or unwritable --output_dir,
-  mid-run too) end the script with the same one line."""
-
-  def run_naming_file_system_errors():
-    try:
-      return run()
-    except tf.errors.OpError as e:
-      problem = file_system_problem(e)
-      if problem is not None:
-        raise InputError(problem)
-      first_line = (e.message.strip().splitlines() or [""])[0]
-      if "Restore" in e.message:  # a truncated or corrupt checkpoint
-        raise InputError("the checkpoint cannot be read whole (truncated or "
-                         "corrupt?): %s" % first_line)
-      if isinstance(e, tf.errors.DataLossError):
-        raise InputError("a file cannot be read whole (truncated or "
-                         "corrupt?): %s" % first_line)
-      raise
-
-  return script_errors.run_reporting_errors(run_naming_file_system_errors,
-                                            script, extra_errors)
+def tensorflow_problem(error):
+  """The message of a TensorFlow error that is bad input, not a bug (the
+  `translate` of script_errors.run_reporting_errors for the TensorFlow
+  scripts): a full or unwritable --output_dir (mid-run too), or a truncated
+  or corrupt checkpoint or file; else None."""
+  if not isinstance(error, tf.errors.OpError):
+    return None
+  problem = file_system_problem(error)
+  if problem is not None:
+    return problem
+  first_line = (error.message.strip().splitlines() or [""])[0]
+  if "Restore" in error.message:
+    return ("the checkpoint cannot be read whole (truncated or corrupt?): %s"
+            % first_line)
+  if isinstance(error, tf.errors.DataLossError):
+    return "a file cannot be read whole (truncated or corrupt?): %s" % first_line
+  return None
 
 
 # A feature of a record: its dtype and length.
@@ -87,7 +76,7 @@ def _check_record(where, features, required, optional, value_ranges):
   for name, spec in list(required.items()) + list(optional.items()):
     if name not in features:
       if name in required:
-        raise InputError(
+        raise script_errors.InputError(
             "%s lacks feature %r (has: %s). Was it written by "
             "create_pretraining_data.py for these flags?" %
             (where, name, ", ".join(sorted(features))))
@@ -95,10 +84,10 @@ def _check_record(where, features, required, optional, value_ranges):
     kind, values = _feature_values(features[name])
     want_kind = "float_list" if spec.dtype == tf.float32 else "int64_list"
     if kind != want_kind:
-      raise InputError("%s feature %r is %s, expected %s." %
+      raise script_errors.InputError("%s feature %r is %s, expected %s." %
                        (where, name, kind, want_kind))
     if len(values) != spec.length:
-      raise InputError(
+      raise script_errors.InputError(
           "%s feature %r has length %d but the flags expect %d "
           "(check --max_seq_length and --max_predictions_per_seq against "
           "the flags the data was made with)." %
@@ -107,7 +96,7 @@ def _check_record(where, features, required, optional, value_ranges):
       low, high = value_ranges[name]
       for value in values:
         if not low <= value < high:
-          raise InputError("%s feature %r holds %d, outside [%d, %d)." %
+          raise script_errors.InputError("%s feature %r holds %d, outside [%d, %d)." %
                            (where, name, value, low, high))
     if name in optional:
       present.append(name)
@@ -155,18 +144,18 @@ def check_input_files(input_files, required, optional=None,
         if not all_records:
           break
     except tf.errors.OpError as e:
-      raise InputError("%s: record %d: not a readable TFRecord (truncated "
+      raise script_errors.InputError("%s: record %d: not a readable TFRecord (truncated "
                        "or corrupt?): %s" % (path, number + 1, e.message))
     if not number:
       tf.logging.warning("Input file %s holds no record.", path)
   if not checked:
     # Training would wait forever for a first record.
-    raise InputError("None of the %d input files holds a record: %s." %
+    raise script_errors.InputError("None of the %d input files holds a record: %s." %
                      (len(input_files), ", ".join(input_files)))
   for name, paths in present_in.items():
     if len(paths) != len(checked):
       missing = sorted(set(checked) - set(paths))
-      raise InputError("Feature %r is in %s but not in %s: mix no files of "
+      raise script_errors.InputError("Feature %r is in %s but not in %s: mix no files of "
                        "different formats." % (name, paths[0], missing[0]))
   return sorted(present_in)
 

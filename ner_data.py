@@ -56,15 +56,15 @@ def read_sentences(path, require_tags=True):
       if not require_tags and len(fields) == 1 and fields[0]:
         fields = [fields[0], "O"]
       else:
-        raise finetuning.DataError(
+        raise script_errors.InputError(
             "%s: expected a character and its tag separated by one space or "
             "tab, got %r." % (where, line))
     char, tag = fields[0], fields[1].strip()
     if len(char) != 1:
-      raise finetuning.DataError("%s: %r is not one character." %
+      raise script_errors.InputError("%s: %r is not one character." %
                                  (where, char))
     if tag not in LABELS:
-      raise finetuning.DataError("%s: unknown tag %r (tags: %s)." %
+      raise script_errors.InputError("%s: unknown tag %r (tags: %s)." %
                                  (where, tag, " ".join(LABELS)))
     if not chars:
       start = where
@@ -73,7 +73,7 @@ def read_sentences(path, require_tags=True):
     tags.append(tag)
   flush()
   if not sentences:
-    raise finetuning.DataError("%s holds no sentence." % path)
+    raise script_errors.InputError("%s holds no sentence." % path)
   return sentences
 
 

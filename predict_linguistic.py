@@ -190,12 +190,12 @@ def text_words(text, tokenizer, mask_words, where):
     inside = [i for i, w in enumerate(words)
               if w.start < end and start < w.end]
     if not inside:
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "%s: the word %r to mask has no token." % (where, text[start:end]))
     first, last = inside[0], inside[-1]
     if words[first].start < start or words[last].end > end or any(
         words[i].masked for i in inside):
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "%s: the word %r to mask cuts a token (%r); mask whole tokens." %
           (where, text[start:end],
            [t for i in inside for t in words[i].tokens]))
@@ -203,10 +203,10 @@ def text_words(text, tokenizer, mask_words, where):
     words[first:last + 1] = [Word(tokens, start, end, True, NO_GOLD)]
   if not any(word.masked for word in words):
     if mask_words:
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "%s: nothing to predict: none of the --mask words (%s) occurs in "
           "the text, and it has no [MASK]." % (where, ",".join(mask_words)))
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "%s: nothing to predict: write [MASK] in the text or give --mask." %
         where)
   return words
@@ -253,7 +253,7 @@ def build_inputs(source, text, sentences, max_seq_length):
     current, length = [], 0
     for word in words:
       if len(word.tokens) > limit:
-        raise input_pipeline.InputError(
+        raise script_errors.InputError(
             "%s: the word %r has %d tokens, more than --max_seq_length "
             "allows." % (source, text[word.start:word.end], len(word.tokens)))
       if length + len(word.tokens) > limit:
@@ -310,7 +310,7 @@ def read_text_inputs(texts, tokenizer, mask_words, max_seq_length):
     inputs.extend(build_inputs(source, text, [words], max_seq_length))
   for word in mask_words or []:
     if not any(word in text for _, text in texts):
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "--mask: the word %r is in none of the %d texts." %
           (word, len(texts)))
   return inputs
@@ -321,7 +321,7 @@ def read_text_file(path):
   texts = [("%s:%d" % (path, number), line.strip())
            for number, line in script_errors.read_lines(path) if line.strip()]
   if not texts:
-    raise input_pipeline.InputError("%s holds no text." % path)
+    raise script_errors.InputError("%s holds no text." % path)
   return texts
 
 
@@ -520,14 +520,14 @@ def run():
       checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)
   if FLAGS.max_seq_length > config.max_position_embeddings:
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
         (FLAGS.max_seq_length, config.max_position_embeddings, config_file))
   tokenizer = tokenization.FullTokenizer(vocab_file, FLAGS.do_lower_case)
   inv_vocab = {index: token for token, index in tokenizer.vocab.items()}
   names = {name for name, _ in tf.train.list_variables(checkpoint)}
   if "cls/predictions/transform/dense/kernel" not in names:
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "%s has no MLM head (cls/predictions/transform): it is an encoder "
         "only, and there is nothing to predict with." % checkpoint)
   tasks = lert_model.tasks_in_checkpoint(checkpoint)
@@ -537,7 +537,7 @@ def run():
 
   if FLAGS.tagged_file:
     inputs = read_tagged_inputs(
-        input_pipeline.expand_input_files(FLAGS.tagged_file), tokenizer,
+        script_errors.expand_input_files(FLAGS.tagged_file), tokenizer,
         FLAGS.mask_fraction, FLAGS.random_seed, FLAGS.max_seq_length)
   else:
     texts = ([("--text %d" % (i + 1), t) for i, t in enumerate(FLAGS.text)]
@@ -547,7 +547,7 @@ def run():
   if FLAGS.max_inputs is not None:
     inputs = inputs[:FLAGS.max_inputs]
   if not inputs:
-    raise input_pipeline.InputError("The input has nothing to predict.")
+    raise script_errors.InputError("The input has nothing to predict.")
 
   # The Estimator only reads: its directory is the checkpoint's.
   settings = estimator_utils.run_settings_from_flags(
@@ -581,9 +581,8 @@ def run():
 
 def main(_):
   tf.logging.set_verbosity(tf.logging.ERROR)
-  input_pipeline.run_reporting_errors(
-      run, "predict_linguistic.py",
-      extra_errors=(pretraining_data.DataError,))
+  script_errors.run_reporting_errors(run, "predict_linguistic.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ class MakeRecords(beam.DoFn):
   def process(self, item):
     try:
       result = self.maker(item)
-    except pretraining_data.DataError as e:
+    except script_errors.InputError as e:
       if self.on_error != "skip":
         raise
       yield dead_letter(item[0], "records", str(e))
@@ -426,30 +426,21 @@ def _write_summary(settings, summary, others, log):
   return summary, others
 
 
-def _one_line(error):
-  """The message of our own error inside what a runner raises, if any."""
-  text = str(error)
-  found = re.search(r"(?:InputError|DataError): ([^\n]*)", text)
+def worker_input_error(error):
+  """The message of an InputError a worker raised, inside the error the
+  runner raises in its place (the `translate` of
+  script_errors.run_reporting_errors); None for any other error."""
+  found = re.search(r"InputError: ([^\n]*)", str(error))
   if found:
     return re.sub(r" \[while running .*$", "", found.group(1)).strip()
-  return text if isinstance(error, script_errors.InputError) else None
+  return None
 
 
 def main(argv):
   pretraining_data.warn_if_predictions_cap_the_masked_share()
-
-  def prepare():
-    settings = settings_from_flags()
-    try:
-      return run(settings, argv[1:], overwrite=FLAGS.overwrite)
-    except Exception as e:  # pylint: disable=broad-except
-      message = _one_line(e)
-      if message is None:
-        raise
-      raise script_errors.InputError(message)
-
-  script_errors.run_reporting_errors(prepare,
-                                     "prepare_pretraining_data_beam.py")
+  script_errors.run_reporting_errors(
+      lambda: run(settings_from_flags(), argv[1:], overwrite=FLAGS.overwrite),
+      "prepare_pretraining_data_beam.py", worker_input_error)
 
 
 def parse_flags(argv):

@@ -122,10 +122,6 @@ NGRAM_PROBS = (0.4, 0.3, 0.2, 0.1)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-class DataError(script_errors.InputError):
-  """A bad input line; the message names the file and line."""
-
-
 # One tokenized sentence: WordPiece tokens, the index of each token's word,
 # and each token's (POS, NER, DEP) tag ids, its word's (None = missing).
 TokenizedSentence = collections.namedtuple(
@@ -164,27 +160,27 @@ def parse_document(line, where):
 
   Returns a ParsedDocument: its `source` (the raw corpus's "file:line" that
   the tagger records, or None) and its sentences as (text, words, tag ids).
-  Raises DataError naming `where` (file:line) on any problem.
+  Raises script_errors.InputError naming `where` (file:line) on any problem.
   """
   try:
     document = json.loads(line)
   except ValueError as e:
-    raise DataError("%s: not valid JSON (%s)." % (where, e))
+    raise script_errors.InputError("%s: not valid JSON (%s)." % (where, e))
   if not isinstance(document, dict) or not isinstance(
       document.get("sentences"), list):
-    raise DataError("%s: expected an object with a 'sentences' list." % where)
+    raise script_errors.InputError("%s: expected an object with a 'sentences' list." % where)
   sentences = []
   for number, sentence in enumerate(document["sentences"], 1):
     here = "%s: sentence %d" % (where, number)
     if not isinstance(sentence, dict):
-      raise DataError("%s is not an object." % here)
+      raise script_errors.InputError("%s is not an object." % here)
     for key in ("words", "pos", "ner", "dep_head", "dep_label"):
       if not isinstance(sentence.get(key), list):
-        raise DataError("%s lacks the list %r." % (here, key))
+        raise script_errors.InputError("%s lacks the list %r." % (here, key))
     num_words = len(sentence["words"])
     for key in ("pos", "ner", "dep_head", "dep_label"):
       if len(sentence[key]) != num_words:
-        raise DataError("%s: %d words but %d %s entries." %
+        raise script_errors.InputError("%s: %d words but %d %s entries." %
                         (here, num_words, len(sentence[key]), key))
     ids = {}
     for task, key in (("pos", "pos"), ("ner", "ner"), ("dep", "dep_label")):
@@ -194,12 +190,12 @@ def parse_document(line, where):
       except (KeyError, TypeError):
         word, tag = [(w, t) for w, t in zip(sentence["words"], sentence[key])
                      if isinstance(t, (list, dict)) or t not in index][0]
-        raise DataError("%s: unknown %s tag %r (word %r); the tags are "
+        raise script_errors.InputError("%s: unknown %s tag %r (word %r); the tags are "
                         "those of SPEC §1, null for a missing label." %
                         (here, task.upper(), tag, word))
     for head in sentence["dep_head"]:
       if not isinstance(head, int) or not 0 <= head <= num_words:
-        raise DataError("%s: dep_head %r is not in 0..%d." %
+        raise script_errors.InputError("%s: dep_head %r is not in 0..%d." %
                         (here, head, num_words))
     text = sentence.get("text")
     if text is None:
@@ -249,7 +245,7 @@ def word_char_spans(text, words, where):
     else:
       start = text.find(word, cursor)
     if start < 0 or (start > cursor and text[cursor:start].strip()):
-      raise DataError("%s: word %r is not found in the sentence text after "
+      raise script_errors.InputError("%s: word %r is not found in the sentence text after "
                       "offset %d." % (where, word, cursor))
     spans.append((start, start + len(word)))
     cursor = start + len(word)
@@ -272,7 +268,7 @@ def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
   word_ids = [word_of_char[start] for _, start, _ in pieces]
   if -1 in word_ids:
     token, start, _ = pieces[word_ids.index(-1)]
-    raise DataError("%s: token %r at offset %d lies outside every word." %
+    raise script_errors.InputError("%s: token %r at offset %d lies outside every word." %
                     (where, token, start))
   # Each token's (POS, NER, DEP) ids: its word's.
   word_tags = list(zip(tag_ids["pos"], tag_ids["ner"], tag_ids["dep"]))
@@ -785,7 +781,7 @@ def _write_documents(input_files, maker, maker_kwargs, writers, dump, summary,
       log("\r%d documents, %d instances, %.0f s" % (
           summary.documents, summary.instances, time.time() - start))
     if not summary.instances:
-      raise DataError("%s: no instance: the input has no document with a "
+      raise script_errors.InputError("%s: no instance: the input has no document with a "
                       "sentence to use." % ", ".join(input_files))
   finally:
     if pool is not None:

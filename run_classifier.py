@@ -34,6 +34,7 @@ import estimator_utils
 import finetuning
 import input_pipeline
 import outputs
+import script_errors
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -66,7 +67,7 @@ def records(task, examples, tokenizer, max_seq_length, name, require_labels):
   rows = []
   for index, example in enumerate(examples):
     if require_labels and example.label is None:
-      raise finetuning.DataError("%s: no label." % example.source)
+      raise script_errors.InputError("%s: no label." % example.source)
     row, cut = classifier_data.example_features(example, index, label_map,
                                                 tokenizer, max_seq_length)
     truncated.append(cut)
@@ -158,7 +159,8 @@ def run_in_output_directory():
 def main(_):
   tf.logging.set_verbosity(tf.logging.INFO)
   tf.get_logger().propagate = False
-  input_pipeline.run_reporting_errors(run, "run_classifier.py")
+  script_errors.run_reporting_errors(run, "run_classifier.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import estimator_utils
 import finetuning
 import input_pipeline
 import ner_data
+import script_errors
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -121,7 +122,8 @@ def run_in_output_directory():
 def main(_):
   tf.logging.set_verbosity(tf.logging.INFO)
   tf.get_logger().propagate = False
-  input_pipeline.run_reporting_errors(run, "run_ner.py")
+  script_errors.run_reporting_errors(run, "run_ner.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 if __name__ == "__main__":

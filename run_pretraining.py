@@ -235,8 +235,8 @@ def main(_):
   # TensorFlow's logger prints each line itself; absl's root handler would
   # print it a second time.
   tf.get_logger().propagate = False
-  input_pipeline.run_reporting_errors(run_explaining_data_errors,
-                                      "run_pretraining.py")
+  script_errors.run_reporting_errors(run_explaining_data_errors, "run_pretraining.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 def run_explaining_data_errors():
@@ -245,8 +245,8 @@ def run_explaining_data_errors():
   try:
     run()
   except tf.errors.DataLossError as e:
-    files = input_pipeline.expand_input_files(FLAGS.input_file)
-    raise input_pipeline.InputError(
+    files = script_errors.expand_input_files(FLAGS.input_file)
+    raise script_errors.InputError(
         input_pipeline.find_unreadable_record(files) or
         "a record could not be read: %s" % e.message)
   except tf.errors.InvalidArgumentError as e:
@@ -254,7 +254,7 @@ def run_explaining_data_errors():
       raise
     detail = [line for line in e.message.splitlines()
               if lert_model.OUT_OF_RANGE in line][0]
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "a record of --input_file %s; run with --check_records to name the "
         "file and record." % detail.strip())
 
@@ -269,7 +269,7 @@ def check_output_dir_checkpoint(bert_config, tasks):
   for parameter in lert_model.parameter_table(bert_config, tasks):
     shape = saved.get(parameter.tf_name)
     if shape is not None and list(shape) != list(parameter.shape):
-      raise input_pipeline.InputError(
+      raise script_errors.InputError(
           "%s: variable %s has shape %s, but --bert_config_file %s gives %s: "
           "the checkpoint is of another model (use another --output_dir, or "
           "the config it was trained with)." % (
@@ -284,7 +284,7 @@ def prediction_checkpoint(tasks):
       "--do_predict (a checkpoint in --output_dir or --init_checkpoint)")
   missing = set(tasks) - set(lert_model.tasks_in_checkpoint(checkpoint))
   if missing:
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "%s has no %s head: predict with --linguistic_tasks=%s." % (
             checkpoint, "/".join(sorted(missing)).upper(),
             ",".join(lert_model.tasks_in_checkpoint(checkpoint))))
@@ -322,7 +322,7 @@ def run():
   """Trains, evaluates and/or predicts as the flags say."""
   bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
   if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise input_pipeline.InputError(
+    raise script_errors.InputError(
         "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings,
          FLAGS.bert_config_file))
@@ -331,7 +331,7 @@ def run():
       FLAGS.num_train_steps, FLAGS.lip_order,
       {"pos": FLAGS.pos_end_step, "ner": FLAGS.ner_end_step,
        "dep": FLAGS.dep_end_step})
-  input_files = input_pipeline.expand_input_files(FLAGS.input_file)
+  input_files = script_errors.expand_input_files(FLAGS.input_file)
   if tf.gfile.IsDirectory(FLAGS.output_dir):
     check_output_dir_checkpoint(bert_config, tasks)
   with output_directory(bert_config, input_files):

@@ -205,7 +205,8 @@ def run_in_output_directory():
 def main(_):
   tf.logging.set_verbosity(tf.logging.INFO)
   tf.get_logger().propagate = False
-  input_pipeline.run_reporting_errors(run, "run_squad.py")
+  script_errors.run_reporting_errors(run, "run_squad.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ import unicodedata
 import zlib
 
 
-class InputError(ValueError):
-  """Bad input: a file or line that cannot be used; the message names it."""
+class InputError(Exception):
+  """Bad input: a file, a line, a flag value, a config or a checkpoint that
+  cannot be used; the message names it. The one error class of every
+  script's input problems (modeling.ConfigError and
+  convert_checkpoint.ConversionError name two kinds of it)."""
 
 
 # A bad input line left out where skipping is the documented behaviour: its
@@ -32,15 +35,25 @@ class InputError(ValueError):
 SkippedLine = collections.namedtuple("SkippedLine", ["path", "line", "problem"])
 
 
-def run_reporting_errors(run, script, extra_errors=()):
-  """Calls run(); bad input (InputError and its subclasses such as a model
-  config error, a file that cannot be read or written, or `extra_errors`)
-  ends the script with the one line `script: error: message` and exit
-  status 1."""
+def run_reporting_errors(run, script, translate=None):
+  """Calls run(); bad input (InputError and its subclasses, a file that
+  cannot be read or written) ends the script with the one line
+  `script: error: message` and exit status 1.
+
+  `translate(error)` names bad input among other errors (TensorFlow's
+  file-system errors, input_pipeline.tensorflow_problem; a Beam worker's
+  error, in the Beam script): it returns the message, or None for an error
+  that is a bug (raised as it is).
+  """
   try:
     return run()
-  except (InputError, EnvironmentError) + tuple(extra_errors) as e:
+  except (InputError, EnvironmentError) as e:
     raise SystemExit("%s: error: %s" % (script, e))
+  except Exception as e:  # pylint: disable=broad-except
+    message = translate(e) if translate else None
+    if message is None:
+      raise
+    raise SystemExit("%s: error: %s" % (script, message))
 
 
 def require_at_least_one(names, flag_values):

@@ -27,6 +27,7 @@ import json
 import numpy as np
 
 import finetuning
+import script_errors
 
 # A question: its id and text, the context, its answers' texts, and the
 # (start, end) character span of its first usable answer, or None.
@@ -50,9 +51,9 @@ def read_questions(path):
     with io.open(path, encoding="utf-8-sig") as f:
       data = json.load(f)
   except (IOError, OSError) as e:
-    raise finetuning.DataError("%s: %s" % (path, e))
+    raise script_errors.InputError("%s: %s" % (path, e))
   except ValueError as e:
-    raise finetuning.DataError("%s is not valid JSON: %s" % (path, e))
+    raise script_errors.InputError("%s is not valid JSON: %s" % (path, e))
   counts = collections.Counter()
   questions = []
   seen = {}  # question id -> where
@@ -69,7 +70,7 @@ def read_questions(path):
           counts["questions"] += 1
           counts["answers"] += len(answers)
           if qa["id"] in seen:
-            raise finetuning.DataError("%s: the id is also the id of %s." %
+            raise script_errors.InputError("%s: the id is also the id of %s." %
                                        (where, seen[qa["id"]]))
           seen[qa["id"]] = where
           span = None
@@ -87,10 +88,10 @@ def read_questions(path):
                                     [text for text, _ in answers], span,
                                     where))
   except (KeyError, TypeError) as e:
-    raise finetuning.DataError("%s is not SQuAD v1-style JSON (%s %s)." %
+    raise script_errors.InputError("%s is not SQuAD v1-style JSON (%s %s)." %
                                (path, type(e).__name__, e))
   if not questions:
-    raise finetuning.DataError("%s holds no question." % path)
+    raise script_errors.InputError("%s holds no question." % path)
   return ReadResult(questions, counts)
 
 

@@ -102,7 +102,7 @@ def test_alignment_tolerates_whitespace_and_dropped_characters(tokenizer):
 
 
 def test_word_not_in_text_is_an_error(tokenizer):
-  with pytest.raises(cpd.DataError, match=u"f.jsonl:3: word '他' is not found"):
+  with pytest.raises(script_errors.InputError, match=u"f.jsonl:3: word '他' is not found"):
     cpd.tokenize_sentence(u"我爱你", [u"我", u"他"], {}, tokenizer,
                           "f.jsonl:3")
 
@@ -299,7 +299,7 @@ def test_bad_input_names_file_and_line(tmp_path, line, message):
           u'"dep_head": [0], "dep_label": ["HED"]}]}')
   with io.open(corpus, "w", encoding="utf-8") as f:
     f.write(good + u"\n" + line + u"\n")
-  with pytest.raises(cpd.DataError) as info:
+  with pytest.raises(script_errors.InputError) as info:
     make_instances(corpus)
   assert message in str(info.value)
 

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import re
+import script_errors
 import subprocess
 import sys
 
@@ -13,7 +14,6 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import pretraining_data
-import input_pipeline
 import lert_model
 import linguistic_tags
 import predict_linguistic
@@ -277,17 +277,17 @@ def test_literal_mask_tokens_and_input_errors(tokenizer):
   assert [(w.tokens, w.masked) for w in words] == [
       ([u"我"], False), (["[MASK]"], True), (["[MASK]"], True),
       ([u"了"], False)]
-  with pytest.raises(input_pipeline.InputError, match="nothing to predict"):
+  with pytest.raises(script_errors.InputError, match="nothing to predict"):
     predict_linguistic.text_words(u"我们走了", tokenizer, None, "f.txt:3")
-  with pytest.raises(input_pipeline.InputError, match="cuts a token"):
+  with pytest.raises(script_errors.InputError, match="cuts a token"):
     predict_linguistic.text_words(u"用tensorflow训练", tokenizer, [u"ten"],
                                   "t")
   # --mask was given: the message does not tell to give it.
-  with pytest.raises(input_pipeline.InputError,
+  with pytest.raises(script_errors.InputError,
                      match=r"t: nothing to predict: none of the --mask words "
                      r"\(北京\) occurs in the text, and it has no \[MASK\]"):
     predict_linguistic.text_words(u"上海很大", tokenizer, [u"北京"], "t")
-  with pytest.raises(input_pipeline.InputError,
+  with pytest.raises(script_errors.InputError,
                      match="the word '上海' is in none of the 1 texts"):
     predict_linguistic.read_text_inputs([("t", u"北京很大")], tokenizer,
                                         [u"北京", u"上海"], 64)

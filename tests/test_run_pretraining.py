@@ -2,6 +2,7 @@
 """run_pretraining.py end to end: Estimator runs, resume, checkpoints, errors."""
 
 import os
+import script_errors
 import subprocess
 import sys
 
@@ -173,7 +174,7 @@ def test_init_checkpoint_of_another_shape_is_an_error(tmp_path):
     modeling.BertModel(tiny_config(VOCAB, intermediate_size=48),
                        is_training=False, input_ids=tf.constant([[1, 2]]))
     with pytest.raises(
-        estimator_utils.input_pipeline.InputError,
+        estimator_utils.script_errors.InputError,
         match=r"holds bert/encoder/layer_0/intermediate/dense/kernel with "
         r"shape \[32, 64\], the model needs \[32, 48\]"):
       estimator_utils.init_from_checkpoint(checkpoint, use_tpu=False)
@@ -357,7 +358,8 @@ def test_a_full_disk_mid_run_is_one_line():
   if not os.path.exists("/dev/full"):
     pytest.skip("no /dev/full on this system")
   with pytest.raises(SystemExit) as raised:
-    input_pipeline.run_reporting_errors(writes_to_a_full_disk, "script.py")
+    script_errors.run_reporting_errors(writes_to_a_full_disk, "script.py",
+                                     input_pipeline.tensorflow_problem)
   assert str(raised.value) == (
       "script.py: error: /dev/full; No space left on device")
 
@@ -365,7 +367,8 @@ def test_a_full_disk_mid_run_is_one_line():
     raise tf.errors.InvalidArgumentError(None, None, "Incompatible shapes")
 
   with pytest.raises(tf.errors.InvalidArgumentError):
-    input_pipeline.run_reporting_errors(fails_otherwise, "script.py")
+    script_errors.run_reporting_errors(fails_otherwise, "script.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 def test_check_input_files_errors_name_file_and_feature(tmp_path):
@@ -379,7 +382,7 @@ def test_check_input_files_errors_name_file_and_feature(tmp_path):
   with tf.io.TFRecordWriter(lacking) as writer:
     writer.write(input_pipeline.make_example(
         {"input_ids": [1] * SEQ}).SerializeToString())
-  with pytest.raises(input_pipeline.InputError) as info:
+  with pytest.raises(script_errors.InputError) as info:
     input_pipeline.check_input_files([lacking], required, optional)
   assert lacking in str(info.value) and "input_mask" in str(info.value)
 
@@ -387,19 +390,19 @@ def test_check_input_files_errors_name_file_and_feature(tmp_path):
   values = {name: [0] * spec.length for name, spec in required.items()}
   with tf.io.TFRecordWriter(wrong_type) as writer:
     writer.write(input_pipeline.make_example(values).SerializeToString())
-  with pytest.raises(input_pipeline.InputError,
+  with pytest.raises(script_errors.InputError,
                      match="'masked_lm_weights' is int64_list, expected "
                      "float_list"):
     input_pipeline.check_input_files([wrong_type], required, optional)
 
   no_weights = make_records(tmp_path / "plain", num_files=1,
                             missing_label_rate=None)[0]
-  with pytest.raises(input_pipeline.InputError, match="mix no files"):
+  with pytest.raises(script_errors.InputError, match="mix no files"):
     input_pipeline.check_input_files([good, no_weights], required, optional)
 
   not_a_record = tmp_path / "text.tfrecord"
   not_a_record.write_text(u"hello, this is not a TFRecord file at all")
-  with pytest.raises(input_pipeline.InputError, match="not a readable"):
+  with pytest.raises(script_errors.InputError, match="not a readable"):
     input_pipeline.check_input_files([str(not_a_record)], required, optional)
 
 
@@ -509,7 +512,7 @@ def test_out_of_range_values_are_named_by_the_record_check(tmp_path, feature,
                                    ["pos", "ner", "dep"])
   # The first record is fine: the quick check passes, the full one names it.
   input_pipeline.check_input_files([path], required, optional, ranges)
-  with pytest.raises(input_pipeline.InputError) as info:
+  with pytest.raises(script_errors.InputError) as info:
     input_pipeline.check_input_files([path], required, optional, ranges,
                                      all_records=True)
   assert str(info.value) == "%s: record 4 feature %r holds %d, outside %s." % (

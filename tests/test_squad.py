@@ -5,6 +5,7 @@ windows and span decoding, and run_squad.py end to end."""
 import io
 import json
 import os
+import script_errors
 import subprocess
 import sys
 
@@ -124,7 +125,7 @@ def test_two_questions_with_one_id_are_an_error(tmp_path):
   """One was scored against the other's answer, without a warning."""
   path = _write_squad(str(tmp_path / "d.json"), u"北京上海",
                       [("q1", u"北京", 0), ("q1", u"上海", 2)])
-  with pytest.raises(squad_data.finetuning.DataError,
+  with pytest.raises(script_errors.InputError,
                      match=r"question q1: the id is also the id of .*"
                      r"question q1"):
     squad_data.read_questions(path)
