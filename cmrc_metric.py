@@ -1,5 +1,5 @@
 # coding=utf-8
-"""The CMRC 2018 metric, as the official evaluator computes it (SPEC §6).
+"""The CMRC 2018 metric, as the official evaluator computes it (docs/spec.md §6).
 
 `cmrc2018_evaluate.py` is its command line; run_squad.py scores with it.
 

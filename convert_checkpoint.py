@@ -245,7 +245,7 @@ def read_hf_directory(directory):
 
 
 def read_heads_file(path):
-  """The linguistic heads, after checking their tag lists against SPEC §1."""
+  """The linguistic heads, after checking their tag lists against docs/spec.md §1."""
   from safetensors import safe_open  # pylint: disable=g-import-not-at-top
   try:
     with safe_open(path, framework="numpy") as f:
@@ -264,7 +264,7 @@ def read_heads_file(path):
       tags = metadata.get(task + "_tags")
     if tags != list(linguistic_tags.TAGS_BY_TASK[task]):
       raise ConversionError(
-          "%s: the %s tags in its metadata %s are not those of SPEC §1 %s." %
+          "%s: the %s tags in its metadata %s are not those of docs/spec.md §1 %s." %
           (path, task.upper(), tags, list(linguistic_tags.TAGS_BY_TASK[task])))
   return heads
 

@@ -3,7 +3,7 @@
 
 Each input line is one document: {"sentences": [{"text", "words", "pos",
 "ner", "dep_head", "dep_label"}, ...]}. For every document this writes
-`--dupe_factor` sets of instances (SPEC §4):
+`--dupe_factor` sets of instances (docs/spec.md §4):
 
   * WordPiece tokens of each sentence, aligned to its LTP words by character
     offsets; every token gets the POS tag, NER tag and DEP label of its word;

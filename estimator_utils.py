@@ -15,11 +15,11 @@ from __future__ import print_function
 import collections
 import json
 import os
-import re
 
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import modeling
 import outputs
 import script_errors
 
@@ -272,12 +272,6 @@ def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
   return config_file, vocab_file
 
 
-def variable_name(variable):
-  """A variable's name as a checkpoint holds it: without ":0" (under
-  MirroredStrategy a replica's `op.name` is "<name>/replica_1")."""
-  return re.sub(r":\d+$", "", variable.name)
-
-
 def predict_scaffold_fn(checkpoint, hint=""):
   """A scaffold_fn that restores a model for prediction from `checkpoint`.
 
@@ -338,7 +332,7 @@ def init_from_checkpoint(init_checkpoint, use_tpu, new_by_design=(),
     WarmStart(scaffold_fn or None, loaded names, new names).
   """
   name_to_variable = collections.OrderedDict(
-      (variable_name(v), v) for v in tf.trainable_variables())
+      (modeling.variable_name(v), v) for v in tf.trainable_variables())
   if not init_checkpoint:
     return WarmStart(None, [], list(name_to_variable))
   init_checkpoint = resolve_checkpoint(init_checkpoint)

@@ -37,10 +37,6 @@ import optimization
 import outputs
 import script_errors
 
-# Learning rate per model size (paper §4.2).
-LEARNING_RATES = {"small": 5e-5, "base": 3e-5, "large": 2e-5}
-
-
 # ----------------------------------------------------------------------------
 # Metrics.
 

@@ -3,11 +3,11 @@
 
 This is the one home of what pre-training, evaluation and prediction share:
 
-* the TFRecord schema of SPEC §4 for TensorFlow readers (`record_schema`;
+* the TFRecord schema of docs/spec.md §4 for TensorFlow readers (`record_schema`;
   the schema itself and its serialization live in the TensorFlow-free
   `records.py`, which `create_pretraining_data.py` writes with);
-* the heads of SPEC §2 at the masked positions (`lert_head_logits`) and
-  their losses (SPEC §3);
+* the heads of docs/spec.md §2 at the masked positions (`lert_head_logits`) and
+  their losses (docs/spec.md §3);
 * the LIP schedule (`lip_end_steps`, `lip_lambdas`);
 * the `TPUEstimator` model_fn (`model_fn_builder`) for TRAIN, EVAL and
   PREDICT, used by `run_pretraining.py` and `predict_linguistic.py`.
@@ -39,7 +39,7 @@ import optimization
 import records
 
 # ----------------------------------------------------------------------------
-# The record schema (SPEC §4).
+# The record schema (docs/spec.md §4).
 
 # The schema lives in the TensorFlow-free records.py (data preparation
 # imports no TensorFlow); these are its names, for the TensorFlow code.
@@ -112,7 +112,7 @@ def range_checks(features, ranges):
 
 
 # ----------------------------------------------------------------------------
-# The LIP schedule (SPEC §3).
+# The LIP schedule (docs/spec.md §3).
 
 # The fraction of the training steps at which the 1st, 2nd and 3rd task of the
 # LIP order reaches full weight (paper §3.3.3).
@@ -161,7 +161,7 @@ def lip_lambdas(global_step, tasks, end_steps, schedule="linear"):
 
 
 # ----------------------------------------------------------------------------
-# Heads and losses (SPEC §2, §3).
+# Heads and losses (docs/spec.md §2, §3).
 
 
 def head_variable_name(task):
@@ -271,7 +271,7 @@ def parameter_table(config, tasks=linguistic_tags.TASKS):
 
 
 def tasks_in_checkpoint(checkpoint):
-  """The linguistic tasks whose head a checkpoint holds, in SPEC order."""
+  """The linguistic tasks whose head a checkpoint holds, in docs/spec.md §1 order."""
   names = {name for name, _ in tf.train.list_variables(checkpoint)}
   return [task for task in linguistic_tags.TASKS
           if head_variable_name(task) + "/kernel" in names]
@@ -294,7 +294,7 @@ def lert_head_logits(bert_config, sequence_output, embedding_table, positions,
 
   Returns a dict: "mlm" -> [batch*num_positions, vocab_size] and each task
   -> [batch*num_positions, number of tags]. The variables are those of
-  SPEC §2, under `cls/predictions`.
+  docs/spec.md §2, under `cls/predictions`.
   """
   hidden = gather_indexes(sequence_output, positions)
   logits = {}
@@ -458,7 +458,7 @@ def masked_position_predictions(prediction, tasks, inv_vocab=None):
   Each dict holds the `position`, the MLM candidates (`mlm_ids`,
   `mlm_tokens` when `inv_vocab` maps ids to tokens, `mlm_probs`, best
   first) and per task `<task>` (the most probable tag's name) and
-  `<task>_probs` (the whole distribution, in the tag order of SPEC §1). Gold
+  `<task>_probs` (the whole distribution, in the tag order of docs/spec.md §1). Gold
   labels, when the record has them, come as `label_id` and `<task>_label`
   (null for a missing label). Padding positions are left out.
   """

@@ -3,7 +3,7 @@
 
 This is the one home of the tag lists: every script imports it. The order of
 each list is part of the checkpoint format (index i of a head's output is the
-i-th entry, SPEC §1), so never reorder them.
+i-th entry, docs/spec.md §1), so never reorder them.
 """
 
 from __future__ import absolute_import
@@ -74,7 +74,7 @@ _INDEX = {task: {tag: i for i, tag in enumerate(tags)}
 def tag_to_id(task, tag):
   """Index of an LTP tag in `task`'s inventory, or None if it has none.
 
-  None means "missing label" (SPEC §4): e.g. LTP 4's DEP `IS` has no index,
+  None means "missing label" (docs/spec.md §4): e.g. LTP 4's DEP `IS` has no index,
   so such a word still counts for MLM but trains no DEP head.
   """
   if task == "pos":

@@ -225,7 +225,7 @@ class TagStats(object):
 
 
 def map_sentence(text, words, pos, entities, dep, stats):
-  """One tagged sentence in the output format, with tags mapped to SPEC §1."""
+  """One tagged sentence in the output format, with tags mapped to docs/spec.md §1."""
   ner = entities_to_bieso(entities, len(words))
   sentence = {"text": text, "words": list(words), "pos": [], "ner": [],
               "dep_head": [int(h) for h in dep["head"]], "dep_label": []}
@@ -483,7 +483,7 @@ def format_summary(summary, elapsed, skipped_lines):
         "%s %d" % (tag, n) for tag, n in counts.most_common())))
   missing = ", ".join("%s %d" % (k, n)
                       for k, n in sorted(summary.missing.items()))
-  lines.append("Missing labels (no SPEC §1 index): %s" % (missing or "none"))
+  lines.append("Missing labels (no docs/spec.md §1 index): %s" % (missing or "none"))
   return "\n".join(lines)
 
 

@@ -260,25 +260,10 @@ def get_activation(activation_string):
   return activations[name]
 
 
-def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
-  """Maps checkpoint variables to the graph's variables of the same name.
-
-  Returns (assignment_map, initialized_variable_names); the map can be passed
-  to `tf.train.init_from_checkpoint`.
-  """
-  name_to_variable = collections.OrderedDict()
-  for var in tvars:
-    name = re.sub(r":\d+$", "", var.name)
-    name_to_variable[name] = var
-  assignment_map = collections.OrderedDict()
-  initialized_variable_names = {}
-  for name, _ in tf.train.list_variables(init_checkpoint):
-    if name not in name_to_variable:
-      continue
-    assignment_map[name] = name
-    initialized_variable_names[name] = 1
-    initialized_variable_names[name + ":0"] = 1
-  return assignment_map, initialized_variable_names
+def variable_name(variable):
+  """A variable's name as a checkpoint holds it: without ":0" (under
+  MirroredStrategy a replica's `op.name` is "<name>/replica_1")."""
+  return re.sub(r":\d+$", "", variable.name)
 
 
 def dropout(input_tensor, dropout_prob):

@@ -20,6 +20,8 @@ import re
 
 import tensorflow.compat.v1 as tf
 
+import modeling
+
 # Weight decay (and LAMB's trust ratio) is not applied to these variables.
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
@@ -171,7 +173,7 @@ def _accumulate(grads, tvars, num_micro_batches):
   mean_grads, ops = [], []
   for grad, var in zip(grads, tvars):
     accumulator = tf.get_variable(
-        _variable_name(var) + "/gradient_accumulator", shape=var.shape,
+        modeling.variable_name(var) + "/gradient_accumulator", shape=var.shape,
         dtype=tf.float32, trainable=False, initializer=tf.zeros_initializer(),
         collections=local)
     total = accumulator + grad
@@ -218,10 +220,6 @@ class DynamicLossScale(object):
                     self.good_steps.assign(new_good))
 
 
-def _variable_name(var):
-  return re.sub(r":\d+$", "", var.name)
-
-
 class AdamWeightDecayOptimizer(tf.train.Optimizer):
   """Adam with decoupled weight decay, as in BERT (no bias correction).
 
@@ -255,7 +253,7 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
     next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
     next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
     update = next_m / (tf.sqrt(next_v) + self.epsilon)
-    excluded = self._is_excluded(_variable_name(var))
+    excluded = self._is_excluded(modeling.variable_name(var))
     if self.weight_decay_rate and not excluded:
       update += self.weight_decay_rate * var
     update = self._scale_update(update, var, excluded)

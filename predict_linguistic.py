@@ -451,7 +451,7 @@ class Accuracy(object):
     return "\n".join(lines)
 
 
-def format_table(item, words, tasks, top_k):
+def format_table(item, words, tasks):
   """The readable terminal block of one input."""
   text = item.text
   marked, cursor = [], 0
@@ -565,7 +565,7 @@ def run():
                                FLAGS.top_k)
       accuracy.add(words)
       if not FLAGS.quiet:
-        print(format_table(item, words, tasks, FLAGS.top_k) + "\n")
+        print(format_table(item, words, tasks) + "\n")
       if writer:
         writer.write(json.dumps(collections.OrderedDict([
             ("source", item.source), ("text", item.text),

@@ -19,7 +19,7 @@ runs on the DirectRunner's in-process engine (FnApiRunner; add
 processes). Outputs under --output_dir:
 
   tagged/tagged-SSSSS-of-NNNNN.jsonl  the tagger's format (raw input only)
-  records/part-SSSSS-of-NNNNN.tfrecord  the records of SPEC §4
+  records/part-SSSSS-of-NNNNN.tfrecord  the records of docs/spec.md §4
   dead_letter/dead_letter-00000-of-00001.jsonl  every skipped line or
       document: {"source": "file:line", "stage": ..., "problem": ...}
   summary.json  create_pretraining_data.py's summary and the tagger's counts

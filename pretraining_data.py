@@ -191,7 +191,7 @@ def parse_document(line, where):
         word, tag = [(w, t) for w, t in zip(sentence["words"], sentence[key])
                      if isinstance(t, (list, dict)) or t not in index][0]
         raise script_errors.InputError("%s: unknown %s tag %r (word %r); the tags are "
-                        "those of SPEC §1, null for a missing label." %
+                        "those of docs/spec.md §1, null for a missing label." %
                         (here, task.upper(), tag, word))
     for head in sentence["dep_head"]:
       if not isinstance(head, int) or not 0 <= head <= num_words:
@@ -389,7 +389,7 @@ def _truncate_pair(a, b, max_num_tokens, rng):
 def create_masked_lm_predictions(tokens, segment_ids, words, tags,
                                  masked_lm_prob, max_predictions_per_seq,
                                  max_ngram, vocab_words, rng):
-  """Chooses whole words and word N-grams to mask (SPEC §4).
+  """Chooses whole words and word N-grams to mask (docs/spec.md §4).
 
   `words[i]` identifies the word of token i (None for [CLS]/[SEP]). An N-gram
   is n consecutive words of one segment. About

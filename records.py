@@ -1,7 +1,7 @@
 # coding=utf-8
 """Pre-training records without TensorFlow: the schema, serialization, files.
 
-This is the one home of the TFRecord schema of SPEC §4 (which features a
+This is the one home of the TFRecord schema of docs/spec.md §4 (which features a
 pre-training record holds, their types and lengths) and of its
 serialization. It imports no TensorFlow, so that data-preparation processes
 (create_pretraining_data.py's workers, Beam workers) do not pay for
@@ -25,7 +25,7 @@ import struct
 
 import linguistic_tags
 
-# The nine features of SPEC §4, in its order; every record carries them.
+# The nine features of docs/spec.md §4, in its order; every record carries them.
 SPEC_FEATURES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
                  "pos_labels", "ner_labels", "dep_labels")
@@ -45,7 +45,7 @@ def record_layout(max_seq_length, max_predictions_per_seq,
                   with_label_weights=True):
   """name -> FeatureLayout of every feature of a pre-training record.
 
-  The nine SPEC §4 features, then (with `with_label_weights`) the three
+  The nine docs/spec.md §4 features, then (with `with_label_weights`) the three
   `<task>_label_weights` that create_pretraining_data.py adds for missing
   labels.
   """
@@ -154,7 +154,7 @@ _LAYOUTS = {}  # (max_seq_length, max_predictions_per_seq) -> record_layout
 def serialize_record(values, max_seq_length, max_predictions_per_seq):
   """A serialized `tf.train.Example` of the schema from name -> list.
 
-  `values` must hold the nine SPEC features, and either all or none of the
+  `values` must hold the nine docs/spec.md §4 features, and either all or none of the
   label weights, each of its schema length. The same values always give
   the same bytes.
   """

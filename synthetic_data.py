@@ -1,7 +1,7 @@
 # coding=utf-8
 """Valid LERT pre-training records with random content, for tests and benches.
 
-The records have the layout create_pretraining_data.py writes (SPEC §4):
+The records have the layout create_pretraining_data.py writes (docs/spec.md §4):
 `[CLS] A [SEP] B [SEP]`, padding, ~15% masked positions with their original
 ids and random POS/NER/DEP labels, and optionally per-task label weights
 with some labels marked missing.

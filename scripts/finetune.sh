@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes and scores one task with the paper's settings (SPEC §6, paper
+# Fine-tunes and scores one task with the paper's settings (docs/spec.md §6, paper
 # Table 3): maximum length, epochs by model size, learning rate 5e-5 / 3e-5
 # / 2e-5 for small / base / large, batch 32 (BERT's fine-tuning default;
 # the paper does not give one).

@@ -343,15 +343,25 @@ def test_overwrite_never_removes_the_input(trained, tmp_path):
   assert sorted(os.listdir(source)) == before
 
 
-def test_table_transposes_exactly_the_dense_kernels():
-  table = lert_model.parameter_table(tiny_config(VOCAB))
-  transposed = {p.tf_name for p in table if p.transpose}
-  assert transposed == {p.tf_name for p in table
-                        if p.tf_name.endswith("/kernel")}
-  assert len({p.hf_name for p in table}) == len(table)
-  row = [p for p in table if p.tf_name ==
-         "bert/encoder/layer_1/attention/output/LayerNorm/gamma"][0]
-  assert row.hf_name == "bert.encoder.layer.1.attention.output.LayerNorm.weight"
+def test_table_names_and_shapes_are_those_of_transformers():
+  """Every Hugging Face name of the table is a parameter of transformers'
+  BertForPreTraining (encoder, pooler, MLM and next-sentence heads) with
+  the table's shape (transposed where the table says so), and every
+  parameter of that model is in the table (the tied decoder weight is the
+  word embeddings)."""
+  transformers = pytest.importorskip("transformers")
+  config = tiny_config(VOCAB)
+  model = transformers.BertForPreTraining(transformers.BertConfig(
+      **convert_checkpoint.hf_config_dict(config)))
+  shapes = {name: list(value.shape)
+            for name, value in model.named_parameters()}
+  table = [p for p in lert_model.parameter_table(config)
+           if p.group in ("encoder", "pooler", "mlm", "nsp")]
+  for p in table:
+    assert shapes.get(p.hf_name) == (p.shape[::-1] if p.transpose
+                                     else p.shape), p
+  assert set(shapes) - {p.hf_name for p in table} <= {
+      "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
 
 
 @pytest.mark.parametrize("name", ["model.safetensors",

@@ -588,7 +588,10 @@ def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
   values = read_results(os.path.join(output_dir, "eval_results.txt"))
   if script == "run_classifier.py":
     assert values["num_examples"] == "32"
-    assert 0.0 <= float(values["accuracy"]) <= 1.0
+    matrix = np.array(eval(values["confusion_matrix"]))  # pylint: disable=eval-used
+    assert matrix.sum() == 32
+    assert float(values["accuracy"]) == pytest.approx(
+        np.trace(matrix) / 32.0)
   else:
     assert values["num_sentences"] == "32"
     gold = ner_data.read_sentences(evaluation)

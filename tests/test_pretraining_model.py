@@ -1,5 +1,5 @@
 # coding=utf-8
-"""LERT pre-training graph: heads (SPEC §2), LIP (SPEC §3), loss, training."""
+"""LERT pre-training graph: heads (docs/spec.md §2), LIP (docs/spec.md §3), loss, training."""
 
 import numpy as np
 import pytest
@@ -24,7 +24,7 @@ def expected_head_variables(hidden, vocab_size, tasks):
       "cls/predictions/transform/LayerNorm/beta": [hidden],
       "cls/predictions/output_bias": [vocab_size],
   }
-  sizes = {"pos": 28, "ner": 13, "dep": 14}  # SPEC §1
+  sizes = {"pos": 28, "ner": 13, "dep": 14}  # docs/spec.md §1
   for task in tasks:
     expected["cls/predictions/output_%s_layer/kernel" % task] = [hidden,
                                                                  sizes[task]]

@@ -7,6 +7,7 @@ import os
 import sys
 
 import pytest
+import tensorflow.compat.v1 as tf
 
 import pretraining_data as cpd
 
@@ -59,7 +60,13 @@ def test_sample_makes_pretraining_records(tmp_path):
            masked_lm_prob=0.15, short_seq_prob=0.1, max_ngram=4,
            dupe_factor=2, random_seed=1), log=lambda m: None)
   assert summary.documents == 32
-  assert summary.instances >= 64
+  # Counted from the file, not the writer's own counter: every instance is
+  # there, each with at least one masked position.
+  weights = [tf.train.Example.FromString(r).features.feature[
+      "masked_lm_weights"].float_list.value
+             for r in tf.io.tf_record_iterator(out)]
+  assert len(weights) == summary.instances
+  assert all(sum(w) >= 1 for w in weights)
   assert summary.missing["dep"] == 0  # the hand annotation has every label
   with io.open(os.path.join(SAMPLE, "tagged.jsonl"), encoding="utf-8") as f:
     first = json.loads(f.readline())

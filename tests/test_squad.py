@@ -240,11 +240,14 @@ def test_bad_files_are_errors_naming_them(tmp_path):
   bad = str(tmp_path / "bad.json")
   with open(bad, "w") as f:
     f.write('{"data": [')
-  with pytest.raises(Exception, match="bad.json is not valid JSON"):
+  with pytest.raises(script_errors.InputError,
+                     match="bad.json is not valid JSON"):
     squad_data.read_questions(bad)
   with open(bad, "w") as f:
     f.write('{"data": [{"paragraphs": [{"qas": []}]}]}')
-  with pytest.raises(Exception, match="bad.json is not SQuAD v1-style"):
+  with pytest.raises(script_errors.InputError,
+                     match=r"bad.json is not SQuAD v1-style JSON \(KeyError "
+                     r"'context'\)"):
     squad_data.read_questions(bad)
 
 

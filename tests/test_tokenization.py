@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+import script_errors
 import tokenization
 
 from conftest import REPO
@@ -112,8 +113,12 @@ def test_shipped_chinese_vocab():
 
 
 def test_missing_vocab_file_error(tmp_path):
-  with pytest.raises((IOError, OSError)):
+  with pytest.raises((IOError, OSError), match="nope.txt"):
     tokenization.FullTokenizer(str(tmp_path / "nope.txt"))
+  (tmp_path / "empty.txt").write_text(u"")
+  with pytest.raises(script_errors.InputError,
+                     match="Vocabulary file .*empty.txt is empty"):
+    tokenization.FullTokenizer(str(tmp_path / "empty.txt"))
 
 
 def test_convert_to_unicode():
