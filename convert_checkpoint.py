@@ -42,7 +42,6 @@ import collections
 import json
 import os
 import re
-import script_errors
 import shutil
 
 from absl import app
@@ -56,6 +55,7 @@ import lert_model
 import linguistic_tags
 import modeling
 import outputs
+import script_errors
 
 FLAGS = flags.FLAGS
 

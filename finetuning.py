@@ -418,12 +418,8 @@ class Runner(object):
     self.kind = kind
     self.bert_config = modeling.BertConfig.from_json_file(
         flag_values.bert_config_file)
-    if flag_values.max_seq_length > self.bert_config.max_position_embeddings:
-      raise script_errors.InputError(
-          "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
-          (flag_values.max_seq_length,
-           self.bert_config.max_position_embeddings,
-           flag_values.bert_config_file))
+    self.bert_config.check_max_seq_length(flag_values.max_seq_length,
+                                          flag_values.bert_config_file)
     self.num_train_steps = 0
     if num_train_examples:
       self.num_train_steps = int(math.ceil(

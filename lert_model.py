@@ -42,10 +42,7 @@ import records
 # The record schema (docs/spec.md §4).
 
 # The schema lives in the TensorFlow-free records.py (data preparation
-# imports no TensorFlow); these are its names, for the TensorFlow code.
-SPEC_FEATURES = records.SPEC_FEATURES
-label_weights_feature = records.label_weights_feature
-serialize_record = records.serialize_record
+# imports no TensorFlow); the feature names come from its functions.
 
 
 def record_schema(max_seq_length, max_predictions_per_seq,
@@ -69,12 +66,13 @@ def pretraining_features(max_seq_length, max_predictions_per_seq, tasks):
   """
   schema = record_schema(max_seq_length, max_predictions_per_seq)
   required, optional = {}, {}
-  for name in SPEC_FEATURES[:6]:
+  for name in records.SEQUENCE_FEATURES + records.MASKED_LM_FEATURES:
     required[name] = schema[name]
   for task in tasks:
-    required[task + "_labels"] = schema[task + "_labels"]
-    optional[label_weights_feature(task)] = schema[label_weights_feature(
-        task)]
+    required[records.labels_feature(task)] = schema[
+        records.labels_feature(task)]
+    optional[records.label_weights_feature(task)] = schema[
+        records.label_weights_feature(task)]
   return required, optional
 
 
@@ -86,7 +84,7 @@ def value_ranges(bert_config, max_seq_length, tasks):
             "input_mask": (0, 2),
             "masked_lm_positions": (0, max_seq_length)}
   for task in tasks:
-    ranges[task + "_labels"] = (0, linguistic_tags.NUM_TAGS[task])
+    ranges[records.labels_feature(task)] = (0, linguistic_tags.NUM_TAGS[task])
   return ranges
 
 
@@ -336,8 +334,8 @@ def weighted_cross_entropy(logits, label_ids, weights):
 def task_weights(features, task):
   """Weights of a task's loss: padding and missing labels weigh 0."""
   weights = tf.reshape(features["masked_lm_weights"], [-1])
-  if label_weights_feature(task) in features:
-    weights *= tf.reshape(features[label_weights_feature(task)], [-1])
+  if records.label_weights_feature(task) in features:
+    weights *= tf.reshape(features[records.label_weights_feature(task)], [-1])
   return weights
 
 
@@ -350,7 +348,7 @@ HeadLoss = collections.namedtuple(
 def lert_losses(features, logits, tasks):
   """name ("mlm" or a task) -> HeadLoss."""
   label_names = {"mlm": "masked_lm_ids"}
-  label_names.update({task: task + "_labels" for task in tasks})
+  label_names.update({task: records.labels_feature(task) for task in tasks})
   losses = {}
   for name, label_name in label_names.items():
     labels = tf.reshape(features[label_name], [-1])
@@ -375,7 +373,7 @@ def _metric_fn(**tensors):
     prefix = "masked_lm" if name == "mlm" else name
     weights = tensors[name + "_weights"]
     logits = tensors[name + "_logits"]
-    labels = tensors[name + "_labels"]
+    labels = tensors[records.labels_feature(name)]
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
     metrics[prefix + "_accuracy"] = tf.metrics.accuracy(
         labels=labels, predictions=predictions, weights=weights)
@@ -441,8 +439,8 @@ def prediction_outputs(logits, features, tasks, top_k):
         tf.nn.softmax(logits[task], axis=-1),
         [batch_size, num_positions, linguistic_tags.NUM_TAGS[task]])
   # The gold labels pass through when the input has them.
-  for name in ["masked_lm_ids"] + [task + "_labels" for task in tasks] + [
-      label_weights_feature(task) for task in tasks]:
+  for name in ["masked_lm_ids"] + [records.labels_feature(task) for task in tasks] + [
+      records.label_weights_feature(task) for task in tasks]:
     if name in features:
       outputs[name] = features[name]
   return outputs
@@ -479,13 +477,13 @@ def masked_position_predictions(prediction, tasks, inv_vocab=None):
       probs = prediction[task + "_probs"][j]
       item[task] = linguistic_tags.id_to_tag(task, int(probs.argmax()))
       item[task + "_probs"] = _rounded(probs)
-      if task + "_labels" in prediction:
-        present = prediction.get(label_weights_feature(task))
+      if records.labels_feature(task) in prediction:
+        present = prediction.get(records.label_weights_feature(task))
         if present is not None and present[j] <= 0:
           item[task + "_label"] = None
         else:
           item[task + "_label"] = linguistic_tags.id_to_tag(
-              task, int(prediction[task + "_labels"][j]))
+              task, int(prediction[records.labels_feature(task)][j]))
     result.append(item)
   return result
 
@@ -580,7 +578,7 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
     for name, head in losses.items():
       tensors[name + "_logits"] = logits[name]
       tensors[name + "_per_position"] = head.per_position
-      tensors[name + "_labels"] = head.labels
+      tensors[records.labels_feature(name)] = head.labels
       tensors[name + "_weights"] = head.weights
     return tf.estimator.tpu.TPUEstimatorSpec(
         mode=mode, loss=total_loss, eval_metrics=(_metric_fn, tensors),

@@ -120,6 +120,14 @@ class BertConfig(object):
       raise ConfigError("Config file %s is not valid JSON: %s" % (json_file, e))
     return cls.from_dict(json_object, source="Config file %s" % json_file)
 
+  def check_max_seq_length(self, max_seq_length, source="config"):
+    """Raises ConfigError when --max_seq_length exceeds the positions the
+    model has."""
+    if max_seq_length > self.max_position_embeddings:
+      raise ConfigError(
+          "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
+          (max_seq_length, self.max_position_embeddings, source))
+
   def to_dict(self):
     return copy.deepcopy(self.__dict__)
 

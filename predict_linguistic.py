@@ -519,10 +519,7 @@ def run():
   config_file, vocab_file = estimator_utils.checkpoint_companions(
       checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)
-  if FLAGS.max_seq_length > config.max_position_embeddings:
-    raise script_errors.InputError(
-        "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
-        (FLAGS.max_seq_length, config.max_position_embeddings, config_file))
+  config.check_max_seq_length(FLAGS.max_seq_length, config_file)
   tokenizer = tokenization.FullTokenizer(vocab_file, FLAGS.do_lower_case)
   inv_vocab = {index: token for token, index in tokenizer.vocab.items()}
   names = {name for name, _ in tf.train.list_variables(checkpoint)}

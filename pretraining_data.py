@@ -518,7 +518,7 @@ def instance_to_features(instance, tokenizer, max_seq_length,
       "masked_lm_weights": [1.0] * num_masked + [0.0] * pad}
   for column, task in enumerate(linguistic_tags.TASKS):
     labels = [tags[column] for tags in instance.tags]
-    values[task + "_labels"] = ([0 if t is None else t for t in labels] +
+    values[records.labels_feature(task)] = ([0 if t is None else t for t in labels] +
                                 [0] * pad)
     values[records.label_weights_feature(task)] = (
         [0.0 if t is None else 1.0 for t in labels] + [0.0] * pad)

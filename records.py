@@ -30,10 +30,18 @@ SPEC_FEATURES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
                  "pos_labels", "ner_labels", "dep_labels")
 SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+# The features of the masked LM, which every model reads.
+MASKED_LM_FEATURES = ("masked_lm_positions", "masked_lm_ids",
+                      "masked_lm_weights")
 FLOAT_FEATURES = ("masked_lm_weights",)
 
 # One feature of the layout: float (else int64) and its length.
 FeatureLayout = collections.namedtuple("FeatureLayout", ["is_float", "length"])
+
+
+def labels_feature(task):
+  """The feature of a task's label ids (docs/spec.md §4)."""
+  return task + "_labels"
 
 
 def label_weights_feature(task):

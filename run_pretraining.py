@@ -321,11 +321,8 @@ def predict(runner, input_files, features, tasks):
 def run():
   """Trains, evaluates and/or predicts as the flags say."""
   bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
-  if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise script_errors.InputError(
-        "--max_seq_length %d exceeds max_position_embeddings %d of %s." %
-        (FLAGS.max_seq_length, bert_config.max_position_embeddings,
-         FLAGS.bert_config_file))
+  bert_config.check_max_seq_length(FLAGS.max_seq_length,
+                                    FLAGS.bert_config_file)
   tasks = linguistic_tags.parse_task_list(FLAGS.linguistic_tasks)
   end_steps = lert_model.lip_end_steps(
       FLAGS.num_train_steps, FLAGS.lip_order,

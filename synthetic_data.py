@@ -16,8 +16,9 @@ import argparse
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import lert_model
+
 import linguistic_tags
+import records
 
 # Special token ids of the Chinese BERT vocabulary.
 CLS_ID, SEP_ID, MASK_ID = 101, 102, 103
@@ -62,9 +63,9 @@ def synthetic_example(rng, max_seq_length, max_predictions_per_seq,
     if missing_label_rate is not None:
       present = (rng.rand(num_masked) >= missing_label_rate).astype(np.float32)
       labels = labels * present.astype(np.int64)  # missing labels carry 0
-      values[lert_model.label_weights_feature(task)] = padded(present,
+      values[records.label_weights_feature(task)] = padded(present,
                                                               np.float32)
-    values[task + "_labels"] = padded(labels)
+    values[records.labels_feature(task)] = padded(labels)
   return values
 
 
@@ -77,7 +78,7 @@ def write_synthetic_records(path, num_records, max_seq_length,
     for _ in range(num_records):
       values = synthetic_example(rng, max_seq_length, max_predictions_per_seq,
                                  vocab_size, missing_label_rate)
-      writer.write(lert_model.serialize_record(values, max_seq_length,
+      writer.write(records.serialize_record(values, max_seq_length,
                                                max_predictions_per_seq))
   return path
 

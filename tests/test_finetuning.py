@@ -136,6 +136,35 @@ def test_real_files_read_with_their_counts(shared_dir, task, path, count,
     assert first.text_a.startswith(u"不要借了")
 
 
+@pytest.mark.parametrize("separator,newline,bom,gz", [
+    (" ", "\n", False, False),      # People's Daily
+    ("\t", "\n", False, True),      # MSRA-NER, gzipped
+    (" ", "\r\n", True, False),     # the same from a Windows editor
+])
+def test_ner_layouts_read_exactly(tmp_path, separator, newline, bom, gz):
+  """Both NER layouts on a file written here (the real files are in
+  ../shared): sentences, characters, tags, separator and where each
+  sentence starts; predictions are written back in the input's layout."""
+  rows = [[(u"张", "B-PER"), (u"伟", "I-PER"), (u"在", "O"), (u"北", "B-LOC"),
+           (u"京", "I-LOC")], [(u"华", "B-ORG"), (u"为", "I-ORG")]]
+  text = (u"\ufeff" if bom else u"") + u"".join(
+      u"".join(c + separator + t + newline for c, t in sentence) + newline
+      for sentence in rows) + newline
+  path = str(tmp_path / ("ner.txt" + (".gz" if gz else "")))
+  opener = gzip.open if gz else io.open
+  with opener(path, "wb") as f:
+    f.write(text.encode("utf-8"))
+  sentences = ner_data.read_sentences(path)
+  assert [s.chars for s in sentences] == [[c for c, _ in r] for r in rows]
+  assert [s.tags for s in sentences] == [[t for _, t in r] for r in rows]
+  assert [s.separator for s in sentences] == [separator] * 2
+  assert [s.source for s in sentences] == [path + ":1", path + ":7"]
+  out = ner_data.write_sentences(str(tmp_path / "out.txt"), sentences,
+                                 [s.tags for s in sentences])
+  assert io.open(out, encoding="utf-8").read() == text.lstrip(
+      u"\ufeff").replace(u"\r\n", u"\n")[:-1]
+
+
 def test_people_daily_and_msra_counts_and_bio_round_trip(shared_dir):
   data = os.path.join(shared_dir, "data")
   dev = ner_data.read_sentences(os.path.join(data, "peopledaily", "dev.txt"))

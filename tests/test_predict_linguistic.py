@@ -5,7 +5,6 @@ import io
 import json
 import os
 import re
-import script_errors
 import subprocess
 import sys
 
@@ -14,9 +13,10 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import pretraining_data
-import lert_model
+import records as record_format
 import linguistic_tags
 import predict_linguistic
+import script_errors
 import synthetic_data
 import tokenization
 
@@ -363,7 +363,7 @@ def test_tagged_file_accuracy_printed_equals_json_and_is_near_one(tmp_path):
   records = str(tmp_path / "train.tfrecord")
   with tf.io.TFRecordWriter(records) as writer:
     for item in inputs:
-      writer.write(lert_model.serialize_record(
+      writer.write(record_format.serialize_record(
           pretraining_data.instance_to_features(
               item.instance, tokenizer, seq, num_positions),
           seq, num_positions))

@@ -2,7 +2,6 @@
 """run_pretraining.py end to end: Estimator runs, resume, checkpoints, errors."""
 
 import os
-import script_errors
 import subprocess
 import sys
 
@@ -15,7 +14,9 @@ import estimator_utils
 import input_pipeline
 import modeling
 import lert_model
+import records
 import run_pretraining
+import script_errors
 import synthetic_data
 
 from conftest import REPO, event_scalars, tiny_config, write_config
@@ -513,7 +514,7 @@ def write_records_with(path, count, bad_record=None, **bad_values):
         for name, value in bad_values.items():
           values[name] = np.array(values[name])
           values[name][0] = value
-      writer.write(lert_model.serialize_record(values, SEQ, PRED))
+      writer.write(records.serialize_record(values, SEQ, PRED))
   return path
 
 

@@ -5,7 +5,6 @@ windows and span decoding, and run_squad.py end to end."""
 import io
 import json
 import os
-import script_errors
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 import cmrc_metric
+import script_errors
 import squad_data
 import tokenization
 
@@ -255,13 +255,49 @@ def test_bad_files_are_errors_naming_them(tmp_path):
 # run_squad.py end to end.
 
 
-def test_run_squad_trains_predicts_scores_and_caches(shared_dir, tmp_path):
-  with io.open(os.path.join(shared_dir, "data", "cmrc2018",
-                            "cmrc2018_trial.json"), encoding="utf-8") as f:
-    data = json.load(f)
-  small = {"version": "v1.0", "data": data["data"][:4]}
+def sample_squad():
+  """SQuAD v1 JSON written from the project's sample corpus: each paragraph
+  a context, each of its first two sentences' words (from the hand
+  annotation) the answer to a question; one context starts with a
+  character outside the BMP, whose answers' answer_start counts UTF-16
+  units (as CMRC's TRIAL_210_* do)."""
+  paragraphs = []
+  with io.open(os.path.join(REPO, "data", "sample", "tagged.jsonl"),
+               encoding="utf-8") as f:
+    for number, line in enumerate(f):
+      sentences = json.loads(line)["sentences"][:3]
+      astral = number == 1
+      context = (u"\U0001F4D6" if astral else u"") + u"".join(
+          s["text"] for s in sentences)
+      qas = []
+      for k, sentence in enumerate(sentences[:2]):
+        answer = max(sentence["words"], key=len)
+        start = context.index(answer)
+        qas.append({"id": "S%d_%d" % (number, k),
+                    "question": sentence["text"].replace(answer, u"什么"),
+                    "answers": [{"text": answer,
+                                 "answer_start": start + int(astral)}]})
+      paragraphs.append({"context": context, "qas": qas})
+  return {"version": "v1.0", "data": [{"title": u"样例",
+                                       "paragraphs": paragraphs[:12]}]}
+
+
+@pytest.mark.parametrize("source", ["sample", "cmrc2018_trial"])
+def test_run_squad_trains_predicts_scores_and_caches(request, source,
+                                                     tmp_path):
+  """On SQuAD JSON the project writes from its sample (always; with a BOM
+  and UTF-16 answer_starts), and on four CMRC 2018 trial articles where
+  ../shared is there."""
+  if source == "sample":
+    small = sample_squad()
+  else:
+    shared_dir = request.getfixturevalue("shared_dir")
+    with io.open(os.path.join(shared_dir, "data", "cmrc2018",
+                              "cmrc2018_trial.json"), encoding="utf-8") as f:
+      small = {"version": "v1.0", "data": json.load(f)["data"][:4]}
   data_file = str(tmp_path / "small.json")
-  with io.open(data_file, "w", encoding="utf-8") as f:
+  with io.open(data_file, "w", encoding="utf-8-sig" if source == "sample"
+               else "utf-8") as f:
     json.dump(small, f, ensure_ascii=False)
   config_file = write_config(str(tmp_path / "config.json"), tiny_config(
       21128, max_position_embeddings=128))
@@ -276,6 +312,8 @@ def test_run_squad_trains_predicts_scores_and_caches(shared_dir, tmp_path):
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "training answers:" in result.stderr
+  if source == "sample":  # both answers of the astral context were moved
+    assert "2 answers moved to their text near answer_start" in result.stderr
   with io.open(os.path.join(output_dir, "predictions.json"),
                encoding="utf-8") as f:
     predictions = json.load(f)
