@@ -409,57 +409,71 @@ def output_directory(flag_values, script, task_settings=None):
                                  require_record=flag_values.do_train)
 
 
-class Runner(object):
-  """Trains and predicts one task's model from the shared flags."""
+# What a fine-tuning run needs of the flags (finetune_settings_from_flags):
+# the model, the recipe, and the devices (run, an estimator_utils.RunSettings).
+FinetuneSettings = collections.namedtuple("FinetuneSettings", [
+    "bert_config_file", "init_checkpoint", "max_seq_length",
+    "train_batch_size", "predict_batch_size", "learning_rate",
+    "num_train_epochs", "max_train_steps", "warmup_proportion", "run"])
 
-  def __init__(self, flag_values, num_labels, kind, num_train_examples=0):
-    self.flags = flag_values
+
+def finetune_settings_from_flags(flag_values):
+  """The FinetuneSettings of the flags of define_flags."""
+  return FinetuneSettings(
+      run=estimator_utils.run_settings_from_flags(flag_values),
+      **{field: getattr(flag_values, field)
+         for field in FinetuneSettings._fields if field != "run"})
+
+
+class Runner(object):
+  """Trains and predicts one task's model (settings: FinetuneSettings)."""
+
+  def __init__(self, settings, num_labels, kind, num_train_examples=0):
+    self.settings = settings
     self.num_labels = num_labels
     self.kind = kind
     self.bert_config = modeling.BertConfig.from_json_file(
-        flag_values.bert_config_file)
-    self.bert_config.check_max_seq_length(flag_values.max_seq_length,
-                                          flag_values.bert_config_file)
+        settings.bert_config_file)
+    self.bert_config.check_max_seq_length(settings.max_seq_length,
+                                          settings.bert_config_file)
     self.num_train_steps = 0
     if num_train_examples:
       self.num_train_steps = int(math.ceil(
-          num_train_examples / float(flag_values.train_batch_size) *
-          flag_values.num_train_epochs))
-      if flag_values.max_train_steps:
+          num_train_examples / float(settings.train_batch_size) *
+          settings.num_train_epochs))
+      if settings.max_train_steps:
         self.num_train_steps = min(self.num_train_steps,
-                                   flag_values.max_train_steps)
-    num_warmup_steps = int(self.num_train_steps *
-                           flag_values.warmup_proportion)
-    init_checkpoint = flag_values.init_checkpoint
+                                   settings.max_train_steps)
+    num_warmup_steps = int(self.num_train_steps * settings.warmup_proportion)
+    init_checkpoint = settings.init_checkpoint
     if init_checkpoint:
       init_checkpoint = estimator_utils.resolve_checkpoint(init_checkpoint)
     model_fn = model_fn_builder(
         self.bert_config, num_labels, kind, init_checkpoint,
-        flag_values.learning_rate, max(self.num_train_steps, 1),
-        num_warmup_steps, flag_values.use_tpu,
-        use_one_hot_embeddings=flag_values.use_tpu)
-    settings = estimator_utils.run_settings_from_flags(flag_values)
+        settings.learning_rate, max(self.num_train_steps, 1),
+        num_warmup_steps, settings.run.use_tpu,
+        use_one_hot_embeddings=settings.run.use_tpu)
     self.runner = estimator_utils.EstimatorRunner(
-        model_fn, settings, train_batch_size=flag_values.train_batch_size,
-        predict_batch_size=flag_values.predict_batch_size)
+        model_fn, settings.run, train_batch_size=settings.train_batch_size,
+        predict_batch_size=settings.predict_batch_size)
 
   def train(self, record_path, schema):
     tf.logging.info("***** Training: %d steps of %d examples *****",
-                    self.num_train_steps, self.flags.train_batch_size)
+                    self.num_train_steps, self.settings.train_batch_size)
     self.runner.train(input_pipeline.input_fn_builder(
         [record_path], schema, is_training=True,
-        seed=self.flags.random_seed), max_steps=self.num_train_steps)
+        seed=self.settings.run.random_seed), max_steps=self.num_train_steps)
 
   def predict(self, record_path, schema, num_examples,
               keys=("probabilities",)):
     """The predictions of every example, in example order, from the
     fine-tuned checkpoint in --output_dir: one array per example, or with
     several `keys` a tuple of arrays."""
-    checkpoint = tf.train.latest_checkpoint(self.flags.output_dir)
+    checkpoint = tf.train.latest_checkpoint(self.settings.run.output_dir)
     if not checkpoint:
       raise script_errors.InputError("%s holds no fine-tuned checkpoint: run --do_train "
                       "first (with the same --output_dir)." %
-                      self.flags.output_dir)
+                      self.settings.run.output_dir)
     # A pre-training (or another task's) checkpoint has no such layer.
     name = ("cls/squad/output_weights" if self.kind == "span" else
             "output_weights")

@@ -87,12 +87,12 @@ def main(_):
 
 def tag():
   """Tags as the flags say and prints the summary."""
-  settings = dict(
-      ltp_tagging.ltp_settings_from_flags(FLAGS),
+  settings = ltp_tagging.TaggingSettings(
       input_files=script_errors.expand_input_files(FLAGS.input_file),
       output_dir=FLAGS.output_dir, num_output_shards=FLAGS.num_output_shards,
       num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index,
-      num_workers=FLAGS.num_workers, overwrite=FLAGS.overwrite)
+      num_workers=FLAGS.num_workers, overwrite=FLAGS.overwrite,
+      **ltp_tagging.ltp_settings_from_flags(FLAGS)._asdict())
   summary, elapsed, skipped = ltp_tagging.run(settings)
   print(ltp_tagging.format_summary(summary, elapsed, skipped))
   print("Output: %s" % FLAGS.output_dir)

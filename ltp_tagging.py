@@ -364,16 +364,16 @@ _WORKER = {}
 
 
 def _init_worker(settings):
-  _WORKER["ltp"] = load_ltp(settings["ltp_model"], settings["device"],
-                            settings["num_threads"])
+  _WORKER["ltp"] = load_ltp(settings.ltp_model, settings.device,
+                            settings.num_threads)
   _WORKER["settings"] = settings
 
 
 def _tag_shard_in_worker(index):
   s = _WORKER["settings"]
-  return tag_shard(_WORKER["ltp"], s["output_dir"], index,
-                   s["num_output_shards"], s["batch_size"],
-                   s["max_sentence_chars"])
+  return tag_shard(_WORKER["ltp"], s.output_dir, index,
+                   s.num_output_shards, s.batch_size,
+                   s.max_sentence_chars)
 
 
 # The settings that decide the output (not the machine's share or speed).
@@ -392,31 +392,31 @@ def output_directory(settings):
   lock, so that several machines can fill one directory."""
   recorded = collections.OrderedDict(
       [("input_files", [outputs.describe_file(path)
-                        for path in settings["input_files"]])])
-  recorded.update((name, settings[name]) for name in _RECORDED)
+                        for path in settings.input_files])])
+  recorded.update((name, getattr(settings, name)) for name in _RECORDED)
   return outputs.OutputDirectory(
-      settings["output_dir"], "linguistic_tagger.py", recorded, OUTPUTS,
-      inputs=settings["input_files"],
-      overwrite=settings.get("overwrite", False),
-      lock_name=".lert_run.lock-%d-of-%d" % (settings["shard_index"],
-                                             settings["num_shards"]))
+      settings.output_dir, "linguistic_tagger.py", recorded, OUTPUTS,
+      inputs=settings.input_files,
+      overwrite=settings.overwrite,
+      lock_name=".lert_run.lock-%d-of-%d" % (settings.shard_index,
+                                             settings.num_shards))
 
 
 def run(settings, log=print):
   """Tags every pending shard of this machine; returns the merged summary."""
-  if not 0 <= settings["shard_index"] < settings["num_shards"]:
+  if not 0 <= settings.shard_index < settings.num_shards:
     raise script_errors.InputError("--shard_index must be in 0..%d." %
-                     (settings["num_shards"] - 1))
+                     (settings.num_shards - 1))
   with output_directory(settings):
     return _run_in_output_directory(settings, log)
 
 
 def _run_in_output_directory(settings, log):
   """run() once the output directory is locked and recorded."""
-  output_dir = settings["output_dir"]
-  num_output_shards = settings["num_output_shards"]
+  output_dir = settings.output_dir
+  num_output_shards = settings.num_output_shards
   mine = [j for j in range(num_output_shards)
-          if j % settings["num_shards"] == settings["shard_index"]]
+          if j % settings.num_shards == settings.shard_index]
   done = [j for j in mine
           if os.path.exists(shard_path(output_dir, j, num_output_shards))]
   pending = [j for j in mine if j not in done]
@@ -425,8 +425,8 @@ def _run_in_output_directory(settings, log):
   # any tagging) and cut into the pending shards' documents.
   skipped = []
   counts = collections.Counter()
-  total = split_input(settings["input_files"], output_dir, pending,
-                      num_output_shards, settings["on_error"], skipped,
+  total = split_input(settings.input_files, output_dir, pending,
+                      num_output_shards, settings.on_error, skipped,
                       counts)
   for what, count in sorted(counts.items()):
     log("%d %s (the tokenizer drops them too)." % (count, what))
@@ -438,19 +438,19 @@ def _run_in_output_directory(settings, log):
   start = time.time()
   results = []
   with tqdm(total=total, unit="doc", disable=not total) as bar:
-    if settings["num_workers"] <= 1 or len(pending) <= 1:
-      ltp = load_ltp(settings["ltp_model"], settings["device"],
-                     settings["num_threads"]) if pending else None
+    if settings.num_workers <= 1 or len(pending) <= 1:
+      ltp = load_ltp(settings.ltp_model, settings.device,
+                     settings.num_threads) if pending else None
       for j in pending:
         results.append(tag_shard(
-            ltp, output_dir, j, num_output_shards, settings["batch_size"],
-            settings["max_sentence_chars"], progress=bar.update))
+            ltp, output_dir, j, num_output_shards, settings.batch_size,
+            settings.max_sentence_chars, progress=bar.update))
     else:
       # Load the model here once first: a model that fails to load in the
       # workers would make the pool start new workers forever.
-      load_ltp(settings["ltp_model"], "cpu", 1)
+      load_ltp(settings.ltp_model, "cpu", 1)
       pool = multiprocessing.get_context("spawn").Pool(
-          min(settings["num_workers"], len(pending)), _init_worker,
+          min(settings.num_workers, len(pending)), _init_worker,
           (settings,))
       try:
         for result in pool.imap_unordered(_tag_shard_in_worker, pending):
@@ -487,13 +487,23 @@ def format_summary(summary, elapsed, skipped_lines):
   return "\n".join(lines)
 
 
+# The settings of define_ltp_flags, which the tagger and the Beam pipeline
+# share.
+LtpSettings = collections.namedtuple("LtpSettings", [
+    "ltp_model", "device", "batch_size", "num_threads", "max_sentence_chars",
+    "on_error"])
+
+# The settings of a tagging run (run()): LtpSettings, the input, and the
+# machine's share of the output shards.
+TaggingSettings = collections.namedtuple(
+    "TaggingSettings", LtpSettings._fields + (
+        "input_files", "output_dir", "num_output_shards", "num_shards",
+        "shard_index", "num_workers", "overwrite"))
+
+
 def ltp_settings_from_flags(flag_values=FLAGS):
-  """The settings of define_ltp_flags, as run() and the Beam pipeline take
-  them."""
-  return dict(ltp_model=flag_values.ltp_model, device=flag_values.device,
-              batch_size=flag_values.batch_size,
-              num_threads=flag_values.num_threads,
-              max_sentence_chars=flag_values.max_sentence_chars,
-              on_error=flag_values.on_error)
+  """The LtpSettings of the flags of define_ltp_flags."""
+  return LtpSettings(**{field: getattr(flag_values, field)
+                        for field in LtpSettings._fields})
 
 

@@ -39,6 +39,7 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import collections
 import json
 import logging
 import os
@@ -53,9 +54,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-import pretraining_data
 import ltp_tagging
 import outputs
+import pretraining_data
 import script_errors
 
 FLAGS = flags.FLAGS
@@ -176,15 +177,15 @@ class TagDocuments(beam.DoFn):
 
   def setup(self):
     s = self.settings
-    self.ltp = ltp_tagging.load_ltp(s["ltp_model"], s["device"],
-                                          s["num_threads"])
+    self.ltp = ltp_tagging.load_ltp(s.ltp_model, s.device,
+                                          s.num_threads)
 
   def process(self, documents):
     stats = ltp_tagging.TagStats()
     for document in documents:
       yield ltp_tagging.tag_document(
           self.ltp, document["source"], document["paragraphs"],
-          self.settings["batch_size"], self.settings["max_sentence_chars"],
+          self.settings.batch_size, self.settings.max_sentence_chars,
           stats)
     for name in ("documents", "sentences", "words"):
       beam.metrics.Metrics.counter(NAMESPACE, TAGGER_PREFIX + name).inc(
@@ -252,39 +253,39 @@ def _beam_glob(pattern):
 
 def build_pipeline(pipeline, settings):
   """Adds the steps to `pipeline`; `settings` as settings_from_flags."""
-  output_dir = settings["output_dir"]
-  files = pipeline | "Files" >> beam.Create(settings["input_files"])
+  output_dir = settings.output_dir
+  files = pipeline | "Files" >> beam.Create(settings.input_files)
   dead = []
-  if settings["input_format"] == "raw":
+  if settings.input_format == "raw":
     read = files | "ReadRaw" >> beam.ParDo(ReadRawDocuments(
-        settings["on_error"])).with_outputs(DEAD_LETTER, main="documents")
+        settings.on_error)).with_outputs(DEAD_LETTER, main="documents")
     dead.append(read[DEAD_LETTER])
     tagged = (read.documents
               | "SpreadDocuments" >> beam.Reshuffle()
               | "Batch" >> beam.BatchElements(
-                  min_batch_size=1, max_batch_size=settings["docs_per_batch"])
+                  min_batch_size=1, max_batch_size=settings.docs_per_batch)
               | "Tag" >> beam.ParDo(TagDocuments(settings)))
     (tagged
      | "TaggedLines" >> beam.Map(
          lambda document: json.dumps(document, ensure_ascii=False))
      | "WriteTagged" >> beam.io.WriteToText(
          os.path.join(output_dir, "tagged", "tagged"),
-         file_name_suffix=".jsonl", num_shards=settings["num_tagged_shards"]))
+         file_name_suffix=".jsonl", num_shards=settings.num_tagged_shards))
     items = tagged | "AsLines" >> beam.Map(
         lambda document: (document["source"],
                           json.dumps(document, ensure_ascii=False)))
   else:
     read = files | "ReadTagged" >> beam.ParDo(ReadTaggedLines(
-        settings["on_error"])).with_outputs(DEAD_LETTER, main="lines")
+        settings.on_error)).with_outputs(DEAD_LETTER, main="lines")
     dead.append(read[DEAD_LETTER])
     items = read.lines | "SpreadDocuments" >> beam.Reshuffle()
   made = items | "MakeRecords" >> beam.ParDo(MakeRecords(
-      settings["maker_kwargs"], settings["on_error"])).with_outputs(
+      settings.maker_kwargs, settings.on_error)).with_outputs(
           DEAD_LETTER, main="records")
   dead.append(made[DEAD_LETTER])
   made.records | "WriteRecords" >> beam.io.WriteToTFRecord(
       os.path.join(output_dir, "records", "part"),
-      file_name_suffix=".tfrecord", num_shards=settings["num_record_shards"])
+      file_name_suffix=".tfrecord", num_shards=settings.num_record_shards)
   (dead
    | "DeadLetters" >> beam.Flatten()
    | "DeadLetterLines" >> beam.Map(
@@ -294,9 +295,17 @@ def build_pipeline(pipeline, settings):
        file_name_suffix=".jsonl", num_shards=1))
 
 
+# The settings of the pipeline: ltp_tagging.LtpSettings, the input, the
+# outputs' shards, and InstanceMaker's keyword arguments.
+PipelineSettings = collections.namedtuple(
+    "PipelineSettings", ltp_tagging.LtpSettings._fields + (
+        "input_files", "input_format", "output_dir", "num_tagged_shards",
+        "num_record_shards", "docs_per_batch", "maker_kwargs"))
+
+
 def settings_from_flags(flag_values=FLAGS):
-  return dict(
-      ltp_tagging.ltp_settings_from_flags(flag_values),
+  """The PipelineSettings of the flags."""
+  return PipelineSettings(
       input_files=script_errors.expand_input_files(flag_values.input_file,
                                                    _beam_glob),
       input_format=flag_values.input_format,
@@ -304,8 +313,8 @@ def settings_from_flags(flag_values=FLAGS):
       num_tagged_shards=flag_values.num_tagged_shards,
       num_record_shards=flag_values.num_record_shards,
       docs_per_batch=flag_values.docs_per_batch,
-      maker_kwargs=pretraining_data.maker_kwargs_from_flags(
-          flag_values))
+      maker_kwargs=pretraining_data.maker_kwargs_from_flags(flag_values),
+      **ltp_tagging.ltp_settings_from_flags(flag_values)._asdict())
 
 
 def metrics_summary(result):
@@ -360,13 +369,13 @@ def output_directory(settings, overwrite):
   """The outputs.OutputDirectory of the pipeline: locked (on a local file
   system) while it runs; a re-run with other input or settings is refused
   unless --overwrite, so that shards of two runs never mix."""
-  recorded = {name: value for name, value in settings.items()
+  recorded = {name: value for name, value in settings._asdict().items()
               if name not in _NOT_RECORDED}
   recorded["input_files"] = [outputs.describe_file(path)
-                             for path in settings["input_files"]]
+                             for path in settings.input_files]
   return outputs.OutputDirectory(
-      settings["output_dir"], "prepare_pretraining_data_beam.py", recorded,
-      OUTPUTS, inputs=settings["input_files"], overwrite=overwrite)
+      settings.output_dir, "prepare_pretraining_data_beam.py", recorded,
+      OUTPUTS, inputs=settings.input_files, overwrite=overwrite)
 
 
 def run(settings, pipeline_args, log=print, overwrite=False):
@@ -383,12 +392,12 @@ def run(settings, pipeline_args, log=print, overwrite=False):
     pipeline_args = ["--runner=FnApiRunner"] + list(pipeline_args)
   options = PipelineOptions(pipeline_args)
   with output_directory(settings, overwrite) as directory:
-    if not outputs.is_remote(settings["output_dir"]):
+    if not outputs.is_remote(settings.output_dir):
       directory.clear_outputs()
     try:
       summary, others = _run_pipeline(options, settings)
     except BaseException:
-      if not outputs.is_remote(settings["output_dir"]):
+      if not outputs.is_remote(settings.output_dir):
         directory.clear_outputs()
       raise
     return _write_summary(settings, summary, others, log)
@@ -411,7 +420,7 @@ def _run_pipeline(options, settings):
 
 
 def _write_summary(settings, summary, others, log):
-  path = os.path.join(settings["output_dir"], "summary.json")
+  path = os.path.join(settings.output_dir, "summary.json")
   text = json.dumps({"records": summary.counters(), "tagger_and_dead_letters":
                      others}, indent=2, sort_keys=True)
   if outputs.is_remote(path):

@@ -141,7 +141,8 @@ def run_in_output_directory():
   train = None
   if FLAGS.do_train:
     train = read(task, FLAGS.train_file, "train")
-  runner = finetuning.Runner(FLAGS, len(task.labels), "sequence",
+  runner = finetuning.Runner(finetuning.finetune_settings_from_flags(FLAGS),
+                             len(task.labels), "sequence",
                              len(train.examples) if train else 0)
   if train:
     path, schema, _ = records(task, train.examples, tokenizer,

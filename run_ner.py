@@ -84,8 +84,8 @@ def run_in_output_directory():
   if train:
     path, schema, windows = records(train, tokenizer, "train")
     num_windows = len(windows)
-  runner = finetuning.Runner(FLAGS, len(ner_data.LABELS), "token",
-                             num_windows)
+  runner = finetuning.Runner(finetuning.finetune_settings_from_flags(FLAGS),
+                             len(ner_data.LABELS), "token", num_windows)
   if train:
     runner.train(path, schema)
   if FLAGS.do_eval:

@@ -179,7 +179,8 @@ def run_in_output_directory():
     outside = sum(1 for w in windows if not w.start_position)
     tf.logging.info("  %d of %d training windows do not hold their answer "
                     "(labelled [CLS])", outside, len(windows))
-  runner = finetuning.Runner(FLAGS, 2, "span",
+  runner = finetuning.Runner(finetuning.finetune_settings_from_flags(FLAGS),
+                             2, "span",
                              len(train_windows) if train_windows else 0)
   if FLAGS.do_train:
     runner.train(path, _schema(lengths))

@@ -120,11 +120,11 @@ def test_raw_text_is_tagged_as_the_tagger_does_and_bad_lines_are_dead_letters(
 
   # The tagger on both files (skipping the bad lines), then the records.
   tagger_dir = str(tmp_path / "tagger")
-  summary, _, skipped = ltp_tagging.run(dict(
+  summary, _, skipped = ltp_tagging.run(ltp_tagging.TaggingSettings(
       input_files=[corpus, bad], output_dir=tagger_dir, ltp_model=model,
       device="cpu", batch_size=2, num_output_shards=2, num_shards=1,
       shard_index=0, num_workers=1, num_threads=1, max_sentence_chars=500,
-      on_error="skip"), log=lambda message: None)
+      on_error="skip", overwrite=False), log=lambda message: None)
   assert skipped == 2 and summary.documents == 5
   expected_records, _ = single_machine_records(
       sorted(glob.glob(os.path.join(tagger_dir, "*.jsonl"))),

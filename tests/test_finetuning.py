@@ -465,9 +465,7 @@ def test_seed_runner_runs_the_task_script_per_seed(tmp_path):
        "small", "none", str(data), out, "1 2"],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
       env=dict(os.environ, MAXLEN="8", EPOCHS="1", BATCH="4",
-               TF_CPP_MIN_LOG_LEVEL="2",
-               PATH=os.path.dirname(sys.executable) + os.pathsep +
-               os.environ["PATH"]))
+               TF_CPP_MIN_LOG_LEVEL="2", PYTHON=sys.executable))
   assert result.returncode == 0, result.stderr[-3000:]
   accuracies = []
   for seed in (1, 2):

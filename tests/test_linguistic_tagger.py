@@ -146,9 +146,9 @@ def settings(tmp_path, model_dir, corpus, **overrides):
                 ltp_model=model_dir, device="cpu", batch_size=2,
                 num_output_shards=3, num_shards=1, shard_index=0,
                 num_workers=1, num_threads=1, max_sentence_chars=500,
-                on_error="stop")
+                on_error="stop", overwrite=False)
   values.update(overrides)
-  return values
+  return lt.TaggingSettings(**values)
 
 
 def read_outputs(directory):
@@ -203,7 +203,7 @@ def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
   corpus = write(tmp_path / "c.txt", (CORPUS + u"\n") * 3)
   full = settings(tmp_path / "full", tiny_ltp_dir, corpus)
   lt.run(full, log=lambda m: None)
-  expected = read_outputs(full["output_dir"])
+  expected = read_outputs(full.output_dir)
 
   killed = settings(tmp_path / "killed", tiny_ltp_dir, corpus)
   original = lt.tag_document
@@ -219,12 +219,12 @@ def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
   with pytest.raises(KeyboardInterrupt):
     lt.run(killed, log=lambda m: None)
   monkeypatch.setattr(lt, "tag_document", original)
-  partial = read_outputs(killed["output_dir"])
+  partial = read_outputs(killed.output_dir)
   assert 0 < len(partial) < 3  # one shard finished before the kill
   messages = []
   summary, _, _ = lt.run(killed, log=messages.append)
   assert "1 already done, 2 to tag" in messages[0]
-  assert read_outputs(killed["output_dir"]) == expected
+  assert read_outputs(killed.output_dir) == expected
   assert summary.documents == 12
 
 
@@ -235,13 +235,13 @@ def test_workers_and_machine_shards_give_the_same_output(tmp_path,
   lt.run(one, log=lambda m: None)
   two = settings(tmp_path / "two", tiny_ltp_dir, corpus, num_workers=2)
   lt.run(two, log=lambda m: None)
-  assert read_outputs(two["output_dir"]) == read_outputs(one["output_dir"])
+  assert read_outputs(two.output_dir) == read_outputs(one.output_dir)
   # Two "machines" together write the same shards.
   for index in (0, 1):
     lt.run(settings(tmp_path / "machines", tiny_ltp_dir, corpus,
                     num_shards=2, shard_index=index), log=lambda m: None)
   assert read_outputs(str(tmp_path / "machines" / "out")) == read_outputs(
-      one["output_dir"])
+      one.output_dir)
 
 
 def test_script_summary_and_errors(tmp_path, tiny_ltp_dir):
@@ -337,20 +337,20 @@ def test_rerun_with_other_input_or_flags_is_refused(tmp_path, tiny_ltp_dir):
   corpus = write(tmp_path / "c.txt", CORPUS)
   first = settings(tmp_path, tiny_ltp_dir, corpus)
   lt.run(first, log=lambda m: None)
-  before = read_outputs(first["output_dir"])
+  before = read_outputs(first.output_dir)
   other = write(tmp_path / "other.txt", CORPUS + u"\n多了一个文档。\n")
   with pytest.raises(script_errors.InputError, match="was written with input_files = "):
-    lt.run(dict(first, input_files=[other]), log=lambda m: None)
+    lt.run(first._replace(input_files=[other]), log=lambda m: None)
   with pytest.raises(script_errors.InputError, match="was written with "
                      "max_sentence_chars = 500, this run has 100"):
-    lt.run(dict(first, max_sentence_chars=100), log=lambda m: None)
-  assert read_outputs(first["output_dir"]) == before
+    lt.run(first._replace(max_sentence_chars=100), log=lambda m: None)
+  assert read_outputs(first.output_dir) == before
   # Speed settings are not recorded: a re-run with others resumes, and
   # every shard is done, so nothing changes.
-  summary, _, _ = lt.run(dict(first, num_workers=1, batch_size=4),
+  summary, _, _ = lt.run(first._replace(num_workers=1, batch_size=4),
                          log=lambda m: None)
   assert summary.documents == 4
-  assert read_outputs(first["output_dir"]) == before
+  assert read_outputs(first.output_dir) == before
 
 
 def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
@@ -366,7 +366,7 @@ def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
   lt.run(first, log=lambda m: None)
   # --overwrite replaces the shards of other settings, and only them.
   (tmp_path / "out" / "notes.txt").write_text(u"mine")
-  lt.run(dict(first, num_output_shards=2, overwrite=True),
+  lt.run(first._replace(num_output_shards=2, overwrite=True),
          log=lambda m: None)
   assert sorted(os.listdir(str(tmp_path / "out"))) == sorted(
       ["lert_run.json", "notes.txt"] +
@@ -375,7 +375,7 @@ def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
   (tmp_path / "file").write_text(u"x")
   with pytest.raises(script_errors.InputError, match="file exists and is not a "
                      "directory"):
-    lt.run(dict(first, output_dir=str(tmp_path / "file")),
+    lt.run(first._replace(output_dir=str(tmp_path / "file")),
            log=lambda m: None)
 
 
@@ -407,6 +407,6 @@ def test_the_corpus_is_read_once_whatever_the_number_of_shards(
   assert reads == [corpus]
   assert summary.documents == 8
   # Only the finished shards (and their run record) are left behind.
-  assert sorted(os.listdir(values["output_dir"])) == sorted(
+  assert sorted(os.listdir(values.output_dir)) == sorted(
       ["lert_run.json"] + ["tagged-%05d-of-00005.jsonl%s" % (i, ext)
                           for i in range(5) for ext in ("", ".stats.json")])
