@@ -290,7 +290,11 @@ class OutputDirectory(object):
         self._refuse_or_clear(
             "%s holds %s but no %s: it was written by a run that recorded no "
             "settings" % (self.path, self.owned_files()[0], MANIFEST))
-      write_json(self.manifest_path, self._manifest())
+      manifest = self._manifest()
+      if not (recorded and recorded.get("script") == self.script and
+              recorded.get("settings") == manifest["settings"]):
+        # (Several machines resuming one tagging directory rewrite nothing.)
+        write_json(self.manifest_path, manifest)
     except BaseException:
       self.close()
       raise
