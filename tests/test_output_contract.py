@@ -136,8 +136,11 @@ def test_output_directory_resumes_refuses_and_overwrites_only_its_files(
   with directory(out, {"lr": 1, "data": "a"}):
     (out / "model-1").write_text(u"weights")
   (out / "notes.txt").write_text(u"the user's")
+  inode = os.stat(str(out / "lert_run.json")).st_ino
   with directory(out, {"lr": 1, "data": "a"}) as again:
     assert again.resumed
+  # A resume rewrites no record (several tagging machines resume at once).
+  assert os.stat(str(out / "lert_run.json")).st_ino == inode
   with pytest.raises(script_errors.InputError,
                      match=r"out was written with lr = 1, this run has 2.*"
                      r"--overwrite"):
