@@ -119,6 +119,17 @@ def test_control_characters_are_removed_and_counted(tmp_path):
   assert counts == {"lines with control characters removed": 1}
 
 
+def test_the_control_characters_are_category_cc_but_tab():
+  """The reader's regular expression is exactly Unicode's Cc less the tab,
+  over every code point (a wrong range would drop or keep text)."""
+  import unicodedata  # pylint: disable=g-import-not-at-top
+  for code in range(0x110000):
+    char = chr(code)
+    expected = char != u"\t" and unicodedata.category(char) == "Cc"
+    assert bool(script_errors.CONTROL_CHARACTERS.match(char)) == expected, (
+        hex(code))
+
+
 def test_skip_mode_counts_bad_lines_and_keeps_the_rest(tmp_path):
   path = tmp_path / "c.txt"
   path.write_bytes(u"第一句。\n坏\x00行\n第二句。\n\n".encode("utf-8") +
