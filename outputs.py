@@ -20,6 +20,7 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import collections
 import contextlib
 import fnmatch
 import io
@@ -74,33 +75,37 @@ def check_target(path):
   return real
 
 
-def _lock_temporary(temp, target):
-  """Opens and locks `temp` (made if needed); InputError when another run
-  holds it. Returns its file descriptor."""
+# What _open_locked returns: the descriptor of the locked file, or None and
+# what the run that holds it wrote there.
+Locked = collections.namedtuple("Locked", ["fd", "holder"])
+
+
+def _open_locked(path):
+  """Opens `path` (made if needed), locks it exclusively without waiting and
+  empties it. When another run holds it: Locked(None, its contents). Without
+  fcntl (not POSIX) nothing is locked."""
   while True:
-    fd = os.open(temp, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     if fcntl is None:
-      return fd
+      return Locked(fd, None)
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except (IOError, OSError):
-      os.close(fd)
-      raise InputError("another run is writing %s now (it holds %s); wait "
-                       "for it or write elsewhere." % (target, temp))
-    # The file may have been renamed into place by the run that held it
-    # between our open and our lock: then take a new one.
+      try:
+        return Locked(None,
+                      os.read(fd, 4096).decode("utf-8", "replace").strip())
+      finally:
+        os.close(fd)
+    # The run that held it may have renamed or removed it between our open
+    # and our lock: then lock the file the path names now.
     try:
-      same = os.stat(temp).st_ino == os.fstat(fd).st_ino
+      same = os.stat(path).st_ino == os.fstat(fd).st_ino
     except OSError:
       same = False
     if same:
       os.ftruncate(fd, 0)
-      return fd
+      return Locked(fd, None)
     os.close(fd)
-
-
-def temporary_name(path):
-  return path + ".tmp"
 
 
 @contextlib.contextmanager
@@ -109,7 +114,7 @@ def atomic_path(path):
   (a TFRecord writer, a checkpoint saver, safetensors); on success it is
   renamed to `path`, on any failure removed."""
   target = check_target(path)
-  temp = temporary_name(target)
+  temp = target + ".tmp"
   if is_remote(target):
     gfile = _gfile()
     try:
@@ -123,13 +128,15 @@ def atomic_path(path):
   directory = os.path.dirname(target)
   if directory and not os.path.isdir(directory):
     os.makedirs(directory)
-  fd = _lock_temporary(temp, path)
+  fd = _open_locked(temp).fd
+  if fd is None:
+    raise InputError("another run is writing %s now (it holds %s); wait for "
+                     "it or write elsewhere." % (path, temp))
   try:
     yield temp
     if os.path.exists(target):
       check_target(target)  # made a device or directory meanwhile?
-    with open(temp, "rb+") as f:  # what the writer wrote reaches the disk
-      os.fsync(f.fileno())
+    os.fsync(fd)  # the writer's file: what it wrote reaches the disk
     os.rename(temp, target)
   except BaseException:
     if os.path.lexists(temp):
@@ -162,8 +169,7 @@ def write_text(path, text):
 
 
 def write_json(path, value):
-  write_text(path, json.dumps(value, ensure_ascii=False, indent=2,
-                              sort_keys=False) + u"\n")
+  write_text(path, json.dumps(value, ensure_ascii=False, indent=2) + u"\n")
 
 
 # ----------------------------------------------------------------------------
@@ -243,7 +249,7 @@ class OutputDirectory(object):
     self.path = path
     self.script = script
     self.settings = settings
-    self.outputs = list(outputs) + [MANIFEST, LOCK, ".lert_run.lock-*"]
+    self.outputs = list(outputs)
     self.inputs = [p for p in inputs if p]
     self.overwrite = overwrite
     self.may_change = set(may_change)
@@ -284,12 +290,13 @@ class OutputDirectory(object):
     self._lock()
     try:
       recorded = self._read_manifest()
+      owned = self.owned_files()
       if recorded is not None:
-        self._check_recorded(recorded)
-      elif self.require_record and self.owned_files():
+        self._check_recorded(recorded, owned)
+      elif self.require_record and owned:
         self._refuse_or_clear(
             "%s holds %s but no %s: it was written by a run that recorded no "
-            "settings" % (self.path, self.owned_files()[0], MANIFEST))
+            "settings" % (self.path, owned[0], MANIFEST))
       manifest = self._manifest()
       if not (recorded and recorded.get("script") == self.script and
               recorded.get("settings") == manifest["settings"]):
@@ -306,7 +313,7 @@ class OutputDirectory(object):
     gfile.makedirs(self.path)
     if gfile.exists(self.manifest_path):
       with gfile.GFile(self.manifest_path, "r") as f:
-        self._check_recorded(json.loads(f.read()))
+        self._check_recorded(json.loads(f.read()), self.owned_files())
     write_json(self.manifest_path, self._manifest())
 
   def _manifest(self):
@@ -327,7 +334,9 @@ class OutputDirectory(object):
       raise InputError("%s is not a run manifest (%s): move it away or use "
                        "another --output_dir." % (self.manifest_path, e))
 
-  def _check_recorded(self, recorded):
+  def _check_recorded(self, recorded, owned):
+    """Goes on, refuses or clears as the manifest `recorded` and the
+    script's files there (`owned`) say."""
     if recorded.get("script") != self.script:
       self._refuse_or_clear("%s was written by %s, not %s" % (
           self.path, recorded.get("script"), self.script))
@@ -337,7 +346,7 @@ class OutputDirectory(object):
     # evaluates) is not compared, and stays recorded.
     keys = [k for k in self.settings if k not in self.may_change]
     different = _first_difference(settings, self.settings, keys)
-    if different is None or not self.owned_files():
+    if different is None or not owned:
       # The same settings, or an earlier run that wrote nothing (it failed
       # on bad input, say): go on.
       self.resumed = True
@@ -357,21 +366,27 @@ class OutputDirectory(object):
     self.clear()
 
   def owned_files(self):
-    """The names in the directory that this script writes (sorted)."""
-    names = []
-    for name in sorted(os.listdir(self.path)):
-      if name in (MANIFEST, LOCK) or name.startswith(LOCK):
-        continue
-      if any(fnmatch.fnmatch(name, pattern) for pattern in self.outputs):
-        names.append(name)
-    return names
+    """The names in the directory that this script writes (sorted; not the
+    manifest or a lock)."""
+    if is_remote(self.path):
+      names = [name.rstrip("/") for name in _gfile().listdir(self.path)]
+    else:
+      names = os.listdir(self.path)
+    return [name for name in sorted(names)
+            if name != MANIFEST and not name.startswith(LOCK) and
+            any(fnmatch.fnmatch(name, pattern) for pattern in self.outputs)]
 
   def clear_outputs(self):
     """Removes what the script wrote (the patterns of `outputs`), nothing
     else; the manifest stays."""
     for name in self.owned_files():
       path = os.path.join(self.path, name)
-      if os.path.isdir(path) and not os.path.islink(path):
+      if is_remote(path):
+        if _gfile().isdir(path):
+          _gfile().rmtree(path)
+        else:
+          _gfile().remove(path)
+      elif os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
       else:
         os.remove(path)
@@ -379,35 +394,20 @@ class OutputDirectory(object):
   def clear(self):
     """clear_outputs, and the manifest."""
     self.clear_outputs()
-    if os.path.exists(self.manifest_path):
+    if is_remote(self.manifest_path):
+      if _gfile().exists(self.manifest_path):
+        _gfile().remove(self.manifest_path)
+    elif os.path.exists(self.manifest_path):
       os.remove(self.manifest_path)
 
   def _lock(self):
-    if fcntl is None:
-      return
     path = os.path.join(self.path, self.lock_name)
-    while True:
-      fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-      try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-      except (IOError, OSError):
-        try:
-          holder = os.read(fd, 4096).decode("utf-8", "replace").strip()
-        finally:
-          os.close(fd)
-        raise InputError("%s is in use by another run (%s): wait for it to "
-                         "end or use another --output_dir." %
-                         (self.path, holder or "holder unknown"))
-      # The run that held it may have removed it between our open and our
-      # lock: then lock the new one.
-      try:
-        if os.stat(path).st_ino == os.fstat(fd).st_ino:
-          break
-      except OSError:
-        pass
-      os.close(fd)
+    fd, holder = _open_locked(path)
+    if fd is None:
+      raise InputError("%s is in use by another run (%s): wait for it to "
+                       "end or use another --output_dir." %
+                       (self.path, holder or "holder unknown"))
     self._lock_path = path
-    os.ftruncate(fd, 0)
     os.write(fd, ("pid %d on %s since %s: %s" % (
         os.getpid(), socket.gethostname(), time.strftime("%H:%M:%S"),
         " ".join(sys.argv))).encode("utf-8"))

@@ -392,13 +392,11 @@ def run(settings, pipeline_args, log=print, overwrite=False):
     pipeline_args = ["--runner=FnApiRunner"] + list(pipeline_args)
   options = PipelineOptions(pipeline_args)
   with output_directory(settings, overwrite) as directory:
-    if not outputs.is_remote(settings.output_dir):
-      directory.clear_outputs()
+    directory.clear_outputs()
     try:
       summary, others = _run_pipeline(options, settings)
     except BaseException:
-      if not outputs.is_remote(settings.output_dir):
-        directory.clear_outputs()
+      directory.clear_outputs()
       raise
     return _write_summary(settings, summary, others, log)
 

@@ -158,6 +158,32 @@ def test_output_directory_resumes_refuses_and_overwrites_only_its_files(
     outputs.OutputDirectory(str(out), "other.py", {}, []).open()
 
 
+def test_a_remote_output_directory_keeps_the_same_contract():
+  """A gs:// directory (here TensorFlow's in-memory ram:// file system):
+  the settings are compared and --overwrite removes only the script's
+  files. The script's files were listed with os.listdir, which fails on a
+  remote path."""
+  gfile = tf.io.gfile
+  out = "ram://contract-%d" % os.getpid()
+  try:
+    gfile.makedirs(out)
+  except tf.errors.OpError:
+    pytest.skip("this TensorFlow has no ram:// file system")
+  with outputs.OutputDirectory(out, "script.py", {"lr": 1},
+                               ["model-*", "records"]):
+    gfile.makedirs(out + "/records")
+    outputs.write_text(out + "/records/part-0", u"r")
+    outputs.write_text(out + "/model-1", u"w")
+    outputs.write_text(out + "/notes.txt", u"the user's")
+  with pytest.raises(script_errors.InputError,
+                     match="written with lr = 1, this run has 2"):
+    outputs.OutputDirectory(out, "script.py", {"lr": 2},
+                            ["model-*", "records"]).open()
+  outputs.OutputDirectory(out, "script.py", {"lr": 2}, ["model-*", "records"],
+                          overwrite=True).open()
+  assert sorted(gfile.listdir(out)) == ["lert_run.json", "notes.txt"]
+
+
 def test_output_directory_is_locked_for_the_run(tmp_path):
   with directory(tmp_path / "out", {}):
     with pytest.raises(script_errors.InputError,
