@@ -192,6 +192,13 @@ def _normalise_hf_name(name):
                 re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name))
 
 
+def _unreadable(path, kind, error):
+  """The ConversionError of a weights file its reader fails on (a garbage
+  or truncated file)."""
+  return ConversionError("%s is not a readable %s file (%s: %s)." %
+                         (path, kind, type(error).__name__, error))
+
+
 def _load_hf_file(path):
   if path.endswith(".safetensors"):
     from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
@@ -201,8 +208,7 @@ def _load_hf_file(path):
       raise ConversionError("%s: %s (convert bfloat16 weights to float32 "
                             "first)." % (path, e))
     except Exception as e:  # pylint: disable=broad-except
-      raise ConversionError("%s is not a readable safetensors file (%s: %s)."
-                            % (path, type(e).__name__, e))
+      raise _unreadable(path, "safetensors", e)
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
@@ -211,8 +217,7 @@ def _load_hf_file(path):
   try:
     state = torch.load(path, map_location="cpu", weights_only=True)
   except Exception as e:  # pylint: disable=broad-except
-    raise ConversionError("%s is not a readable PyTorch file (%s: %s)." %
-                          (path, type(e).__name__, e))
+    raise _unreadable(path, "PyTorch", e)
   return {name: tensor.float().numpy() for name, tensor in state.items()}
 
 
@@ -245,15 +250,15 @@ def read_hf_directory(directory):
 
 
 def read_heads_file(path):
-  """The linguistic heads, after checking their tag lists against docs/spec.md §1."""
+  """The linguistic heads, after checking their tag lists against
+  docs/spec.md §1."""
   from safetensors import safe_open  # pylint: disable=g-import-not-at-top
   try:
     with safe_open(path, framework="numpy") as f:
       metadata = f.metadata() or {}
       heads = {name: f.get_tensor(name) for name in f.keys()}
   except Exception as e:  # pylint: disable=broad-except
-    raise ConversionError("%s is not a readable safetensors file (%s: %s)." %
-                          (path, type(e).__name__, e))
+    raise _unreadable(path, "safetensors", e)
   for task in linguistic_tags.TASKS:
     if (lert_model.head_variable_name(task).replace("/", ".") + ".weight"
         not in heads):
@@ -264,8 +269,9 @@ def read_heads_file(path):
       tags = metadata.get(task + "_tags")
     if tags != list(linguistic_tags.TAGS_BY_TASK[task]):
       raise ConversionError(
-          "%s: the %s tags in its metadata %s are not those of docs/spec.md §1 %s." %
-          (path, task.upper(), tags, list(linguistic_tags.TAGS_BY_TASK[task])))
+          "%s: the %s tags in its metadata %s are not those of docs/spec.md "
+          "§1 %s." % (path, task.upper(), tags,
+                      list(linguistic_tags.TAGS_BY_TASK[task])))
   return heads
 
 
@@ -413,7 +419,7 @@ def tf_to_hf(checkpoint, config_file, vocab_file, output_dir, overwrite=False):
   config = modeling.BertConfig.from_json_file(config_file)
   values = read_tf_checkpoint(checkpoint, config)
   with output_directory(output_dir, "tf2hf", checkpoint,
-                        [os.path.dirname(os.path.abspath(checkpoint)),
+                        [estimator_utils.checkpoint_directory(checkpoint),
                          config_file, vocab_file], overwrite):
     tasks = write_hf_directory(values, config, vocab_file, output_dir)
   return checkpoint, len(values), tasks
@@ -430,8 +436,7 @@ def output_directory(output_dir, direction, source, inputs, overwrite):
   """The outputs.OutputDirectory of a conversion: it may not hold, or lie
   in, an input; a conversion of another input is refused unless
   --overwrite, which removes only the files a conversion writes."""
-  for item in inputs:
-    outputs.check_not_input(output_dir, [item])
+  outputs.check_not_input(output_dir, inputs)
   return outputs.OutputDirectory(
       output_dir, "convert_checkpoint.py",
       {"direction": direction, "input": outputs.describe_file(

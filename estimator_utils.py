@@ -81,23 +81,23 @@ def define_run_flags(flag_values):
   flags.DEFINE_integer("random_seed", 12345,
                        "Seed for initialisation, dropout and shuffling.",
                        flag_values=flag_values)
-
-
-def register_batch_validators(names, flag_values):
-  """Checks when flags are parsed that each batch flag named splits evenly
-  over --num_gpus, and that --use_tpu has --tpu_name."""
-  for name in names:
-    flags.register_multi_flags_validator(
-        [name, "num_gpus"],
-        lambda v, n=name: v["num_gpus"] <= 1 or v[n] % v["num_gpus"] == 0,
-        "--%s must be a multiple of --num_gpus (each GPU gets an equal "
-        "share)." % name, flag_values=flag_values)
   flags.register_multi_flags_validator(
       ["use_tpu", "tpu_name"], lambda v: not v["use_tpu"] or v["tpu_name"],
       "--use_tpu needs --tpu_name (a Cloud TPU name or grpc://ip:port).",
       flag_values=flag_values)
   flags.register_validator("num_gpus", lambda n: n >= 0,
                            "--num_gpus must be >= 0.", flag_values=flag_values)
+
+
+def register_batch_validators(names, flag_values):
+  """Checks when flags are parsed that each batch flag named splits evenly
+  over --num_gpus (the flags of define_run_flags)."""
+  for name in names:
+    flags.register_multi_flags_validator(
+        [name, "num_gpus"],
+        lambda v, n=name: v["num_gpus"] <= 1 or v[n] % v["num_gpus"] == 0,
+        "--%s must be a multiple of --num_gpus (each GPU gets an equal "
+        "share)." % name, flag_values=flag_values)
 
 
 def run_settings_from_flags(flag_values, **overrides):
@@ -272,13 +272,13 @@ def checkpoint_companions(checkpoint, config_file=None, vocab_file=None):
   return config_file, vocab_file
 
 
-def predict_scaffold_fn(checkpoint, hint=""):
+def predict_scaffold_fn(checkpoint):
   """A scaffold_fn that restores a model for prediction from `checkpoint`.
 
   The Estimator's global step starts at 0 when the checkpoint has none (a
   converted or a Google BERT checkpoint); any other variable the checkpoint
-  lacks, or holds with another shape, is an InputError naming it (and
-  `hint`), never a silently random weight or a reshape error.
+  lacks, or holds with another shape, is an InputError naming it, never a
+  silently random weight or a reshape error.
   """
   def scaffold_fn():
     shapes = dict(tf.train.list_variables(checkpoint))
@@ -288,15 +288,15 @@ def predict_scaffold_fn(checkpoint, hint=""):
     for variable in missing:
       if variable.op.name != "global_step":
         raise script_errors.InputError(
-            "%s lacks the variable %s that the model needs%s." %
-            (checkpoint, variable.op.name, hint))
+            "%s lacks the variable %s that the model needs." %
+            (checkpoint, variable.op.name))
     for variable in restore:
       want = variable.shape.as_list()
       if list(shapes[variable.op.name]) != want:
         raise script_errors.InputError(
-            "%s holds %s with shape %s, the model (its config) needs %s%s." %
+            "%s holds %s with shape %s, the model (its config) needs %s." %
             (checkpoint, variable.op.name, list(shapes[variable.op.name]),
-             want, hint))
+             want))
     uninitialized = tf.report_uninitialized_variables(restore)
     # Not "never used" noise after an error line when the restore fails.
     getattr(uninitialized, "mark_used", lambda: None)()

@@ -366,7 +366,7 @@ def define_flags(flag_values, default_max_seq_length=128):
 # removes): TensorFlow's checkpoints, events and eval directory, the cached
 # features, the scores and the predictions.
 OUTPUTS = ("checkpoint", "model.ckpt-*", "events.out.tfevents.*",
-           "graph.pbtxt", "eval", "*.tf_record", "*.tf_record.tmp",
+           "graph.pbtxt", "eval", "*.tf_record",
            "*.windows.json", "eval_results.txt", "test_results.tsv",
            "eval_predictions.txt", "test_predictions.txt",
            "predictions.json", "nbest_predictions.json", "*.tmp")

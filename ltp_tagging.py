@@ -398,8 +398,8 @@ def output_directory(settings):
       settings.output_dir, "linguistic_tagger.py", recorded, OUTPUTS,
       inputs=settings.input_files,
       overwrite=settings.overwrite,
-      lock_name=".lert_run.lock-%d-of-%d" % (settings.shard_index,
-                                             settings.num_shards))
+      lock_name="%s-%d-of-%d" % (outputs.LOCK, settings.shard_index,
+                                 settings.num_shards))
 
 
 def run(settings, log=print):
