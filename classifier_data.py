@@ -108,7 +108,8 @@ def _build(task_labels, items, skip_label=None):
     for field in ("text_a", "text_b"):
       if values.get(field) is not None and not isinstance(values[field],
                                                            str):
-        raise script_errors.InputError("%s: %s is not a string." % (where, field))
+        raise script_errors.InputError("%s: %s is not a string." %
+                                       (where, field))
     if not (values.get("text_a") or "").strip():
       raise script_errors.InputError("%s: no text (text_a is empty)." % where)
     label = values.get("label")

@@ -1,5 +1,6 @@
 # coding=utf-8
-"""The CMRC 2018 metric, as the official evaluator computes it (docs/spec.md §6).
+"""The CMRC 2018 metric, as the official evaluator computes it
+(docs/spec.md §6).
 
 `cmrc2018_evaluate.py` is its command line; run_squad.py scores with it.
 
@@ -133,5 +134,3 @@ def score_json(score):
       ("AVERAGE", "%.3f" % ((score.f1 + score.em) / 2)),
       ("F1", "%.3f" % score.f1), ("EM", "%.3f" % score.em),
       ("TOTAL", score.total), ("SKIP", score.skip)]))
-
-

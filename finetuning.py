@@ -471,9 +471,9 @@ class Runner(object):
     several `keys` a tuple of arrays."""
     checkpoint = tf.train.latest_checkpoint(self.settings.run.output_dir)
     if not checkpoint:
-      raise script_errors.InputError("%s holds no fine-tuned checkpoint: run --do_train "
-                      "first (with the same --output_dir)." %
-                      self.settings.run.output_dir)
+      raise script_errors.InputError(
+          "%s holds no fine-tuned checkpoint: run --do_train "
+          "first (with the same --output_dir)." % self.settings.run.output_dir)
     # A pre-training (or another task's) checkpoint has no such layer.
     name = ("cls/squad/output_weights" if self.kind == "span" else
             "output_weights")
@@ -494,6 +494,6 @@ class Runner(object):
         probabilities[index] = values[0] if len(keys) == 1 else values
     missing = [i for i, p in enumerate(probabilities) if p is None]
     if missing:
-      raise script_errors.InputError("Prediction returned no result for example %d." %
-                      missing[0])
+      raise script_errors.InputError(
+          "Prediction returned no result for example %d." % missing[0])
     return probabilities

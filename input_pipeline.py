@@ -55,7 +55,8 @@ def tensorflow_problem(error):
     return ("the checkpoint cannot be read whole (truncated or corrupt?): %s"
             % first_line)
   if isinstance(error, tf.errors.DataLossError):
-    return "a file cannot be read whole (truncated or corrupt?): %s" % first_line
+    return ("a file cannot be read whole (truncated or corrupt?): %s" %
+            first_line)
   return None
 
 
@@ -96,8 +97,9 @@ def _check_record(where, features, required, optional, value_ranges):
       low, high = value_ranges[name]
       for value in values:
         if not low <= value < high:
-          raise script_errors.InputError("%s feature %r holds %d, outside [%d, %d)." %
-                           (where, name, value, low, high))
+          raise script_errors.InputError(
+              "%s feature %r holds %d, outside [%d, %d)." %
+              (where, name, value, low, high))
     if name in optional:
       present.append(name)
   return present
@@ -144,19 +146,22 @@ def check_input_files(input_files, required, optional=None,
         if not all_records:
           break
     except tf.errors.OpError as e:
-      raise script_errors.InputError("%s: record %d: not a readable TFRecord (truncated "
-                       "or corrupt?): %s" % (path, number + 1, e.message))
+      raise script_errors.InputError(
+          "%s: record %d: not a readable TFRecord (truncated "
+          "or corrupt?): %s" % (path, number + 1, e.message))
     if not number:
       tf.logging.warning("Input file %s holds no record.", path)
   if not checked:
     # Training would wait forever for a first record.
-    raise script_errors.InputError("None of the %d input files holds a record: %s." %
-                     (len(input_files), ", ".join(input_files)))
+    raise script_errors.InputError(
+        "None of the %d input files holds a record: %s." %
+        (len(input_files), ", ".join(input_files)))
   for name, paths in present_in.items():
     if len(paths) != len(checked):
       missing = sorted(set(checked) - set(paths))
-      raise script_errors.InputError("Feature %r is in %s but not in %s: mix no files of "
-                       "different formats." % (name, paths[0], missing[0]))
+      raise script_errors.InputError(
+          "Feature %r is in %s but not in %s: mix no files of "
+          "different formats." % (name, paths[0], missing[0]))
   return sorted(present_in)
 
 

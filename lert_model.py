@@ -3,9 +3,10 @@
 
 This is the one home of what pre-training, evaluation and prediction share:
 
-* the TFRecord schema of docs/spec.md §4 for TensorFlow readers (`record_schema`;
-  the schema itself and its serialization live in the TensorFlow-free
-  `records.py`, which `create_pretraining_data.py` writes with);
+* the TFRecord schema of docs/spec.md §4 for TensorFlow readers
+  (`record_schema`; the schema itself and its serialization live in the
+  TensorFlow-free `records.py`, which `create_pretraining_data.py` writes
+  with);
 * the heads of docs/spec.md §2 at the masked positions (`lert_head_logits`) and
   their losses (docs/spec.md §3);
 * the LIP schedule (`lip_end_steps`, `lip_lambdas`);
@@ -269,7 +270,8 @@ def parameter_table(config, tasks=linguistic_tags.TASKS):
 
 
 def tasks_in_checkpoint(checkpoint):
-  """The linguistic tasks whose head a checkpoint holds, in docs/spec.md §1 order."""
+  """The linguistic tasks whose head a checkpoint holds, in docs/spec.md §1
+  order."""
   names = {name for name, _ in tf.train.list_variables(checkpoint)}
   return [task for task in linguistic_tags.TASKS
           if head_variable_name(task) + "/kernel" in names]
@@ -439,8 +441,9 @@ def prediction_outputs(logits, features, tasks, top_k):
         tf.nn.softmax(logits[task], axis=-1),
         [batch_size, num_positions, linguistic_tags.NUM_TAGS[task]])
   # The gold labels pass through when the input has them.
-  for name in ["masked_lm_ids"] + [records.labels_feature(task) for task in tasks] + [
-      records.label_weights_feature(task) for task in tasks]:
+  label_features = ([records.labels_feature(task) for task in tasks] +
+                    [records.label_weights_feature(task) for task in tasks])
+  for name in ["masked_lm_ids"] + label_features:
     if name in features:
       outputs[name] = features[name]
   return outputs
@@ -456,9 +459,10 @@ def masked_position_predictions(prediction, tasks, inv_vocab=None):
   Each dict holds the `position`, the MLM candidates (`mlm_ids`,
   `mlm_tokens` when `inv_vocab` maps ids to tokens, `mlm_probs`, best
   first) and per task `<task>` (the most probable tag's name) and
-  `<task>_probs` (the whole distribution, in the tag order of docs/spec.md §1). Gold
-  labels, when the record has them, come as `label_id` and `<task>_label`
-  (null for a missing label). Padding positions are left out.
+  `<task>_probs` (the whole distribution, in the tag order of docs/spec.md
+  §1). Gold labels, when the record has them, come as `label_id` and
+  `<task>_label` (null for a missing label). Padding positions are left
+  out.
   """
   result = []
   for j, weight in enumerate(prediction["masked_lm_weights"]):

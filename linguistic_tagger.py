@@ -10,8 +10,8 @@ Lines, one document per line:
     "dep_label": [...]}]}
 
 `ner` holds word-level BIES-O tags (S-Nh, B-Ni, ...), `dep_head` is 1-based
-(0 = root). Tags that have no index in the LERT inventories (docs/spec.md §1), such
-as LTP's DEP `IS`, are written as null ("missing label") and counted.
+(0 = root). Tags that have no index in the LERT inventories (docs/spec.md
+§1), such as LTP's DEP `IS`, are written as null ("missing label") and counted.
 
 The corpus is cut into `--num_output_shards` shards (document i goes to shard
 i mod N). Machine k of `--num_shards` does the shards j with

@@ -74,8 +74,8 @@ _INDEX = {task: {tag: i for i, tag in enumerate(tags)}
 def tag_to_id(task, tag):
   """Index of an LTP tag in `task`'s inventory, or None if it has none.
 
-  None means "missing label" (docs/spec.md §4): e.g. LTP 4's DEP `IS` has no index,
-  so such a word still counts for MLM but trains no DEP head.
+  None means "missing label" (docs/spec.md §4): e.g. LTP 4's DEP `IS` has no
+  index, so such a word still counts for MLM but trains no DEP head.
   """
   if task == "pos":
     tag = _LTP_POS_ALIASES.get(tag, tag)

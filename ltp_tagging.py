@@ -119,8 +119,9 @@ def _read_raw_file(path, on_error, skipped, open_file, counts=None):
       problem = ("only invisible format characters (%s)" %
                  " ".join("U+%04X" % ord(c) for c in line.strip()))
       if on_error != "skip":
-        raise script_errors.InputError("%s:%d: %s. Fix the line, or pass --on_error=skip "
-                         "to skip such lines." % (path, line_number, problem))
+        raise script_errors.InputError(
+            "%s:%d: %s. Fix the line, or pass --on_error=skip "
+            "to skip such lines." % (path, line_number, problem))
       if skipped is not None:
         skipped.append(script_errors.SkippedLine(path, line_number, problem))
       continue
@@ -225,7 +226,8 @@ class TagStats(object):
 
 
 def map_sentence(text, words, pos, entities, dep, stats):
-  """One tagged sentence in the output format, with tags mapped to docs/spec.md §1."""
+  """One tagged sentence in the output format, with tags mapped to
+  docs/spec.md §1."""
   ner = entities_to_bieso(entities, len(words))
   sentence = {"text": text, "words": list(words), "pos": [], "ner": [],
               "dep_head": [int(h) for h in dep["head"]], "dep_label": []}
@@ -253,9 +255,10 @@ def load_ltp(model, device="cpu", num_threads=1):
   if device == "auto":
     device = "cuda" if torch.cuda.is_available() else "cpu"
   if device == "cuda" and not torch.cuda.is_available():
-    raise script_errors.InputError("--device=cuda, but PyTorch sees no CUDA device "
-                     "(torch %s): use --device=cpu or a CUDA build of "
-                     "PyTorch." % torch.__version__)
+    raise script_errors.InputError(
+        "--device=cuda, but PyTorch sees no CUDA device "
+        "(torch %s): use --device=cpu or a CUDA build of "
+        "PyTorch." % torch.__version__)
   try:
     ltp = LTP(model)
   except Exception as e:  # pylint: disable=broad-except
@@ -483,7 +486,8 @@ def format_summary(summary, elapsed, skipped_lines):
         "%s %d" % (tag, n) for tag, n in counts.most_common())))
   missing = ", ".join("%s %d" % (k, n)
                       for k, n in sorted(summary.missing.items()))
-  lines.append("Missing labels (no docs/spec.md §1 index): %s" % (missing or "none"))
+  lines.append("Missing labels (no docs/spec.md §1 index): %s" %
+               (missing or "none"))
   return "\n".join(lines)
 
 
@@ -505,5 +509,3 @@ def ltp_settings_from_flags(flag_values=FLAGS):
   """The LtpSettings of the flags of define_ltp_flags."""
   return LtpSettings(**{field: getattr(flag_values, field)
                         for field in LtpSettings._fields})
-
-

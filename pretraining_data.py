@@ -62,10 +62,11 @@ def define_masking_flags(flag_values=FLAGS):
                        flag_values=flag_values)
   flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.",
                      flag_values=flag_values)
-  flags.DEFINE_float("short_seq_prob", 0.1,
-                     "Probability of a shorter sequence, to reduce the mismatch "
-                     "between pre-training and fine-tuning lengths.",
-                     flag_values=flag_values)
+  flags.DEFINE_float(
+      "short_seq_prob",
+      0.1, "Probability of a shorter sequence, to reduce the mismatch "
+      "between pre-training and fine-tuning lengths.",
+      flag_values=flag_values)
   flags.DEFINE_integer("max_ngram", 4,
                        "Longest word N-gram masked (probabilities 0.4, 0.3, "
                        "0.2, 0.1 for n = 1..4, renormalised if smaller).",
@@ -168,7 +169,8 @@ def parse_document(line, where):
     raise script_errors.InputError("%s: not valid JSON (%s)." % (where, e))
   if not isinstance(document, dict) or not isinstance(
       document.get("sentences"), list):
-    raise script_errors.InputError("%s: expected an object with a 'sentences' list." % where)
+    raise script_errors.InputError(
+        "%s: expected an object with a 'sentences' list." % where)
   sentences = []
   for number, sentence in enumerate(document["sentences"], 1):
     here = "%s: sentence %d" % (where, number)
@@ -190,9 +192,10 @@ def parse_document(line, where):
       except (KeyError, TypeError):
         word, tag = [(w, t) for w, t in zip(sentence["words"], sentence[key])
                      if isinstance(t, (list, dict)) or t not in index][0]
-        raise script_errors.InputError("%s: unknown %s tag %r (word %r); the tags are "
-                        "those of docs/spec.md §1, null for a missing label." %
-                        (here, task.upper(), tag, word))
+        raise script_errors.InputError(
+            "%s: unknown %s tag %r (word %r); the tags are "
+            "those of docs/spec.md §1, null for a missing label." %
+            (here, task.upper(), tag, word))
     for head in sentence["dep_head"]:
       if not isinstance(head, int) or not 0 <= head <= num_words:
         raise script_errors.InputError("%s: dep_head %r is not in 0..%d." %
@@ -245,8 +248,9 @@ def word_char_spans(text, words, where):
     else:
       start = text.find(word, cursor)
     if start < 0 or (start > cursor and text[cursor:start].strip()):
-      raise script_errors.InputError("%s: word %r is not found in the sentence text after "
-                      "offset %d." % (where, word, cursor))
+      raise script_errors.InputError(
+          "%s: word %r is not found in the sentence text after "
+          "offset %d." % (where, word, cursor))
     spans.append((start, start + len(word)))
     cursor = start + len(word)
   return spans
@@ -268,8 +272,9 @@ def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
   word_ids = [word_of_char[start] for _, start, _ in pieces]
   if -1 in word_ids:
     token, start, _ = pieces[word_ids.index(-1)]
-    raise script_errors.InputError("%s: token %r at offset %d lies outside every word." %
-                    (where, token, start))
+    raise script_errors.InputError(
+        "%s: token %r at offset %d lies outside every word." %
+        (where, token, start))
   # Each token's (POS, NER, DEP) ids: its word's.
   word_tags = list(zip(tag_ids["pos"], tag_ids["ner"], tag_ids["dep"]))
   return TokenizedSentence(tokens, word_ids,
@@ -518,8 +523,8 @@ def instance_to_features(instance, tokenizer, max_seq_length,
       "masked_lm_weights": [1.0] * num_masked + [0.0] * pad}
   for column, task in enumerate(linguistic_tags.TASKS):
     labels = [tags[column] for tags in instance.tags]
-    values[records.labels_feature(task)] = ([0 if t is None else t for t in labels] +
-                                [0] * pad)
+    values[records.labels_feature(task)] = (
+        [0 if t is None else t for t in labels] + [0] * pad)
     values[records.label_weights_feature(task)] = (
         [0.0 if t is None else 1.0 for t in labels] + [0.0] * pad)
   return values
@@ -536,7 +541,8 @@ class Summary(object):
     self.content_tokens = 0  # of the instances, [CLS] and [SEP] left out
     self.masked = 0
     self.ngrams = collections.Counter()
-    self.labels = {task: collections.Counter() for task in linguistic_tags.TASKS}
+    self.labels = {task: collections.Counter()
+                   for task in linguistic_tags.TASKS}
     self.missing = collections.Counter()
 
   def add(self, instance):
@@ -781,10 +787,9 @@ def _write_documents(input_files, maker, maker_kwargs, writers, dump, summary,
       log("\r%d documents, %d instances, %.0f s" % (
           summary.documents, summary.instances, time.time() - start))
     if not summary.instances:
-      raise script_errors.InputError("%s: no instance: the input has no document with a "
-                      "sentence to use." % ", ".join(input_files))
+      raise script_errors.InputError(
+          "%s: no instance: the input has no document with a "
+          "sentence to use." % ", ".join(input_files))
   finally:
     if pool is not None:
       pool.terminate()
-
-

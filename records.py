@@ -162,9 +162,9 @@ _LAYOUTS = {}  # (max_seq_length, max_predictions_per_seq) -> record_layout
 def serialize_record(values, max_seq_length, max_predictions_per_seq):
   """A serialized `tf.train.Example` of the schema from name -> list.
 
-  `values` must hold the nine docs/spec.md §4 features, and either all or none of the
-  label weights, each of its schema length. The same values always give
-  the same bytes.
+  `values` must hold the nine docs/spec.md §4 features, and either all or
+  none of the label weights, each of its schema length. The same values
+  always give the same bytes.
   """
   layout = _LAYOUTS.get((max_seq_length, max_predictions_per_seq))
   if layout is None:

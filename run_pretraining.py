@@ -235,7 +235,8 @@ def main(_):
   # TensorFlow's logger prints each line itself; absl's root handler would
   # print it a second time.
   tf.get_logger().propagate = False
-  script_errors.run_reporting_errors(run_explaining_data_errors, "run_pretraining.py",
+  script_errors.run_reporting_errors(run_explaining_data_errors,
+                                     "run_pretraining.py",
                                      input_pipeline.tensorflow_problem)
 
 

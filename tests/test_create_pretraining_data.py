@@ -102,7 +102,8 @@ def test_alignment_tolerates_whitespace_and_dropped_characters(tokenizer):
 
 
 def test_word_not_in_text_is_an_error(tokenizer):
-  with pytest.raises(script_errors.InputError, match=u"f.jsonl:3: word '他' is not found"):
+  with pytest.raises(script_errors.InputError,
+                     match=u"f.jsonl:3: word '他' is not found"):
     cpd.tokenize_sentence(u"我爱你", [u"我", u"他"], {}, tokenizer,
                           "f.jsonl:3")
 

@@ -290,7 +290,8 @@ def test_script_summary_and_errors(tmp_path, tiny_ltp_dir):
 
 def test_missing_model_is_a_clear_error(tmp_path, tiny_ltp_dir):
   del tiny_ltp_dir  # needs the ltp package
-  with pytest.raises(script_errors.InputError, match="Could not load the LTP model"):
+  with pytest.raises(script_errors.InputError,
+                     match="Could not load the LTP model"):
     lt.load_ltp(str(tmp_path / "no-such-model"))
 
 
@@ -326,7 +327,8 @@ def test_cuda_without_cuda_is_a_clear_error(tiny_ltp_dir):
   import torch  # pylint: disable=g-import-not-at-top
   if torch.cuda.is_available():
     pytest.skip("this machine has CUDA")
-  with pytest.raises(script_errors.InputError, match="--device=cuda, but PyTorch sees "
+  with pytest.raises(script_errors.InputError,
+                     match="--device=cuda, but PyTorch sees "
                      "no CUDA device"):
     lt.load_ltp(tiny_ltp_dir, device="cuda")
 
@@ -350,7 +352,8 @@ def test_rerun_with_other_input_or_flags_is_refused(tmp_path, tiny_ltp_dir):
   lt.run(first, log=lambda m: None)
   before = read_outputs(first.output_dir)
   other = write(tmp_path / "other.txt", CORPUS + u"\n多了一个文档。\n")
-  with pytest.raises(script_errors.InputError, match="was written with input_files = "):
+  with pytest.raises(script_errors.InputError,
+                     match="was written with input_files = "):
     lt.run(first._replace(input_files=[other]), log=lambda m: None)
   with pytest.raises(script_errors.InputError, match="was written with "
                      "max_sentence_chars = 500, this run has 100"):
@@ -370,7 +373,8 @@ def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
   directory to that input; an --output_dir that is a file was a raw
   [Errno 17]."""
   bad = write(tmp_path / "bad.txt", u"好\n坏\x00\n")
-  with pytest.raises(script_errors.InputError, match="bad.txt:2: a NUL character"):
+  with pytest.raises(script_errors.InputError,
+                     match="bad.txt:2: a NUL character"):
     lt.run(settings(tmp_path, tiny_ltp_dir, bad), log=lambda m: None)
   corpus = write(tmp_path / "c.txt", CORPUS)
   first = settings(tmp_path, tiny_ltp_dir, corpus)

@@ -1,5 +1,6 @@
 # coding=utf-8
-"""LERT pre-training graph: heads (docs/spec.md §2), LIP (docs/spec.md §3), loss, training."""
+"""LERT pre-training graph: heads (docs/spec.md §2), LIP (docs/spec.md §3),
+loss, training."""
 
 import numpy as np
 import pytest
