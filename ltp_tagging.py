@@ -325,16 +325,23 @@ def split_input(input_files, output_dir, pending, num_output_shards,
         writer.write(json.dumps({"source": source, "paragraphs": paragraphs},
                                 ensure_ascii=False) + u"\n")
         total += 1
-  except BaseException:
-    for j, writer in writers.items():
+  finally:
+    for writer in writers.values():
       writer.close()
-      os.remove(pending_path(output_dir, j, num_output_shards))
-    if os.path.isdir(untagged_dir(output_dir)):
-      os.rmdir(untagged_dir(output_dir))
-    raise
-  for writer in writers.values():
-    writer.close()
   return total
+
+
+def remove_pending(output_dir, pending, num_output_shards):
+  """Removes the untagged documents of this machine's `pending` shards, and
+  their directory once no machine has any left there."""
+  for j in pending:
+    path = pending_path(output_dir, j, num_output_shards)
+    if os.path.exists(path):
+      os.remove(path)
+  try:
+    os.rmdir(untagged_dir(output_dir))
+  except OSError:
+    pass  # absent, or another machine's documents wait there
 
 
 def tag_shard(ltp, output_dir, index, num_output_shards, batch_size,
@@ -405,11 +412,36 @@ def output_directory(settings):
                                  settings.num_shards))
 
 
+def _tag_pending(settings, pending, total):
+  """Tags the pending shards, in this process or in --num_workers, with a
+  progress bar over their `total` documents."""
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  with tqdm(total=total, unit="doc", disable=not total) as bar:
+    if settings.num_workers <= 1 or len(pending) <= 1:
+      ltp = load_ltp(settings.ltp_model, settings.device,
+                     settings.num_threads) if pending else None
+      for j in pending:
+        tag_shard(ltp, settings.output_dir, j, settings.num_output_shards,
+                  settings.batch_size, settings.max_sentence_chars,
+                  progress=bar.update)
+      return
+    # Load the model here once first: a model that fails to load in the
+    # workers would make the pool start new workers forever.
+    load_ltp(settings.ltp_model, "cpu", 1)
+    pool = multiprocessing.get_context("spawn").Pool(
+        min(settings.num_workers, len(pending)), _init_worker, (settings,))
+    try:
+      for result in pool.imap_unordered(_tag_shard_in_worker, pending):
+        bar.update(result["documents"])
+    finally:
+      pool.terminate()
+
+
 def run(settings, log=print):
   """Tags every pending shard of this machine; returns the merged summary."""
   if not 0 <= settings.shard_index < settings.num_shards:
     raise script_errors.InputError("--shard_index must be in 0..%d." %
-                     (settings.num_shards - 1))
+                                   (settings.num_shards - 1))
   with output_directory(settings):
     return _run_in_output_directory(settings, log)
 
@@ -425,45 +457,25 @@ def _run_in_output_directory(settings, log):
   pending = [j for j in mine if j not in done]
 
   # The corpus is read once, checked whole (bad input stops the run before
-  # any tagging) and cut into the pending shards' documents.
+  # any tagging) and cut into the pending shards' documents. Whatever
+  # happens, they go at the end (a re-run splits the corpus anew), so that a
+  # failed run leaves no file behind.
   skipped = []
   counts = collections.Counter()
-  total = split_input(settings.input_files, output_dir, pending,
-                      num_output_shards, settings.on_error, skipped,
-                      counts)
-  for what, count in sorted(counts.items()):
-    log("%d %s (the tokenizer drops them too)." % (count, what))
-  log("%d shards of %d for this machine: %d already done, %d to tag "
-      "(%d documents)." % (len(mine), num_output_shards, len(done),
-                           len(pending), total))
-
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  start = time.time()
-  results = []
-  with tqdm(total=total, unit="doc", disable=not total) as bar:
-    if settings.num_workers <= 1 or len(pending) <= 1:
-      ltp = load_ltp(settings.ltp_model, settings.device,
-                     settings.num_threads) if pending else None
-      for j in pending:
-        results.append(tag_shard(
-            ltp, output_dir, j, num_output_shards, settings.batch_size,
-            settings.max_sentence_chars, progress=bar.update))
-    else:
-      # Load the model here once first: a model that fails to load in the
-      # workers would make the pool start new workers forever.
-      load_ltp(settings.ltp_model, "cpu", 1)
-      pool = multiprocessing.get_context("spawn").Pool(
-          min(settings.num_workers, len(pending)), _init_worker,
-          (settings,))
-      try:
-        for result in pool.imap_unordered(_tag_shard_in_worker, pending):
-          bar.update(result["documents"])
-          results.append(result)
-      finally:
-        pool.terminate()
-  elapsed = time.time() - start
-  if os.path.isdir(untagged_dir(output_dir)):
-    os.rmdir(untagged_dir(output_dir))  # empty once all is done
+  try:
+    total = split_input(settings.input_files, output_dir, pending,
+                        num_output_shards, settings.on_error, skipped,
+                        counts)
+    for what, count in sorted(counts.items()):
+      log("%d %s (the tokenizer drops them too)." % (count, what))
+    log("%d shards of %d for this machine: %d already done, %d to tag "
+        "(%d documents)." % (len(mine), num_output_shards, len(done),
+                             len(pending), total))
+    start = time.time()
+    _tag_pending(settings, pending, total)
+    elapsed = time.time() - start
+  finally:
+    remove_pending(output_dir, pending, num_output_shards)
 
   # The summary covers every shard of this machine, resumed ones included.
   summary = TagStats()

@@ -377,6 +377,13 @@ def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
                      match="bad.txt:2: a NUL character"):
     lt.run(settings(tmp_path, tiny_ltp_dir, bad), log=lambda m: None)
   corpus = write(tmp_path / "c.txt", CORPUS)
+  # A model that does not load, after the corpus was split: the documents
+  # set aside (.untagged/) bound the directory to that model.
+  with pytest.raises(script_errors.InputError,
+                     match="Could not load the LTP model"):
+    lt.run(settings(tmp_path, str(tmp_path / "no-model"), corpus),
+           log=lambda m: None)
+  assert os.listdir(str(tmp_path / "out")) == ["lert_run.json"]
   first = settings(tmp_path, tiny_ltp_dir, corpus)
   lt.run(first, log=lambda m: None)
   # --overwrite replaces the shards of other settings, and only them.
@@ -392,6 +399,28 @@ def test_a_failed_run_does_not_bind_its_directory_and_overwrite(
                      "directory"):
     lt.run(first._replace(output_dir=str(tmp_path / "file")),
            log=lambda m: None)
+
+
+def test_a_machine_leaves_the_other_machines_documents(tmp_path,
+                                                      tiny_ltp_dir):
+  """Machines share .untagged/: one that finishes (or fails) while another
+  still has documents waiting there removed the directory, or failed on
+  it ("Directory not empty")."""
+  corpus = write(tmp_path / "c.txt", CORPUS)
+  share = dict(num_output_shards=2, num_shards=2)
+  other = tmp_path / "out" / ".untagged" / "tagged-00000-of-00002.jsonl"
+  # Machine 0 is running: its lock held, its documents waiting.
+  with lt.output_directory(settings(tmp_path, tiny_ltp_dir, corpus,
+                                    shard_index=0, **share)):
+    other.parent.mkdir(parents=True)
+    other.write_text(u"{}\n")
+    summary, _, _ = lt.run(settings(tmp_path, tiny_ltp_dir, corpus,
+                                    shard_index=1, **share),
+                           log=lambda m: None)
+  assert summary.documents == 2
+  assert other.read_text() == u"{}\n"
+  assert sorted(os.listdir(str(tmp_path / "out" / ".untagged"))) == [
+      other.name]
 
 
 def test_the_tagger_imports_no_tensorflow():
