@@ -23,9 +23,11 @@ from __future__ import print_function
 import collections
 import contextlib
 import fnmatch
+import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -80,10 +82,10 @@ def check_target(path):
 Locked = collections.namedtuple("Locked", ["fd", "holder"])
 
 
-def _open_locked(path):
+def _open_locked(path, keep=False):
   """Opens `path` (made if needed), locks it exclusively without waiting and
-  empties it. When another run holds it: Locked(None, its contents). Without
-  fcntl (not POSIX) nothing is locked."""
+  empties it (unless `keep`). When another run holds it: Locked(None, its
+  contents). Without fcntl (not POSIX) nothing is locked."""
   while True:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     if fcntl is None:
@@ -103,7 +105,8 @@ def _open_locked(path):
     except OSError:
       same = False
     if same:
-      os.ftruncate(fd, 0)
+      if not keep:
+        os.ftruncate(fd, 0)
       return Locked(fd, None)
     os.close(fd)
 
@@ -196,29 +199,109 @@ def check_not_input(output, inputs, flag="--output_dir"):
                        "elsewhere." % (flag, output, item))
 
 
+class InputFile(object):
+  """A file recorded in a manifest by its content (describe_file); the
+  output directory fingerprints it when it opens (OutputDirectory)."""
+
+  def __init__(self, path):
+    self.path = path
+
+
 def describe_file(path):
-  """A file as recorded in a manifest: its absolute path and size, so that a
-  changed file is seen."""
-  if not path:
-    return None
+  """A file as a manifest records it: by content, so that an edited file is
+  a difference and a touched one is not. The OutputDirectory the value is
+  given to (in its settings) resolves it to [absolute path, size, sha256]
+  (fingerprint); None for no file."""
+  return InputFile(path) if path else None
+
+
+# Bytes read at a time to hash a file.
+_HASH_CHUNK = 1 << 22
+
+
+def fingerprint(path, known=None):
+  """[absolute path, size, content hash] of a file, and its stat entry
+  [size, mtime_ns, inode, hash] for the manifest's cache.
+
+  A local file is hashed whole with SHA-256 (1.6 GB/s on a 2-core Xeon with
+  SHA-NI: docs/reliability.md) unless `known` (its cached stat entry) shows
+  the same size, modification time and inode: then its hash is taken from
+  there, so an unchanged input costs one stat. A touched file is hashed
+  again and gives the same hash. A remote file (gs://: objects are replaced,
+  never edited) is recorded by size and modification time.
+  """
   if is_remote(path):
-    return [path, None]
+    try:
+      stat_ = _gfile().stat(path)
+      return [path, stat_.length, "mtime:%d" % stat_.mtime_nsec], None
+    except Exception:  # pylint: disable=broad-except
+      return [path, None, None], None
+  absolute = os.path.abspath(path)
   try:
-    return [os.path.abspath(path), os.path.getsize(path)]
+    stat_ = os.stat(absolute)
   except OSError:
-    return [os.path.abspath(path), None]
+    return [absolute, None, None], None
+  if not stat.S_ISREG(stat_.st_mode):
+    return [absolute, None, None], None
+  entry = [stat_.st_size, stat_.st_mtime_ns, stat_.st_ino]
+  if known and list(known[:3]) == entry:
+    digest = known[3]
+  else:
+    hasher = hashlib.sha256()
+    with io.open(absolute, "rb") as f:
+      for chunk in iter(lambda: f.read(_HASH_CHUNK), b""):
+        hasher.update(chunk)
+    digest = "sha256:" + hasher.hexdigest()
+  return [absolute, stat_.st_size, digest], entry + [digest]
 
 
-def _first_difference(recorded, current, keys):
+def _resolve_files(value, known, seen):
+  """`value` with every InputFile replaced by its fingerprint; the stat
+  entries go to `seen` (absolute path -> entry)."""
+  if isinstance(value, InputFile):
+    absolute = (value.path if is_remote(value.path) else
+                os.path.abspath(value.path))
+    record, entry = fingerprint(value.path, known.get(absolute))
+    if entry is not None:
+      seen[absolute] = entry
+    return record
+  if isinstance(value, dict):
+    return collections.OrderedDict(
+        (k, _resolve_files(v, known, seen)) for k, v in value.items())
+  if isinstance(value, (list, tuple)):
+    return [_resolve_files(v, known, seen) for v in value]
+  return value
+
+
+def _first_difference(recorded, current, keys, prefix=""):
+  """The first key (dotted inside nested dicts, e.g.
+  maker_kwargs.random_seed) whose values differ, with both values; None."""
   for key in keys:
-    if recorded.get(key) != current.get(key):
-      return key
+    old, new = recorded.get(key), current.get(key)
+    if old == new:
+      continue
+    if isinstance(old, dict) and isinstance(new, dict):
+      inner = _first_difference(old, new, sorted(set(old) | set(new)),
+                                prefix + key + ".")
+      if inner:
+        return inner
+    return Difference(prefix + key, old, new)
   return None
+
+
+# A setting that differs between the record and this run.
+Difference = collections.namedtuple("Difference", ["key", "recorded",
+                                                   "current"])
 
 
 def _show(value):
   text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-  return text if len(text) <= 120 else text[:117] + "..."
+  return text if len(text) <= 200 else text[:197] + "..."
+
+
+# The stale lock of a run that was killed names the time it began: what
+# appeared in the directory after it was that run's.
+_SINCE = re.compile(r"\(t=([0-9.]+)\)")
 
 
 class OutputDirectory(object):
@@ -228,24 +311,34 @@ class OutputDirectory(object):
     path: the directory.
     script: the script's name, recorded; another script's directory is
       refused.
-    settings: dict name -> JSON value of what decides the contents.
-    outputs: glob patterns (relative to `path`) of what the script writes;
-      `--overwrite` removes only those (and the manifest).
+    settings: dict name -> JSON value of what decides the contents; an
+      InputFile (describe_file) in it is recorded by content.
+    outputs: glob patterns (relative to `path`) of the names the script
+      writes. What the script wrote is recorded by name in the manifest
+      ("files"), and only that is removed by `--overwrite`; a name that
+      matches a pattern but that the script did not write (a user's
+      model.ckpt-best.*, a downloaded checkpoint) is never removed.
     inputs: paths the run reads (files or directories); an overwrite that
       would remove them is refused.
     overwrite: remove the earlier run's outputs when the settings differ.
     may_change: settings that a resumed run may change (recorded anew).
     lock_name: the lock file (several machines that write disjoint shares of
       one directory each take their own).
-    require_record: refuse a directory that holds outputs of the script but
-      no manifest (a run that only evaluates or predicts with a checkpoint
-      made elsewhere passes False).
-  Use it as a context manager: the lock is held inside the block.
+    require_record: refuse a directory that holds names of the script's
+      patterns that it did not write, and no manifest (a run that only
+      evaluates or predicts with a checkpoint made elsewhere passes False).
+    adopt: with require_record, a function(names) for such a directory:
+      it raises InputError when the names cannot be taken over, else the
+      directory is adopted (its files stay the user's, never removed) and
+      recorded from then on (run_pretraining.py: a downloaded checkpoint
+      resumes in place).
+  Use it as a context manager: the lock is held inside the block, and what
+  the script wrote is recorded when the block ends, however it ends.
   """
 
   def __init__(self, path, script, settings, outputs, inputs=(),
                overwrite=False, may_change=(), lock_name=LOCK,
-               require_record=True):
+               require_record=True, adopt=None):
     self.path = path
     self.script = script
     self.settings = settings
@@ -255,10 +348,15 @@ class OutputDirectory(object):
     self.may_change = set(may_change)
     self.lock_name = lock_name
     self.require_record = require_record
+    self.adopt = adopt
     self._lock_fd = None
     self._lock_path = None
     self._recorded_settings = None
+    self._files = set()  # names the script wrote
+    self._fingerprints = {}
+    self._snapshot = None  # name -> (mtime, size) of its names at open
     self.resumed = False
+    self.adopted = False
 
   @property
   def manifest_path(self):
@@ -272,103 +370,15 @@ class OutputDirectory(object):
     self.close()
     return False
 
-  def open(self):
-    """Checks, locks and records the directory."""
-    if is_remote(self.path):
-      return self._open_remote()
-    if os.path.lexists(self.path) and not os.path.isdir(self.path):
-      raise InputError("--output_dir %s exists and is not a directory." %
-                       self.path)
-    if self.overwrite:
-      check_not_input(self.path, self.inputs)
-    if not os.path.isdir(self.path):
-      try:
-        os.makedirs(self.path)
-      except OSError as e:
-        raise InputError("%s: cannot make the directory (%s)." %
-                         (self.path, e.strerror or e))
-    self._lock()
-    try:
-      recorded = self._read_manifest()
-      owned = self.owned_files()
-      if recorded is not None:
-        self._check_recorded(recorded, owned)
-      elif self.require_record and owned:
-        self._refuse_or_clear(
-            "%s holds %s but no %s: it was written by a run that recorded no "
-            "settings" % (self.path, owned[0], MANIFEST))
-      manifest = self._manifest()
-      if not (recorded and recorded.get("script") == self.script and
-              recorded.get("settings") == manifest["settings"]):
-        # (Several machines resuming one tagging directory rewrite nothing.)
-        write_json(self.manifest_path, manifest)
-    except BaseException:
-      self.close()
-      raise
+  # -- The file system (local, or remote through gfile).
 
-  def _open_remote(self):
-    """A remote directory: no lock (the file system has none), but the
-    manifest is checked and written all the same."""
-    gfile = _gfile()
-    gfile.makedirs(self.path)
-    if gfile.exists(self.manifest_path):
-      with gfile.GFile(self.manifest_path, "r") as f:
-        self._check_recorded(json.loads(f.read()), self.owned_files())
-    write_json(self.manifest_path, self._manifest())
+  def _remote(self):
+    return is_remote(self.path)
 
-  def _manifest(self):
-    settings = dict(self._recorded_settings or {})
-    settings.update(self.settings)
-    return {"script": self.script, "settings": settings,
-            "written": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-  def _read_manifest(self):
-    if not os.path.exists(self.manifest_path):
-      return None
-    try:
-      with io.open(self.manifest_path, encoding="utf-8") as f:
-        value = json.load(f)
-      value["settings"].items()
-      return value
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-      raise InputError("%s is not a run manifest (%s): move it away or use "
-                       "another --output_dir." % (self.manifest_path, e))
-
-  def _check_recorded(self, recorded, owned):
-    """Goes on, refuses or clears as the manifest `recorded` and the
-    script's files there (`owned`) say."""
-    if recorded.get("script") != self.script:
-      self._refuse_or_clear("%s was written by %s, not %s" % (
-          self.path, recorded.get("script"), self.script))
-      return
-    settings = recorded["settings"]
-    # A setting this run does not use (a training setting in a run that only
-    # evaluates) is not compared, and stays recorded.
-    keys = [k for k in self.settings if k not in self.may_change]
-    different = _first_difference(settings, self.settings, keys)
-    if different is None or not owned:
-      # The same settings, or an earlier run that wrote nothing (it failed
-      # on bad input, say): go on.
-      self.resumed = True
-      self._recorded_settings = settings
-      return
-    self._refuse_or_clear(
-        "%s was written with %s = %s, this run has %s" % (
-            self.path, different, _show(settings.get(different)),
-            _show(self.settings.get(different))))
-
-  def _refuse_or_clear(self, why):
-    if not self.overwrite:
-      raise InputError("%s: resume with the same settings, write to another "
-                       "--output_dir, or pass --overwrite to replace what "
-                       "%s wrote there." % (why, self.script))
-    check_not_input(self.path, self.inputs)
-    self.clear()
-
-  def owned_files(self):
-    """The names in the directory that this script writes (sorted; not the
-    manifest or a lock)."""
-    if is_remote(self.path):
+  def _names(self):
+    """The names in the directory of the script's patterns (not the
+    manifest or a lock), sorted."""
+    if self._remote():
       names = [name.rstrip("/") for name in _gfile().listdir(self.path)]
     else:
       names = os.listdir(self.path)
@@ -376,49 +386,257 @@ class OutputDirectory(object):
             if name != MANIFEST and not name.startswith(LOCK) and
             any(fnmatch.fnmatch(name, pattern) for pattern in self.outputs)]
 
-  def clear_outputs(self):
-    """Removes what the script wrote (the patterns of `outputs`), nothing
-    else; the manifest stays."""
-    for name in self.owned_files():
-      path = os.path.join(self.path, name)
-      if is_remote(path):
-        if _gfile().isdir(path):
-          _gfile().rmtree(path)
-        else:
-          _gfile().remove(path)
-      elif os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-      else:
-        os.remove(path)
+  def _stat(self, name):
+    """(modification time in ns, size) of a name; None when it is gone."""
+    path = os.path.join(self.path, name)
+    try:
+      if self._remote():
+        found = _gfile().stat(path)
+        return (found.mtime_nsec, found.length)
+      found = os.lstat(path)
+      return (found.st_mtime_ns, found.st_size)
+    except Exception:  # pylint: disable=broad-except
+      return None
 
-  def clear(self):
-    """clear_outputs, and the manifest."""
+  def _remove(self, name):
+    path = os.path.join(self.path, name)
+    if self._remote():
+      if _gfile().isdir(path):
+        _gfile().rmtree(path)
+      elif _gfile().exists(path):
+        _gfile().remove(path)
+    elif os.path.isdir(path) and not os.path.islink(path):
+      shutil.rmtree(path)
+    elif os.path.lexists(path):
+      os.remove(path)
+
+  # -- Opening.
+
+  def open(self):
+    """Checks, locks and records the directory."""
+    if self._remote():
+      _gfile().makedirs(self.path)
+      since = None  # no lock on a remote file system (docs/reliability.md)
+    else:
+      if os.path.lexists(self.path) and not os.path.isdir(self.path):
+        raise InputError("--output_dir %s exists and is not a directory." %
+                         self.path)
+      if self.overwrite:
+        check_not_input(self.path, self.inputs)
+      if not os.path.isdir(self.path):
+        try:
+          os.makedirs(self.path)
+        except OSError as e:
+          raise InputError("%s: cannot make the directory (%s)." %
+                           (self.path, e.strerror or e))
+      since = self._lock()
+    try:
+      self._open_locked(since)
+    except BaseException:
+      self.close(record=False)
+      raise
+
+  def _open_locked(self, since):
+    recorded = self._read_manifest()
+    names = self._names()
+    if recorded is None:
+      foreign = names
+    elif "files" not in recorded:
+      # A record of an earlier version, which kept no list: the names of
+      # the script's patterns are taken as its own, as then.
+      self._files = set(names)
+      foreign = []
+    else:
+      self._files = set(recorded["files"]) & set(names)
+      foreign = [name for name in names if name not in self._files]
+      if since is not None:
+        # A run of this directory was killed (its lock file stayed): what
+        # appeared or changed after it began is that run's.
+        for name in list(foreign):
+          found = self._stat(name)
+          if found and found[0] >= int((since - 1) * 1e9):
+            self._files.add(name)
+            foreign.remove(name)
+    if recorded is not None:
+      self._fingerprints = dict(recorded.get("fingerprints") or {})
+    seen = {}
+    self.settings = _resolve_files(self.settings, self._fingerprints, seen)
+    self._fingerprints.update(seen)
+
+    if recorded is None:
+      if foreign and self.require_record:
+        if self.adopt is None:
+          raise InputError(self._not_written(foreign))
+        self.adopt(foreign)
+        self.adopted = True
+    elif recorded.get("script") != self.script:
+      raise InputError(
+          "%s was written by %s, not %s: write to another --output_dir "
+          "(--overwrite removes only what %s wrote)." % (
+              self.path, recorded.get("script"), self.script, self.script))
+    else:
+      self._check_recorded(recorded["settings"])
+    self._write_manifest(recorded)
+    self._snapshot = {name: self._stat(name) for name in self._names()}
+
+  def _not_written(self, foreign):
+    return ("%s holds %s, which %s did not write (there is no %s): move "
+            "%s out of it, or write to another --output_dir; --overwrite "
+            "removes only what %s wrote." % (
+                self.path, foreign[0], self.script, MANIFEST,
+                "it" if len(foreign) == 1 else
+                "it and %d more" % (len(foreign) - 1), self.script))
+
+  def _check_recorded(self, settings):
+    """Goes on, refuses or clears as the recorded settings say."""
+    # A setting this run does not use (a training setting in a run that only
+    # evaluates) is not compared, and stays recorded.
+    keys = [k for k in self.settings if k not in self.may_change]
+    difference = _first_difference(settings, self.settings, keys)
+    if difference is None or not self._files:
+      # The same settings, or an earlier run that wrote nothing (it failed
+      # on bad input, say): go on.
+      self.resumed = True
+      self._recorded_settings = settings
+      return
+    why = "%s was written with %s = %s, this run has %s" % (
+        self.path, difference.key, _show(difference.recorded),
+        _show(difference.current))
+    if not self.overwrite:
+      raise InputError("%s: resume with the same settings, write to another "
+                       "--output_dir, or pass --overwrite to replace what "
+                       "%s wrote there." % (why, self.script))
+    check_not_input(self.path, self.inputs)
     self.clear_outputs()
-    if is_remote(self.manifest_path):
-      if _gfile().exists(self.manifest_path):
-        _gfile().remove(self.manifest_path)
-    elif os.path.exists(self.manifest_path):
-      os.remove(self.manifest_path)
+
+  def _read_manifest(self):
+    if self._remote():
+      if not _gfile().exists(self.manifest_path):
+        return None
+      reader = _gfile().GFile(self.manifest_path, "r")
+    elif not os.path.exists(self.manifest_path):
+      return None
+    else:
+      reader = io.open(self.manifest_path, encoding="utf-8")
+    try:
+      with reader as f:
+        value = json.loads(f.read())
+      value["settings"].items()
+      return value
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+      raise InputError("%s is not a run manifest (%s): move it away or use "
+                       "another --output_dir." % (self.manifest_path, e))
+
+  def _manifest(self):
+    settings = dict(self._recorded_settings or {})
+    settings.update(self.settings)
+    return collections.OrderedDict([
+        ("script", self.script), ("settings", settings),
+        ("files", sorted(self._files)),
+        ("fingerprints", self._fingerprints)])
+
+  def _write_manifest(self, recorded):
+    """Writes the manifest when what it records changed (several machines
+    resuming one tagging directory rewrite nothing)."""
+    manifest = self._manifest()
+    if recorded is not None and all(recorded.get(key) == value
+                                    for key, value in manifest.items()):
+      return
+    manifest["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_json(self.manifest_path, manifest)
+
+  # -- What the script wrote.
+
+  def owned_files(self):
+    """The names in the directory that this script wrote (sorted): those
+    recorded, and those that appeared or changed since the directory was
+    opened."""
+    names = self._names()
+    if self._snapshot is not None:
+      for name in names:
+        if self._snapshot.get(name, None) != self._stat(name):
+          self._files.add(name)
+    return [name for name in names if name in self._files]
+
+  def clear_outputs(self):
+    """Removes what the script wrote, nothing else; the manifest stays."""
+    for name in self.owned_files():
+      self._remove(name)
+    self._files = set()
+    if self._snapshot is not None:
+      self._snapshot = {name: self._stat(name) for name in self._names()}
+
+  def record_outputs(self):
+    """Records in the manifest what the script has written so far (close
+    does it too; a run may call it after each checkpoint, so that a killed
+    run leaves its files accounted for)."""
+    if self._snapshot is None:
+      return
+    before = set(self._files)
+    owned = self.owned_files()
+    if set(owned) == before:
+      return
+    with self._manifest_update_lock():
+      recorded = self._read_manifest()
+      if recorded is not None and recorded.get("files") is not None:
+        # Other machines of one tagging directory record theirs too.
+        self._files.update(name for name in recorded["files"]
+                           if self._stat(name) is not None)
+      self._files.intersection_update(self._names())
+      self._write_manifest(recorded)
+
+  @contextlib.contextmanager
+  def _manifest_update_lock(self):
+    """Held while the manifest is read and rewritten: the directory itself
+    is locked (no file is left), since machines that share a tagging
+    directory each hold their own run lock."""
+    if self._remote() or fcntl is None:
+      yield
+      return
+    fd = os.open(self.path, os.O_RDONLY)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX)
+      yield
+    finally:
+      os.close(fd)
+
+  # -- The lock.
 
   def _lock(self):
+    """Locks the directory for the run; returns the time a killed run that
+    held it began (its lock file stayed), or None."""
     path = os.path.join(self.path, self.lock_name)
-    fd, holder = _open_locked(path)
+    stale = os.path.exists(path)
+    fd, holder = _open_locked(path, keep=True)
     if fd is None:
       raise InputError("%s is in use by another run (%s): wait for it to "
                        "end or use another --output_dir." %
                        (self.path, holder or "holder unknown"))
+    since = None
+    if stale:
+      found = _SINCE.search(os.read(fd, 4096).decode("utf-8", "replace"))
+      # (A lock of an earlier version names no time: nothing is attributed.)
+      since = float(found.group(1)) if found else None
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
     self._lock_path = path
-    os.write(fd, ("pid %d on %s since %s: %s" % (
+    os.write(fd, ("pid %d on %s since %s (t=%.3f): %s" % (
         os.getpid(), socket.gethostname(), time.strftime("%H:%M:%S"),
-        " ".join(sys.argv))).encode("utf-8"))
+        time.time(), " ".join(sys.argv))).encode("utf-8"))
     self._lock_fd = fd
+    return since
 
-  def close(self):
-    """Releases the lock (and removes its file)."""
-    if self._lock_fd is not None:
-      try:
-        os.remove(self._lock_path)
-      except OSError:
-        pass
-      os.close(self._lock_fd)
-      self._lock_fd = None
+  def close(self, record=True):
+    """Records what the script wrote, then releases the lock (and removes
+    its file)."""
+    try:
+      if record:
+        self.record_outputs()
+    finally:
+      if self._lock_fd is not None:
+        try:
+          os.remove(self._lock_path)
+        except OSError:
+          pass
+        os.close(self._lock_fd)
+        self._lock_fd = None

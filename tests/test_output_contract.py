@@ -7,9 +7,11 @@ import io
 import json
 import os
 import resource
+import shutil
 import stat
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -156,6 +158,123 @@ def test_output_directory_resumes_refuses_and_overwrites_only_its_files(
   with pytest.raises(script_errors.InputError,
                      match="written by script.py, not other.py"):
     outputs.OutputDirectory(str(out), "other.py", {}, []).open()
+
+
+def test_overwrite_removes_what_the_script_wrote_not_what_its_patterns_match(
+    tmp_path):
+  """A user's model-best kept beside the run's model-1 matched the
+  script's pattern model-* and was deleted by --overwrite."""
+  out = tmp_path / "out"
+  with directory(out, {"lr": 1}):
+    (out / "model-1").write_text(u"weights")
+  (out / "model-best").write_text(u"the user's")
+  with directory(out, {"lr": 2}, overwrite=True):
+    (out / "model-2").write_text(u"new")
+  assert sorted(os.listdir(str(out))) == ["lert_run.json", "model-2",
+                                          "model-best"]
+  manifest = json.load(io.open(str(out / "lert_run.json")))
+  assert manifest["files"] == ["model-2"]
+  # A file the script rewrote in place (its size or time changed) is its own.
+  with directory(out, {"lr": 2}):
+    (out / "model-best").write_text(u"rewritten by the run")
+  assert json.load(io.open(str(out / "lert_run.json")))["files"] == [
+      "model-2", "model-best"]
+
+
+def test_a_directory_without_a_record_is_refused_and_never_cleared(tmp_path):
+  """A downloaded checkpoint in a directory with no lert_run.json: the old
+  advice "--overwrite to replace what script.py wrote there" deleted it."""
+  out = tmp_path / "out"
+  out.mkdir()
+  (out / "model-9").write_text(u"downloaded")
+  for overwrite in (False, True):
+    with pytest.raises(script_errors.InputError,
+                       match=r"holds model-9, which script.py did not write "
+                       r"\(there is no lert_run.json\)"):
+      directory(out, {}, overwrite=overwrite).open()
+  assert sorted(os.listdir(str(out))) == ["model-9"]
+  # A script that can take such files over adopts them; they stay the
+  # user's: an --overwrite later removes only what the run wrote.
+  seen = []
+  with directory(out, {"lr": 1}, adopt=seen.append) as adopted:
+    assert adopted.adopted
+    (out / "model-10").write_text(u"trained on")
+  assert seen == [["model-9"]]
+  with directory(out, {"lr": 2}, overwrite=True):
+    pass
+  assert sorted(os.listdir(str(out))) == ["lert_run.json", "model-9"]
+  # An adopter that refuses: its line, nothing written.
+  shutil.rmtree(str(out))
+  out.mkdir()
+  (out / "model-9").write_text(u"downloaded")
+
+  def refuse(names):
+    raise script_errors.InputError("%s is not a model of this run" % names[0])
+  with pytest.raises(script_errors.InputError, match="model-9 is not a model"):
+    directory(out, {}, adopt=refuse).open()
+  assert sorted(os.listdir(str(out))) == ["model-9"]
+
+
+def test_what_a_killed_run_wrote_is_its_own(tmp_path):
+  """A run killed before it recorded its files (its lock file stays): what
+  appeared after it began is attributed to it, an older user's file is
+  not."""
+  out = tmp_path / "out"
+  with directory(out, {"lr": 1}):
+    pass
+  (out / "model-best").write_text(u"the user's")
+  old = time.time() - 3600
+  os.utime(str(out / "model-best"), (old, old))
+  killed = directory(out, {"lr": 1})
+  killed.open()
+  (out / "model-1").write_text(u"written before the kill")
+  os.close(killed._lock_fd)  # the process died: its lock file stays
+  killed._lock_fd = None
+  assert os.path.exists(str(out / outputs.LOCK))
+  with directory(out, {"lr": 2}, overwrite=True):
+    pass
+  assert sorted(os.listdir(str(out))) == ["lert_run.json", "model-best"]
+
+
+def test_inputs_are_recorded_by_content(tmp_path):
+  """Three characters of a corpus edited in place (the same size) were no
+  difference: the run said "finished" over outputs of the old text. A
+  touch is no difference."""
+  corpus = tmp_path / "corpus.txt"
+  corpus.write_text(u"abc def\n")
+  out = tmp_path / "out"
+
+  def settings():
+    return {"input": outputs.describe_file(str(corpus))}
+  with directory(out, settings()):
+    (out / "model-1").write_text(u"x")
+  recorded = json.load(io.open(str(out / "lert_run.json")))
+  import hashlib
+  assert recorded["settings"]["input"] == [
+      str(corpus), 8, "sha256:" + hashlib.sha256(b"abc def\n").hexdigest()]
+  later = time.time() + 5
+  os.utime(str(corpus), (later, later))
+  with directory(out, settings()) as again:
+    assert again.resumed
+  corpus.write_text(u"abc xyz\n")
+  with pytest.raises(script_errors.InputError,
+                     match=r"written with input = .*sha256:.*this run has"):
+    directory(out, settings()).open()
+
+
+def test_an_unchanged_input_is_not_read_again(tmp_path, monkeypatch):
+  corpus = tmp_path / "corpus.txt"
+  corpus.write_text(u"abc\n")
+  out = tmp_path / "out"
+  with directory(out, {"input": outputs.describe_file(str(corpus))}):
+    pass
+  opened = []
+  real_open = io.open
+  monkeypatch.setattr(outputs.io, "open", lambda path, *a, **k: (
+      opened.append(path), real_open(path, *a, **k))[1])
+  with directory(out, {"input": outputs.describe_file(str(corpus))}):
+    pass
+  assert str(corpus) not in opened
 
 
 def test_a_remote_output_directory_keeps_the_same_contract():
