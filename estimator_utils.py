@@ -100,6 +100,23 @@ def register_batch_validators(names, flag_values):
         "share)." % name, flag_values=flag_values)
 
 
+def check_devices(num_gpus):
+  """Raises InputError when this machine has fewer GPUs than --num_gpus asks
+  for (MirroredStrategy would wait on devices that are not there, after its
+  first checkpoint had bound the output directory): called before anything
+  is written."""
+  if not num_gpus:
+    return
+  found = len(tf.config.experimental.list_physical_devices("GPU"))
+  if found < num_gpus:
+    raise script_errors.InputError(
+        "--num_gpus=%d, but TensorFlow sees %d GPU%s on this machine%s: "
+        "pass --num_gpus=%d (0 runs on the CPU)." % (
+            num_gpus, found, "" if found == 1 else "s",
+            "" if found else " (no CUDA device, or a TensorFlow built "
+            "without CUDA)", found))
+
+
 def run_settings_from_flags(flag_values, **overrides):
   """RunSettings from the flags of `define_run_flags` (plus --output_dir),
   with `overrides` taking precedence."""
@@ -121,6 +138,31 @@ def session_config(use_xla=False, num_cpu_devices=None):
     config.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
   return config
+
+
+class ResumingCheckpointSaverHook(tf.train.CheckpointSaverHook):
+  """The Estimator's checkpoint saver, except that a resumed run does not
+  save again, at its start, the checkpoint it has just restored (the same
+  step and values). That checkpoint may be one the run adopted (a
+  downloaded one, run_pretraining.adopt_checkpoint): its files stay as they
+  were, and out of the saver's rotation."""
+
+  def after_create_session(self, session, coord):
+    self._starting = True
+    try:
+      super(ResumingCheckpointSaverHook, self).after_create_session(session,
+                                                                    coord)
+    finally:
+      self._starting = False
+
+  def _save(self, session, step):
+    if getattr(self, "_starting", False):
+      restored = tf.train.latest_checkpoint(self._checkpoint_dir)
+      if restored and (os.path.basename(restored) ==
+                       os.path.basename(self._save_path) + "-%d" % step):
+        tf.logging.info("Resumed from %s: not saved again.", restored)
+        return False
+    return super(ResumingCheckpointSaverHook, self)._save(session, step)
 
 
 class EstimatorRunner(object):
@@ -200,8 +242,16 @@ class EstimatorRunner(object):
     return lambda params: input_fn(dict(params, batch_size=per_replica))
 
   def train(self, input_fn, max_steps):
+    hooks = []
+    if (self.settings.save_checkpoints_steps and not self.settings.use_tpu
+        and self.estimator.config.is_chief):
+      # Replaces the Estimator's own saver hook (TPUEstimator on a TPU adds
+      # its own, which stays).
+      hooks.append(ResumingCheckpointSaverHook(
+          self.settings.output_dir,
+          save_steps=self.settings.save_checkpoints_steps))
     self.estimator.train(input_fn=self._input_fn(input_fn, "train"),
-                         max_steps=max_steps)
+                         max_steps=max_steps, hooks=hooks)
 
   def evaluate(self, input_fn, steps=None):
     return self.estimator.evaluate(input_fn=self._input_fn(input_fn, "eval"),
@@ -237,6 +287,71 @@ def resolve_checkpoint(path, what="--init_checkpoint"):
         "%s: %s is not a readable checkpoint (truncated or corrupt?): %s" %
         (what, path, e.message.strip().splitlines()[0]))
   return path
+
+
+def read_whole(prefix, what="--init_checkpoint"):
+  """Reads every tensor of a checkpoint, one at a time: a truncated or
+  corrupt data file is an InputError naming it (restoring it later fails in
+  the middle of a run, with a traceback). Costs one read of the file, which
+  the run then finds in the page cache."""
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in sorted(reader.get_variable_to_shape_map()):
+      reader.get_tensor(name)
+  except (tf.errors.OpError, IndexError) as e:
+    # (The reader raises IndexError on TF 2 for a short read.)
+    message = getattr(e, "message", None) or str(e)
+    raise script_errors.InputError(
+        "%s: %s is not a readable checkpoint (truncated or corrupt?): %s" %
+        (what, prefix, message.strip().splitlines()[0]))
+
+
+def describe_checkpoint(path):
+  """An --init_checkpoint as a manifest records it: its absolute prefix and
+  its .index file by content (the index holds each tensor's CRC32C, so a
+  checkpoint rewritten under the same name is a difference); None for
+  none. Resolves `path` (a directory or a prefix) and reads it whole
+  first (read_whole), so that a truncated checkpoint is one line before the
+  output directory opens."""
+  if not path:
+    return None
+  prefix = resolve_checkpoint(path)
+  read_whole(prefix)
+  if not outputs.is_remote(prefix):
+    prefix = os.path.abspath(prefix)
+  return collections.OrderedDict([
+      ("path", prefix), ("index", outputs.describe_file(prefix + ".index"))])
+
+
+def resume_mismatch(model_fn, features, checkpoint):
+  """Why a training run of `model_fn` cannot resume from `checkpoint`, or
+  None: the first variable of its training graph (the global step and the
+  optimizer's slots included) that the checkpoint lacks or holds with
+  another shape, or the first the checkpoint holds that the graph has not.
+
+  `features`: the record features (name -> input_pipeline.FeatureSpec) the
+  model reads; the graph is built on zeros in a graph of its own (integer
+  features as int32, as the input pipeline gives them).
+  """
+  with tf.Graph().as_default():
+    model_fn({name: tf.zeros([1, spec.length], tf.int32 if spec.dtype ==
+                             tf.int64 else spec.dtype)
+              for name, spec in features.items()}, None,
+             tf.estimator.ModeKeys.TRAIN, {})
+    wanted = collections.OrderedDict(
+        (modeling.variable_name(v), v.shape.as_list())
+        for v in tf.global_variables())
+  saved = dict(tf.train.list_variables(checkpoint))
+  for name, shape in wanted.items():
+    if name not in saved:
+      return "it has no %s (shape %s), which this run needs" % (name, shape)
+    if list(saved[name]) != shape:
+      return "it holds %s with shape %s, this run has %s" % (
+          name, list(saved[name]), shape)
+  for name in sorted(saved):
+    if name not in wanted:
+      return "it holds %s, which this run has not" % name
+  return None
 
 
 def checkpoint_directory(path):

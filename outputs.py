@@ -149,6 +149,22 @@ def atomic_path(path):
     os.close(fd)
 
 
+def remove_abandoned(path):
+  """Removes the temporary file of `path` that a writer killed in another
+  process (a pool's worker, on terminate) left, unless a writer still holds
+  it."""
+  temp = check_target(path) + ".tmp"
+  if is_remote(temp) or not os.path.exists(temp):
+    return
+  fd = _open_locked(temp, keep=True).fd
+  if fd is None:
+    return  # written now
+  try:
+    os.remove(temp)
+  finally:
+    os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="w", encoding="utf-8"):
   """A file object open for writing on a temporary name beside `path`,
@@ -297,6 +313,17 @@ Difference = collections.namedtuple("Difference", ["key", "recorded",
 def _show(value):
   text = json.dumps(value, ensure_ascii=False, sort_keys=True)
   return text if len(text) <= 200 else text[:197] + "..."
+
+
+def not_written(path, script, names):
+  """The error line for a directory holding `names` (of the script's
+  patterns) that `script` did not write."""
+  return ("%s holds %s, which %s did not write (there is no %s): move %s "
+          "out of it, or write to another --output_dir; --overwrite removes "
+          "only what %s wrote." % (
+              path, names[0], script, MANIFEST,
+              "it" if len(names) == 1 else "it and %d more" % (len(names) - 1),
+              script))
 
 
 # The stale lock of a run that was killed names the time it began: what
@@ -466,7 +493,7 @@ class OutputDirectory(object):
     if recorded is None:
       if foreign and self.require_record:
         if self.adopt is None:
-          raise InputError(self._not_written(foreign))
+          raise InputError(not_written(self.path, self.script, foreign))
         self.adopt(foreign)
         self.adopted = True
     elif recorded.get("script") != self.script:
@@ -478,14 +505,6 @@ class OutputDirectory(object):
       self._check_recorded(recorded["settings"])
     self._write_manifest(recorded)
     self._snapshot = {name: self._stat(name) for name in self._names()}
-
-  def _not_written(self, foreign):
-    return ("%s holds %s, which %s did not write (there is no %s): move "
-            "%s out of it, or write to another --output_dir; --overwrite "
-            "removes only what %s wrote." % (
-                self.path, foreign[0], self.script, MANIFEST,
-                "it" if len(foreign) == 1 else
-                "it and %d more" % (len(foreign) - 1), self.script))
 
   def _check_recorded(self, settings):
     """Goes on, refuses or clears as the recorded settings say."""

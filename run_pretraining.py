@@ -20,6 +20,7 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import functools
 import json
 import os
 
@@ -54,17 +55,25 @@ def define_flags(flag_values=FLAGS):
                       "eval_results.txt; locked while a run uses it. A "
                       "re-run with the same settings resumes from its last "
                       "checkpoint (--num_train_steps may change); other "
-                      "settings are refused unless --overwrite.",
+                      "settings are refused unless --overwrite. A directory "
+                      "holding a checkpoint that this script did not write "
+                      "(a downloaded one with its optimizer state) is "
+                      "adopted when its variables are this run's: training "
+                      "resumes from its step.",
                       flag_values=flag_values)
   flags.DEFINE_bool("overwrite", False,
                     "Replace what an earlier run with another model, data or "
                     "recipe wrote in --output_dir (only the files this "
-                    "script writes; never an input).",
+                    "script wrote there, as lert_run.json lists them; never "
+                    "an input or an adopted checkpoint).",
                     flag_values=flag_values)
   flags.DEFINE_string("init_checkpoint", None,
                       "Google BERT or LERT checkpoint (or a directory holding "
-                      "one) to start from. Matching variables are loaded; the "
-                      "log lists which were loaded and which are new.",
+                      "one) to start a fresh run from: its weights are "
+                      "loaded (the log lists which, and which heads are "
+                      "new), but not its step, optimizer state or LIP "
+                      "schedule. To continue its run instead, give its "
+                      "directory as --output_dir.",
                       flag_values=flag_values)
   flags.DEFINE_integer("max_seq_length", 512,
                        "Sequence length of the records (the release: 512).",
@@ -262,9 +271,24 @@ def run_explaining_data_errors():
 
 def check_output_dir_checkpoint(bert_config, tasks):
   """A checkpoint already in --output_dir must be of this model: compares
-  its shapes with the config's before anything restores or overwrites it."""
+  its shapes with the config's before anything restores or overwrites it.
+  One that no `checkpoint` file names would be passed over (a run from
+  random weights beside it): an error."""
   checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
   if not checkpoint:
+    unnamed = sorted(tf.gfile.Glob(os.path.join(FLAGS.output_dir,
+                                                "*.index")))
+    if (unnamed and FLAGS.do_train and not tf.gfile.Exists(
+        os.path.join(FLAGS.output_dir, outputs.MANIFEST))):
+      prefix = unnamed[0][:-len(".index")]
+      raise script_errors.InputError(
+          "--output_dir %s holds the checkpoint %s, but no `checkpoint` file "
+          "names it, so training would start from random weights beside it: "
+          "to resume its run, write %s/checkpoint with the line "
+          "model_checkpoint_path: \"%s\"; to start a fresh run from its "
+          "weights, pass --init_checkpoint=%s and another --output_dir." % (
+              FLAGS.output_dir, os.path.basename(prefix), FLAGS.output_dir,
+              os.path.basename(prefix), prefix))
     return
   saved = dict(tf.train.list_variables(checkpoint))
   for parameter in lert_model.parameter_table(bert_config, tasks):
@@ -321,6 +345,7 @@ def predict(runner, input_files, features, tasks):
 
 def run():
   """Trains, evaluates and/or predicts as the flags say."""
+  estimator_utils.check_devices(FLAGS.num_gpus)
   bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
   bert_config.check_max_seq_length(FLAGS.max_seq_length,
                                     FLAGS.bert_config_file)
@@ -332,8 +357,62 @@ def run():
   input_files = script_errors.expand_input_files(FLAGS.input_file)
   if tf.gfile.IsDirectory(FLAGS.output_dir):
     check_output_dir_checkpoint(bert_config, tasks)
-  with output_directory(bert_config, input_files):
+  adopt = functools.partial(adopt_checkpoint, bert_config, tasks, end_steps)
+  with output_directory(bert_config, input_files, adopt):
     run_in_output_directory(bert_config, tasks, end_steps, input_files)
+
+
+def adopt_checkpoint(bert_config, tasks, end_steps, names):
+  """Takes over an --output_dir that holds a checkpoint and no lert_run.json
+  (a downloaded LERT checkpoint with its optimizer state, or a run of the
+  release's script): training resumes from it (its global step, Adam slots
+  and LIP schedule) when every variable of this run's training graph is in
+  it with its shape and it holds no other. Its files stay the user's:
+  --overwrite never removes them, nor does the saver's rotation. Else an
+  InputError names the first mismatch. `names`: the files of the
+  directory that run_pretraining.py writes but did not write there."""
+  checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
+  if checkpoint is None:
+    raise script_errors.InputError(outputs.not_written(
+        FLAGS.output_dir, "run_pretraining.py", names))
+  checkpoint = estimator_utils.resolve_checkpoint(checkpoint, "--output_dir")
+  if FLAGS.init_checkpoint:
+    raise script_errors.InputError(
+        "--output_dir %s holds the checkpoint %s, which training would resume "
+        "from, and --init_checkpoint %s is given: drop --init_checkpoint to "
+        "resume that run, or write to another --output_dir to start a fresh "
+        "one from --init_checkpoint." % (
+            FLAGS.output_dir, os.path.basename(checkpoint),
+            FLAGS.init_checkpoint))
+  required, _ = lert_model.pretraining_features(
+      FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, tasks)
+  why = estimator_utils.resume_mismatch(
+      training_model_fn(bert_config, tasks, end_steps), required, checkpoint)
+  if why:
+    trained = lert_model.tasks_in_checkpoint(checkpoint)
+    if list(trained) != list(tasks):
+      why += " (it has the heads of --linguistic_tasks=%s)" % (
+          ",".join(trained) or "none")
+    raise script_errors.InputError(
+        "--output_dir %s holds the checkpoint %s but no lert_run.json, and "
+        "this run cannot resume it: %s. To start a fresh run from its "
+        "weights, pass --init_checkpoint=%s and another --output_dir." % (
+            FLAGS.output_dir, os.path.basename(checkpoint), why, checkpoint))
+  # The saver deletes the oldest of the checkpoints the `checkpoint` file
+  # lists once it has saved --keep_checkpoint_max newer ones: listed
+  # alone as the latest, the adopted checkpoint is restored but never
+  # deleted.
+  named = checkpoint
+  if (os.path.dirname(os.path.abspath(checkpoint)) ==
+      os.path.abspath(FLAGS.output_dir)):
+    named = os.path.basename(checkpoint)
+  outputs.write_text(os.path.join(FLAGS.output_dir, "checkpoint"),
+                     u"model_checkpoint_path: %s\n" %
+                     json.dumps(named, ensure_ascii=False))
+  tf.logging.info(
+      "Adopted %s (global step %d), which run_pretraining.py did not write: "
+      "training resumes from it; --overwrite will not remove its files.",
+      checkpoint, tf.train.load_variable(checkpoint, "global_step"))
 
 
 # What run_pretraining.py writes in --output_dir (all that --overwrite
@@ -347,7 +426,7 @@ OUTPUTS = ("checkpoint", "model.ckpt-*", "events.out.tfevents.*",
 MAY_CHANGE_ON_RESUME = ("num_train_steps",)
 
 
-def output_directory(bert_config, input_files):
+def output_directory(bert_config, input_files, adopt=None):
   """The outputs.OutputDirectory of the run: locked while it runs, recording
   the model and (with --do_train) the data and the recipe; a re-run with
   the same ones resumes from the last checkpoint, one with others is refused
@@ -359,12 +438,10 @@ def output_directory(bert_config, input_files):
       ("max_seq_length", FLAGS.max_seq_length),
       ("max_predictions_per_seq", FLAGS.max_predictions_per_seq)])
   if FLAGS.do_train:
-    init = FLAGS.init_checkpoint
-    if init:
-      init = os.path.abspath(estimator_utils.resolve_checkpoint(init))
     settings.update([
         ("input_files", [outputs.describe_file(p) for p in input_files]),
-        ("init_checkpoint", init)])
+        ("init_checkpoint", estimator_utils.describe_checkpoint(
+            FLAGS.init_checkpoint))])
     for name in ("train_batch_size", "gradient_accumulation_steps",
                  "learning_rate", "num_train_steps", "num_warmup_steps",
                  "optimizer", "weight_decay_rate", "lip_schedule",
@@ -378,7 +455,28 @@ def output_directory(bert_config, input_files):
   return outputs.OutputDirectory(
       FLAGS.output_dir, "run_pretraining.py", settings, OUTPUTS,
       inputs=inputs, overwrite=FLAGS.overwrite,
-      may_change=MAY_CHANGE_ON_RESUME, require_record=FLAGS.do_train)
+      may_change=MAY_CHANGE_ON_RESUME, require_record=FLAGS.do_train,
+      adopt=adopt)
+
+
+def training_model_fn(bert_config, tasks, end_steps, init_checkpoint=None,
+                      output_dir=None, predict_checkpoint=None):
+  """The model_fn of the flags' model and recipe."""
+  use_one_hot = FLAGS.use_one_hot_embeddings
+  if use_one_hot is None:
+    use_one_hot = FLAGS.use_tpu
+  return lert_model.model_fn_builder(
+      bert_config=bert_config, tasks=tasks, end_steps=end_steps,
+      lip_schedule=FLAGS.lip_schedule, init_checkpoint=init_checkpoint,
+      learning_rate=FLAGS.learning_rate,
+      num_train_steps=FLAGS.num_train_steps,
+      num_warmup_steps=FLAGS.num_warmup_steps, use_tpu=FLAGS.use_tpu,
+      use_one_hot_embeddings=use_one_hot, optimizer_name=FLAGS.optimizer,
+      weight_decay_rate=FLAGS.weight_decay_rate,
+      gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+      compute_type=COMPUTE_TYPES[FLAGS.precision], output_dir=output_dir,
+      save_summary_steps=FLAGS.save_summary_steps, top_k=FLAGS.top_k,
+      predict_checkpoint=predict_checkpoint)
 
 
 def run_in_output_directory(bert_config, tasks, end_steps, input_files):
@@ -404,28 +502,15 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
                     "position trains every head.")
 
   settings = estimator_utils.run_settings_from_flags(FLAGS)
-  use_one_hot = FLAGS.use_one_hot_embeddings
-  if use_one_hot is None:
-    use_one_hot = FLAGS.use_tpu
   micro_batch_size = (FLAGS.train_batch_size //
                       FLAGS.gradient_accumulation_steps)
   predict_checkpoint = None
   if FLAGS.do_predict and not FLAGS.do_train:
     # May be a converted or Google checkpoint, without a global step.
     predict_checkpoint = prediction_checkpoint(tasks)
-  model_fn = lert_model.model_fn_builder(
-      bert_config=bert_config, tasks=tasks, end_steps=end_steps,
-      lip_schedule=FLAGS.lip_schedule, init_checkpoint=FLAGS.init_checkpoint,
-      learning_rate=FLAGS.learning_rate,
-      num_train_steps=FLAGS.num_train_steps,
-      num_warmup_steps=FLAGS.num_warmup_steps, use_tpu=FLAGS.use_tpu,
-      use_one_hot_embeddings=use_one_hot, optimizer_name=FLAGS.optimizer,
-      weight_decay_rate=FLAGS.weight_decay_rate,
-      gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
-      compute_type=COMPUTE_TYPES[FLAGS.precision],
-      output_dir=FLAGS.output_dir,
-      save_summary_steps=FLAGS.save_summary_steps, top_k=FLAGS.top_k,
-      predict_checkpoint=predict_checkpoint)
+  model_fn = training_model_fn(
+      bert_config, tasks, end_steps, init_checkpoint=FLAGS.init_checkpoint,
+      output_dir=FLAGS.output_dir, predict_checkpoint=predict_checkpoint)
   runner = estimator_utils.EstimatorRunner(
       model_fn, settings, train_batch_size=micro_batch_size,
       eval_batch_size=FLAGS.eval_batch_size,

@@ -2,6 +2,7 @@
 """run_pretraining.py end to end: Estimator runs, resume, checkpoints, errors."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -279,6 +280,105 @@ def test_script_trains_evaluates_and_writes_results(tmp_path):
   for name in ("masked_lm_loss", "pos_loss", "ner_loss", "dep_loss"):
     assert float(results[name]) > 0
   assert "λ_pos reaches 1 at step 0" in result.stderr  # int(4/6) == 0
+
+
+def test_a_checkpoint_it_did_not_write_is_adopted_and_resumed_in_place(
+    tmp_path):
+  """A directory holding a checkpoint with its optimizer state but no
+  lert_run.json (a downloaded one; here trained by the Estimator directly)
+  was refused, and the advice (--overwrite) deleted it. It resumes from its
+  step now, and neither the saver's rotation nor --overwrite removes it."""
+  paths = make_records(tmp_path / "data")
+  out = tmp_path / "out"
+  with tf.Graph().as_default():
+    adopted = train_tiny_checkpoint(str(out), paths, tiny_config(VOCAB),
+                                    steps=2, seq_length=SEQ,
+                                    max_predictions=PRED)
+  assert adopted.endswith("model.ckpt-2")
+  kept = {name: (out / name).read_bytes() for name in os.listdir(str(out))
+          if name.startswith("model.ckpt-2.")}
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  lr = 1e-3
+  args = ["--bert_config_file=" + config_file,
+          "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
+          "--output_dir=" + str(out), "--do_train", "--train_batch_size=4",
+          "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED,
+          "--num_train_steps=5", "--num_warmup_steps=1",
+          "--learning_rate=%g" % lr, "--save_checkpoints_steps=1",
+          "--keep_checkpoint_max=1"]
+  result = run_script(args, tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  latest = tf.train.latest_checkpoint(str(out))
+  assert latest.endswith("model.ckpt-5")
+  # The adopted files survived the rotation (keep 1: ckpt-3 and ckpt-4 went).
+  assert {name: (out / name).read_bytes() for name in kept} == kept
+  assert not (out / "model.ckpt-3.index").exists()
+  # Three steps from the adopted weights (an update of BERT's AdamW, which
+  # has no bias correction, is at most ~0.1/sqrt(0.001) = 3.2 lr early on),
+  # not a run from fresh random ones: two draws of a kernel (stddev 0.02,
+  # 2048 and more values) differ by 0.05 or more somewhere.
+  for name, _ in tf.train.list_variables(adopted):
+    if name.startswith("bert/") and name.endswith(("kernel", "embeddings")):
+      moved = np.abs(tf.train.load_variable(latest, name) -
+                     tf.train.load_variable(adopted, name)).max()
+      assert moved <= 10 * lr, (name, moved)
+  assert tf.train.load_variable(latest, "global_step") == 5
+  # --overwrite (another recipe) removes what the run wrote, not them.
+  result = run_script([a for a in args if not a.startswith("--learning")] +
+                      ["--learning_rate=2e-3", "--num_train_steps=1",
+                       "--overwrite"], tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert {name: (out / name).read_bytes() for name in kept} == kept
+  assert not (out / "model.ckpt-5.index").exists()
+
+
+def test_a_checkpoint_of_other_variables_is_not_adopted(tmp_path):
+  paths = make_records(tmp_path / "data", num_files=1)
+  out = tmp_path / "out"
+  with tf.Graph().as_default():
+    train_tiny_checkpoint(str(out), paths, tiny_config(VOCAB), steps=1,
+                          seq_length=SEQ, max_predictions=PRED)
+  before = sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir())
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  args = ["--bert_config_file=" + config_file,
+          "--input_file=" + paths[0], "--output_dir=" + str(out),
+          "--do_train", "--max_seq_length=%d" % SEQ,
+          "--max_predictions_per_seq=%d" % PRED, "--num_train_steps=2"]
+  for extra, message in (
+      (["--linguistic_tasks=pos"], "this run cannot resume it: it holds "
+       "cls/predictions/output_dep_layer/bias, which this run has not (it "
+       "has the heads of --linguistic_tasks=pos,ner,dep)"),
+
+      (["--init_checkpoint=" + str(out)], "drop --init_checkpoint to resume")):
+    result = run_script(args + extra, tmp_path)
+    assert result.returncode == 1, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("run_pretraining.py: error: "), last
+    assert message in last, last
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in
+                  out.iterdir()) == before
+  # Google's releases hold no optimizer state: a fresh run from them.
+  stripped = tmp_path / "stripped"
+  with tf.Graph().as_default():
+    checkpoint = tf.train.latest_checkpoint(str(out))
+    for name, _ in tf.train.list_variables(checkpoint):
+      if "adam" not in name:
+        tf.Variable(tf.train.load_variable(checkpoint, name), name=name)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      tf.train.Saver().save(sess, str(stripped / "model.ckpt-1"))
+  result = run_script([a.replace(str(out), str(stripped)) for a in args],
+                      tmp_path)
+  assert result.returncode == 1
+  assert re.search(r"cannot resume it: it has no bert/\S+/adam_m \(shape "
+                   r"\[[0-9, ]+\]\), which this run needs\. To start a fresh "
+                   r"run from its weights, pass --init_checkpoint=",
+                   result.stderr), result.stderr[-2000:]
+  # A checkpoint that no `checkpoint` file names would be passed over.
+  os.remove(str(out / "checkpoint"))
+  result = run_script(args, tmp_path)
+  assert result.returncode == 1
+  assert "but no `checkpoint` file names it" in result.stderr
 
 
 @pytest.mark.parametrize("case,message", [
