@@ -410,6 +410,15 @@ def define_flags(flag_values=FLAGS):
                     "writes).", flag_values=flag_values)
   for name in ("direction", "input", "output_dir"):
     flags.mark_flag_as_required(name, flag_values=flag_values)
+  for name in ("bert_config_file", "vocab_file"):
+    # hf2tf takes both from the Hugging Face directory: a flag it would
+    # ignore is an error.
+    flags.register_multi_flags_validator(
+        ["direction", name],
+        lambda v, n=name: v["direction"] != "hf2tf" or v[n] is None,
+        message="--%s is for --direction=tf2hf: hf2tf takes the config and "
+        "the vocabulary from the Hugging Face directory (--input)." % name,
+        flag_values=flag_values)
 
 
 def tf_to_hf(checkpoint, config_file, vocab_file, output_dir, overwrite=False):

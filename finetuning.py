@@ -23,6 +23,7 @@ from __future__ import print_function
 
 import collections
 import itertools
+import json
 import math
 import os
 
@@ -290,8 +291,13 @@ def define_flags(flag_values, default_max_seq_length=128):
   flags.DEFINE_string("init_checkpoint", None,
                       "Checkpoint to start from: ours, a Google/HFL BERT one, "
                       "or one converted from Hugging Face (a prefix or a "
-                      "directory). The log lists loaded and new variables.",
+                      "directory). The log lists loaded and new variables. "
+                      "--do_train needs it, or --train_from_scratch.",
                       flag_values=flag_values)
+  flags.DEFINE_bool("train_from_scratch", False,
+                    "Fine-tune from random weights, without --init_checkpoint "
+                    "(a baseline or a smoke test; the log and "
+                    "eval_results.txt say so).", flag_values=flag_values)
   flags.DEFINE_string("output_dir", None,
                       "Checkpoints, cached features, eval_results.txt and "
                       "predictions.", flag_values=flag_values)
@@ -353,6 +359,13 @@ def define_flags(flag_values, default_max_seq_length=128):
       ["do_train", "do_eval", "do_predict"], any,
       "Give --do_train, --do_eval and/or --do_predict.",
       flag_values=flag_values)
+  flags.register_multi_flags_validator(
+      ["do_train", "init_checkpoint", "train_from_scratch"],
+      lambda v: not v["do_train"] or (bool(v["init_checkpoint"]) !=
+                                      v["train_from_scratch"]),
+      "--do_train fine-tunes a pre-trained model: give --init_checkpoint "
+      "(a LERT or BERT checkpoint), or --train_from_scratch to train from "
+      "random weights, not both.", flag_values=flag_values)
   # Each action needs its file.
   for action, name in (("do_train", "train_file"), ("do_eval", "eval_file"),
                        ("do_predict", "predict_file")):
@@ -378,6 +391,7 @@ def output_directory(flag_values, script, task_settings=None):
   (or, trained to the end, only evaluates and predicts); one with another
   model, data, checkpoint or recipe is refused unless --overwrite.
   Evaluation and prediction files may change from run to run."""
+  estimator_utils.check_devices(flag_values.num_gpus)
   settings = collections.OrderedDict(task_settings or {})
   settings["bert_config"] = modeling.BertConfig.from_json_file(
       flag_values.bert_config_file).to_dict()
@@ -385,11 +399,9 @@ def output_directory(flag_values, script, task_settings=None):
   settings["do_lower_case"] = flag_values.do_lower_case
   settings["max_seq_length"] = flag_values.max_seq_length
   if flag_values.do_train:
-    init = flag_values.init_checkpoint
-    if init:
-      init = os.path.abspath(estimator_utils.resolve_checkpoint(init))
     settings.update([
-        ("init_checkpoint", init),
+        ("init_checkpoint", estimator_utils.describe_checkpoint(
+            flag_values.init_checkpoint)),
         ("train_file", outputs.describe_file(flag_values.train_file)),
         ("train_batch_size", flag_values.train_batch_size),
         ("learning_rate", flag_values.learning_rate),
@@ -407,6 +419,24 @@ def output_directory(flag_values, script, task_settings=None):
                                  OUTPUTS, inputs=inputs,
                                  overwrite=flag_values.overwrite,
                                  require_record=flag_values.do_train)
+
+
+def initialisation(output_dir):
+  """What the model in `output_dir` was fine-tuned from, as its record
+  (lert_run.json) says, for eval_results.txt: the --init_checkpoint path,
+  "none (--train_from_scratch)", or "not recorded" (a checkpoint made
+  elsewhere)."""
+  path = os.path.join(output_dir, outputs.MANIFEST)
+  if not tf.gfile.Exists(path):
+    return "not recorded"
+  with tf.gfile.GFile(path, "r") as f:
+    settings = json.loads(f.read()).get("settings", {})
+  if "init_checkpoint" not in settings:
+    return "not recorded"
+  init = settings["init_checkpoint"]
+  if not init:
+    return "none (--train_from_scratch)"
+  return init["path"] if isinstance(init, dict) else init
 
 
 # What a fine-tuning run needs of the flags (finetune_settings_from_flags):
@@ -458,6 +488,9 @@ class Runner(object):
         predict_batch_size=settings.predict_batch_size)
 
   def train(self, record_path, schema):
+    if not self.settings.init_checkpoint:
+      tf.logging.warning("--train_from_scratch: fine-tuning from random "
+                         "weights, not a pre-trained model.")
     tf.logging.info("***** Training: %d steps of %d examples *****",
                     self.num_train_steps, self.settings.train_batch_size)
     self.runner.train(input_pipeline.input_fn_builder(

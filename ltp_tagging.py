@@ -374,6 +374,7 @@ _WORKER = {}
 
 
 def _init_worker(settings):
+  script_errors.init_worker_signals()
   _WORKER["ltp"] = load_ltp(settings.ltp_model, settings.device,
                             settings.num_threads)
   _WORKER["settings"] = settings
@@ -435,6 +436,11 @@ def _tag_pending(settings, pending, total):
         bar.update(result["documents"])
     finally:
       pool.terminate()
+      pool.join()
+      # A worker stopped by terminate leaves its shard's temporary file.
+      for j in pending:
+        outputs.remove_abandoned(shard_path(settings.output_dir, j,
+                                            settings.num_output_shards))
 
 
 def run(settings, log=print):

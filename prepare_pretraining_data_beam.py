@@ -53,6 +53,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.runners import runner as beam_runner
 
 import ltp_tagging
 import outputs
@@ -391,6 +393,7 @@ def run(settings, pipeline_args, log=print, overwrite=False):
     # first try to download Beam's Prism runner.
     pipeline_args = ["--runner=FnApiRunner"] + list(pipeline_args)
   options = PipelineOptions(pipeline_args)
+  check_runner(options.view_as(StandardOptions).runner)
   with output_directory(settings, overwrite) as directory:
     directory.clear_outputs()
     try:
@@ -399,6 +402,16 @@ def run(settings, pipeline_args, log=print, overwrite=False):
       directory.clear_outputs()
       raise
     return _write_summary(settings, summary, others, log)
+
+
+def check_runner(name):
+  """An unknown --runner, or one whose package is not installed, is one line
+  before the output directory opens."""
+  try:
+    beam_runner.create_runner(name)
+  except (ValueError, ImportError) as e:
+    raise script_errors.InputError("--runner=%s: %s" % (
+        name, " ".join(str(e).split())))
 
 
 def _run_pipeline(options, settings):

@@ -91,6 +91,12 @@ def define_masking_flags(flag_values=FLAGS):
       flag_values=flag_values)
   script_errors.require_at_least_one(
       ("max_predictions_per_seq", "dupe_factor"), flag_values)
+  # As run_pretraining.py checks it: records it would refuse are not written.
+  flags.register_multi_flags_validator(
+      ["max_predictions_per_seq", "max_seq_length"],
+      lambda v: v["max_predictions_per_seq"] <= v["max_seq_length"],
+      message="--max_predictions_per_seq exceeds --max_seq_length.",
+      flag_values=flag_values)
   flags.register_validator(
       "masked_lm_prob", lambda value: 0.0 < value < 1.0,
       message="--masked_lm_prob must be in (0, 1).", flag_values=flag_values)
@@ -279,6 +285,27 @@ def tokenize_sentence(text, words, tag_ids, tokenizer, where, pieces=None):
   word_tags = list(zip(tag_ids["pos"], tag_ids["ner"], tag_ids["dep"]))
   return TokenizedSentence(tokens, word_ids,
                            [word_tags[w] for w in word_ids])
+
+
+def check_word_lengths(sentence, words, max_num_tokens, where):
+  """Raises InputError when one word of a TokenizedSentence has more tokens
+  than an instance holds: it would be cut over several instances and, being
+  masked only whole, never masked (a 1 MB "word" made 16,394 instances with
+  nothing to predict)."""
+  counts = collections.Counter(sentence.word_ids)
+  if not counts:
+    return
+  word, count = max(counts.items(), key=lambda item: (item[1], -item[0]))
+  if count > max_num_tokens:
+    text = words[word]
+    raise script_errors.InputError(
+        "%s: word %d (%s, %d characters) is %d WordPiece tokens, more than "
+        "an instance holds (--max_seq_length - 3 = %d): it could never be "
+        "masked whole. Split it in the tagged file, or tag the text again." %
+        (where, word + 1, json.dumps(text[:20] + (u"…" if len(text) > 20
+                                                  else u""),
+                                     ensure_ascii=False),
+         len(text), count, max_num_tokens))
 
 
 def split_long_sentence(sentence, max_num_tokens):
@@ -665,11 +692,15 @@ class InstanceMaker(object):
     parsed = parse_document(line, where)
     pieces = self.tokenizer.tokenize_batch_with_offsets(
         [text for text, _, _ in parsed.sentences])
-    return TokenizedDocument(document_key(parsed.source, where), [
-        tokenize_sentence(text, words, ids, self.tokenizer,
-                          "%s: sentence %d" % (where, number), tokens)
-        for number, ((text, words, ids), tokens) in enumerate(
-            zip(parsed.sentences, pieces), 1)])
+    sentences = []
+    for number, ((text, words, ids), tokens) in enumerate(
+        zip(parsed.sentences, pieces), 1):
+      here = "%s: sentence %d" % (where, number)
+      sentence = tokenize_sentence(text, words, ids, self.tokenizer, here,
+                                   tokens)
+      check_word_lengths(sentence, words, self.max_seq_length - 3, here)
+      sentences.append(sentence)
+    return TokenizedDocument(document_key(parsed.source, where), sentences)
 
   def instances(self, document):
     """A TokenizedDocument -> its instances, `dupe_factor` times over, with
@@ -713,6 +744,7 @@ _WORKER_MAKER = None
 
 def _init_worker(kwargs):
   global _WORKER_MAKER
+  script_errors.init_worker_signals()
   _WORKER_MAKER = InstanceMaker(**kwargs)
 
 

@@ -99,6 +99,7 @@ def evaluate(task, runner, examples, tokenizer, skipped):
       ("skipped", dict(skipped)),
       ("labels", list(task.labels)),
       ("confusion_matrix", matrix.tolist()),
+      ("init_checkpoint", finetuning.initialisation(FLAGS.output_dir)),
   ])
   path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
                                              ordered=True)

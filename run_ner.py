@@ -47,6 +47,13 @@ def read(path, what, require_tags=True):
   sentences = ner_data.read_sentences(path, require_tags)
   tf.logging.info("%s: %d sentences, %d characters from %s", what,
                   len(sentences), sum(len(s.chars) for s in sentences), path)
+  unstarted = ner_data.unstarted_entities(sentences)
+  if unstarted:
+    message = ("%s (%s): %d I- tags that follow O or another type (the first "
+               "at %s), read as the start of an entity, as conlleval reads "
+               "them." % (path, what, len(unstarted), unstarted[0]))
+    tf.logging.warning(message)
+    print(message)
   return sentences
 
 
@@ -97,7 +104,11 @@ def run_in_output_directory():
         ("f1", scores.f1), ("gold_entities", scores.gold),
         ("predicted_entities", scores.predicted),
         ("correct_entities", scores.correct),
-        ("num_sentences", len(sentences))])
+        ("num_sentences", len(sentences)),
+        ("unstarted_entities", len(ner_data.unstarted_entities(sentences))),
+        ("train_unstarted_entities",
+         len(ner_data.unstarted_entities(train)) if train else None),
+        ("init_checkpoint", finetuning.initialisation(FLAGS.output_dir))])
     for kind, (precision, recall, f1) in scores.by_type.items():
       results["f1_" + kind] = f1
       results["precision_" + kind] = precision

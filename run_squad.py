@@ -124,10 +124,23 @@ def _schema(lengths):
 
 
 def read(path, what):
+  """The questions of `path`; what was skipped is printed (and goes into
+  eval_results.txt)."""
   result = squad_data.read_questions(path)
   tf.logging.info("%s: %s", path, ", ".join(
       "%d %s" % (count, name) for name, count in sorted(
           result.counts.items())))
+  skipped = [(name, result.counts[name]) for name in (
+      squad_data.ANSWER_NOT_FOUND, squad_data.NO_USABLE_ANSWER)
+             if result.counts[name]]
+  if skipped:
+    message = "%s (%s): %s%s." % (path, what, ", ".join(
+        "%d %s" % (count, name) for name, count in skipped),
+                                  "; not trained on" if what == "train" and
+                                  result.counts[squad_data.NO_USABLE_ANSWER]
+                                  else "")
+    tf.logging.warning(message)
+    print(message)
   return result
 
 
@@ -170,8 +183,10 @@ def run_in_output_directory():
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          FLAGS.do_lower_case)
   train_windows = None
+  train_counts = None
   if FLAGS.do_train:
     train = read(FLAGS.train_file, "train")
+    train_counts = train.counts
     usable = [q for q in train.questions if q.span]
     path, lengths, windows = cached_features(FLAGS.train_file, usable,
                                              tokenizer, "train")
@@ -193,6 +208,9 @@ def run_in_output_directory():
         ("F1", score.f1), ("EM", score.em), ("TOTAL", score.total),
         ("SKIP", score.skip)])
     results.update(evaluation.counts)
+    if train_counts:
+      results["train"] = dict(train_counts)
+    results["init_checkpoint"] = finetuning.initialisation(FLAGS.output_dir)
     path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
                                              ordered=True)
     print("%s %s" % (cmrc_metric.score_json(score), path))

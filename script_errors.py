@@ -20,6 +20,8 @@ import gzip
 import io
 import os
 import re
+import signal
+import sys
 import zlib
 
 
@@ -35,6 +37,31 @@ class InputError(Exception):
 SkippedLine = collections.namedtuple("SkippedLine", ["path", "line", "problem"])
 
 
+class Stopped(BaseException):
+  """Raised in the main thread when the script gets SIGTERM, SIGINT or
+  SIGHUP (run_reporting_errors): not an Exception, so that nothing handles
+  it as bad input, while every `finally` and context manager on the way out
+  runs (a temporary file is removed, an output directory records what was
+  written and is unlocked)."""
+
+  def __init__(self, signum):
+    super(Stopped, self).__init__(signum)
+    self.signum = signum
+    self.name = signal.Signals(signum).name
+
+
+# The signals that stop a script cleanly.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in
+                     ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+
+
+def _stop(signum, unused_frame):
+  # Once: a second signal (Ctrl-C twice) must not break off the clean-up.
+  for other in STOP_SIGNALS:
+    signal.signal(other, signal.SIG_IGN)
+  raise Stopped(signum)
+
+
 def run_reporting_errors(run, script, translate=None):
   """Calls run(); bad input (InputError and its subclasses, a file that
   cannot be read or written) ends the script with the one line
@@ -44,9 +71,22 @@ def run_reporting_errors(run, script, translate=None):
   file-system errors, input_pipeline.tensorflow_problem; a Beam worker's
   error, in the Beam script): it returns the message, or None for an error
   that is a bug (raised as it is).
+
+  SIGTERM, SIGINT and SIGHUP raise Stopped in run(), so that it cleans up as
+  on any failure; then the one line `script: stopped by SIGTERM` and exit
+  status 128 + the signal's number, as a shell reports a killed process.
   """
+  previous = {}
+  for signum in STOP_SIGNALS:
+    try:
+      previous[signum] = signal.signal(signum, _stop)
+    except ValueError:  # not the main thread: leave the signals alone
+      break
   try:
     return run()
+  except Stopped as e:
+    sys.stderr.write("%s: stopped by %s.\n" % (script, e.name))
+    raise SystemExit(128 + e.signum)
   except (InputError, EnvironmentError) as e:
     raise SystemExit("%s: error: %s" % (script, e))
   except Exception as e:  # pylint: disable=broad-except
@@ -54,6 +94,17 @@ def run_reporting_errors(run, script, translate=None):
     if message is None:
       raise
     raise SystemExit("%s: error: %s" % (script, message))
+  finally:
+    for signum, handler in previous.items():
+      signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def init_worker_signals():
+  """In a worker process of a pool: Ctrl-C (SIGINT to the whole process
+  group) is for the main process, which stops the pool; SIGTERM (the pool's
+  terminate) ends the worker at once."""
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def require_at_least_one(names, flag_values):

@@ -44,6 +44,14 @@ Window = collections.namedtuple(
 
 ReadResult = collections.namedtuple("ReadResult", ["questions", "counts"])
 
+# The counted skips of read_questions (docs/finetuning.md): an answer whose
+# text is not at (or near) its answer_start is not used; a question left
+# with no usable answer (it has none, or none is found in its context) is
+# not trained on, and is scored in evaluation against its answer texts, as
+# the official CMRC evaluator scores it.
+ANSWER_NOT_FOUND = "answers whose answer_start does not match"
+NO_USABLE_ANSWER = "questions with no usable answer (eval only)"
+
 
 def read_questions(path):
   """The questions of a SQuAD v1 JSON file, with counts of what was read."""
@@ -77,13 +85,13 @@ def read_questions(path):
           for text, start in answers:
             found = answer_start(context, text, start)
             if found is None:
-              counts["answers whose answer_start does not match"] += 1
+              counts[ANSWER_NOT_FOUND] += 1
               continue
             if found != start:
               counts["answers moved to their text near answer_start"] += 1
             span = span or (found, found + len(text))
           if span is None:
-            counts["questions with no usable answer (eval only)"] += 1
+            counts[NO_USABLE_ANSWER] += 1
           questions.append(Question(qa["id"], qa["question"], context,
                                     [text for text, _ in answers], span,
                                     where))

@@ -37,11 +37,24 @@ def convert_to_unicode(text):
 def load_vocab(vocab_file):
   """Reads a vocabulary file (one token per line) into an ordered dict."""
   vocab = collections.OrderedDict()
-  with io.open(vocab_file, "r", encoding="utf-8") as reader:
-    # Every line is an entry, as in Google BERT: the ids must match the
-    # embedding rows of the released checkpoints.
-    for index, line in enumerate(reader):
-      vocab[line.strip()] = index
+  try:
+    with io.open(vocab_file, "r", encoding="utf-8") as reader:
+      # Every line is an entry, as in Google BERT: the ids must match the
+      # embedding rows of the released checkpoints.
+      for index, line in enumerate(reader):
+        vocab[line.strip()] = index
+  except UnicodeDecodeError:
+    with io.open(vocab_file, "rb") as f:
+      for number, raw in enumerate(f, 1):
+        try:
+          raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          raise script_errors.InputError(
+              "%s:%d: the vocabulary is not UTF-8 text (%s): give a "
+              "vocab.txt, one token per line." % (vocab_file, number,
+                                                  e.reason))
+    raise script_errors.InputError("%s is not UTF-8 text: give a vocab.txt, "
+                                   "one token per line." % vocab_file)
   if not vocab:
     raise script_errors.InputError("Vocabulary file %s is empty." %
                                    vocab_file)

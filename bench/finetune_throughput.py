@@ -96,10 +96,11 @@ def main():
         "--learning_rate=%g" % args.learning_rate,
         "--save_checkpoints_steps=100000", "--save_summary_steps=10",
         "--num_train_epochs=100", "--max_train_steps=%d" % args.steps]
-    if args.init_checkpoint:
-      common.append("--init_checkpoint=" + args.init_checkpoint)
+    start_from = ("--init_checkpoint=" + args.init_checkpoint
+                  if args.init_checkpoint else "--train_from_scratch")
     timings, logs = {}, {}
-    for phase, extra in (("train", ["--do_train", "--train_file=" + train_file]),
+    for phase, extra in (("train", ["--do_train", "--train_file=" + train_file,
+                                    start_from]),
                          ("eval", ["--do_eval", "--eval_file=" + eval_file])):
       start = time.time()
       result = subprocess.run(

@@ -56,8 +56,10 @@ ARGS=(--bert_config_file="$HERE/configs/lert_config_${SIZE}.json"
       --num_train_epochs="${EPOCHS:-${EP[$((COLUMN - 1))]}}"
       --learning_rate="${LR:-$LR_FOR_SIZE}" --train_batch_size="${BATCH:-32}"
       --random_seed="$SEED")
-if [ "$INIT" != none ]; then  # "none": random initialisation
+if [ "$INIT" != none ]; then
   ARGS+=(--init_checkpoint="$INIT")
+else  # "none": random initialisation, said in the log and eval_results.txt
+  ARGS+=(--train_from_scratch)
 fi
 if [ "$SCRIPT" = run_classifier.py ]; then
   ARGS+=(--task_name="$TASK")

@@ -65,3 +65,37 @@ def event_scalars(directory):
           continue
         scalars.setdefault(value.tag, {})[event.step] = number
   return scalars
+
+
+def stop_midway(command, watch, signum, log_dir, timeout=300):
+  """Runs `command` until a file matching the glob `watch` exists (the run
+  is midway: writing it) and, when `watch` is a pair (glob, text), its
+  stderr holds `text` too; then sends it `signum`; returns the finished
+  subprocess.CompletedProcess. Its output goes to files in `log_dir` (a pipe
+  it filled would stop it before `watch` appears)."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  out_path = os.path.join(str(log_dir), "stdout.txt")
+  err_path = os.path.join(str(log_dir), "stderr.txt")
+  with open(out_path, "w") as out, open(err_path, "w") as err:
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=out, stderr=err,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    pattern, text = watch if isinstance(watch, tuple) else (watch, "")
+    deadline = time.time() + timeout
+    try:
+      while not (glob.glob(pattern) and text in open(err_path).read()):
+        if process.poll() is not None or time.time() > deadline:
+          raise AssertionError("%s did not appear while the run ran:\n%s" % (
+              watch, open(err_path).read()[-3000:]))
+        time.sleep(0.01)
+      process.send_signal(signum)
+      process.wait(timeout=timeout)
+    finally:
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+  return subprocess.CompletedProcess(command, process.returncode,
+                                     open(out_path).read(),
+                                     open(err_path).read())

@@ -194,6 +194,20 @@ def test_a_misspelt_flag_is_an_error_before_the_pipeline_starts(tmp_path):
   assert not os.path.exists(str(tmp_path / "o"))
 
 
+def test_an_unknown_runner_is_one_line_before_anything_is_written(tmp_path):
+  """--runner=NoSuchRunner was a ValueError traceback, exit 0, after the
+  output directory had been made."""
+  result = run_beam(["--input_file=" + SAMPLE, "--input_format=tagged",
+                     "--output_dir=" + str(tmp_path / "o"),
+                     "--runner=NoSuchRunner"] + MASKING[1:], expect_ok=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      "prepare_pretraining_data_beam.py: error: --runner=NoSuchRunner: "
+      "Unexpected pipeline runner: NoSuchRunner.")
+  assert "Traceback" not in result.stderr
+  assert not os.path.exists(str(tmp_path / "o"))
+
+
 def test_a_rerun_with_other_shards_is_refused_or_replaces_them(tmp_path):
   """Another --num_record_shards left the first run's shards beside the new
   ones: records/* held the data twice."""

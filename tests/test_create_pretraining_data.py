@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 
@@ -20,6 +21,7 @@ import script_errors
 import tokenization
 
 from conftest import REPO
+from conftest import stop_midway
 
 VOCAB = os.path.join(REPO, "configs", "vocab.txt")
 CJK = [c for c in u"的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出"
@@ -305,6 +307,29 @@ def test_bad_input_names_file_and_line(tmp_path, line, message):
   assert message in str(info.value)
 
 
+def test_a_word_longer_than_an_instance_is_an_error(tmp_path):
+  """A 1 MB "word" became 16,394 instances with nothing masked, exit 0 (a
+  word is masked only whole). At --max_seq_length 16 an instance holds 13
+  tokens: a word of 13 is fine, one of 14 is an error naming its line."""
+  def corpus(length):
+    path = str(tmp_path / ("c%d.jsonl" % length))
+    word = u"中" * length
+    with io.open(path, "w", encoding="utf-8") as f:
+      f.write(u'{"sentences": [{"words": ["我"], "pos": ["r"], "ner": ["O"], '
+              u'"dep_head": [0], "dep_label": ["HED"]}]}\n')
+      f.write(u'{"sentences": [{"words": ["我", "%s"], "pos": ["r", "n"], '
+              u'"ner": ["O", "O"], "dep_head": [0, 1], '
+              u'"dep_label": ["HED", "VOB"]}]}\n' % word)
+    return path
+  assert make_instances(corpus(13), max_seq_length=16)
+  with pytest.raises(script_errors.InputError) as info:
+    make_instances(corpus(14), max_seq_length=16)
+  assert str(info.value).startswith(
+      u'%s:2: sentence 1: word 2 ("%s", 14 characters) is 14 WordPiece '
+      u"tokens, more than an instance holds (--max_seq_length - 3 = 13)" %
+      (corpus(14), u"中" * 14))
+
+
 def test_invalid_utf8_names_the_line(tmp_path):
   corpus = tmp_path / "c.jsonl"
   corpus.write_bytes(b'{"sentences": []}\n\n{"sentences": "\xff"}\n')
@@ -369,6 +394,34 @@ def test_failed_run_keeps_the_previous_outputs_and_leaves_no_tmp(tmp_path):
   assert after == before
 
 
+@pytest.mark.parametrize("signum,workers", [(signal.SIGTERM, 2),
+                                            (signal.SIGINT, 1)])
+def test_a_stopped_run_leaves_no_temporary_file(tmp_path, signum, workers):
+  """SIGTERM left 2 x 2.3 MB *.tfrecord.tmp; Ctrl-C left them too, with a
+  traceback. Now: one line, exit 128 + the signal, no .tmp, the previous
+  records as they were (with worker processes too)."""
+  out = tmp_path / "out"
+  out.mkdir()
+  (out / "a.tfrecord").write_bytes(b"previous")
+  command = [sys.executable, os.path.join(REPO, "create_pretraining_data.py"),
+             "--input_file=" + os.path.join(REPO, "data", "sample",
+                                            "tagged.jsonl"),
+             "--output_file=%s,%s" % (out / "a.tfrecord", out / "b.tfrecord"),
+             "--max_seq_length=64", "--max_predictions_per_seq=10",
+             "--dupe_factor=2000", "--docs_per_batch=2",
+             "--num_workers=%d" % workers]
+  # Stopped once the first batches are written (the workers running).
+  result = stop_midway(command, (str(out / "*.tmp"), " instances, "), signum,
+                       tmp_path)
+  name = signal.Signals(signum).name
+  assert result.returncode == 128 + signum, result.stderr[-3000:]
+  assert result.stderr.strip().splitlines()[-1] == (
+      "create_pretraining_data.py: stopped by %s." % name)
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  assert sorted(os.listdir(str(out))) == ["a.tfrecord"]
+  assert (out / "a.tfrecord").read_bytes() == b"previous"
+
+
 @pytest.mark.parametrize("flag,message", [
     ("--output_file=a.tfrecord,b.tfrecord,a.tfrecord",
      "--output_file must name distinct files"),
@@ -377,6 +430,8 @@ def test_failed_run_keeps_the_previous_outputs_and_leaves_no_tmp(tmp_path):
     ("--max_seq_length=4", "--max_seq_length must be at least 5"),
     ("--max_predictions_per_seq=0", "--max_predictions_per_seq must be at "
                                     "least 1"),
+    ("--max_predictions_per_seq=40 --max_seq_length=32",
+     "--max_predictions_per_seq exceeds --max_seq_length"),
 ])
 def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
   corpus = write_corpus(str(tmp_path / "c.jsonl"), 2, seed=1)
@@ -386,7 +441,7 @@ def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
     args[1] = "--output_file=" + ",".join(
         str(tmp_path / name) for name in flag.split("=")[1].split(","))
   else:
-    args.append(flag)
+    args.extend(flag.split())
   result = run_main(args)
   assert result.returncode == 1
   assert message in result.stderr

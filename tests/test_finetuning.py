@@ -343,11 +343,14 @@ def test_run_classifier_trains_evaluates_predicts(tmp_path):
       "--eval_file=" + train, "--predict_file=" + train, "--do_train",
       "--do_eval", "--do_predict", "--max_seq_length=12",
       "--train_batch_size=4", "--num_train_epochs=2",
-      "--learning_rate=1e-3")
+      "--learning_rate=1e-3", "--train_from_scratch")
   assert result.returncode == 0, result.stderr[-3000:]
   values = read_results(os.path.join(output_dir, "eval_results.txt"))
   assert values["num_examples"] == "12"
   assert values["num_truncated"] == "3"  # 这家酒店很好，服务周到。 (12 chars) x 3
+  # Random weights are said, in the log and in the results.
+  assert values["init_checkpoint"] == "none (--train_from_scratch)"
+  assert "fine-tuning from random weights" in result.stderr
   matrix = np.array(eval(values["confusion_matrix"]))  # pylint: disable=eval-used
   assert matrix.sum() == 12
   assert float(values["accuracy"]) == pytest.approx(np.trace(matrix) / 12.0)
@@ -380,7 +383,7 @@ def test_run_ner_trains_evaluates_and_writes_the_input_format(tmp_path):
       "--train_file=" + train, "--eval_file=" + train,
       "--predict_file=" + predict_input, "--do_train", "--do_eval",
       "--do_predict", "--max_seq_length=6", "--train_batch_size=4",
-      "--num_train_epochs=1", "--learning_rate=1e-3")
+      "--num_train_epochs=1", "--learning_rate=1e-3", "--train_from_scratch")
   assert result.returncode == 0, result.stderr[-3000:]
   values = read_results(os.path.join(output_dir, "eval_results.txt"))
   assert values["gold_entities"] == "12"  # 2 + 1 per pair of sentences x 4
@@ -400,6 +403,28 @@ def test_run_ner_trains_evaluates_and_writes_the_input_format(tmp_path):
   assert [u"".join(s.chars) for s in predicted] == [u"张伟在华为", u"北京"]
   # 8 sentences in windows of 4 characters: 16 windows, 4 steps.
   assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-4")
+
+
+def test_an_entity_without_its_b_tag_is_counted_and_printed(tmp_path,
+                                                            capsys):
+  """run_ner.py took I-PER with no B-PER before it silently. It stays an
+  entity (conlleval reads it so, and the scores must stay conlleval's), and
+  each one is counted, with where the first is."""
+  import run_ner  # pylint: disable=g-import-not-at-top
+  path = write(str(tmp_path / "t.txt"),
+               u"王 I-PER\n五 I-PER\n在 O\n京 I-LOC\n\n"  # lines 1, 4
+               u"张 B-PER\n伟 I-PER\n华 I-ORG\n为 I-ORG\n")  # line 8
+  sentences = run_ner.read(path, "eval")
+  assert ner_data.unstarted_entities(sentences) == [
+      path + ":1", path + ":4", path + ":8"]
+  assert ("t.txt (eval): 3 I- tags that follow O or another type (the first "
+          "at %s:1), read as the start of an entity" % path in
+          capsys.readouterr().out)
+  assert finetuning.bio_entities(sentences[1].tags) == [("PER", 0, 2),
+                                                         ("ORG", 2, 4)]
+  clean = write(str(tmp_path / "c.txt"), u"张 B-PER\n伟 I-PER\n")
+  assert not ner_data.unstarted_entities(run_ner.read(clean, "eval"))
+  assert "I- tags" not in capsys.readouterr().out
 
 
 def test_init_checkpoint_loads_the_encoder_and_reports_the_new_layer(
@@ -552,7 +577,7 @@ def test_fine_tuned_tiny_model_beats_the_majority_on_chnsenticorp(
       "--eval_file=" + os.path.join(data, "dev.tsv"), "--do_train",
       "--do_eval", "--max_seq_length=64", "--num_train_epochs=2",
       "--train_batch_size=32", "--learning_rate=3e-4",
-      "--save_checkpoints_steps=10000")
+      "--save_checkpoints_steps=10000", "--train_from_scratch")
   assert result.returncode == 0, result.stderr[-3000:]
   values = read_results(os.path.join(output_dir, "eval_results.txt"))
   dev = classifier_data.read_chnsenticorp(os.path.join(data, "dev.tsv"))
@@ -607,7 +632,8 @@ def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
           "--output_dir=" + output_dir, "--train_file=" + train,
           "--eval_file=" + evaluation, "--do_train", "--do_eval",
           "--max_seq_length=64", "--train_batch_size=16",
-          "--num_train_epochs=1", "--learning_rate=1e-4"]
+          "--num_train_epochs=1", "--learning_rate=1e-4",
+          "--train_from_scratch"]
   if script == "run_classifier.py":
     args.append("--task_name=" + task)
   result = run_script(script, *args)

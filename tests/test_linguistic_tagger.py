@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ import script_errors
 import linguistic_tags
 
 from conftest import REPO
+from conftest import stop_midway
 
 VOCAB = os.path.join(REPO, "configs", "vocab.txt")
 
@@ -237,6 +239,37 @@ def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
   assert "1 already done, 2 to tag" in messages[0]
   assert read_outputs(killed.output_dir) == expected
   assert summary.documents == 12
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stopped_run_leaves_no_debris_and_resumes(tmp_path, tiny_ltp_dir,
+                                                    workers):
+  """SIGTERM left the shard's .jsonl.tmp, .untagged/ and the lock file. Now:
+  one line, exit 143, only finished shards left, and a re-run finishes to
+  the output of a run never stopped."""
+  corpus = write(tmp_path / "c.txt", (CORPUS + u"\n") * 150)
+  full = settings(tmp_path / "full", tiny_ltp_dir, corpus, batch_size=8)
+  lt.run(full, log=lambda m: None)
+  out = str(tmp_path / "out")
+  command = [sys.executable, os.path.join(REPO, "linguistic_tagger.py"),
+             "--input_file=" + corpus, "--output_dir=" + out,
+             "--ltp_model=" + tiny_ltp_dir, "--num_output_shards=3",
+             "--batch_size=8", "--num_workers=%d" % workers]
+  result = stop_midway(command, os.path.join(out, "*.jsonl.tmp"),
+                       signal.SIGTERM, tmp_path)
+  assert result.returncode == 143, result.stderr[-3000:]
+  assert result.stderr.strip().splitlines()[-1] == (
+      "linguistic_tagger.py: stopped by SIGTERM.")
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  left = sorted(os.listdir(out))
+  assert all(name.endswith(".jsonl") or name == "lert_run.json"
+             for name in left), left
+  assert len([name for name in left if name.endswith(".jsonl")]) < 3
+  again = subprocess.run(command, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=600)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert read_outputs(out) == read_outputs(full.output_dir)
 
 
 def test_workers_and_machine_shards_give_the_same_output(tmp_path,

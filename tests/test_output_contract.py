@@ -455,6 +455,15 @@ def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
     ("run_classifier.py", ["--task_name=bq", "--num_gpus=2",
                            "--eval_batch_size=5"],
      "--eval_batch_size must be a multiple of --num_gpus"),
+    ("run_classifier.py", ["--task_name=bq", "--do_train",
+                           "--train_file=x"],
+     "--do_train fine-tunes a pre-trained model: give --init_checkpoint"),
+    ("run_classifier.py", ["--task_name=bq", "--do_train", "--train_file=x",
+                           "--init_checkpoint=c", "--train_from_scratch"],
+     "or --train_from_scratch to train from random weights, not both"),
+    ("convert_checkpoint.py", ["--direction=hf2tf",
+                               "--bert_config_file=c.json"],
+     "--bert_config_file is for --direction=tf2hf"),
     ("predict_linguistic.py", ["--text=x", "--mask=位于,"],
      "--mask holds an empty word"),
     ("predict_linguistic.py", ["--text=x[MASK]", "--max_inputs=-1"],
@@ -470,7 +479,8 @@ def test_bad_flag_combinations_are_refused_when_parsed(tmp_path, script, args,
             "run_classifier.py": ["--bert_config_file=c.json",
                                   "--output_dir=o", "--do_eval",
                                   "--eval_file=x"],
-            "predict_linguistic.py": ["--checkpoint=x"]}[script]
+            "predict_linguistic.py": ["--checkpoint=x"],
+            "convert_checkpoint.py": ["--input=x", "--output_dir=o"]}[script]
   result = run(script, *(common + args), timeout=120)
   assert result.returncode == 1
   assert message in result.stderr, result.stderr[-2000:]
@@ -497,7 +507,8 @@ def classifier_setup(tmp_path_factory):
   base = ["--task_name=chnsenticorp", "--bert_config_file=" + config_file,
           "--vocab_file=" + vocab, "--train_file=" + train,
           "--eval_file=" + train, "--max_seq_length=8",
-          "--train_batch_size=8", "--num_train_epochs=1"]
+          "--train_batch_size=8", "--num_train_epochs=1",
+          "--train_from_scratch"]
   return root, base
 
 
@@ -547,7 +558,8 @@ def test_mismatched_init_checkpoint_and_pretraining_directory(
   init = save_model(str(tmp_path / "h16" / "model.ckpt"),
                     tiny_config(8, hidden_size=16, intermediate_size=32))
   result = run("run_classifier.py", "--output_dir=" + str(tmp_path / "a"),
-               "--do_train", "--init_checkpoint=" + init, *base)
+               "--do_train", "--init_checkpoint=" + init,
+               *[a for a in base if a != "--train_from_scratch"])
   one_error_line(result, "run_classifier.py",
                  "holds bert/embeddings/word_embeddings with shape [8, 16]")
   assert not tf.train.latest_checkpoint(str(tmp_path / "a"))
@@ -558,6 +570,50 @@ def test_mismatched_init_checkpoint_and_pretraining_directory(
                "--do_eval", *base)
   one_error_line(result, "run_classifier.py",
                  "has no output layer fine-tuned for this task")
+
+
+def test_a_truncated_init_checkpoint_is_one_line_and_binds_nothing(
+    classifier_setup, tmp_path):
+  """A truncated --init_checkpoint was an OutOfRangeError traceback mid-run,
+  and the failed run's events file bound the directory to it."""
+  root, base = classifier_setup
+  init = save_model(str(tmp_path / "pre" / "model.ckpt"), tiny_config(8))
+  data = init + ".data-00000-of-00001"
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  out = tmp_path / "a"
+  result = run("run_classifier.py", "--output_dir=" + str(out), "--do_train",
+               "--init_checkpoint=" + init,
+               *[a for a in base if a != "--train_from_scratch"])
+  one_error_line(result, "run_classifier.py",
+                 "model.ckpt is not a readable checkpoint (truncated or "
+                 "corrupt?)")
+  assert not out.exists()
+
+
+def test_gpus_that_are_not_there_are_one_line_before_anything_is_written(
+    classifier_setup, tmp_path):
+  """--num_gpus=2 on a machine without GPUs hung after writing model.ckpt-0,
+  which then bound the output directory. (CUDA_VISIBLE_DEVICES hides any
+  GPU of the machine the tests run on.)"""
+  root, base = classifier_setup
+  config_file = write_config(str(tmp_path / "c.json"), tiny_config(8))
+  hidden = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  for script, args in [
+      ("run_pretraining.py", ["--bert_config_file=" + config_file,
+                              "--input_file=" + str(tmp_path / "none"),
+                              "--max_seq_length=8", "--train_batch_size=4",
+                              "--max_predictions_per_seq=2"]),
+      ("run_classifier.py", base)]:
+    out = tmp_path / script
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, script), "--do_train",
+         "--num_gpus=2", "--output_dir=" + str(out)] + args, cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, env=hidden, timeout=300)
+    one_error_line(result, script,
+                   "--num_gpus=2, but TensorFlow sees 0 GPUs on this machine")
+    assert not out.exists()
 
 
 # ----------------------------------------------------------------------------
@@ -581,6 +637,37 @@ def test_summarize_seeds_refuses_values_that_are_not_numbers(tmp_path):
        str(tmp_path / "seed-2")], stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, universal_newlines=True)
   assert "accuracy = 'n/a' is not a finite number" in result.stderr
+
+
+def test_summarize_seeds_refuses_a_run_it_would_leave_out(tmp_path):
+  """A run whose eval_results.txt was unreadable, or lacked the metric, was
+  dropped and the rest summarised, exit 0: a mean over 2 of 3 seeds."""
+  def summarize(*contents):
+    paths = []
+    case = tmp_path / ("case-%d" % len(list(tmp_path.iterdir())))
+    for i, content in enumerate(contents):
+      d = case / str(i)
+      d.mkdir(parents=True)
+      (d / "eval_results.txt").write_bytes(content)
+      paths.append(str(d))
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", "summarize_seeds.py")]
+        + paths, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True)
+  good = b"accuracy = 0.8\nglobal_step = 9\n"
+  for contents, message in [
+      ((good, b"\xff\xfe garbage"), "1/eval_results.txt is not UTF-8"),
+      ((good, b"global_step = 9\n"), "1/eval_results.txt holds none of"),
+      ((good, b"F1 = 80.0\nEM = 70.0\n"),
+       "1/eval_results.txt has no accuracy, which"),
+  ]:
+    result = summarize(*contents)
+    assert result.returncode == 1 and not result.stdout, result.stdout
+    assert result.stderr.startswith("summarize_seeds.py: error: ")
+    assert message in result.stderr, result.stderr
+  result = summarize(good, b"accuracy = 0.6\n")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.startswith("accuracy: 0.8000 (0.7000) over 2 runs")
 
 
 def wrapper(name, *args, **env):
@@ -614,12 +701,19 @@ def test_wrappers_use_the_project_python_and_check_their_arguments(tmp_path):
   assert "is no file" in result.stderr
 
 
-def test_an_empty_vocabulary_is_one_line(tmp_path):
-  """An empty --vocab_file ended in a ValueError traceback."""
-  (tmp_path / "vocab.txt").write_text(u"")
+@pytest.mark.parametrize("content,message", [
+    # An empty --vocab_file ended in a ValueError traceback.
+    (b"", "vocab.txt is empty"),
+    # One that is not UTF-8 (a checkpoint given by mistake), in a
+    # UnicodeDecodeError traceback.
+    (b"[PAD]\n[UNK]\n\x89PNG\x00\xff\n",
+     "vocab.txt:3: the vocabulary is not UTF-8 text"),
+])
+def test_a_vocabulary_that_is_empty_or_not_text_is_one_line(tmp_path, content,
+                                                            message):
+  (tmp_path / "vocab.txt").write_bytes(content)
   result = run("create_pretraining_data.py", "--input_file=" + SAMPLE,
                "--output_file=" + str(tmp_path / "out.tfrecord"),
                "--vocab_file=" + str(tmp_path / "vocab.txt"))
-  one_error_line(result, "create_pretraining_data.py",
-                 "vocab.txt is empty")
+  one_error_line(result, "create_pretraining_data.py", message)
   assert sorted(os.listdir(str(tmp_path))) == ["vocab.txt"]

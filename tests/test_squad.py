@@ -95,6 +95,39 @@ def test_the_evaluator_reads_a_file_with_a_bom(tmp_path):
   assert json.loads(result.stdout)["EM"] == "100.000"
 
 
+def test_the_evaluator_refuses_predictions_it_would_score_zero(tmp_path):
+  """A predictions file that was a JSON list scored 0 for everything, exit
+  0; so did an n-best file (id -> candidates) and another set's ids."""
+  data_file = str(tmp_path / "data.json")
+  with io.open(data_file, "w", encoding="utf-8") as f:
+    json.dump(_data([("q1", [u"北京"]), ("q2", [u"上海"])]), f)
+  cases = [([u"北京"], "is a JSON list, not an object of question id"),
+           ({"q1": [{"text": u"北京"}]},
+            'the prediction of "q1" is a JSON list, not an answer text'),
+           ({"x9": u"北京"}, "holds none of the 2 question ids")]
+  for value, message in cases:
+    predictions = str(tmp_path / "predictions.json")
+    with io.open(predictions, "w", encoding="utf-8") as f:
+      json.dump(value, f, ensure_ascii=False)
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "cmrc2018_evaluate.py"),
+         data_file, predictions], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, universal_newlines=True)
+    assert result.returncode == 1 and not result.stdout, result.stdout
+    assert result.stderr.startswith("cmrc2018_evaluate.py: error: ")
+    assert message in result.stderr, result.stderr
+  # A partial file is scored (the missing ones 0, as the official script)
+  # and says how many were missing.
+  with io.open(predictions, "w", encoding="utf-8") as f:
+    json.dump({"q1": u"北京"}, f, ensure_ascii=False)
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "cmrc2018_evaluate.py"),
+       data_file, predictions], stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, universal_newlines=True)
+  assert json.loads(result.stdout)["EM"] == "50.000"
+  assert "1 of 2 questions have no prediction" in result.stderr
+
+
 def _write_squad(path, context, qas):
   with io.open(path, "w", encoding="utf-8") as f:
     json.dump({"data": [{"paragraphs": [{"context": context, "qas": [
@@ -290,6 +323,13 @@ def test_run_squad_trains_predicts_scores_and_caches(request, source,
   ../shared is there."""
   if source == "sample":
     small = sample_squad()
+    # A question without answers, and one whose answer is not in its
+    # context: counted, printed, recorded; not trained on (run_squad.py
+    # went on with only an INFO line).
+    small["data"][0]["paragraphs"].append({"context": u"天气很好。", "qas": [
+        {"id": "X0", "question": u"天气？", "answers": []},
+        {"id": "X1", "question": u"天气？",
+         "answers": [{"text": u"下雨", "answer_start": 0}]}]})
   else:
     shared_dir = request.getfixturevalue("shared_dir")
     with io.open(os.path.join(shared_dir, "data", "cmrc2018",
@@ -308,7 +348,8 @@ def test_run_squad_trains_predicts_scores_and_caches(request, source,
   result = subprocess.run(
       [sys.executable, os.path.join(REPO, "run_squad.py"), "--do_train",
        "--do_eval", "--train_file=" + data_file, "--train_batch_size=8",
-       "--num_train_epochs=1", "--learning_rate=1e-4"] + common,
+       "--num_train_epochs=1", "--learning_rate=1e-4",
+       "--train_from_scratch"] + common,
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "training answers:" in result.stderr
@@ -334,6 +375,15 @@ def test_run_squad_trains_predicts_scores_and_caches(request, source,
   assert float(values["F1"]) == pytest.approx(score.f1)
   assert float(values["EM"]) == pytest.approx(score.em)
   assert values["TOTAL"] == str(len(contexts)) and values["SKIP"] == "0"
+  assert values["init_checkpoint"] == "none (--train_from_scratch)"
+  if source == "sample":
+    skipped = ("1 answers whose answer_start does not match, 2 questions "
+               "with no usable answer (eval only)")
+    assert "(train): %s; not trained on." % skipped in result.stdout
+    assert "(eval): %s." % skipped in result.stdout
+    assert values["questions with no usable answer (eval only)"] == "2"
+    assert json.loads(values["train"])[
+        "answers whose answer_start does not match"] == 1
   # A second run reads the cached features instead of tokenizing again.
   again = subprocess.run(
       [sys.executable, os.path.join(REPO, "run_squad.py"), "--do_eval"] +
