@@ -62,6 +62,31 @@ def _stop(signum, unused_frame):
   raise Stopped(signum)
 
 
+def _stopped(script, signum):
+  sys.stderr.write("%s: stopped by %s.\n" % (script,
+                                             signal.Signals(signum).name))
+  raise SystemExit(128 + signum)
+
+
+_STOPPED_TEXT = re.compile(r"script_errors\.Stopped: (\d+)")
+
+
+def _stopped_inside(error):
+  """The signal of a Stopped that a library caught and wrapped in `error`
+  (Beam re-raises an error of a step as a RuntimeError naming it), or
+  None."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, Stopped):
+      return error.signum
+    found = _STOPPED_TEXT.search(str(error))
+    if found:
+      return int(found.group(1))
+    error = error.__cause__ or error.__context__
+  return None
+
+
 def run_reporting_errors(run, script, translate=None):
   """Calls run(); bad input (InputError and its subclasses, a file that
   cannot be read or written) ends the script with the one line
@@ -85,11 +110,13 @@ def run_reporting_errors(run, script, translate=None):
   try:
     return run()
   except Stopped as e:
-    sys.stderr.write("%s: stopped by %s.\n" % (script, e.name))
-    raise SystemExit(128 + e.signum)
+    _stopped(script, e.signum)
   except (InputError, EnvironmentError) as e:
     raise SystemExit("%s: error: %s" % (script, e))
   except Exception as e:  # pylint: disable=broad-except
+    signum = _stopped_inside(e)
+    if signum is not None:
+      _stopped(script, signum)
     message = translate(e) if translate else None
     if message is None:
       raise

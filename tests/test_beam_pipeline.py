@@ -6,6 +6,7 @@ import glob
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ import pretraining_data
 import ltp_tagging
 
 from conftest import REPO
+from conftest import stop_midway
 
 pytest.importorskip("apache_beam", reason="Apache Beam is installed in the "
                     "TF 2.15 / Python 3.11 environment only "
@@ -206,6 +208,26 @@ def test_an_unknown_runner_is_one_line_before_anything_is_written(tmp_path):
       "Unexpected pipeline runner: NoSuchRunner.")
   assert "Traceback" not in result.stderr
   assert not os.path.exists(str(tmp_path / "o"))
+
+
+def test_a_stopped_pipeline_leaves_no_debris(tmp_path):
+  """SIGTERM left beam-temp-* and the lock; and a signal that arrives inside
+  a step comes back from Beam wrapped in a RuntimeError (a traceback). Now:
+  one line, exit 143, only the record of the run left."""
+  out = tmp_path / "o"
+  command = [sys.executable,
+             os.path.join(REPO, "prepare_pretraining_data_beam.py"),
+             "--input_file=" + SAMPLE, "--input_format=tagged",
+             "--output_dir=" + str(out), "--max_seq_length=64",
+             "--max_predictions_per_seq=10", "--dupe_factor=4000",
+             "--vocab_file=" + VOCAB]
+  result = stop_midway(command, str(out / "*" / "beam-temp-*"),
+                       signal.SIGTERM, tmp_path)
+  assert result.returncode == 143, result.stderr[-3000:]
+  assert result.stderr.strip().splitlines()[-1] == (
+      "prepare_pretraining_data_beam.py: stopped by SIGTERM.")
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  assert sorted(os.listdir(str(out))) == ["lert_run.json"]
 
 
 def test_a_rerun_with_other_shards_is_refused_or_replaces_them(tmp_path):
