@@ -442,7 +442,15 @@ class OutputDirectory(object):
   def open(self):
     """Checks, locks and records the directory."""
     if self._remote():
-      _gfile().makedirs(self.path)
+      try:
+        _gfile().makedirs(self.path)
+      except Exception as e:  # pylint: disable=broad-except
+        # (TensorFlow's OpError, e.g. no credentials or no network.)
+        message = getattr(e, "message", None) or str(e)
+        raise InputError(
+            "%s: cannot make or reach the directory (%s): check the "
+            "credentials (gcloud auth application-default login) and the "
+            "network." % (self.path, " ".join(message.split())[:300]))
       since = None  # no lock on a remote file system (docs/reliability.md)
     else:
       if os.path.lexists(self.path) and not os.path.isdir(self.path):

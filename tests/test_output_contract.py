@@ -303,6 +303,25 @@ def test_a_remote_output_directory_keeps_the_same_contract():
   assert sorted(gfile.listdir(out)) == ["lert_run.json", "notes.txt"]
 
 
+def test_a_remote_directory_that_cannot_be_reached_is_one_line(monkeypatch):
+  """gs:// without credentials or network was a FailedPreconditionError
+  traceback from makedirs (Beam's script)."""
+  class Unreachable(object):
+
+    def makedirs(self, path):
+      raise tf.errors.FailedPreconditionError(
+          None, None, "Error executing an HTTP request: libcurl code 6\n"
+          "meaning 'Couldn't resolve host name'")
+
+  monkeypatch.setattr(outputs, "_gfile", Unreachable)
+  with pytest.raises(script_errors.InputError) as info:
+    outputs.OutputDirectory("gs://bucket/out", "script.py", {}, []).open()
+  assert str(info.value).startswith(
+      "gs://bucket/out: cannot make or reach the directory (Error executing "
+      "an HTTP request: libcurl code 6 meaning 'Couldn't resolve host "
+      "name'): check the credentials")
+
+
 def test_output_directory_is_locked_for_the_run(tmp_path):
   with directory(tmp_path / "out", {}):
     with pytest.raises(script_errors.InputError,
