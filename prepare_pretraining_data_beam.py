@@ -453,6 +453,16 @@ def worker_input_error(error):
   found = re.search(r"InputError: ([^\n]*)", str(error))
   if found:
     return re.sub(r" \[while running .*$", "", found.group(1)).strip()
+  # A file-system error of a step (a full disk, a file too large, no
+  # permission), which Beam re-raises as a RuntimeError naming the step.
+  found = re.search(r"\b(?:OSError|IOError|PermissionError|"
+                    r"FileNotFoundError): (\[Errno \d+\][^\n]*?)"
+                    r"(?: \[while running '([^']*)'\])?$", str(error),
+                    re.MULTILINE)
+  if found:
+    return "%s%s: the outputs are not written (nothing is left)." % (
+        found.group(1).strip(), " in step %s" % found.group(2)
+        if found.group(2) else "")
   return None
 
 

@@ -230,6 +230,32 @@ def test_a_stopped_pipeline_leaves_no_debris(tmp_path):
   assert sorted(os.listdir(str(out))) == ["lert_run.json"]
 
 
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
+  """A write that fails in a step (here a file-size limit: EFBIG, as
+  ENOSPC on a full disk) was Beam's RuntimeError traceback."""
+  import resource  # pylint: disable=g-import-not-at-top
+
+  def limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000))
+
+  out = tmp_path / "o"
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "prepare_pretraining_data_beam.py"),
+       "--input_file=" + SAMPLE, "--input_format=tagged",
+       "--output_dir=" + str(out), "--max_seq_length=64",
+       "--max_predictions_per_seq=10", "--dupe_factor=400",
+       "--vocab_file=" + VOCAB], preexec_fn=limit_file_size, cwd=REPO,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+  assert result.returncode == 1, result.stderr[-3000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("prepare_pretraining_data_beam.py: error: [Errno 27] "
+                         "File too large in step Write"), last
+  assert last.endswith(": the outputs are not written (nothing is left).")
+  assert "Traceback" not in result.stderr
+  assert sorted(os.listdir(str(out))) == ["lert_run.json"]
+
+
 def test_a_rerun_with_other_shards_is_refused_or_replaces_them(tmp_path):
   """Another --num_record_shards left the first run's shards beside the new
   ones: records/* held the data twice."""
