@@ -283,10 +283,17 @@ def resolve_checkpoint(path, what="--init_checkpoint"):
   try:
     tf.train.list_variables(path)
   except tf.errors.OpError as e:
-    raise script_errors.InputError(
-        "%s: %s is not a readable checkpoint (truncated or corrupt?): %s" %
-        (what, path, e.message.strip().splitlines()[0]))
+    raise _unreadable(what, path, e)
   return path
+
+
+def _unreadable(what, path, error):
+  """The InputError of a checkpoint its reader fails on."""
+  # (The reader raises IndexError on TF 2 for a short read: no .message.)
+  message = getattr(error, "message", None) or str(error)
+  return script_errors.InputError(
+      "%s: %s is not a readable checkpoint (truncated or corrupt?): %s" %
+      (what, path, message.strip().splitlines()[0]))
 
 
 def read_whole(prefix, what="--init_checkpoint"):
@@ -299,11 +306,7 @@ def read_whole(prefix, what="--init_checkpoint"):
     for name in sorted(reader.get_variable_to_shape_map()):
       reader.get_tensor(name)
   except (tf.errors.OpError, IndexError) as e:
-    # (The reader raises IndexError on TF 2 for a short read.)
-    message = getattr(e, "message", None) or str(e)
-    raise script_errors.InputError(
-        "%s: %s is not a readable checkpoint (truncated or corrupt?): %s" %
-        (what, prefix, message.strip().splitlines()[0]))
+    raise _unreadable(what, prefix, e)
 
 
 def describe_checkpoint(path):

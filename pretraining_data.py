@@ -291,10 +291,11 @@ def check_word_lengths(sentence, words, max_num_tokens, where):
   """Raises InputError when one word of a TokenizedSentence has more tokens
   than an instance holds: it would be cut over several instances and, being
   masked only whole, never masked (a 1 MB "word" made 16,394 instances with
-  nothing to predict)."""
-  counts = collections.Counter(sentence.word_ids)
-  if not counts:
+  nothing to predict). Only a sentence longer than an instance can hold
+  such a word: the others cost one len()."""
+  if len(sentence.tokens) <= max_num_tokens:
     return
+  counts = collections.Counter(sentence.word_ids)
   word, count = max(counts.items(), key=lambda item: (item[1], -item[0]))
   if count > max_num_tokens:
     text = words[word]

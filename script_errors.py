@@ -47,7 +47,6 @@ class Stopped(BaseException):
   def __init__(self, signum):
     super(Stopped, self).__init__(signum)
     self.signum = signum
-    self.name = signal.Signals(signum).name
 
 
 # The signals that stop a script cleanly.
