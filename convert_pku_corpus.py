@@ -1,0 +1,277 @@
+# coding=utf-8
+r"""People's Daily (PKU annotation) -> the tagged JSON Lines of the pipeline.
+
+The Peking University / Fujitsu annotation of the People's Daily 1998
+corpus (and the corpora that copied its format) gives gold words, PKU
+part-of-speech tags and bracketed compound entities:
+
+  19980101-01-001-006/m  在/p  [中央/n  人民/n  广播/vn  电台/n]nt  、/w ...
+
+one paragraph per line, starting with its id (date-page-article-paragraph),
+tokens `word/tag` separated by whitespace, `[ ... ]tag` around a compound.
+This writes what create_pretraining_data.py reads (docs/data.md), one
+article per line:
+
+  * words as annotated (full-width digits and letters kept: the Chinese BERT
+    vocabulary has them);
+  * POS mapped from the PKU tags to LTP's 28 (docs/data.md gives the table,
+    PKU_TO_LTP below is its one home);
+  * NER as BIES-O over Nh/Ns/Ni: a compound bracketed `]nt`, `]ns` or `]nr`
+    is one entity (the outermost such bracket wins); outside those, a word
+    tagged nt or ns is a one-word entity and a run of nr words one person
+    (PKU splits 江/nr 泽民/nr);
+  * DEP missing (null): the corpus has no dependency annotation.
+
+Paragraphs are split into sentences by the tagger's rule
+(ltp_tagging.split_sentences). Usage:
+
+  python convert_pku_corpus.py \
+    --input_file=../shared/data/pd1998/199801.txt.gz \
+    --output_file=pd1998/tagged.jsonl
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import json
+import re
+import sys
+
+from absl import app
+from absl import flags
+
+import ltp_tagging
+import outputs
+import script_errors
+
+FLAGS = flags.FLAGS
+
+# PKU tag -> LTP 863 tag (docs/spec.md §1). The PKU tags absent from LTP's
+# set go to the nearest LTP class: verbal and adverbial verbs to v, nouns of
+# adjectives and adverbial adjectives to a, morphemes (Ng, Vg, ...) to their
+# class, the modal particle y to the auxiliary u, the fixed expression l to
+# the idiom i. vvn, na and Yg are typos of the 1998 corpus.
+PKU_TO_LTP = {
+    "n": "n", "v": "v", "w": "wp", "u": "u", "d": "d", "a": "a", "m": "m",
+    "p": "p", "r": "r", "ns": "ns", "c": "c", "q": "q", "t": "nt",
+    "nr": "nh", "f": "nd", "j": "j", "i": "i", "b": "b", "nt": "ni",
+    "nz": "nz", "s": "nl", "z": "z", "k": "k", "nx": "ws", "o": "o", "h": "h",
+    "e": "e", "x": "x",
+    "vn": "v", "vd": "v", "an": "a", "ad": "a", "y": "u", "l": "i",
+    "Ng": "n", "Vg": "v", "Ag": "a", "Dg": "d", "Tg": "nt", "Rg": "r",
+    "Bg": "b", "Mg": "m", "Yg": "u", "vvn": "v", "na": "n"}
+
+# A bracketed compound's tag -> its entity type; other compounds (nz, i, l)
+# are no entity.
+ENTITY_OF_BRACKET = {"nr": "Nh", "ns": "Ns", "nt": "Ni"}
+# A word's own tag -> its entity type, outside an entity bracket.
+ENTITY_OF_WORD = {"ns": "Ns", "nt": "Ni"}
+PERSON = "nr"
+
+_TOKEN = re.compile(r"^(\[*)(.+)/([A-Za-z]+)((?:\][A-Za-z]+)*)$")
+_PARAGRAPH_ID = re.compile(r"^\d{8}-\d+-\d+-\d+$")
+
+# A parsed paragraph: its id, its words, their PKU tags, and per word the
+# (entity type, first word) of the entity bracket it is in, or None.
+Paragraph = collections.namedtuple("Paragraph", ["id", "words", "pos", "ner"])
+
+
+def define_flags(flag_values=FLAGS):
+  flags.DEFINE_string("input_file", None,
+                      "Comma-separated globs of PKU-format files (.txt or "
+                      ".txt.gz, UTF-8).", flag_values=flag_values)
+  flags.DEFINE_string("output_file", None,
+                      "Tagged JSON Lines to write (one article per line).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("max_sentence_chars", 500,
+                       "Sentences longer than this are split again at a "
+                       "comma (as linguistic_tagger.py does).",
+                       flag_values=flag_values)
+  for name in ("input_file", "output_file"):
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+  flags.register_validator("max_sentence_chars", lambda n: n >= 1,
+                           "--max_sentence_chars must be at least 1.",
+                           flag_values=flag_values)
+
+
+def parse_paragraph(line, where):
+  """One annotated line -> its Paragraph (None for a blank line).
+
+  The tokens after the paragraph id are `word/tag`, a compound's first word
+  prefixed by `[` (one per open compound) and its last suffixed by `]tag`
+  (one per closing compound).
+  """
+  tokens = line.split()
+  if not tokens:
+    return None
+  first = tokens[0]
+  paragraph_id = first.rsplit("/", 1)[0]
+  if not _PARAGRAPH_ID.match(paragraph_id):
+    raise script_errors.InputError(
+        "%s: expected the paragraph id (19980101-01-001-001/m) first, got "
+        "%r." % (where, first))
+  words, pos = [], []
+  entity_of = []  # per word: (entity type, first word) of its entity bracket
+  open_brackets = []  # the first word of each open compound
+  for token in tokens[1:]:
+    match = _TOKEN.match(token)
+    if not match:
+      raise script_errors.InputError(
+          "%s: %r is not word/tag (or [word/tag, word/tag]tag)." % (where,
+                                                                   token))
+    opens, word, tag, closes = match.groups()
+    if tag not in PKU_TO_LTP:
+      raise script_errors.InputError(
+          "%s: unknown PKU tag %r (word %r); the known ones are in "
+          "convert_pku_corpus.PKU_TO_LTP." % (where, tag, word))
+    open_brackets.extend([len(words)] * len(opens))
+    words.append(word)
+    pos.append(tag)
+    entity_of.append(None)
+    for bracket_tag in re.findall(r"\]([A-Za-z]+)", closes):
+      if not open_brackets:
+        raise script_errors.InputError(
+            "%s: %r closes a compound that was not opened." % (where, token))
+      start = open_brackets.pop()
+      entity = ENTITY_OF_BRACKET.get(bracket_tag)
+      if entity:  # outer brackets close later and overwrite: they win
+        for i in range(start, len(words)):
+          entity_of[i] = (entity, start)
+  if open_brackets:
+    raise script_errors.InputError(
+        "%s: a compound opened at %r is not closed." % (
+            where, words[open_brackets[-1]]))
+  if not words:
+    raise script_errors.InputError("%s: a paragraph id without words." %
+                                   where)
+  return Paragraph(paragraph_id, words, pos, entity_of)
+
+
+def entity_spans(paragraph):
+  """The entities of a Paragraph: (type, text, first word, last word)."""
+  spans = []
+  i = 0
+  words = paragraph.words
+  while i < len(words):
+    bracket = paragraph.ner[i]
+    if bracket is not None:
+      entity, start = bracket
+      end = i
+      while end + 1 < len(words) and paragraph.ner[end + 1] == bracket:
+        end += 1
+    elif paragraph.pos[i] == PERSON:
+      entity, end = "Nh", i
+      while (end + 1 < len(words) and paragraph.pos[end + 1] == PERSON and
+             paragraph.ner[end + 1] is None):
+        end += 1
+    elif paragraph.pos[i] in ENTITY_OF_WORD:
+      entity, end = ENTITY_OF_WORD[paragraph.pos[i]], i
+    else:
+      i += 1
+      continue
+    spans.append((entity, "".join(words[i:end + 1]), i, end))
+    i = end + 1
+  return spans
+
+
+def tagged_sentences(paragraph, max_sentence_chars=500):
+  """A Paragraph -> its sentences in the tagged JSON format (DEP null)."""
+  ner = ltp_tagging.entities_to_bieso(entity_spans(paragraph),
+                                      len(paragraph.words))
+  pos = [PKU_TO_LTP[tag] for tag in paragraph.pos]
+  # Each word goes to the sentence that holds its first character.
+  text = "".join(paragraph.words)
+  texts = ltp_tagging.split_sentences(text, max_sentence_chars)
+  if sum(len(t) for t in texts) != len(text):  # whitespace inside a word
+    texts = [text]
+  ends, total = [], 0
+  for text in texts:
+    total += len(text)
+    ends.append(total)
+  sentences = [[] for _ in texts]
+  offset, current = 0, 0
+  for i, word in enumerate(paragraph.words):
+    while offset >= ends[current]:
+      current += 1
+    sentences[current].append(i)
+    offset += len(word)
+  return [{"text": "".join(paragraph.words[i] for i in members),
+           "words": [paragraph.words[i] for i in members],
+           "pos": [pos[i] for i in members], "ner": [ner[i] for i in members],
+           "dep_head": [None] * len(members),
+           "dep_label": [None] * len(members)}
+          for members in sentences if members]
+
+
+def article_id(paragraph_id):
+  """19980101-01-001-006 -> 19980101-01-001 (date, page, article)."""
+  return paragraph_id.rsplit("-", 1)[0]
+
+
+# What a conversion read and wrote, for the summary.
+Counts = collections.namedtuple("Counts", [
+    "articles", "paragraphs", "sentences", "words", "entities"])
+
+
+def convert(input_files, write, max_sentence_chars=500):
+  """Writes one JSON line per article through `write`; returns Counts and
+  the Counter of PKU tags."""
+  articles = paragraphs = sentences = words = 0
+  entities = collections.Counter()
+  tags = collections.Counter()
+  current, document = None, []
+
+  def flush():
+    if document:
+      write(json.dumps({"source": document[0][0], "sentences": [
+          s for _, part in document for s in part]},
+                       ensure_ascii=False) + "\n")
+
+  for path in input_files:
+    for number, line in script_errors.read_lines(path):
+      where = "%s:%d" % (path, number)
+      paragraph = parse_paragraph(line, where)
+      if paragraph is None:
+        continue
+      if article_id(paragraph.id) != current:
+        flush()
+        articles += 1
+        current, document = article_id(paragraph.id), []
+      part = tagged_sentences(paragraph, max_sentence_chars)
+      document.append((where, part))
+      paragraphs += 1
+      sentences += len(part)
+      words += len(paragraph.words)
+      tags.update(paragraph.pos)
+      entities.update(span[0] for span in entity_spans(paragraph))
+  flush()
+  if not paragraphs:
+    raise script_errors.InputError("%s: no annotated paragraph." %
+                                   ", ".join(input_files))
+  return Counts(articles, paragraphs, sentences, words, dict(entities)), tags
+
+
+def main(_):
+  script_errors.run_reporting_errors(run, "convert_pku_corpus.py")
+
+
+def run():
+  input_files = script_errors.expand_input_files(FLAGS.input_file)
+  outputs.check_not_input(FLAGS.output_file, input_files, "--output_file")
+  with outputs.atomic_open(FLAGS.output_file) as writer:
+    counts, tags = convert(input_files, writer.write,
+                           FLAGS.max_sentence_chars)
+  print("Articles: %d, paragraphs: %d, sentences: %d, words: %d" % (
+      counts.articles, counts.paragraphs, counts.sentences, counts.words))
+  print("Entities: " + ", ".join("%s %d" % (t, counts.entities.get(t, 0))
+                                 for t in ("Nh", "Ns", "Ni")))
+  print("PKU tags: " + ", ".join("%s %d" % item for item in tags.most_common()))
+  print("Wrote %s" % FLAGS.output_file)
+  sys.stdout.flush()
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
