@@ -47,7 +47,7 @@ import records
 
 
 def record_schema(max_seq_length, max_predictions_per_seq,
-                  with_label_weights=True):
+                  with_label_weights=True, with_mask_tags=False):
   """name -> input_pipeline.FeatureSpec of every feature of a pre-training
   record (records.record_layout with TensorFlow dtypes)."""
   return collections.OrderedDict(
@@ -55,17 +55,21 @@ def record_schema(max_seq_length, max_predictions_per_seq,
           tf.float32 if layout.is_float else tf.int64, layout.length))
       for name, layout in records.record_layout(
           max_seq_length, max_predictions_per_seq,
-          with_label_weights).items())
+          with_label_weights, with_mask_tags).items())
 
 
-def pretraining_features(max_seq_length, max_predictions_per_seq, tasks):
+def pretraining_features(max_seq_length, max_predictions_per_seq, tasks,
+                         with_mask_tags=False):
   """The record features to read: (required, optional) dicts of FeatureSpec.
 
   The labels of a task are required only when the task is trained. The
   optional `<task>_label_weights` (1.0 where the word has a usable tag) mark
-  missing labels; without them every masked position has a label.
+  missing labels; without them every masked position has a label. With
+  `with_mask_tags`, the `mask_tag_ids` of linguistic masking "all" are
+  optional too (docs/spec.md §8).
   """
-  schema = record_schema(max_seq_length, max_predictions_per_seq)
+  schema = record_schema(max_seq_length, max_predictions_per_seq,
+                         with_mask_tags=True)
   required, optional = {}, {}
   for name in records.SEQUENCE_FEATURES + records.MASKED_LM_FEATURES:
     required[name] = schema[name]
@@ -74,6 +78,8 @@ def pretraining_features(max_seq_length, max_predictions_per_seq, tasks):
         records.labels_feature(task)]
     optional[records.label_weights_feature(task)] = schema[
         records.label_weights_feature(task)]
+  if with_mask_tags:
+    optional[records.MASK_TAG_FEATURE] = schema[records.MASK_TAG_FEATURE]
   return required, optional
 
 
@@ -83,7 +89,8 @@ def value_ranges(bert_config, max_seq_length, tasks):
             "masked_lm_ids": (0, bert_config.vocab_size),
             "segment_ids": (0, bert_config.type_vocab_size),
             "input_mask": (0, 2),
-            "masked_lm_positions": (0, max_seq_length)}
+            "masked_lm_positions": (0, max_seq_length),
+            records.MASK_TAG_FEATURE: (0, bert_config.vocab_size)}
   for task in tasks:
     ranges[records.labels_feature(task)] = (0, linguistic_tags.NUM_TAGS[task])
   return ranges
@@ -420,6 +427,9 @@ def prediction_outputs(logits, features, tasks, top_k):
 
   Returns name -> Tensor with the batch as first dimension:
     masked_lm_positions, masked_lm_weights: [batch, P] (weight 0 = padding);
+    masked_input_ids: [batch, P], the input token at each (a tag mask
+      token under linguistic masking; with `mask_tag_ids`
+      masked_mask_tag_ids [batch, P, 2] too);
     mlm_top_ids, mlm_top_probs: [batch, P, top_k], best first;
     <task>_probs: [batch, P, number of tags], the full distribution.
   Only ops that run on TPU (softmax, top_k, reshape).
@@ -435,7 +445,15 @@ def prediction_outputs(logits, features, tasks, top_k):
       "mlm_top_ids": tf.reshape(top_ids, [batch_size, num_positions, top_k]),
       "mlm_top_probs": tf.reshape(top_probs,
                                   [batch_size, num_positions, top_k]),
+      "masked_input_ids": tf.gather(features["input_ids"], positions,
+                                    batch_dims=1),
   }
+  if records.MASK_TAG_FEATURE in features:
+    seq_length = modeling.get_shape_list(features["input_ids"])[1]
+    outputs["masked_mask_tag_ids"] = tf.gather(
+        tf.reshape(features[records.MASK_TAG_FEATURE],
+                   [batch_size, seq_length, records.MASK_TAGS_PER_POSITION]),
+        positions, batch_dims=1)
   for task in tasks:
     outputs[task + "_probs"] = tf.reshape(
         tf.nn.softmax(logits[task], axis=-1),
@@ -474,6 +492,13 @@ def masked_position_predictions(prediction, tasks, inv_vocab=None):
     item["mlm_ids"] = ids
     if inv_vocab is not None:
       item["mlm_tokens"] = [inv_vocab.get(i, "[%d]" % i) for i in ids]
+      if "masked_input_ids" in prediction:
+        inputs = [int(prediction["masked_input_ids"][j])]
+        if "masked_mask_tag_ids" in prediction:
+          inputs += [int(i) for i in prediction["masked_mask_tag_ids"][j] if i]
+        names = [inv_vocab.get(i, "[%d]" % i) for i in inputs]
+        item["input_token"] = (names[0] if len(names) == 1 else
+                               linguistic_tags.joined_mask_token(names))
     item["mlm_probs"] = _rounded(prediction["mlm_top_probs"][j])
     if "masked_lm_ids" in prediction:
       item["label_id"] = int(prediction["masked_lm_ids"][j])
@@ -514,6 +539,12 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
   def model_fn(features, labels, mode, params):
     del labels, params  # The features carry everything.
     is_training = mode == tf.estimator.ModeKeys.TRAIN
+    added_token_ids = None
+    if records.MASK_TAG_FEATURE in features:
+      batch_size, seq_length = modeling.get_shape_list(features["input_ids"])
+      added_token_ids = tf.reshape(
+          features[records.MASK_TAG_FEATURE],
+          [batch_size, seq_length, records.MASK_TAGS_PER_POSITION])
     model = modeling.BertModel(
         config=bert_config, is_training=is_training,
         input_ids=features["input_ids"], input_mask=features["input_mask"],
@@ -522,7 +553,8 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
         compute_type=compute_type,
         # Prediction does not use the pooler, and a checkpoint converted
         # from a Hugging Face BertForMaskedLM has none.
-        add_pooler=mode != tf.estimator.ModeKeys.PREDICT)
+        add_pooler=mode != tf.estimator.ModeKeys.PREDICT,
+        added_token_ids=added_token_ids)
     logits = lert_head_logits(bert_config, model.get_sequence_output(),
                               model.get_embedding_table(),
                               features["masked_lm_positions"], tasks)

@@ -112,3 +112,57 @@ def parse_task_list(text):
     raise ValueError("Linguistic task listed twice in %r." % text)
   # Keep the canonical order so that variable creation order is stable.
   return [t for t in TASKS if t in tasks]
+
+
+# ----------------------------------------------------------------------------
+# Linguistic masking (LMLM, paper §5.3; docs/spec.md §8): the 80% case of a
+# masked token writes a mask token that names its tag, `[MASK-POS-n]`,
+# instead of `[MASK]`. The 55 tag tokens live in the vocabulary's `[unusedN]`
+# slots, POS tags first, then NER tags, then DEP labels, each list in its §1
+# order: `[MASK-POS-n]` is `[unused1]`, `[MASK-NER-O]` `[unused29]`,
+# `[MASK-DEP-ATT]` `[unused42]`. So the vocabulary, the model's shapes and
+# conversion stay as they are.
+
+# --linguistic_masking: which tag the mask token carries. "all" carries the
+# three (their tokens' embeddings summed at the position, docs/choices.md);
+# "mix" one of the three, drawn per masked token.
+MASKING_MODES = ("none", "pos", "ner", "dep", "all", "mix")
+
+_SLOT_OFFSET = {"pos": 0, "ner": len(POS_TAGS),
+                "dep": len(POS_TAGS) + len(NER_TAGS)}
+NUM_MASK_TAG_TOKENS = sum(len(tags) for tags in TAGS_BY_TASK.values())
+
+
+def mask_tag_token(task, index):
+  """The readable name of the mask token of tag `index` of `task`:
+  `[MASK-POS-n]`, `[MASK-NER-S-Ns]`, `[MASK-DEP-ATT]`."""
+  return "[MASK-%s%s]" % (RELEASE_PREFIX[task], TAGS_BY_TASK[task][index])
+
+
+def mask_tag_slot(task, index):
+  """The vocabulary entry that holds that mask token: `[unusedN]`."""
+  return "[unused%d]" % (_SLOT_OFFSET[task] + index + 1)
+
+
+def mask_tag_tokens():
+  """(readable name, vocabulary slot) of the 55 mask tokens, in slot
+  order."""
+  return [(mask_tag_token(task, index), mask_tag_slot(task, index))
+          for task in TASKS for index in range(NUM_TAGS[task])]
+
+
+def readable_inverse_vocab(vocab):
+  """id -> token of a vocabulary (token -> id) for people reading
+  predictions: the tag mask slots by their names (`[unused10]` ->
+  `[MASK-POS-ns]`), which no tokenized text produces."""
+  inverse = {index: token for token, index in vocab.items()}
+  for name, slot in mask_tag_tokens():
+    if slot in vocab:
+      inverse[vocab[slot]] = name
+  return inverse
+
+
+def joined_mask_token(names):
+  """The one name of a position's tag masks under "all":
+  [`[MASK-POS-ns]`, `[MASK-NER-S-Ns]`] -> `[MASK-POS-ns+NER-S-Ns]`."""
+  return "[MASK-%s]" % "+".join(name[len("[MASK-"):-1] for name in names)

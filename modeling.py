@@ -155,7 +155,8 @@ class BertModel(object):
 
   def __init__(self, config, is_training, input_ids, input_mask=None,
                token_type_ids=None, use_one_hot_embeddings=False, scope=None,
-               compute_type=tf.float32, add_pooler=True):
+               compute_type=tf.float32, add_pooler=True,
+               added_token_ids=None):
     """Builds the model.
 
     Args:
@@ -171,6 +172,9 @@ class BertModel(object):
       add_pooler: build the [CLS] pooler (`bert/pooler`). Without it the
         model restores from checkpoints that have none, such as a Hugging
         Face BertForMaskedLM converted by convert_checkpoint.py.
+      added_token_ids: optional int32 Tensor [batch_size, seq_length, k]:
+        the word embeddings of these ids (0 = none) are added to those of
+        `input_ids` (linguistic masking "all", docs/spec.md §8).
     """
     config = copy.deepcopy(config)
     if not is_training:
@@ -192,6 +196,11 @@ class BertModel(object):
             initializer_range=config.initializer_range,
             word_embedding_name="word_embeddings",
             use_one_hot_embeddings=use_one_hot_embeddings)
+        if added_token_ids is not None:
+          added = tf.gather(self.embedding_table, added_token_ids)
+          present = tf.cast(tf.greater(added_token_ids, 0), added.dtype)
+          self.embedding_output += tf.reduce_sum(
+              added * tf.expand_dims(present, -1), axis=2)
         self.embedding_output = embedding_postprocessor(
             input_tensor=self.embedding_output,
             token_type_ids=token_type_ids,

@@ -521,7 +521,7 @@ def run():
   config = modeling.BertConfig.from_json_file(config_file)
   config.check_max_seq_length(FLAGS.max_seq_length, config_file)
   tokenizer = tokenization.FullTokenizer(vocab_file, FLAGS.do_lower_case)
-  inv_vocab = {index: token for token, index in tokenizer.vocab.items()}
+  inv_vocab = linguistic_tags.readable_inverse_vocab(tokenizer.vocab)
   names = {name for name, _ in tf.train.list_variables(checkpoint)}
   if "cls/predictions/transform/dense/kernel" not in names:
     raise script_errors.InputError(

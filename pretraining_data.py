@@ -76,6 +76,14 @@ def define_masking_flags(flag_values=FLAGS):
                        flag_values=flag_values)
   flags.DEFINE_integer("random_seed", 12345, "Random seed.",
                        flag_values=flag_values)
+  flags.DEFINE_enum(
+      "linguistic_masking", "none", list(linguistic_tags.MASKING_MODES),
+      "LMLM (paper §5.3, Table 9): the 80% case of a masked token writes a "
+      "mask token naming its tag instead of [MASK]: pos ([MASK-POS-n]), "
+      "ner, dep, all (the three, their embeddings summed), or mix (one of "
+      "the three drawn per token). A token whose tag is missing gets "
+      "[MASK]. Train such records with --linguistic_tasks= (MLM only).",
+      flag_values=flag_values)
   flags.DEFINE_bool("fast_tokenizer", True,
                     "Tokenize with Hugging Face tokenizers (Rust) where it is "
                     "installed; the output is the same as tokenization.py's "
@@ -113,6 +121,7 @@ def maker_kwargs_from_flags(flag_values=FLAGS):
       short_seq_prob=flag_values.short_seq_prob,
       max_ngram=flag_values.max_ngram, dupe_factor=flag_values.dupe_factor,
       random_seed=flag_values.random_seed,
+      linguistic_masking=flag_values.linguistic_masking,
       fast_tokenizer=flag_values.fast_tokenizer)
 
 
@@ -202,10 +211,12 @@ def parse_document(line, where):
             "%s: unknown %s tag %r (word %r); the tags are "
             "those of docs/spec.md §1, null for a missing label." %
             (here, task.upper(), tag, word))
-    for head in sentence["dep_head"]:
-      if not isinstance(head, int) or not 0 <= head <= num_words:
-        raise script_errors.InputError("%s: dep_head %r is not in 0..%d." %
-                        (here, head, num_words))
+    for head in sentence["dep_head"]:  # null: no parse (a gold corpus)
+      if head is not None and (not isinstance(head, int) or
+                               not 0 <= head <= num_words):
+        raise script_errors.InputError(
+            "%s: dep_head %r is not in 0..%d (or null)." % (here, head,
+                                                            num_words))
     text = sentence.get("text")
     if text is None:
       text = "".join(sentence["words"])
@@ -332,13 +343,15 @@ def split_long_sentence(sentence, max_num_tokens):
 
 def create_instances_from_document(sentences, max_seq_length, short_seq_prob,
                                    masked_lm_prob, max_predictions_per_seq,
-                                   max_ngram, vocab_words, rng):
+                                   max_ngram, vocab_words, rng,
+                                   mask_token=None):
   """Packs consecutive sentences into `[CLS] A [SEP] B [SEP]` instances.
 
   An instance is closed before the sentence that would not fit, which then
   starts the next one; a sentence longer than an instance is split at word
   boundaries. So every token of the document reaches exactly one instance
-  (at --dupe_factor 1), none is truncated away.
+  (at --dupe_factor 1), none is truncated away. `mask_token`: as
+  create_masked_lm_predictions.
   """
   max_num_tokens = max_seq_length - 3
 
@@ -356,7 +369,7 @@ def create_instances_from_document(sentences, max_seq_length, short_seq_prob,
     if chunk and chunk_length + len(piece.tokens) > target_length:
       instances.append(_instance_from_chunk(
           chunk, max_num_tokens, masked_lm_prob, max_predictions_per_seq,
-          max_ngram, vocab_words, rng))
+          max_ngram, vocab_words, rng, mask_token))
       chunk, chunk_length = [], 0
       target_length = new_target()
     chunk.append(piece)
@@ -364,7 +377,7 @@ def create_instances_from_document(sentences, max_seq_length, short_seq_prob,
   if chunk:
     instances.append(_instance_from_chunk(
         chunk, max_num_tokens, masked_lm_prob, max_predictions_per_seq,
-        max_ngram, vocab_words, rng))
+        max_ngram, vocab_words, rng, mask_token))
   return instances
 
 
@@ -381,7 +394,7 @@ def _flatten(sentences, offset):
 
 def _instance_from_chunk(chunk, max_num_tokens, masked_lm_prob,
                          max_predictions_per_seq, max_ngram, vocab_words,
-                         rng):
+                         rng, mask_token):
   if len(chunk) >= 2:
     a_end = rng.randint(1, len(chunk) - 1)
     a = _flatten(chunk[:a_end], 0)
@@ -407,7 +420,7 @@ def _instance_from_chunk(chunk, max_num_tokens, masked_lm_prob,
     tags += b[2] + [None]
   return create_masked_lm_predictions(tokens, segment_ids, words, tags,
                                       masked_lm_prob, max_predictions_per_seq,
-                                      max_ngram, vocab_words, rng)
+                                      max_ngram, vocab_words, rng, mask_token)
 
 
 def _truncate_pair(a, b, max_num_tokens, rng):
@@ -421,13 +434,18 @@ def _truncate_pair(a, b, max_num_tokens, rng):
 
 def create_masked_lm_predictions(tokens, segment_ids, words, tags,
                                  masked_lm_prob, max_predictions_per_seq,
-                                 max_ngram, vocab_words, rng):
+                                 max_ngram, vocab_words, rng,
+                                 mask_token=None):
   """Chooses whole words and word N-grams to mask (docs/spec.md §4).
 
   `words[i]` identifies the word of token i (None for [CLS]/[SEP]). An N-gram
   is n consecutive words of one segment. About
   `round(len(tokens) * masked_lm_prob)` tokens are chosen (the nearest whole
   N-gram boundary), never more than `max_predictions_per_seq`.
+  `mask_token(tags)`, given a token's (POS, NER, DEP) ids, names the token of
+  the 80% case (a TagMasker; None: `[MASK]`). It draws from its own
+  generator, so every --linguistic_masking masks the same positions the same
+  way.
   """
   num_to_predict = min(max_predictions_per_seq,
                        max(1, int(round(len(tokens) * masked_lm_prob))))
@@ -488,7 +506,7 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
   for i in masked_positions:
     draw = rng.random()
     if draw < 0.8:
-      output_tokens[i] = "[MASK]"
+      output_tokens[i] = "[MASK]" if mask_token is None else mask_token(tags[i])
     elif draw < 0.9:
       pass  # keep the original token
     else:
@@ -498,6 +516,47 @@ def create_masked_lm_predictions(tokens, segment_ids, words, tags,
       masked_positions=masked_positions,
       masked_labels=[tokens[i] for i in masked_positions],
       tags=[tags[i] for i in masked_positions], ngram_lengths=ngram_lengths)
+
+
+class TagMasker(object):
+  """The mask token of the 80% case under --linguistic_masking (LMLM, paper
+  §5.3; docs/spec.md §8): `[MASK-POS-n]`, `[MASK-NER-S-Ns]`, `[MASK-DEP-ATT]`
+  for the token's tag, or for "all" the present tags joined by `+`
+  (`[MASK-POS-ns+NER-S-Ns]`, whose embeddings the model sums); "mix" draws
+  the task per token from `rng`. A missing tag gives `[MASK]`."""
+
+  def __init__(self, mode, rng=None):
+    if mode not in linguistic_tags.MASKING_MODES or mode == "none":
+      raise ValueError("No tag masks for --linguistic_masking=%s." % mode)
+    self.mode = mode
+    self.rng = rng
+
+  def __call__(self, tags):
+    if self.mode == "all":
+      names = [linguistic_tags.mask_tag_token(task, tag)[len("[MASK-"):-1]
+               for task, tag in zip(linguistic_tags.TASKS, tags)
+               if tag is not None]
+      return "[MASK-%s]" % "+".join(names) if names else "[MASK]"
+    if self.mode == "mix":
+      # Drawn whatever the tags, so the draws do not depend on them.
+      column = int(self.rng.random() * len(linguistic_tags.TASKS))
+    else:
+      column = linguistic_tags.TASKS.index(self.mode)
+    if tags[column] is None:
+      return "[MASK]"
+    return linguistic_tags.mask_tag_token(linguistic_tags.TASKS[column],
+                                          tags[column])
+
+
+# readable mask token -> its [unusedN] vocabulary entry (docs/spec.md §8)
+_MASK_TAG_SLOTS = dict(linguistic_tags.mask_tag_tokens())
+
+
+def mask_tag_slots(token):
+  """The vocabulary entries of a TagMasker token: one, or for "all" one per
+  tag (`[MASK-POS-ns+NER-S-Ns]` -> `[unused10]`, `[unused30]`)."""
+  return [_MASK_TAG_SLOTS["[MASK-%s]" % part]
+          for part in token[len("[MASK-"):-1].split("+")]
 
 
 def _word_starts(words, segment_ids):
@@ -530,9 +589,27 @@ def _shuffled(items, rng):
 
 
 def instance_to_features(instance, tokenizer, max_seq_length,
-                         max_predictions_per_seq):
-  """The record values of an instance: name -> list (lert_model schema)."""
-  input_ids = tokenizer.convert_tokens_to_ids(instance.tokens)
+                         max_predictions_per_seq, with_mask_tag_ids=False):
+  """The record values of an instance: name -> list (lert_model schema).
+
+  A tag mask token becomes its vocabulary slot; for "all" the first tag's
+  slot is the input id and the others go to `mask_tag_ids` (written with
+  `with_mask_tag_ids`: two per position, 0 = none), whose embeddings the
+  model adds at that position.
+  """
+  tokens = list(instance.tokens)
+  mask_tag_ids = None
+  if with_mask_tag_ids:
+    mask_tag_ids = [0] * (records.MASK_TAGS_PER_POSITION * max_seq_length)
+  for i in instance.masked_positions:
+    if tokens[i].startswith("[MASK-"):
+      slots = mask_tag_slots(tokens[i])
+      tokens[i] = slots[0]
+      if len(slots) > 1:
+        start = records.MASK_TAGS_PER_POSITION * i
+        mask_tag_ids[start:start + len(slots) - 1] = (
+            tokenizer.convert_tokens_to_ids(slots[1:]))
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
   input_mask = [1] * len(input_ids)
   segment_ids = list(instance.segment_ids)
   padding = max_seq_length - len(input_ids)
@@ -549,6 +626,8 @@ def instance_to_features(instance, tokenizer, max_seq_length,
       "masked_lm_ids": (tokenizer.convert_tokens_to_ids(
           instance.masked_labels) + [0] * pad),
       "masked_lm_weights": [1.0] * num_masked + [0.0] * pad}
+  if mask_tag_ids is not None:
+    values[records.MASK_TAG_FEATURE] = mask_tag_ids
   for column, task in enumerate(linguistic_tags.TASKS):
     labels = [tags[column] for tags in instance.tags]
     values[records.labels_feature(task)] = (
@@ -572,6 +651,9 @@ class Summary(object):
     self.labels = {task: collections.Counter()
                    for task in linguistic_tags.TASKS}
     self.missing = collections.Counter()
+    # The 80% case's tokens: "plain" [MASK], or per task its tag masks
+    # (--linguistic_masking; an "all" token counts once per tag).
+    self.mask_tokens = collections.Counter()
 
   def add(self, instance):
     self.instances += 1
@@ -581,6 +663,13 @@ class Summary(object):
                             instance.tokens.count("[SEP]"))
     self.masked += len(instance.masked_positions)
     self.ngrams.update(instance.ngram_lengths)
+    for i in instance.masked_positions:
+      token = instance.tokens[i]
+      if token == "[MASK]":
+        self.mask_tokens["plain"] += 1
+      elif token.startswith("[MASK-"):
+        self.mask_tokens.update(part.split("-", 1)[0].lower() for part in
+                                token[len("[MASK-"):-1].split("+"))
     for column, task in enumerate(linguistic_tags.TASKS):
       tags = [tags[column] for tags in instance.tags]
       self.missing[task] += tags.count(None)
@@ -594,6 +683,7 @@ class Summary(object):
     self.content_tokens += other.content_tokens
     self.masked += other.masked
     self.ngrams.update(other.ngrams)
+    self.mask_tokens.update(other.mask_tokens)
     for task in linguistic_tags.TASKS:
       self.labels[task].update(other.labels[task])
     self.missing.update(other.missing)
@@ -604,6 +694,8 @@ class Summary(object):
               "tokens": self.tokens, "corpus_tokens": self.corpus_tokens,
               "content_tokens": self.content_tokens, "masked": self.masked}
     counts.update(("ngram_%d" % n, c) for n, c in self.ngrams.items())
+    counts.update(("mask_tokens_%s" % kind, c)
+                  for kind, c in self.mask_tokens.items())
     for task in linguistic_tags.TASKS:
       counts.update(("%s_label_%s" % (task, linguistic_tags.id_to_tag(task, i)),
                      c) for i, c in self.labels[task].items())
@@ -620,6 +712,8 @@ class Summary(object):
     for name, count in counts.items():
       if name.startswith("ngram_"):
         summary.ngrams[int(name[len("ngram_"):])] = count
+      if name.startswith("mask_tokens_"):
+        summary.mask_tokens[name[len("mask_tokens_"):]] = count
       for task in linguistic_tags.TASKS:
         if name == "%s_missing" % task:
           summary.missing[task] = count
@@ -642,6 +736,13 @@ class Summary(object):
     lines.append("N-gram lengths: " + ", ".join(
         "%d: %d (%.1f%%)" % (n, self.ngrams[n], 100.0 * self.ngrams[n] /
                              max(total, 1)) for n in sorted(self.ngrams)))
+    tagged = [task for task in linguistic_tags.TASKS
+              if self.mask_tokens[task]]
+    if tagged:
+      lines.append("Mask tokens: [MASK] %d; tag masks %s" % (
+          self.mask_tokens["plain"], ", ".join(
+              "%s %d" % (task.upper(), self.mask_tokens[task])
+              for task in linguistic_tags.TASKS)))
     for task in linguistic_tags.TASKS:
       counts = self.labels[task]
       top = ", ".join("%s %d" % (linguistic_tags.id_to_tag(task, i), c)
@@ -666,15 +767,31 @@ def describe_instance(instance):
   return "\n".join(lines) + "\n"
 
 
+def check_mask_tag_slots(vocab, vocab_file):
+  """--linguistic_masking needs the 55 `[unusedN]` slots of the Chinese BERT
+  vocabulary (docs/spec.md §8)."""
+  for _, slot in linguistic_tags.mask_tag_tokens():
+    if slot not in vocab:
+      raise script_errors.InputError(
+          "%s has no %s: --linguistic_masking puts its %d tag mask tokens in "
+          "the vocabulary's [unused1]..[unused%d] (the Chinese BERT "
+          "vocabulary has 99)." % (vocab_file, slot,
+                                   linguistic_tags.NUM_MASK_TAG_TOKENS,
+                                   linguistic_tags.NUM_MASK_TAG_TOKENS))
+
+
 class InstanceMaker(object):
   """Turns documents into instances; one per worker process."""
 
   def __init__(self, vocab_file, do_lower_case, max_seq_length,
                max_predictions_per_seq, masked_lm_prob, short_seq_prob,
                max_ngram, dupe_factor, random_seed, keep_instances=0,
-               fast_tokenizer=True):
+               fast_tokenizer=True, linguistic_masking="none"):
     self.tokenizer = tokenization.full_tokenizer(vocab_file, do_lower_case,
                                                  fast_tokenizer)
+    self.linguistic_masking = linguistic_masking
+    if linguistic_masking != "none":
+      check_mask_tag_slots(self.tokenizer.vocab, vocab_file)
     # Random replacements come from real words, not [PAD]/[CLS]/[unused].
     self.vocab_words = [w for w in self.tokenizer.vocab
                         if w not in SPECIAL_TOKENS and
@@ -708,11 +825,15 @@ class InstanceMaker(object):
     masks drawn from --random_seed and the document's key."""
     result = []
     for dupe in range(self.dupe_factor):
-      rng = random.Random("%d-%s-%d" % (self.random_seed, document.key, dupe))
+      seed = "%d-%s-%d" % (self.random_seed, document.key, dupe)
+      mask_token = None
+      if self.linguistic_masking != "none":
+        mask_token = TagMasker(self.linguistic_masking,
+                               random.Random(seed + "-mix"))
       result.extend(create_instances_from_document(
           document.sentences, self.max_seq_length, self.short_seq_prob,
           self.masked_lm_prob, self.max_predictions_per_seq, self.max_ngram,
-          self.vocab_words, rng))
+          self.vocab_words, random.Random(seed), mask_token))
     return result
 
   def __call__(self, item):
@@ -730,9 +851,10 @@ class InstanceMaker(object):
         len(s.tokens) for s in document.sentences)
     instances = self.instances(document)
     for instance in instances:
-      values = instance_to_features(instance, self.tokenizer,
-                                    self.max_seq_length,
-                                    self.max_predictions_per_seq)
+      values = instance_to_features(
+          instance, self.tokenizer, self.max_seq_length,
+          self.max_predictions_per_seq,
+          with_mask_tag_ids=self.linguistic_masking == "all")
       serialized.append(records.serialize_record(
           values, self.max_seq_length, self.max_predictions_per_seq))
       summary.add(instance)

@@ -34,6 +34,10 @@ SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
 MASKED_LM_FEATURES = ("masked_lm_positions", "masked_lm_ids",
                       "masked_lm_weights")
 FLOAT_FEATURES = ("masked_lm_weights",)
+# Linguistic masking "all" (docs/spec.md §8): per position two more tag mask
+# tokens (0 = none) whose embeddings are added to the input token's.
+MASK_TAG_FEATURE = "mask_tag_ids"
+MASK_TAGS_PER_POSITION = 2
 
 # One feature of the layout: float (else int64) and its length.
 FeatureLayout = collections.namedtuple("FeatureLayout", ["is_float", "length"])
@@ -50,12 +54,13 @@ def label_weights_feature(task):
 
 
 def record_layout(max_seq_length, max_predictions_per_seq,
-                  with_label_weights=True):
+                  with_label_weights=True, with_mask_tags=False):
   """name -> FeatureLayout of every feature of a pre-training record.
 
   The nine docs/spec.md §4 features, then (with `with_label_weights`) the three
   `<task>_label_weights` that create_pretraining_data.py adds for missing
-  labels.
+  labels, then (with `with_mask_tags`) the `mask_tag_ids` of
+  --linguistic_masking=all (§8).
   """
   layout = collections.OrderedDict()
   for name in SPEC_FEATURES:
@@ -66,6 +71,9 @@ def record_layout(max_seq_length, max_predictions_per_seq,
     for task in linguistic_tags.TASKS:
       layout[label_weights_feature(task)] = FeatureLayout(
           True, max_predictions_per_seq)
+  if with_mask_tags:
+    layout[MASK_TAG_FEATURE] = FeatureLayout(
+        False, MASK_TAGS_PER_POSITION * max_seq_length)
   return layout
 
 
@@ -163,13 +171,15 @@ def serialize_record(values, max_seq_length, max_predictions_per_seq):
   """A serialized `tf.train.Example` of the schema from name -> list.
 
   `values` must hold the nine docs/spec.md §4 features, and either all or
-  none of the label weights, each of its schema length. The same values
+  none of the label weights (and optionally `mask_tag_ids`), each of its
+  schema length. The same values
   always give the same bytes.
   """
   layout = _LAYOUTS.get((max_seq_length, max_predictions_per_seq))
   if layout is None:
     layout = _LAYOUTS[max_seq_length, max_predictions_per_seq] = (
-        record_layout(max_seq_length, max_predictions_per_seq))
+        record_layout(max_seq_length, max_predictions_per_seq,
+                      with_mask_tags=True))
   names = set(values)
   required = set(SPEC_FEATURES)
   if not required <= names or not names <= set(layout):

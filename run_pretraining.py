@@ -34,6 +34,7 @@ import lert_model
 import linguistic_tags
 import modeling
 import outputs
+import records
 import script_errors
 import tokenization
 
@@ -321,8 +322,8 @@ def predict(runner, input_files, features, tasks):
   checkpoint = prediction_checkpoint(tasks)
   inv_vocab = None
   if FLAGS.vocab_file:
-    inv_vocab = {index: token for token, index in
-                 tokenization.load_vocab(FLAGS.vocab_file).items()}
+    inv_vocab = linguistic_tags.readable_inverse_vocab(
+        tokenization.load_vocab(FLAGS.vocab_file))
   input_fn = input_pipeline.input_fn_builder(input_files, features,
                                              is_training=False,
                                              drop_remainder=False)
@@ -482,7 +483,8 @@ def training_model_fn(bert_config, tasks, end_steps, init_checkpoint=None,
 def run_in_output_directory(bert_config, tasks, end_steps, input_files):
   """run() once the output directory is locked and recorded."""
   required, optional = lert_model.pretraining_features(
-      FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, tasks)
+      FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, tasks,
+      with_mask_tags=True)
   present = input_pipeline.check_input_files(
       input_files, required, optional,
       value_ranges=lert_model.value_ranges(bert_config, FLAGS.max_seq_length,
@@ -492,12 +494,16 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
   features.update({name: optional[name] for name in present})
   tf.logging.info("*** %d input files; linguistic tasks: %s ***",
                   len(input_files), ",".join(tasks) or "none (MLM only)")
+  if records.MASK_TAG_FEATURE in present:
+    tf.logging.info("  The records carry %s (--linguistic_masking=all): "
+                    "their tag mask embeddings are summed.",
+                    records.MASK_TAG_FEATURE)
   for task in tasks:
     if FLAGS.lip_schedule == "none":
       tf.logging.info("  λ_%s = 1 from step 0", task)
     else:
       tf.logging.info("  λ_%s reaches 1 at step %d", task, end_steps[task])
-  if tasks and not present:
+  if tasks and not set(present) - {records.MASK_TAG_FEATURE}:
     tf.logging.info("  The records mark no missing labels: every masked "
                     "position trains every head.")
 

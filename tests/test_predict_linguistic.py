@@ -105,7 +105,7 @@ def test_do_predict_equals_eval_argmax_and_sums_to_one(checkpoints):
       logits = sess.run({name: graph.get_tensor_by_name(name + "_logits:0")
                          for name in ("mlm", "pos", "ner", "dep")})
   vocab = tokenization.load_vocab(checkpoints["vocab"])
-  inv_vocab = {index: token for token, index in vocab.items()}
+  inv_vocab = linguistic_tags.readable_inverse_vocab(vocab)
   checked = 0
   for i, line in enumerate(lines):
     real = int(batch["masked_lm_weights"][i].sum())
@@ -115,6 +115,8 @@ def test_do_predict_equals_eval_argmax_and_sums_to_one(checkpoints):
       assert item["position"] == batch["masked_lm_positions"][i][j]
       assert item["mlm_ids"][0] == logits["mlm"][row].argmax()
       assert item["mlm_tokens"] == [inv_vocab[k] for k in item["mlm_ids"]]
+      assert item["input_token"] == inv_vocab[
+          batch["input_ids"][i][item["position"]]]
       assert item["mlm_probs"] == sorted(item["mlm_probs"], reverse=True)
       assert item["label_id"] == batch["masked_lm_ids"][i][j]
       for task in ("pos", "ner", "dep"):
