@@ -23,26 +23,15 @@ fi
 TASK=$1; SIZE=$2; INIT=$3; DATA=$4; OUT=$5; SEED=${6:-12345}
 shift $(( $# < 6 ? $# : 6 ))
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-case "$SIZE" in
-  small) LR_FOR_SIZE=5e-5; COLUMN=1 ;;
-  base)  LR_FOR_SIZE=3e-5; COLUMN=2 ;;
-  large) LR_FOR_SIZE=2e-5; COLUMN=3 ;;
-  *) echo "SIZE must be small, base or large, not '$SIZE'." >&2; exit 1 ;;
-esac
-# task: script, max length, epochs small/base/large, file extension
-case "$TASK" in
-  xnli)         SCRIPT=run_classifier.py; LEN=128; EP=(5 2 2); EXT=tsv ;;
-  lcqmc)        SCRIPT=run_classifier.py; LEN=128; EP=(5 3 3); EXT=tsv ;;
-  bq)           SCRIPT=run_classifier.py; LEN=128; EP=(5 3 2); EXT=csv ;;
-  chnsenticorp) SCRIPT=run_classifier.py; LEN=256; EP=(5 5 5); EXT=tsv ;;
-  tnews)        SCRIPT=run_classifier.py; LEN=128; EP=(5 5 5); EXT=json ;;
-  ocnli)        SCRIPT=run_classifier.py; LEN=128; EP=(5 5 3); EXT=json ;;
-  msra_ner|peopledaily)
-                SCRIPT=run_ner.py;        LEN=256; EP=(10 10 10); EXT=txt ;;
-  cmrc2018)     SCRIPT=run_squad.py;      LEN=512; EP=(3 2 1); EXT=json ;;
-  drcd)         SCRIPT=run_squad.py;      LEN=512; EP=(5 2 3); EXT=json ;;
-  *) echo "Unknown TASK '$TASK'." >&2; exit 1 ;;
-esac
+# The paper's Table 3 (script, max length, epochs by size, file extension,
+# learning rate): its one home is experiments.FINETUNE_TASKS.
+RECIPE=$(cd "$HERE" && "$PYTHON" -c '
+import sys, experiments, script_errors
+try:
+  print(experiments.shell_recipe(sys.argv[1], sys.argv[2]))
+except script_errors.InputError as e:
+  sys.exit("finetune.sh: error: " + str(e))' "$TASK" "$SIZE") || exit 1
+eval "$RECIPE"
 TRAIN_FILE=${TRAIN_FILE:-$DATA/train.$EXT}
 EVAL_FILE=${EVAL_FILE:-$DATA/dev.$EXT}
 PREDICT_FILE=${PREDICT_FILE:-$DATA/test.$EXT}
@@ -53,7 +42,7 @@ ARGS=(--bert_config_file="$HERE/configs/lert_config_${SIZE}.json"
       --vocab_file="$HERE/configs/vocab.txt" --output_dir="$OUT"
       --train_file="$TRAIN_FILE" --eval_file="$EVAL_FILE" --do_train --do_eval
       --max_seq_length="${MAXLEN:-$LEN}"
-      --num_train_epochs="${EPOCHS:-${EP[$((COLUMN - 1))]}}"
+      --num_train_epochs="${EPOCHS:-$EPOCHS_FOR_SIZE}"
       --learning_rate="${LR:-$LR_FOR_SIZE}" --train_batch_size="${BATCH:-32}"
       --random_seed="$SEED")
 if [ "$INIT" != none ]; then

@@ -698,7 +698,9 @@ def wrapper(name, *args, **env):
 
 def test_wrappers_use_the_project_python_and_check_their_arguments(tmp_path):
   stub = tmp_path / "python"
-  stub.write_text(u"#!/bin/sh\necho \"$@\" > %s/args\n" % tmp_path)
+  # finetune.sh reads its recipe with `$PYTHON -c`: the real one does that.
+  stub.write_text(u"#!/bin/sh\nif [ \"$1\" = -c ]; then exec %s \"$@\"; fi\n"
+                  u"echo \"$@\" > %s/args\n" % (sys.executable, tmp_path))
   stub.chmod(0o755)
   # Not python3 from PATH: $PYTHON, else .venv-tf2.
   result = wrapper("finetune.sh", "bq", "base", "none", str(tmp_path),

@@ -1,0 +1,239 @@
+# coding=utf-8
+"""run_experiments.py and experiments.py: the paper's tables as cells."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import experiments
+import script_errors
+
+from conftest import REPO
+from conftest import stop_midway
+
+SCRIPT = os.path.join(REPO, "run_experiments.py")
+SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
+
+
+def run(*args):
+  return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=REPO,
+                        capture_output=True, text=True,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
+def test_the_averages_of_the_paper_s_own_table_8_baseline():
+  """The paper's Table 8 baseline row gives its Average 83.58 and Table 9's
+  MLM row (MRC 84.2, TC 79.8, NER 94.5): a task's score is the mean of its
+  metrics, a group the mean of its tasks, Average the mean of the ten."""
+  row = [66.8, 86.7, 89.0, 94.1, 78.1, 88.7, 85.1, 94.2, 56.4, 76.0, 94.6,
+         94.4]
+  tasks = list(experiments.FINETUNE_TASKS)
+  scores = dict(zip(experiments.columns(tasks), row))
+  summary = experiments.seed_summary(scores, tasks)
+  assert round(summary["Average"], 2) == 83.58
+  assert round(summary["MRC"], 1) == 84.2
+  assert round(summary["TC"], 1) == 79.8
+  assert round(summary["NER"], 1) == 94.5
+  stat = experiments.stat([1.0, 2.0, 6.0])
+  assert stat.mean == 3.0 and stat.max == 6.0 and stat.n == 3
+  assert abs(stat.std - 2.6457513) < 1e-6  # sample std, n - 1
+
+
+def test_variants_a_corpus_without_dep_can_train():
+  table8, notes = experiments.variants_for("table8", ["pos", "ner"])
+  assert [v.name for v in table8] == ["MLM", "+POS", "+NER",
+                                      "+All (POS+NER)"]
+  assert table8[-1].linguistic_tasks == ("pos", "ner")
+  assert notes == ["table8 +DEP left out: the corpus has no DEP labels."]
+  table9, _ = experiments.variants_for("table9", ["pos", "ner"],
+                                       ["MLM", "NER-mask"])
+  assert [(v.name, v.masking) for v in table9] == [("MLM", "none"),
+                                                  ("NER-mask", "ner")]
+  # Figure 3 needs DEP in every variant's schedule: nothing is left.
+  assert experiments.variants_for("figure3", ["pos", "ner"])[0] == []
+  with pytest.raises(script_errors.InputError, match="--variants: POS is not"):
+    experiments.check_variant_names(["table8"], ["POS"])
+  # Shared settings, shared cells: Table 8's MLM is Table 9's.
+  keys = {experiments.variant_key(v) for e in ("table8", "table9")
+          for v in experiments.EXPERIMENTS[e].variants if v.name == "MLM"}
+  assert keys == {"mlm"}
+
+
+def test_paper_dry_run_prints_the_paper_s_recipe_for_each_table(tmp_path):
+  expected = {  # the paper: §4.1, Table 2, Table 8, Figure 3, footnote 6
+      "table7": ("small", 2000000, 1024,
+                 {("", "none", "PND"), ("pos,ner,dep", "linear", "PND")},
+                 {"none"}),
+      "table8": ("base", 500000, 416,
+                 {("", "none", "PND"), ("pos", "none", "PND"),
+                  ("ner", "none", "PND"), ("dep", "none", "PND"),
+                  ("pos,ner,dep", "none", "PND")}, {"none"}),
+      "figure3": ("base", 1000000, 416,
+                  {("pos,ner,dep", "linear", o) for o in
+                   ("PND", "PDN", "NPD", "DNP")} |
+                  {("pos,ner,dep", "none", "PND")}, {"none"}),
+      "table9": ("base", 500000, 416, {("", "none", "PND")},
+                 {"none", "pos", "ner", "dep", "all", "mix"}),
+  }
+  for name, (size, steps, batch, heads, maskings) in expected.items():
+    result = run("--experiment=" + name, "--scale=paper", "--dry_run",
+                 "--corpus=" + SAMPLE, "--output_dir=%s" % (tmp_path / name),
+                 "--tasks=cmrc2018,chnsenticorp,msra_ner")
+    assert result.returncode == 0, result.stderr[-2000:]
+    commands = [l.split() for l in result.stdout.splitlines()
+                if l.startswith(sys.executable)]
+    flags = lambda c: dict(a[2:].split("=", 1) for a in c if "=" in a)
+    pretrain = [flags(c) for c in commands if c[1].endswith(
+        "run_pretraining.py")]
+    assert {(f["linguistic_tasks"], f["lip_schedule"], f["lip_order"])
+            for f in pretrain} == heads
+    for f in pretrain:
+      assert f["bert_config_file"].endswith("lert_config_%s.json" % size)
+      assert int(f["num_train_steps"]) == steps
+      assert int(f["train_batch_size"]) == batch
+      assert (f["max_seq_length"], f["max_predictions_per_seq"],
+              f["learning_rate"], f["num_warmup_steps"]) == (
+                  "512", "75", "0.0001", "10000")
+    records = [flags(c) for c in commands if c[1].endswith(
+        "create_pretraining_data.py")]
+    assert {f["linguistic_masking"] for f in records} == maskings
+    assert {f["dupe_factor"] for f in records} == {"10"}
+    finetune = [flags(c) for c in commands if "--do_eval" in c]
+    lr = {"small": "5e-05", "base": "3e-05"}[size]
+    column = ("small", "base").index(size)
+    recipe = {"cmrc2018": ("512", (3, 2)), "chnsenticorp": ("256", (5, 5)),
+              "msra_ner": ("256", (10, 10))}  # Table 3
+    assert len(finetune) == len(pretrain) * 3 * 5  # five seeds
+    for f in finetune:
+      task = f["output_dir"].split(os.sep)[-2]
+      assert f["max_seq_length"] == recipe[task][0]
+      assert float(f["num_train_epochs"]) == recipe[task][1][column]
+      assert f["learning_rate"] == lr
+    assert not (tmp_path / name).exists()  # a dry run writes nothing
+
+
+def squad(articles):
+  return {"version": "v1", "data": [
+      {"title": "a%d" % i, "paragraphs": [{"context": u"北京是首都。", "qas": [
+          {"id": "%d-%d" % (i, j), "question": u"首都？",
+           "answers": [{"text": u"北京", "answer_start": 0}]}
+          for j in range(3)]}]} for i in range(articles)]}
+
+
+def test_a_task_with_one_split_is_held_out_by_article(tmp_path):
+  source = tmp_path / "cmrc2018"
+  source.mkdir()
+  (source / "cmrc2018_trial.json").write_text(json.dumps(squad(10)))
+  found = experiments.find_task_source(str(tmp_path), "cmrc2018")
+  assert found.whole == str(source / "cmrc2018_trial.json")
+  target = experiments.task_data_paths(str(tmp_path / "out"), "cmrc2018")
+  os.makedirs(os.path.dirname(target.train))
+  counts = experiments.prepare_task_data(found, "cmrc2018", target, None,
+                                         None)
+  train = json.load(open(target.train))["data"]
+  dev = json.load(open(target.dev))["data"]
+  assert len(dev) == 2 and len(train) == 8  # 20% of the articles
+  assert not {a["title"] for a in train} & {a["title"] for a in dev}
+  assert counts["train_examples"] == 24 and counts["dev_examples"] == 6
+  # The same split again (seeded), and a cap by questions.
+  again = experiments.task_data_paths(str(tmp_path / "again"), "cmrc2018")
+  os.makedirs(os.path.dirname(again.train))
+  experiments.prepare_task_data(found, "cmrc2018", again, 7, None)
+  assert json.load(open(again.dev)) == json.load(open(target.dev))
+  assert len(json.load(open(again.train))["data"]) == 3  # 9 questions >= 7
+
+
+def test_missing_task_data_is_one_line_before_anything_runs(tmp_path):
+  (tmp_path / "data" / "chnsenticorp").mkdir(parents=True)
+  (tmp_path / "data" / "chnsenticorp" / "train.tsv").write_text("label\ttext_a\n")
+  result = run("--experiment=table9", "--scale=test", "--corpus=" + SAMPLE,
+               "--output_dir=%s" % (tmp_path / "out"),
+               "--data_dir=%s" % (tmp_path / "data"), "--tasks=chnsenticorp")
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_experiments.py: error: chnsenticorp: no dev data in %s: it needs "
+      "train (train.tsv) and dev (dev.tsv) (docs/finetuning.md says where "
+      "the public data lives)." % (tmp_path / "data" / "chnsenticorp"))
+  assert not (tmp_path / "out").exists()
+
+
+def task_data(root):
+  """A tiny ChnSentiCorp of the sample corpus's sentences."""
+  directory = root / "chnsenticorp"
+  directory.mkdir(parents=True)
+  sentences = []
+  with io.open(SAMPLE, encoding="utf-8") as f:
+    for line in f:
+      sentences += [s["text"] for s in json.loads(line)["sentences"]]
+  rows = ["label\ttext_a"] + ["%d\t%s" % (i % 2, s)
+                              for i, s in enumerate(sentences[:48])]
+  for name in ("train.tsv", "dev.tsv"):
+    (directory / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+  return str(root)
+
+
+def test_a_table_end_to_end_and_a_killed_run_resumes_to_the_same_table(
+    tmp_path):
+  data = task_data(tmp_path / "data")
+  args = ["--experiment=table9", "--scale=test", "--corpus=" + SAMPLE,
+          "--data_dir=" + data, "--tasks=chnsenticorp", "--seeds=2",
+          "--variants=MLM,All-mask"]
+  whole = run(*(args + ["--output_dir=%s" % (tmp_path / "whole")]))
+  assert whole.returncode == 0, whole.stderr[-3000:]
+  # data, records and pre-training of each variant, two seeds each.
+  assert ("[9/9] finetune tiny-4-lmlm-all chnsenticorp seed 2 (0 remain; "
+          "about") in whole.stdout
+  table = (tmp_path / "whole" / "results" / "table9.tsv").read_text()
+  rows = [line.split("\t") for line in table.splitlines()[1:]]
+  assert {(r[0], r[1]) for r in rows} == {
+      (v, c) for v in ("MLM", "All-mask") for c in (
+          "chnsenticorp ACC", "TC", "Average")}
+  markdown = (tmp_path / "whole" / "results" / "table9.md").read_text()
+  assert "python run_experiments.py --experiment=table9" in markdown
+  # The All-mask records carry the summed tag masks.
+  assert "tag masks POS" in (tmp_path / "whole" / "logs" /
+                             "records_all.log").read_text()
+
+  # Stopped while a fine-tuning cell runs; the same command finishes it.
+  out = tmp_path / "stopped"
+  command = [sys.executable, SCRIPT] + args + ["--output_dir=%s" % out]
+  stopped = stop_midway(command, str(out / "finetune" / "*" / "chnsenticorp" /
+                                     "seed-1" / "graph.pbtxt"),
+                       signal.SIGTERM, tmp_path)
+  assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+  assert stopped.stderr.strip().splitlines()[-1] == (
+      "run_experiments.py: stopped by SIGTERM.")
+  assert not list(out.glob("logs/*.tmp"))
+  resumed = run(*(args + ["--output_dir=%s" % out]))
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert "finished earlier" in resumed.stdout
+  assert (out / "results" / "table9.tsv").read_text() == table
+
+  # Another setting into the same directory is refused, naming it.
+  changed = run(*(args + ["--output_dir=%s" % out,
+                          "--finetuning_flags=--warmup_proportion=0.2"]))
+  assert changed.returncode == 1
+  assert "finetuning_flags" in changed.stderr.strip().splitlines()[-1]
+
+
+def test_figure3_is_a_chart_of_the_groups(tmp_path):
+  pytest.importorskip("matplotlib")
+  tasks = ["cmrc2018", "msra_ner", "chnsenticorp"]
+  rows = []
+  for name, shift in (("PND", 0.0), ("no warm-up", 1.0)):
+    per_seed = [{key: 50.0 + shift + seed for key in experiments.columns(tasks)}
+                for seed in range(3)]
+    rows.append((name, experiments.variant_row(per_seed, tasks)))
+  assert rows[1][1]["NER"].mean == 52.0 and rows[1][1]["NER"].max == 53.0
+  path = str(tmp_path / "figure3.png")
+  experiments.draw_figure3(path, rows)
+  with open(path, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  markdown, tsv = experiments.format_tables("Figure 3", rows)
+  assert "| no warm-up | 52.00 ± 1.00 |" in markdown
+  assert "no warm-up\tAverage\t52.0000\t1.0000\t53.0000\t3" in tsv
