@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import lert_model
 import linguistic_tags
 import modeling
 import pretraining_data
@@ -262,3 +263,18 @@ def test_all_sums_the_tag_embeddings_at_the_position():
       a, b = sess.run([summed.get_sequence_output(),
                        plain.get_sequence_output()])
   np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_predictions_name_the_tag_masks(vocab):
+  inverse = linguistic_tags.readable_inverse_vocab(vocab)
+  prediction = {
+      "masked_lm_weights": np.array([1.0, 1.0, 0.0]),
+      "masked_lm_positions": np.array([3, 5, 0]),
+      "mlm_top_ids": np.array([[10, 11], [30, 2], [0, 0]]),
+      "mlm_top_probs": np.array([[0.6, 0.4], [0.7, 0.3], [0, 0]]),
+      "masked_input_ids": np.array([10, 103, 0]),
+      "masked_mask_tag_ids": np.array([[30, 42], [0, 0], [0, 0]])}
+  items = lert_model.masked_position_predictions(prediction, [], inverse)
+  assert [item["input_token"] for item in items] == [
+      "[MASK-POS-ns+NER-S-Ns+DEP-ATT]", "[MASK]"]
+  assert items[0]["mlm_tokens"] == ["[MASK-POS-ns]", "[MASK-POS-c]"]

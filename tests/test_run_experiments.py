@@ -198,6 +198,8 @@ def test_a_table_end_to_end_and_a_killed_run_resumes_to_the_same_table(
   # The All-mask records carry the summed tag masks.
   assert "tag masks POS" in (tmp_path / "whole" / "logs" /
                              "records_all.log").read_text()
+  assert "The records carry mask_tag_ids" in (
+      tmp_path / "whole" / "logs" / "pretrain_tiny-4-lmlm-all.log").read_text()
 
   # Stopped while a fine-tuning cell runs; the same command finishes it.
   out = tmp_path / "stopped"
