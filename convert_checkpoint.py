@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Converts LERT/BERT checkpoints between TensorFlow and Hugging Face.
+r"""Converts LERT/BERT checkpoints between TensorFlow and Hugging Face.
 
 TF -> Hugging Face (`--direction=tf2hf`): a directory that
 `transformers.BertForMaskedLM.from_pretrained` loads:

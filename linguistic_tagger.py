@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Offline LTP analysis of a raw Chinese corpus: words, POS, NER, DEP.
+r"""Offline LTP analysis of a raw Chinese corpus: words, POS, NER, DEP.
 
 Input: UTF-8 text (optionally .gz), one sentence or paragraph per line, a
 blank line between documents (the BERT corpus convention). Output: JSON

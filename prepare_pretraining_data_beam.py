@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Pre-training data at corpus scale, as one Apache Beam pipeline.
+r"""Pre-training data at corpus scale, as one Apache Beam pipeline.
 
 raw text --LTP--> tagged JSON Lines --masking--> TFRecords, on any Beam
 runner: the in-process DirectRunner by default, or Dataflow, Flink and Spark.

@@ -12,8 +12,8 @@ Example (scripts/finetune.sh runs the paper's settings):
   python run_classifier.py --task_name=chnsenticorp \\
     --bert_config_file=configs/lert_config_base.json \\
     --init_checkpoint=lert_base/model.ckpt --output_dir=out/csc \\
-    --train_file=data/chnsenticorp/train.tsv \\
-    --eval_file=data/chnsenticorp/dev.tsv --do_train --do_eval \\
+    --train_file=chnsenticorp/train.tsv \\
+    --eval_file=chnsenticorp/dev.tsv --do_train --do_eval \\
     --max_seq_length=256 --num_train_epochs=5 --learning_rate=3e-5
 """
 

@@ -13,7 +13,7 @@ Example (scripts/finetune.sh runs the paper's settings):
 
   python run_ner.py --bert_config_file=configs/lert_config_base.json \\
     --init_checkpoint=lert_base/model.ckpt --output_dir=out/pd \\
-    --train_file=data/peopledaily/train.txt --eval_file=data/peopledaily/dev.txt \\
+    --train_file=peopledaily/train.txt --eval_file=peopledaily/dev.txt \\
     --do_train --do_eval --max_seq_length=256 --num_train_epochs=10
 """
 

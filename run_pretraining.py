@@ -1,5 +1,5 @@
 # coding=utf-8
-"""LERT pre-training: MLM plus POS, NER and DEP heads with the LIP schedule.
+r"""LERT pre-training: MLM plus POS, NER and DEP heads with the LIP schedule.
 
 The model, its losses and the LIP schedule live in `lert_model.py`; this
 script is its flags and `main`: --do_train, --do_eval (accuracy and loss of
@@ -10,7 +10,7 @@ records, as JSON Lines).
 Example (CPU, the tiny config):
 
   python run_pretraining.py --bert_config_file=configs/lert_config_tiny.json \
-    --input_file='data/demo/*.tfrecord' --output_dir=/tmp/lert \
+    --input_file='demo_output/data/*.tfrecord' --output_dir=/tmp/lert \
     --do_train --do_eval --train_batch_size=16 --max_seq_length=128 \
     --max_predictions_per_seq=20 --num_train_steps=300 --num_warmup_steps=30
 """

@@ -50,7 +50,9 @@ ENTITY_TYPES = {"PER": ("Nh", "nh"), "LOC": ("Ns", "ns"), "ORG": ("Ni", "ni")}
 
 
 def parse_args():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(
+      description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--peopledaily",
                       default=os.path.join(os.path.dirname(REPO), "shared",
                                            "data", "peopledaily", "train.txt"))

@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Fine-tunes for a fixed budget through the real scripts, then scores.
+r"""Fine-tunes for a fixed budget through the real scripts, then scores.
 
 --task chnsenticorp: run_classifier.py, train.tsv -> dev accuracy.
 --task cmrc2018 / drcd: run_squad.py on the one file ../shared has (the CMRC
@@ -54,7 +54,9 @@ def split_squad(path, workdir):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+  parser = argparse.ArgumentParser(
+      description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--task", default="chnsenticorp",
                       choices=["chnsenticorp", "cmrc2018", "drcd"])
   parser.add_argument("--config", default=os.path.join(

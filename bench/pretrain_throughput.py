@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Pre-training throughput: steady-state examples/second and peak memory.
+r"""Pre-training throughput: steady-state examples/second and peak memory.
 
 Trains LERT (MLM + POS/NER/DEP heads, AdamW) on synthetic but valid records
 through the real input pipeline and model_fn, skips the first steps (graph
@@ -37,7 +37,9 @@ import synthetic_data  # pylint: disable=g-import-not-at-top
 
 
 def parse_args():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(
+      description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--config", default="configs/lert_config_small.json",
                       help="Model config JSON.")
   parser.add_argument("--max_seq_length", type=int, default=128)

@@ -50,3 +50,101 @@ def test_help_documents_every_flag(module, min_flags):
     flag = flag_values[name]
     assert "--" + name in text or "--[no]" + name in text, name
     assert flag.help and " ".join(flag.help.split()) in flat, name
+
+
+# Every script whose docstring shows how to run it (absl or argparse prints
+# the docstring as --help's usage).
+EXAMPLE_SCRIPTS = (
+    "convert_checkpoint.py", "convert_pku_corpus.py", "linguistic_tagger.py",
+    "predict_linguistic.py", "prepare_pretraining_data_beam.py",
+    "run_classifier.py", "run_experiments.py", "run_ner.py",
+    "run_pretraining.py", "run_squad.py", "bench/data_throughput.py",
+    "bench/finetune_throughput.py", "bench/pretrain_throughput.py")
+
+
+def usage_examples(path):
+  """The command lines of a script's docstring: from a line starting with
+  `python ` through its `\\` continuation lines, each stripped."""
+  with open(path, encoding="utf-8") as f:
+    source = f.read()
+  # The docstring as written, not as evaluated: a `\` at a line end in a
+  # non-raw string joins the lines, which is what the test must see.
+  start = source.index('"""') + 3
+  doc = source[start:source.index('"""', start)]
+  if source[start - 4] != "r":
+    doc = doc.replace("\\\\", "\\")
+  examples, current = [], None
+  for line in doc.splitlines():
+    line = line.strip()
+    if current is None and line.startswith("python "):
+      current = []
+    if current is not None:
+      current.append(line)
+      if not line.endswith("\\"):
+        examples.append(current)
+        current = None
+  return examples
+
+
+def test_help_shows_each_usage_example_line_by_line_with_real_paths():
+  import glob  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  scripts = [s for s in EXAMPLE_SCRIPTS
+             if s != "prepare_pretraining_data_beam.py" or _has_beam()]
+  runs = {s: subprocess.Popen(
+      [sys.executable, os.path.join(REPO, s), "--help"],
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      universal_newlines=True, cwd=REPO,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) for s in scripts}
+  with open(os.path.join(REPO, "Makefile")) as f:
+    makefile = f.read()
+  for script, process in runs.items():
+    text = process.communicate(timeout=300)[0]
+    shown = [line.strip() for line in text.splitlines()]
+    examples = usage_examples(os.path.join(REPO, script))
+    assert examples, script
+    for example in examples:
+      for line in example:  # each on its own line, not run together
+        assert line in shown, (script, line)
+      for path in re.findall(r"(?:^|(?<=[=\s'\"]))(?:configs|data|demo_output)/"
+                             r"[^\s'\",]+",
+                             " ".join(example)):
+        if path.startswith("demo_output/"):  # made by `make demo`
+          assert os.path.dirname(path).replace(
+              "demo_output", "$(DEMO_DIR)") in makefile, (script, path)
+        else:
+          assert glob.glob(os.path.join(REPO, path)), (script, path)
+
+
+def _has_beam():
+  try:
+    import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return False
+  return True
+
+
+def test_every_module_name_the_docs_cite_exists():
+  """`module.name` in README.md and docs/*.md, for a module of this
+  repository, names something that module has (names move; docs stay)."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import importlib  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  pages = [os.path.join(REPO, "README.md")] + sorted(
+      glob.glob(os.path.join(REPO, "docs", "*.md")))
+  cited = set()
+  for page in pages:
+    with open(page, encoding="utf-8") as f:
+      for module, name in re.findall(r"`([a-z_0-9]+)\.([A-Za-z_]\w*)",
+                                     f.read()):
+        if os.path.isfile(os.path.join(REPO, module + ".py")) and name not in (
+            "py", "sh"):
+          cited.add((os.path.basename(page), module, name))
+  assert len(cited) > 10
+  missing = []
+  for page, module, name in sorted(cited):
+    if module == "prepare_pretraining_data_beam" and not _has_beam():
+      continue
+    if not hasattr(importlib.import_module(module), name):
+      missing.append("%s cites %s.%s" % (page, module, name))
+  assert not missing
