@@ -1,6 +1,8 @@
 # LERT: set-up, tests, demo and benchmarks.
 #
-#   make test    both runtimes: TF 1.15.5 / Python 3.7 and TF 2.15 / Python 3.11
+#   make test    the style gate (ruff), then both runtimes: TF 1.15.5 / Python 3.7
+#                and TF 2.15 / Python 3.11
+#   make style   fixes what ruff can fix
 #   make demo    the whole job on the shipped sample corpus, on CPU
 #   make bench   throughput benchmarks
 #
@@ -16,9 +18,16 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test test-tf1 test-tf2 demo bench venvs clean
+.PHONY: test test-tf1 test-tf2 style-check style demo bench venvs clean
 
-test: test-tf2 test-tf1
+test: style-check test-tf2 test-tf1
+
+# ruff, configured in pyproject.toml (pycodestyle and pyflakes, 80 columns).
+style-check: $(VENV_TF2)/.installed
+	$(VENV_TF2)/bin/ruff check .
+
+style: $(VENV_TF2)/.installed
+	$(VENV_TF2)/bin/ruff check --fix .
 
 # requirements-beam.txt (Apache Beam) goes on top of requirements.txt, which
 # constrains it (protobuf stays TensorFlow 2.15's).

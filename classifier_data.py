@@ -2,14 +2,19 @@
 """The classification tasks of the paper: readers of their public file
 layouts, their labels, and the features of an example.
 
-| task | layouts read |
-| --- | --- |
-| xnli | Google's multilingual tsv (`language` column; `zh` rows kept, the others counted), Google's translated MNLI train (`premise hypo label`, `contradictory`), ERNIE's zh-only tsv (`text_a text_b label`, with or without header) |
-| ocnli | CLUE JSON lines `sentence1 sentence2 label`; `-` (no gold label) is skipped and counted |
-| chnsenticorp | tsv `label text_a` with header (any column order, an extra `qid` column) or without |
-| lcqmc | tsv `text_a text_b label`, with or without header |
-| bq | CSV `sentence1,sentence2,label` with header, with or without a BOM |
-| tnews | CLUE JSON lines `label sentence` (label ids 100-116 with gaps) |
+The layouts read, per task:
+
+  * xnli: Google's multilingual tsv (`language` column; `zh` rows kept, the
+    others counted), Google's translated MNLI train (`premise hypo label`,
+    `contradictory`), ERNIE's zh-only tsv (`text_a text_b label`, with or
+    without header);
+  * ocnli: CLUE JSON lines `sentence1 sentence2 label`; `-` (no gold label)
+    is skipped and counted;
+  * chnsenticorp: tsv `label text_a` with header (any column order, an extra
+    `qid` column) or without;
+  * lcqmc: tsv `text_a text_b label`, with or without header;
+  * bq: CSV `sentence1,sentence2,label` with header, with or without a BOM;
+  * tnews: CLUE JSON lines `label sentence` (label ids 100-116 with gaps).
 
 All of them plain or gzipped, read by `script_errors.read_lines`. Blank
 lines are passed over. A missing or extra column (a tab inside a text), an

@@ -6,7 +6,7 @@ TF -> Hugging Face (`--direction=tf2hf`): a directory that
 
   config.json                    the BERT config (architectures BertForMaskedLM)
   vocab.txt, tokenizer_config.json
-  model.safetensors              encoder, pooler and MLM head (no PyTorch needed)
+  model.safetensors              encoder, pooler and MLM head (no PyTorch)
   linguistic_heads.safetensors   the POS/NER/DEP heads, when the checkpoint
                                  has them, with their tag lists as metadata
 

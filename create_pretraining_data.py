@@ -20,8 +20,9 @@ whatever its size. Every document has its own random generator seeded from
 `--random_seed` and the document's key (document_key: the file name and line
 of its first raw corpus line), so the output is byte-identical for any
 `--num_workers`, and the same records come out of the Beam pipeline
-(prepare_pretraining_data_beam.py) on any runner. Instances are spread round-robin over the output
-files; the training input pipeline shuffles them.
+(prepare_pretraining_data_beam.py) on any runner. Instances are spread
+round-robin over the output files; the training input pipeline shuffles
+them.
 
 The work is pretraining_data.py's (the library the Beam pipeline and
 predict_linguistic.py share); this script is its flags and main.
@@ -49,8 +50,8 @@ def define_flags(flag_values=FLAGS):
   """Defines the flags; called only when this file runs as a script, so
   that scripts can be imported together (the tests do)."""
   flags.DEFINE_string("input_file", None,
-                      "Comma-separated globs of tagged JSON Lines files (.jsonl "
-                      "or .jsonl.gz) written by linguistic_tagger.py.",
+                      "Comma-separated globs of tagged JSON Lines files "
+                      "(.jsonl or .jsonl.gz) written by linguistic_tagger.py.",
                       flag_values=flag_values)
   flags.DEFINE_string("output_file", None,
                       "Comma-separated output TFRecord files; instances are "

@@ -497,7 +497,9 @@ Stat = collections.namedtuple("Stat", ["mean", "std", "max", "n"])
 def stat(values):
   n = len(values)
   mean = sum(values) / n
-  std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+  std = 0.0
+  if n > 1:
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
   return Stat(mean, std, max(values), n)
 
 

@@ -185,7 +185,8 @@ def _accumulate(grads, tvars, num_micro_batches):
 
 
 class DynamicLossScale(object):
-  """Loss scale that halves on overflow and doubles after a run of good steps."""
+  """Loss scale that halves on overflow and doubles after a run of good
+  steps."""
 
   def __init__(self, initial_scale=2.0 ** 15, growth_interval=2000):
     self.growth_interval = growth_interval

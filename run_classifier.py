@@ -105,7 +105,7 @@ def evaluate(task, runner, examples, tokenizer, skipped):
                                              ordered=True)
   width = max(len(label) for label in task.labels)
   lines = ["Confusion matrix (rows: gold, columns: predicted):",
-           " " * (width + 2) + " ".join("%7s" % l for l in task.labels)]
+           " " * (width + 2) + " ".join("%7s" % name for name in task.labels)]
   for label, row in zip(task.labels, matrix):
     lines.append("%*s  " % (width, label) +
                  " ".join("%7d" % count for count in row))

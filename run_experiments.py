@@ -22,7 +22,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import glob
 import os
 import shlex
 import subprocess
@@ -271,7 +270,7 @@ def run_cell(cell):
       raise
   if code != 0 or not os.path.exists(cell.done_file):
     with open(log_path, encoding="utf-8", errors="replace") as f:
-      lines = [l.strip() for l in f if l.strip()]
+      lines = [line.strip() for line in f if line.strip()]
     raise script_errors.InputError(
         "%s failed (exit %d): %s (the log: %s)." % (
             cell.name, code, lines[-1] if lines else "no output", log_path))
@@ -295,8 +294,9 @@ def run_cells(cells):
     left = pending[number - 1:]
     known = [sum(spent[c.kind]) / len(spent[c.kind]) for c in left
              if spent[c.kind]]
-    estimate = ("about %s left" % _duration(sum(known)) if len(known) == len(left)
-                else "time left estimated after a first cell of each kind")
+    estimate = "time left estimated after a first cell of each kind"
+    if len(known) == len(left):
+      estimate = "about %s left" % _duration(sum(known))
     print("[%d/%d] %s (%d remain; %s)" % (number, len(pending), cell.name,
                                           len(left) - 1, estimate))
     sys.stdout.flush()

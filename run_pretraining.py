@@ -149,14 +149,15 @@ def define_flags(flag_values=FLAGS):
                       "linguistic variables.",
                       flag_values=flag_values)
   flags.DEFINE_enum("lip_schedule", "linear", ["linear", "none"],
-                    "linear: λ_t = min(step / T_t, 1) (LIP); none: every λ is 1 "
-                    "from step 0 (the paper's 'no warm-up' variant, Eq. 6).",
+                    "linear: λ_t = min(step / T_t, 1) (LIP); none: every λ "
+                    "is 1 from step 0 (the paper's 'no warm-up' variant, "
+                    "Eq. 6).",
                     flag_values=flag_values)
   flags.DEFINE_string("lip_order", "PND",
                       "Order in which the tasks reach full weight: the first "
                       "letter gets T = 1/6, the second 1/3, the third 1/2 of "
-                      "--num_train_steps (P = POS, N = NER, D = DEP). The paper "
-                      "trains PND (default), PDN, NPD and DNP.",
+                      "--num_train_steps (P = POS, N = NER, D = DEP). The "
+                      "paper trains PND (default), PDN, NPD and DNP.",
                       flag_values=flag_values)
   flags.DEFINE_integer("pos_end_step", None,
                        "Explicit T_POS (step at which λ_POS reaches 1); "

@@ -154,7 +154,8 @@ def predict(runner, questions, tokenizer, name):
   logits = runner.predict(path, _schema(lengths), len(windows),
                           keys=("start_logits", "end_logits"))
   nbest = squad_data.best_answers(
-      questions, windows, [l[0] for l in logits], [l[1] for l in logits],
+      questions, windows, [pair[0] for pair in logits],
+      [pair[1] for pair in logits],
       FLAGS.n_best_size, FLAGS.max_answer_length)
   best = collections.OrderedDict((qid, candidates[0].text)
                                  for qid, candidates in nbest.items())

@@ -400,7 +400,7 @@ def full_tokenizer(vocab_file, do_lower_case=True, fast=True):
   `fast`, else the reference FullTokenizer (same output)."""
   if fast:
     try:
-      import tokenizers  # pylint: disable=g-import-not-at-top,unused-import
+      import tokenizers  # noqa: F401  (only whether it imports)
     except ImportError:
       fast = False
   return (FastFullTokenizer if fast else FullTokenizer)(vocab_file,

@@ -123,7 +123,8 @@ def test_round_trip_tf_hf_tf_is_bit_exact(trained, tmp_path, accumulation):
   before = model_values(checkpoints[accumulation])
   after = model_values(os.path.join(tf_dir, "model.ckpt"))
   assert sorted(after) == sorted(before)
-  assert len(before) == 5 + 16 * 2 + 2 + 5 + 6  # emb, layers, pooler, mlm, heads
+  # embeddings, layers, pooler, MLM, heads
+  assert len(before) == 5 + 16 * 2 + 2 + 5 + 6
   for name in before:
     assert after[name].dtype == before[name].dtype, name
     np.testing.assert_array_equal(after[name], before[name], err_msg=name)

@@ -24,9 +24,9 @@ def sentences_of(line, where="f.txt:1"):
 
 
 def test_a_hand_worked_paragraph():
-  line = (u"19980101-01-001-006/m  在/p  １９９８年/t  [中央/n  人民/n  广播/vn  "
-          u"电台/n]nt  、/w  江/nr  泽民/nr  到/v  北京/ns  。/w  他/r  笑/v  "
-          u"了/y  。/w  ")
+  line = (u"19980101-01-001-006/m  在/p  １９９８年/t  [中央/n  人民/n  "
+          u"广播/vn  电台/n]nt  、/w  江/nr  泽民/nr  到/v  "
+          u"北京/ns  。/w  他/r  笑/v  了/y  。/w  ")
   first, second = sentences_of(line)
   assert first["words"] == [u"在", u"１９９８年", u"中央", u"人民", u"广播",
                             u"电台", u"、", u"江", u"泽民", u"到", u"北京",

@@ -1,5 +1,6 @@
 # coding=utf-8
-"""create_pretraining_data.py: alignment, masking, labels, determinism, errors."""
+"""create_pretraining_data.py: alignment, masking, labels, determinism,
+errors."""
 
 import collections
 import gzip
@@ -24,8 +25,9 @@ from conftest import REPO
 from conftest import stop_midway
 
 VOCAB = os.path.join(REPO, "configs", "vocab.txt")
-CJK = [c for c in u"的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出"
-       u"就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经"]
+CJK = [c for c in u"的一是在不了有和人这中大为上个国我以要他时来"
+       u"用们生到作地于出就分对成会可主发年动同工也能"
+       u"下过子说产种面而方后多定行学法所民得经"]
 
 
 @pytest.fixture(scope="module")

@@ -228,7 +228,8 @@ def test_xnli_google_layouts(tmp_path):
 
 
 def test_tsv_with_and_without_header_read_the_same(tmp_path):
-  rows = u"开初婚未育证明怎么弄？\t初婚未育情况证明怎么开？\t1\n谁知道？\t什么歌\t0\n"
+  rows = (u"开初婚未育证明怎么弄？\t初婚未育情况证明怎么开？\t1\n"
+          u"谁知道？\t什么歌\t0\n")
   plain = classifier_data.read_lcqmc(write(str(tmp_path / "a.tsv"), rows))
   headed = classifier_data.read_lcqmc(write(
       str(tmp_path / "b.tsv"), u"text_a\ttext_b\tlabel\n" + rows))
@@ -347,7 +348,8 @@ def test_run_classifier_trains_evaluates_predicts(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   values = read_results(os.path.join(output_dir, "eval_results.txt"))
   assert values["num_examples"] == "12"
-  assert values["num_truncated"] == "3"  # 这家酒店很好，服务周到。 (12 chars) x 3
+  # 这家酒店很好，服务周到。 (12 characters), three times
+  assert values["num_truncated"] == "3"
   # Random weights are said, in the log and in the results.
   assert values["init_checkpoint"] == "none (--train_from_scratch)"
   assert "fine-tuning from random weights" in result.stderr
@@ -605,7 +607,7 @@ def _split_lines(path, header, train_count, eval_count, blank_separated):
     records = [[line] for line in body]
   parts = (records[:train_count],
            records[train_count:train_count + eval_count])
-  return [u"".join(head + [l for r in part for l in r]) for part in parts]
+  return [u"".join(head + [line for r in part for line in r]) for part in parts]
 
 
 @pytest.mark.parametrize("task,path,header,blank", [

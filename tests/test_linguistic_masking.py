@@ -173,13 +173,16 @@ def test_each_mode_changes_only_the_mask_tokens_to_the_hand_worked_ids(
       assert 0.2 < seen[task] / float(seen["masked"]) < 0.5, seen
 
 
+def serialized(made):
+  return [[values(f["input_ids"]) for f in r] for r in made]
+
+
 def test_mix_is_deterministic_per_seed_and_document():
   other = {"sentences": [dict(DOCUMENT["sentences"][0])]}
   first = parsed_records("mix", (DOCUMENT, other))
   again = parsed_records("mix", (DOCUMENT, other))
   alone = parsed_records("mix", (DOCUMENT,))
   reseeded = parsed_records("mix", (DOCUMENT,), random_seed=6)
-  serialized = lambda rs: [[values(f["input_ids"]) for f in r] for r in rs]
   assert serialized(first) == serialized(again)
   # A document's draws do not depend on the others.
   assert serialized(first)[:1] == serialized(alone)
@@ -216,7 +219,8 @@ def test_the_script_counts_the_tag_tokens_and_refuses_a_vocab_without_slots(
   result = subprocess.run(command + ["--output_file=%s" % (tmp_path / "a")],
                           cwd=REPO, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr[-2000:]
-  line = [l for l in result.stdout.splitlines() if "tag masks" in l][0]
+  line = [text for text in result.stdout.splitlines()
+          if "tag masks" in text][0]
   counts = dict(part.rsplit(" ", 1) for part in
                 line.split("; tag masks ")[1].split(", "))
   plain = int(line.split("[MASK] ")[1].split(";")[0])

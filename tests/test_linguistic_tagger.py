@@ -265,7 +265,8 @@ def test_a_stopped_run_leaves_no_debris_and_resumes(tmp_path, tiny_ltp_dir,
   assert all(name.endswith(".jsonl") or name == "lert_run.json"
              for name in left), left
   assert len([name for name in left if name.endswith(".jsonl")]) < 3
-  again = subprocess.run(command, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  again = subprocess.run(command,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=600)
   assert again.returncode == 0, again.stderr[-3000:]

@@ -41,8 +41,8 @@ def run(script, *args, **kwargs):
 def one_error_line(result, script, text):
   """The run failed with the one line `script: error: ...text...`."""
   assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-3000:]
-  lines = [l for l in result.stderr.strip().splitlines()
-           if not l.startswith(("WARNING", "I0", "W0", "INFO"))]
+  lines = [line for line in result.stderr.strip().splitlines()
+           if not line.startswith(("WARNING", "I0", "W0", "INFO"))]
   assert lines[-1].startswith(script + ": error: "), result.stderr[-3000:]
   assert text in lines[-1], lines[-1]
   assert "Traceback" not in result.stderr, result.stderr[-3000:]

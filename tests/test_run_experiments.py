@@ -64,6 +64,10 @@ def test_variants_a_corpus_without_dep_can_train():
   assert keys == {"mlm"}
 
 
+def flags(command):
+  return dict(a[2:].split("=", 1) for a in command if "=" in a)
+
+
 def test_paper_dry_run_prints_the_paper_s_recipe_for_each_table(tmp_path):
   expected = {  # the paper: §4.1, Table 2, Table 8, Figure 3, footnote 6
       "table7": ("small", 2000000, 1024,
@@ -85,9 +89,8 @@ def test_paper_dry_run_prints_the_paper_s_recipe_for_each_table(tmp_path):
                  "--corpus=" + SAMPLE, "--output_dir=%s" % (tmp_path / name),
                  "--tasks=cmrc2018,chnsenticorp,msra_ner")
     assert result.returncode == 0, result.stderr[-2000:]
-    commands = [l.split() for l in result.stdout.splitlines()
-                if l.startswith(sys.executable)]
-    flags = lambda c: dict(a[2:].split("=", 1) for a in c if "=" in a)
+    commands = [line.split() for line in result.stdout.splitlines()
+                if line.startswith(sys.executable)]
     pretrain = [flags(c) for c in commands if c[1].endswith(
         "run_pretraining.py")]
     assert {(f["linguistic_tasks"], f["lip_schedule"], f["lip_order"])
@@ -150,7 +153,8 @@ def test_a_task_with_one_split_is_held_out_by_article(tmp_path):
 
 def test_missing_task_data_is_one_line_before_anything_runs(tmp_path):
   (tmp_path / "data" / "chnsenticorp").mkdir(parents=True)
-  (tmp_path / "data" / "chnsenticorp" / "train.tsv").write_text("label\ttext_a\n")
+  (tmp_path / "data" / "chnsenticorp" / "train.tsv").write_text(
+      "label\ttext_a\n")
   result = run("--experiment=table9", "--scale=test", "--corpus=" + SAMPLE,
                "--output_dir=%s" % (tmp_path / "out"),
                "--data_dir=%s" % (tmp_path / "data"), "--tasks=chnsenticorp")

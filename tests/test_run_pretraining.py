@@ -1,5 +1,6 @@
 # coding=utf-8
-"""run_pretraining.py end to end: Estimator runs, resume, checkpoints, errors."""
+"""run_pretraining.py end to end: Estimator runs, resume, checkpoints,
+errors."""
 
 import os
 import re
@@ -121,7 +122,8 @@ def test_init_checkpoint_loads_bert_and_reports_new_heads(tmp_path):
     tf.get_variable("cls/seq_relationship/output_weights", [2, 32])
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
-      checkpoint = tf.train.Saver().save(sess, str(bert_dir / "bert_model.ckpt"))
+      checkpoint = tf.train.Saver().save(sess,
+                                         str(bert_dir / "bert_model.ckpt"))
   with tf.Graph().as_default():
     modeling.BertModel(config, is_training=False,
                        input_ids=tf.constant([[1, 2]]))

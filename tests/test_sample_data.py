@@ -29,7 +29,7 @@ def test_generated_files_are_up_to_date_with_the_annotation():
   sentences = [s for d in documents for p in d for s in p]
   assert len(documents) == 32 and len(sentences) == 201
   # Every DEP label and entity type occurs somewhere.
-  labels = {l for s in sentences for l in s["dep_label"]}
+  labels = {label for s in sentences for label in s["dep_label"]}
   assert {"SBV", "VOB", "ATT", "ADV", "HED", "WP", "RAD", "POB", "COO",
           "LAD", "CMP", "DBL", "IOB", "FOB"} <= labels
   entities = {t[2:] for s in sentences for t in s["ner"] if t != "O"}

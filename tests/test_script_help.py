@@ -118,7 +118,7 @@ def test_help_shows_each_usage_example_line_by_line_with_real_paths():
 
 def _has_beam():
   try:
-    import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
+    import apache_beam  # noqa: F401  (only whether it imports)
   except ImportError:
     return False
   return True

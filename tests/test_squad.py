@@ -30,7 +30,8 @@ VOCAB_FILE = os.path.join(REPO, "configs", "vocab.txt")
 @pytest.mark.parametrize("answers,prediction,f1,em", [
     ([u"北京大学"], u"北京大学", 1.0, 1.0),
     ([u"北京大学"], u"北京", 2 / 3.0, 0.0),              # P 1, R 1/2
-    ([u"甲乙丙丁"], u"甲丙丁", 4 / 7.0, 0.0),            # LCS is contiguous: 丙丁
+    # The LCS is contiguous: 丙丁.
+    ([u"甲乙丙丁"], u"甲丙丁", 4 / 7.0, 0.0),
     ([u"New York City"], u"new york", 0.8, 0.0),        # words, lower-cased
     ([u"2008年"], u"2008年5月", 2 / 3.0, 0.0),          # mixed: 2008 年 | 5 月
     ([u"《红楼梦》"], u"红楼梦", 1.0, 1.0),               # punctuation removed
