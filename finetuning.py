@@ -178,10 +178,12 @@ def write_records(path, rows):
 OUTPUT_LAYER_VARIABLES = ("output_weights", "output_bias", "cls/squad/")
 
 
-def create_output_layer(bert_config, model, num_labels, kind, is_training):
+def create_output_layer(bert_config, model, num_labels, kind, is_training,
+                        dropout_prob=0.1):
   """Logits of a sequence ([batch, labels], from the pooled [CLS]) or token
   ([batch, seq, labels]) output layer. Its variables are Google BERT
-  run_classifier's `output_weights` [labels, H] and `output_bias`."""
+  run_classifier's `output_weights` [labels, H] and `output_bias`; its
+  input is dropped out with `dropout_prob` in training (Google's 0.1)."""
   hidden_size = bert_config.hidden_size
   output_weights = tf.get_variable(
       "output_weights", [num_labels, hidden_size],
@@ -192,8 +194,8 @@ def create_output_layer(bert_config, model, num_labels, kind, is_training):
     output = model.get_pooled_output()
   else:
     output = model.get_sequence_output()
-  if is_training:
-    output = tf.nn.dropout(output, rate=0.1)
+  if is_training and dropout_prob > 0:
+    output = tf.nn.dropout(output, rate=dropout_prob)
   shape = modeling.get_shape_list(output)
   flat = tf.reshape(output, [-1, hidden_size])
   logits = tf.nn.bias_add(tf.matmul(flat, output_weights, transpose_b=True),
@@ -203,7 +205,8 @@ def create_output_layer(bert_config, model, num_labels, kind, is_training):
 
 def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
                      learning_rate, num_train_steps, num_warmup_steps,
-                     use_tpu, use_one_hot_embeddings, weight_decay_rate=0.01):
+                     use_tpu, use_one_hot_embeddings, weight_decay_rate=0.01,
+                     output_dropout_prob=0.1):
   """The model_fn of a fine-tuning task.
 
   kind "sequence": features `label_id` [batch]; kind "token": `label_ids`
@@ -224,10 +227,10 @@ def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
     if kind == "span":  # Google BERT run_squad's names
       with tf.variable_scope("cls/squad"):
         logits = create_output_layer(bert_config, model, num_labels, "token",
-                                     is_training)
+                                     is_training, output_dropout_prob)
     else:
       logits = create_output_layer(bert_config, model, num_labels, kind,
-                                   is_training)
+                                   is_training, output_dropout_prob)
     if mode == tf.estimator.ModeKeys.PREDICT:
       predictions = {"example_index": tf.reshape(features["example_index"],
                                                  [-1])}
@@ -339,12 +342,26 @@ def define_flags(flag_values, default_max_seq_length=128):
   flags.DEFINE_float("warmup_proportion", 0.1,
                      "Share of the steps with linear learning-rate warm-up.",
                      flag_values=flag_values)
+  flags.DEFINE_float("weight_decay_rate", 0.01,
+                     "Decoupled weight decay of AdamW (BERT's 0.01; LayerNorm "
+                     "and biases excluded).", flag_values=flag_values)
+  flags.DEFINE_float("output_dropout_prob", 0.1,
+                     "Dropout before the output layer in training (Google "
+                     "BERT's 0.1). The encoder's dropout is the config's "
+                     "hidden_dropout_prob and attention_probs_dropout_prob.",
+                     flag_values=flag_values)
   estimator_utils.define_run_flags(flag_values)
   flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
   for name in ("bert_config_file", "output_dir"):
     flags.mark_flag_as_required(name, flag_values=flag_values)
   flags.register_validator("max_seq_length", lambda n: n >= 3,
                            "--max_seq_length must be at least 3.",
+                           flag_values=flag_values)
+  flags.register_validator("weight_decay_rate", lambda r: r >= 0,
+                           "--weight_decay_rate must be >= 0.",
+                           flag_values=flag_values)
+  flags.register_validator("output_dropout_prob", lambda p: 0 <= p < 1,
+                           "--output_dropout_prob must be in [0, 1).",
                            flag_values=flag_values)
   flags.register_validator("num_train_epochs", lambda n: n > 0,
                            "--num_train_epochs must be positive.",
@@ -408,6 +425,8 @@ def output_directory(flag_values, script, task_settings=None):
         ("num_train_epochs", flag_values.num_train_epochs),
         ("max_train_steps", flag_values.max_train_steps),
         ("warmup_proportion", flag_values.warmup_proportion),
+        ("weight_decay_rate", flag_values.weight_decay_rate),
+        ("output_dropout_prob", flag_values.output_dropout_prob),
         ("random_seed", flag_values.random_seed)])
   inputs = [flag_values.train_file, flag_values.eval_file,
             flag_values.predict_file, flag_values.vocab_file,
@@ -444,7 +463,8 @@ def initialisation(output_dir):
 FinetuneSettings = collections.namedtuple("FinetuneSettings", [
     "bert_config_file", "init_checkpoint", "max_seq_length",
     "train_batch_size", "predict_batch_size", "learning_rate",
-    "num_train_epochs", "max_train_steps", "warmup_proportion", "run"])
+    "num_train_epochs", "max_train_steps", "warmup_proportion",
+    "weight_decay_rate", "output_dropout_prob", "run"])
 
 
 def finetune_settings_from_flags(flag_values):
@@ -482,7 +502,9 @@ class Runner(object):
         self.bert_config, num_labels, kind, init_checkpoint,
         settings.learning_rate, max(self.num_train_steps, 1),
         num_warmup_steps, settings.run.use_tpu,
-        use_one_hot_embeddings=settings.run.use_tpu)
+        use_one_hot_embeddings=settings.run.use_tpu,
+        weight_decay_rate=settings.weight_decay_rate,
+        output_dropout_prob=settings.output_dropout_prob)
     self.runner = estimator_utils.EstimatorRunner(
         model_fn, settings.run, train_batch_size=settings.train_batch_size,
         predict_batch_size=settings.predict_batch_size)

@@ -652,3 +652,42 @@ def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
     gold = ner_data.read_sentences(evaluation)
     assert values["gold_entities"] == str(sum(
         len(finetuning.bio_entities(s.tags)) for s in gold))
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_weight_decay_and_output_dropout_reach_the_update(dropout):
+  """One AdamW step of the output layer: decoupled weight decay subtracts
+  lr·wd·w on top of the Adam step, so two runs differing only in
+  --weight_decay_rate differ by exactly that; --output_dropout_prob makes
+  the training loss random (the encoder here has no dropout), 0 does not."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  config = tiny_config(vocab_size=30)
+  features = {"input_ids": np.array([[2, 5, 7, 3]] * 2, np.int32),
+              "input_mask": np.ones([2, 4], np.int32),
+              "segment_ids": np.zeros([2, 4], np.int32),
+              "label_id": np.array([[0], [1]], np.int32)}
+  learning_rate = 0.1
+  results = {}
+  for decay in (0.0, 0.3):
+    with tf.Graph().as_default():
+      tf.set_random_seed(1)
+      model_fn = finetuning.model_fn_builder(
+          config, 2, "sequence", None, learning_rate, 10, 0, False, False,
+          weight_decay_rate=decay, output_dropout_prob=dropout)
+      spec = model_fn({k: tf.constant(v) for k, v in features.items()},
+                      None, tf.estimator.ModeKeys.TRAIN, {})
+      weights = [v for v in tf.global_variables()
+                 if v.op.name == "output_weights"][0]
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        losses = [sess.run(spec.loss) for _ in range(3)]
+        before = sess.run(weights)
+        sess.run(spec.train_op)
+        results[decay] = (before, sess.run(weights))
+    assert (len(set(losses)) > 1) == (dropout > 0), losses
+  (before, plain), (same, decayed) = results[0.0], results[0.3]
+  np.testing.assert_array_equal(before, same)  # the same initial weights
+  # The same graph seed draws the same dropout masks in both runs.
+  np.testing.assert_allclose(plain - decayed, learning_rate * 0.3 * before,
+                             rtol=1e-4, atol=1e-7)
