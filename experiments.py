@@ -86,7 +86,8 @@ def shell_recipe(task, size):
   recipe = FINETUNE_TASKS[task]
   return "SCRIPT=%s LEN=%d EPOCHS_FOR_SIZE=%d EXT=%s LR_FOR_SIZE=%s" % (
       recipe.script, recipe.max_seq_length,
-      recipe.epochs[SIZES.index(size)], recipe.ext, LEARNING_RATES[size])
+      recipe.epochs[SIZES.index(size)], recipe.ext,
+      ("%.0e" % LEARNING_RATES[size]).replace("e-0", "e-"))  # 5e-5
 
 
 # ----------------------------------------------------------------------------

@@ -534,7 +534,9 @@ def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
   """What scripts/run_TASK.sh passes to python ($PYTHON), caught by a
   stand-in."""
   stub = str(tmp_path / "python")
-  write(stub, u'#!/bin/sh\necho "$@"\n')
+  # finetune.sh reads its recipe with `$PYTHON -c`: the real one does that.
+  write(stub, u'#!/bin/sh\nif [ "$1" = -c ]; then exec %s "$@"; fi\n'
+        u'echo "$@"\n' % sys.executable)
   os.chmod(stub, 0o755)
   result = subprocess.run(
       ["bash", os.path.join(REPO, "scripts", "run_%s.sh" % task), size,
