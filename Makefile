@@ -3,6 +3,8 @@
 #   make test    the style gate (ruff), then both runtimes: TF 1.15.5 / Python 3.7
 #                and TF 2.15 / Python 3.11
 #   make style   fixes what ruff can fix
+#   make test-fast  the style gate and the tests not marked slow, on TF 2.15
+#                (a few minutes; CI runs the whole of make test)
 #   make demo    the whole job on the shipped sample corpus, on CPU
 #   make bench   throughput benchmarks
 #
@@ -18,7 +20,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test test-tf1 test-tf2 style-check style demo bench venvs clean
+.PHONY: test test-fast test-tf1 test-tf2 style-check style demo bench venvs clean
 
 test: style-check test-tf2 test-tf1
 
@@ -51,6 +53,9 @@ $(VENV_TF1)/.installed: requirements-tf1.txt
 test-tf2: $(VENV_TF2)/.installed
 	@echo "===== Tests on TensorFlow 2.15 / Python 3.11 ====="
 	$(VENV_TF2)/bin/python -m pytest -p no:cacheprovider tests $(PYTEST_ARGS)
+
+test-fast: style-check
+	$(VENV_TF2)/bin/python -m pytest -p no:cacheprovider -m "not slow" tests $(PYTEST_ARGS)
 
 test-tf1:
 	@if [ -z "$(PYTHON37)" ]; then \

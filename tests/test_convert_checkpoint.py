@@ -105,6 +105,7 @@ def convert(*args):
       universal_newlines=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accumulation", [1, 2])
 def test_round_trip_tf_hf_tf_is_bit_exact(trained, tmp_path, accumulation):
   config, config_file, checkpoints = trained

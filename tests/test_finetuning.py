@@ -165,6 +165,7 @@ def test_ner_layouts_read_exactly(tmp_path, separator, newline, bom, gz):
       u"\ufeff").replace(u"\r\n", u"\n")[:-1]
 
 
+@pytest.mark.slow
 def test_people_daily_and_msra_counts_and_bio_round_trip(shared_dir):
   data = os.path.join(shared_dir, "data")
   dev = ner_data.read_sentences(os.path.join(data, "peopledaily", "dev.txt"))
@@ -330,6 +331,7 @@ def small_vocab_config(tmp_path, texts):
   return vocab_file, config_file
 
 
+@pytest.mark.slow
 def test_run_classifier_trains_evaluates_predicts(tmp_path):
   rows = [(u"这家酒店很好，服务周到。", "1"), (u"房间太差了，不推荐。", "0"),
           (u"早餐丰富，位置方便。", "1"), (u"服务很差，很吵。", "0")] * 3
@@ -368,6 +370,7 @@ def test_run_classifier_trains_evaluates_predicts(tmp_path):
   assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-6")
 
 
+@pytest.mark.slow
 def test_run_ner_trains_evaluates_and_writes_the_input_format(tmp_path):
   sentences = [(u"张伟在北京工作。", "B-PER I-PER O B-LOC I-LOC O O O"),
                (u"华为发布芯片。", "B-ORG I-ORG O O O O O")] * 4
@@ -429,6 +432,7 @@ def test_an_entity_without_its_b_tag_is_counted_and_printed(tmp_path,
   assert "I- tags" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_init_checkpoint_loads_the_encoder_and_reports_the_new_layer(
     tmp_path):
   """Fine-tuning from a pre-training checkpoint: the encoder comes from it
@@ -478,6 +482,7 @@ def test_summarize_seeds_reports_max_and_mean(tmp_path):
   assert summary["accuracy"][:2] == (0.75, pytest.approx(0.625))
 
 
+@pytest.mark.slow
 def test_seed_runner_runs_the_task_script_per_seed(tmp_path):
   """scripts/run_seeds.sh -> run_chnsenticorp.sh -> finetune.sh ->
   run_classifier.py, with the real small config, on a few examples."""
@@ -562,6 +567,7 @@ def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
     assert arg.split("=")[0][2:] in flag_values, arg
 
 
+@pytest.mark.slow
 def test_fine_tuned_tiny_model_beats_the_majority_on_chnsenticorp(
     shared_dir, tmp_path):
   """A randomly initialised 2-layer model, 2 epochs of ChnSentiCorp train
@@ -612,6 +618,7 @@ def _split_lines(path, header, train_count, eval_count, blank_separated):
   return [u"".join(head + [line for r in part for line in r]) for part in parts]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task,path,header,blank", [
     ("xnli", "xnli/dev.tsv", True, False),
     ("lcqmc", "lcqmc/dev.tsv", False, False),

@@ -531,6 +531,7 @@ def classifier_setup(tmp_path_factory):
   return root, base
 
 
+@pytest.mark.slow
 def test_rerun_with_other_settings_is_refused_and_same_settings_resume(
     classifier_setup):
   """Re-running into a trained directory with another learning rate skipped

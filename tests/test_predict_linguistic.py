@@ -79,6 +79,7 @@ def checkpoints(tmp_path_factory):
   return result
 
 
+@pytest.mark.slow
 def test_do_predict_equals_eval_argmax_and_sums_to_one(checkpoints):
   output_dir = checkpoints["all"]
   result = run_script(
@@ -136,6 +137,7 @@ def test_do_predict_equals_eval_argmax_and_sums_to_one(checkpoints):
   assert checked > 10
 
 
+@pytest.mark.slow
 def test_no_heads_notice_once_and_mlm_predictions(checkpoints, tmp_path):
   output = str(tmp_path / "out.jsonl")
   args = ["--bert_config_file=" + checkpoints["config"],
@@ -223,6 +225,7 @@ def test_a_checkpoint_of_another_model_or_truncated_is_one_line(
   assert not os.path.exists(str(tmp_path / "hf"))
 
 
+@pytest.mark.slow
 def test_converted_checkpoint_without_global_step_predicts_the_same(
     checkpoints, tmp_path):
   """A checkpoint from convert_checkpoint.py (no global step; config and
@@ -349,6 +352,7 @@ def _sample_documents(path, count):
   return path, text
 
 
+@pytest.mark.slow
 def test_tagged_file_accuracy_printed_equals_json_and_is_near_one(tmp_path):
   """A checkpoint overfit to the masked sentences of a tagged file: the
   accuracy the tool prints equals the one computed from its JSON output."""

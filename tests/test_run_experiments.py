@@ -181,6 +181,7 @@ def task_data(root):
   return str(root)
 
 
+@pytest.mark.slow
 def test_a_table_end_to_end_and_a_killed_run_resumes_to_the_same_table(
     tmp_path):
   data = task_data(tmp_path / "data")

@@ -52,6 +52,7 @@ def pretraining_input_fn(paths, is_training=True, with_weights=True):
                                          drop_remainder=is_training, seed=3)
 
 
+@pytest.mark.slow
 def test_train_resume_continues_global_step_and_lip_schedule(tmp_path):
   paths = make_records(tmp_path / "data")
   output_dir = str(tmp_path / "model")
@@ -88,6 +89,7 @@ def test_train_resume_continues_global_step_and_lip_schedule(tmp_path):
     assert len(scalars[name]) == 12
 
 
+@pytest.mark.slow
 def test_checkpoint_restores_into_plain_bert_model(tmp_path):
   paths = make_records(tmp_path / "data", num_files=1)
   output_dir = str(tmp_path / "model")
@@ -182,6 +184,7 @@ def test_init_checkpoint_of_another_shape_is_an_error(tmp_path):
       estimator_utils.init_from_checkpoint(checkpoint, use_tpu=False)
 
 
+@pytest.mark.slow
 def test_two_replicas_train_as_one_device_with_the_global_batch(tmp_path):
   """--num_gpus > 1 (MirroredStrategy), here over two CPU devices: each
   replica takes half of the global batch, and the update equals the one of a
@@ -242,6 +245,7 @@ def run_script(args, cwd):
       universal_newlines=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_script_trains_evaluates_and_writes_results(tmp_path):
   make_records(tmp_path / "data")
   config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
@@ -284,6 +288,7 @@ def test_script_trains_evaluates_and_writes_results(tmp_path):
   assert "λ_pos reaches 1 at step 0" in result.stderr  # int(4/6) == 0
 
 
+@pytest.mark.slow
 def test_a_checkpoint_it_did_not_write_is_adopted_and_resumed_in_place(
     tmp_path):
   """A directory holding a checkpoint with its optimizer state but no
@@ -334,6 +339,7 @@ def test_a_checkpoint_it_did_not_write_is_adopted_and_resumed_in_place(
   assert not (out / "model.ckpt-5.index").exists()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_other_variables_is_not_adopted(tmp_path):
   paths = make_records(tmp_path / "data", num_files=1)
   out = tmp_path / "out"
@@ -383,6 +389,7 @@ def test_a_checkpoint_of_other_variables_is_not_adopted(tmp_path):
   assert "but no `checkpoint` file names it" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case,message", [
     ("no_match", "matches no file"),
     ("short_records", "has length 16 but the flags expect 32"),
@@ -641,6 +648,7 @@ def test_out_of_range_values_are_named_by_the_record_check(tmp_path, feature,
       path, feature, value, bounds)
 
 
+@pytest.mark.slow
 def test_bad_values_and_truncated_files_stop_training_with_one_line(tmp_path):
   """Past the first record, an out-of-range label stops training (the
   in-graph check) instead of training on a loss of 0; a truncated file is

@@ -174,6 +174,7 @@ def tokenizer():
   return tokenization.FullTokenizer(VOCAB_FILE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path,counts,round_trip", [
     ("cmrc2018/cmrc2018_trial.json",
      {"paragraphs": 256, "questions": 1002, "answers": 1002,
@@ -316,6 +317,7 @@ def sample_squad():
                                        "paragraphs": paragraphs[:12]}]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["sample", "cmrc2018_trial"])
 def test_run_squad_trains_predicts_scores_and_caches(request, source,
                                                      tmp_path):
