@@ -562,7 +562,8 @@ def draw_figure3(path, rows):
                    range(len(groups))])
   axes.set_xticklabels(["NER − 10" if g == "NER" else g for g in groups])
   axes.set_ylabel("score (mean over seeds)")
-  axes.legend(fontsize="small", ncol=len(rows))
+  axes.legend(fontsize="small", ncol=len(rows), loc="upper center",
+              bbox_to_anchor=(0.5, -0.12), frameon=False)
   figure.tight_layout()
   with outputs.atomic_path(path) as temporary:
     figure.savefig(temporary, format="png", dpi=120)
