@@ -347,7 +347,8 @@ def main(_):
 def run():
   # The cells' scripts get absolute paths: they may run from anywhere.
   corpus_files = [os.path.abspath(p) for p in
-                  script_errors.expand_input_files(FLAGS.corpus)]
+                  script_errors.expand_input_files(FLAGS.corpus,
+                                                   flag="--corpus")]
   FLAGS.output_dir = os.path.abspath(FLAGS.output_dir)
   FLAGS.vocab_file = os.path.abspath(FLAGS.vocab_file)
   if FLAGS.data_dir:

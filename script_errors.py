@@ -221,11 +221,12 @@ def _glob(pattern):
   return [(path, os.path.isdir(path)) for path in sorted(glob.glob(pattern))]
 
 
-def expand_input_files(input_file, glob_fn=_glob):
+def expand_input_files(input_file, glob_fn=_glob, flag="--input_file"):
   """Expands a comma-separated list of globs; every glob must match files.
 
   `glob_fn(pattern)` lists (path, is a directory) of a glob, sorted; the
-  default reads local paths, and remote ones through TensorFlow.
+  default reads local paths, and remote ones through TensorFlow. `flag`
+  names the flag in the errors.
   """
   files = []
   for pattern in input_file.split(","):
@@ -234,12 +235,12 @@ def expand_input_files(input_file, glob_fn=_glob):
       continue
     matched = glob_fn(pattern)
     if not matched:
-      raise InputError("--input_file pattern %r matches no file." % pattern)
+      raise InputError("%s pattern %r matches no file." % (flag, pattern))
     for path, is_directory in matched:
       if is_directory:
-        raise InputError("--input_file: %s is a directory; give its files "
-                         "(e.g. %s/*)." % (path, path.rstrip("/")))
+        raise InputError("%s: %s is a directory; give its files "
+                         "(e.g. %s/*)." % (flag, path, path.rstrip("/")))
     files.extend(path for path, _ in matched)
   if not files:
-    raise InputError("--input_file is empty: give one or more file globs.")
+    raise InputError("%s is empty: give one or more file globs." % flag)
   return files

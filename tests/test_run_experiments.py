@@ -164,6 +164,12 @@ def test_missing_task_data_is_one_line_before_anything_runs(tmp_path):
       "train (train.tsv) and dev (dev.tsv) (docs/finetuning.md says where "
       "the public data lives)." % (tmp_path / "data" / "chnsenticorp"))
   assert not (tmp_path / "out").exists()
+  result = run("--experiment=table9", "--corpus=%s" % (tmp_path / "no.jsonl"),
+               "--output_dir=%s" % (tmp_path / "out"), "--dry_run")
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_experiments.py: error: --corpus pattern %r matches no file." %
+      str(tmp_path / "no.jsonl"))
 
 
 def task_data(root):
