@@ -166,3 +166,9 @@ def joined_mask_token(names):
   """The one name of a position's tag masks under "all":
   [`[MASK-POS-ns]`, `[MASK-NER-S-Ns]`] -> `[MASK-POS-ns+NER-S-Ns]`."""
   return "[MASK-%s]" % "+".join(name[len("[MASK-"):-1] for name in names)
+
+
+def split_mask_token(token):
+  """The inverse of joined_mask_token: `[MASK-POS-ns+NER-S-Ns]` ->
+  [`[MASK-POS-ns]`, `[MASK-NER-S-Ns]`] (a single tag mask: itself)."""
+  return ["[MASK-%s]" % part for part in token[len("[MASK-"):-1].split("+")]

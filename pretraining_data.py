@@ -533,10 +533,10 @@ class TagMasker(object):
 
   def __call__(self, tags):
     if self.mode == "all":
-      names = [linguistic_tags.mask_tag_token(task, tag)[len("[MASK-"):-1]
+      names = [linguistic_tags.mask_tag_token(task, tag)
                for task, tag in zip(linguistic_tags.TASKS, tags)
                if tag is not None]
-      return "[MASK-%s]" % "+".join(names) if names else "[MASK]"
+      return linguistic_tags.joined_mask_token(names) if names else "[MASK]"
     if self.mode == "mix":
       # Drawn whatever the tags, so the draws do not depend on them.
       column = int(self.rng.random() * len(linguistic_tags.TASKS))
@@ -555,8 +555,8 @@ _MASK_TAG_SLOTS = dict(linguistic_tags.mask_tag_tokens())
 def mask_tag_slots(token):
   """The vocabulary entries of a TagMasker token: one, or for "all" one per
   tag (`[MASK-POS-ns+NER-S-Ns]` -> `[unused10]`, `[unused30]`)."""
-  return [_MASK_TAG_SLOTS["[MASK-%s]" % part]
-          for part in token[len("[MASK-"):-1].split("+")]
+  return [_MASK_TAG_SLOTS[name]
+          for name in linguistic_tags.split_mask_token(token)]
 
 
 def _word_starts(words, segment_ids):
@@ -668,8 +668,10 @@ class Summary(object):
       if token == "[MASK]":
         self.mask_tokens["plain"] += 1
       elif token.startswith("[MASK-"):
-        self.mask_tokens.update(part.split("-", 1)[0].lower() for part in
-                                token[len("[MASK-"):-1].split("+"))
+        # [MASK-POS-n] counts for "pos"
+        self.mask_tokens.update(
+            name[len("[MASK-"):].split("-", 1)[0].lower()
+            for name in linguistic_tags.split_mask_token(token))
     for column, task in enumerate(linguistic_tags.TASKS):
       tags = [tags[column] for tags in instance.tags]
       self.missing[task] += tags.count(None)
