@@ -27,7 +27,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import gzip
 import io
 import json
 import math
@@ -333,12 +332,9 @@ def find_task_source(data_dir, task):
 
 
 def _read_text(path):
-  opener = gzip.open if path.endswith(".gz") else io.open
-  try:
-    with opener(path, "rt", encoding="utf-8") as f:
-      return f.read()
-  except (IOError, OSError, UnicodeDecodeError) as e:
-    raise script_errors.InputError("%s: cannot be read (%s)." % (path, e))
+  """A task file, plain or gzipped, through the one line reader (its BOM,
+  CRLF and bad-input rules)."""
+  return "\n".join(text for _, text in script_errors.read_lines(path))
 
 
 def _units(task, path):
@@ -353,7 +349,7 @@ def _units(task, path):
       raise script_errors.InputError("%s: not SQuAD JSON (%s)." % (path, e))
     return {"version": data.get("version", "")}, list(data["data"])
   if recipe.group == "NER":
-    blocks = [b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    blocks = [b for b in text.split("\n\n") if b.strip()]
     return None, [b.strip("\n") for b in blocks]
   lines = [line for line in text.splitlines() if line.strip()]
   if task in HEADER_TASKS:
