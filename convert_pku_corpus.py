@@ -245,7 +245,9 @@ def convert(input_files, write, max_sentence_chars=500):
       sentences += len(part)
       words += len(paragraph.words)
       tags.update(paragraph.pos)
-      entities.update(span[0] for span in entity_spans(paragraph))
+      # An entity starts at its S- or B- tag.
+      entities.update(tag[2:] for sentence in part for tag in sentence["ner"]
+                      if tag[0] in "SB")
   flush()
   if not paragraphs:
     raise script_errors.InputError("%s: no annotated paragraph." %
