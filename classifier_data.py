@@ -16,7 +16,7 @@ The layouts read, per task:
   * bq: CSV `sentence1,sentence2,label` with header, with or without a BOM;
   * tnews: CLUE JSON lines `label sentence` (label ids 100-116 with gaps).
 
-All of them plain or gzipped, read by `script_errors.read_lines`. Blank
+All of them plain or gzipped, read by `input_reading.read_lines`. Blank
 lines are passed over. A missing or extra column (a tab inside a text), an
 empty text_a, an unknown label or an empty file is an error naming the file
 and line. An empty text_b is no second segment, as in Google's
@@ -33,6 +33,7 @@ import itertools
 import json
 
 import finetuning
+import input_reading
 import script_errors
 
 # One example; label is None where the file has no label (a test set).
@@ -51,7 +52,7 @@ TNEWS_LABELS = ("100", "101", "102", "103", "104", "106", "107", "108",
 
 
 def _tsv(path):
-  for number, line in script_errors.read_lines(path):
+  for number, line in input_reading.read_lines(path):
     if line.strip():
       yield "%s:%d" % (path, number), line.split("\t")
 
@@ -91,7 +92,7 @@ def _table(path, rows, columns, header_names, optional=("label",)):
 
 
 def _json_lines(path):
-  for number, line in script_errors.read_lines(path):
+  for number, line in input_reading.read_lines(path):
     if not line.strip():
       continue
     where = "%s:%d" % (path, number)
@@ -186,7 +187,7 @@ def read_lcqmc(path):
 
 
 def read_bq(path):
-  lines = [(number, line) for number, line in script_errors.read_lines(path)
+  lines = [(number, line) for number, line in input_reading.read_lines(path)
            if line.strip()]
   rows = [("%s:%d" % (path, number), fields) for (number, _), fields in
           zip(lines, csv.reader([line for _, line in lines]))]

@@ -42,7 +42,7 @@ Score = collections.namedtuple("Score", ["f1", "em", "total", "skip"])
 
 
 def _word_tokenize(text):
-  import nltk  # pylint: disable=g-import-not-at-top
+  import nltk
   return nltk.word_tokenize(text, preserve_line=True)
 
 

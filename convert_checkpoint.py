@@ -49,13 +49,14 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import checkpoint_parameters
 import estimator_utils
 import input_pipeline
-import lert_model
 import linguistic_tags
 import modeling
 import outputs
 import script_errors
+import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -139,7 +140,7 @@ def read_tf_checkpoint(checkpoint, config):
   Training state is left out; an unknown variable or a missing encoder
   parameter is an error.
   """
-  table = {p.tf_name: p for p in lert_model.parameter_table(config)}
+  table = {p.tf_name: p for p in checkpoint_parameters.parameter_table(config)}
   try:
     reader = tf.train.load_checkpoint(checkpoint)
     names = sorted(reader.get_variable_to_shape_map())
@@ -201,22 +202,22 @@ def _unreadable(path, kind, error):
 
 def _load_hf_file(path):
   if path.endswith(".safetensors"):
-    from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
+    from safetensors import numpy as safetensors_numpy
     try:
       return safetensors_numpy.load_file(path)
     except TypeError as e:  # bfloat16 has no NumPy type
       raise ConversionError("%s: %s (convert bfloat16 weights to float32 "
                             "first)." % (path, e))
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       raise _unreadable(path, "safetensors", e)
   try:
-    import torch  # pylint: disable=g-import-not-at-top
+    import torch
   except ImportError:
     raise ConversionError("%s needs PyTorch to read; install torch, or give "
                           "a directory with %s." % (path, WEIGHTS_FILE))
   try:
     state = torch.load(path, map_location="cpu", weights_only=True)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     raise _unreadable(path, "PyTorch", e)
   return {name: tensor.float().numpy() for name, tensor in state.items()}
 
@@ -252,16 +253,17 @@ def read_hf_directory(directory):
 def read_heads_file(path):
   """The linguistic heads, after checking their tag lists against
   docs/spec.md §1."""
-  from safetensors import safe_open  # pylint: disable=g-import-not-at-top
+  from safetensors import safe_open
   try:
     with safe_open(path, framework="numpy") as f:
       metadata = f.metadata() or {}
       heads = {name: f.get_tensor(name) for name in f.keys()}
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     raise _unreadable(path, "safetensors", e)
   for task in linguistic_tags.TASKS:
-    if (lert_model.head_variable_name(task).replace("/", ".") + ".weight"
-        not in heads):
+    hf_kernel = (checkpoint_parameters.head_variable_name(task)
+                 .replace("/", ".") + ".weight")
+    if hf_kernel not in heads:
       continue
     try:
       tags = json.loads(metadata.get(task + "_tags", "null"))
@@ -277,7 +279,7 @@ def read_heads_file(path):
 
 def hf_to_tf_values(config, weights, heads, source):
   """TF name -> array from Hugging Face tensors, by the table."""
-  table = lert_model.parameter_table(config)
+  table = checkpoint_parameters.parameter_table(config)
   by_hf = {p.hf_name: p for p in table}
   for name, target in _HF_TIED.items():
     if name in weights and target in weights and not np.array_equal(
@@ -310,10 +312,10 @@ def hf_to_tf_values(config, weights, heads, source):
 
 def write_hf_directory(values, config, vocab_file, output_dir):
   """Writes the Hugging Face directory; returns the tasks of the heads."""
-  from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
+  from safetensors import numpy as safetensors_numpy
   model, heads = {}, {}
   tasks = []
-  for parameter in lert_model.parameter_table(config):
+  for parameter in checkpoint_parameters.parameter_table(config):
     if parameter.tf_name not in values:
       continue
     value = values[parameter.tf_name]
@@ -384,41 +386,37 @@ def write_tf_checkpoint(values, config, output_dir, vocab_file=None):
 
 
 def define_flags(flag_values=FLAGS):
-  flags.DEFINE_enum("direction", None, ["tf2hf", "hf2tf"],
-                    "tf2hf: TF checkpoint -> Hugging Face directory; hf2tf: "
-                    "Hugging Face directory -> TF checkpoint.",
-                    flag_values=flag_values)
-  flags.DEFINE_string("input", None,
-                      "tf2hf: a checkpoint prefix or a directory holding "
-                      "checkpoints (the latest is used); hf2tf: a Hugging "
-                      "Face model directory.", flag_values=flag_values)
-  flags.DEFINE_string("output_dir", None,
-                      "Directory to write (created). It is locked while the "
-                      "conversion runs and records its input in "
-                      "lert_run.json; it may hold no input.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("bert_config_file", None,
-                      "tf2hf: the model config (default: bert_config.json "
-                      "beside the checkpoint).", flag_values=flag_values)
-  flags.DEFINE_string("vocab_file", None,
-                      "tf2hf: the vocabulary to ship (default: vocab.txt "
-                      "beside the checkpoint, else configs/vocab.txt).",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("overwrite", False,
-                    "Replace the files of an earlier conversion of another "
-                    "input in --output_dir (only the files this script "
-                    "writes).", flag_values=flag_values)
-  for name in ("direction", "input", "output_dir"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.enum("direction", None, ["tf2hf", "hf2tf"],
+              "tf2hf: TF checkpoint -> Hugging Face directory; hf2tf: "
+              "Hugging Face directory -> TF checkpoint.")
+  define.string("input", None,
+                "tf2hf: a checkpoint prefix or a directory holding "
+                "checkpoints (the latest is used); hf2tf: a Hugging "
+                "Face model directory.")
+  define.string("output_dir", None,
+                "Directory to write (created). It is locked while the "
+                "conversion runs and records its input in "
+                "lert_run.json; it may hold no input.")
+  define.string("bert_config_file", None,
+                "tf2hf: the model config (default: bert_config.json "
+                "beside the checkpoint).")
+  define.string("vocab_file", None,
+                "tf2hf: the vocabulary to ship (default: vocab.txt "
+                "beside the checkpoint, else configs/vocab.txt).")
+  define.bool("overwrite", False,
+              "Replace the files of an earlier conversion of another "
+              "input in --output_dir (only the files this script "
+              "writes).")
+  define.required("direction", "input", "output_dir")
   for name in ("bert_config_file", "vocab_file"):
     # hf2tf takes both from the Hugging Face directory: a flag it would
     # ignore is an error.
-    flags.register_multi_flags_validator(
+    define.multi_validator(
         ["direction", name],
         lambda v, n=name: v["direction"] != "hf2tf" or v[n] is None,
         message="--%s is for --direction=tf2hf: hf2tf takes the config and "
-        "the vocabulary from the Hugging Face directory (--input)." % name,
-        flag_values=flag_values)
+        "the vocabulary from the Hugging Face directory (--input)." % name)
 
 
 def tf_to_hf(checkpoint, config_file, vocab_file, output_dir, overwrite=False):
@@ -464,7 +462,8 @@ def hf_to_tf(directory, output_dir, overwrite=False):
                         overwrite):
     path = write_tf_checkpoint(values, config, output_dir, vocab)
   tasks = [task for task in linguistic_tags.TASKS
-           if lert_model.head_variable_name(task) + "/kernel" in values]
+           if (checkpoint_parameters.head_variable_name(task) + "/kernel"
+               in values)]
   return path, len(values), tasks
 
 

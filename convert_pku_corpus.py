@@ -42,9 +42,11 @@ import sys
 from absl import app
 from absl import flags
 
+import input_reading
 import ltp_tagging
 import outputs
 import script_errors
+import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -79,21 +81,18 @@ Paragraph = collections.namedtuple("Paragraph", ["id", "words", "pos", "ner"])
 
 
 def define_flags(flag_values=FLAGS):
-  flags.DEFINE_string("input_file", None,
-                      "Comma-separated globs of PKU-format files (.txt or "
-                      ".txt.gz, UTF-8).", flag_values=flag_values)
-  flags.DEFINE_string("output_file", None,
-                      "Tagged JSON Lines to write (one article per line).",
-                      flag_values=flag_values)
-  flags.DEFINE_integer("max_sentence_chars", 500,
-                       "Sentences longer than this are split again at a "
-                       "comma (as linguistic_tagger.py does).",
-                       flag_values=flag_values)
-  for name in ("input_file", "output_file"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  flags.register_validator("max_sentence_chars", lambda n: n >= 1,
-                           "--max_sentence_chars must be at least 1.",
-                           flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("input_file", None,
+                "Comma-separated globs of PKU-format files (.txt or "
+                ".txt.gz, UTF-8).")
+  define.string("output_file", None,
+                "Tagged JSON Lines to write (one article per line).")
+  define.integer("max_sentence_chars", 500,
+                 "Sentences longer than this are split again at a "
+                 "comma (as linguistic_tagger.py does).")
+  define.required("input_file", "output_file")
+  define.validator("max_sentence_chars", lambda n: n >= 1,
+                   "--max_sentence_chars must be at least 1.")
 
 
 def parse_paragraph(line, where):
@@ -230,7 +229,7 @@ def convert(input_files, write, max_sentence_chars=500):
                        ensure_ascii=False) + "\n")
 
   for path in input_files:
-    for number, line in script_errors.read_lines(path):
+    for number, line in input_reading.read_lines(path):
       where = "%s:%d" % (path, number)
       paragraph = parse_paragraph(line, where)
       if paragraph is None:
@@ -260,7 +259,7 @@ def main(_):
 
 
 def run():
-  input_files = script_errors.expand_input_files(FLAGS.input_file)
+  input_files = input_reading.expand_input_files(FLAGS.input_file)
   outputs.check_not_input(FLAGS.output_file, input_files, "--output_file")
   with outputs.atomic_open(FLAGS.output_file) as writer:
     counts, tags = convert(input_files, writer.write,

@@ -3,17 +3,12 @@
 
 Each input line is one document: {"sentences": [{"text", "words", "pos",
 "ner", "dep_head", "dep_label"}, ...]}. For every document this writes
-`--dupe_factor` sets of instances (docs/spec.md §4):
-
-  * WordPiece tokens of each sentence, aligned to its LTP words by character
-    offsets; every token gets the POS tag, NER tag and DEP label of its word;
-  * `[CLS] A [SEP] B [SEP]` from consecutive sentences of the document, up to
-    `--max_seq_length` (no next-sentence prediction: B simply continues A);
-  * 15% of the tokens chosen by whole words and word N-grams (n = 1..4 with
-    probability 0.4/0.3/0.2/0.1); a chosen token becomes [MASK] 80% of the
-    time, stays 10%, becomes a random token 10%;
-  * the labels of every masked position, and `<task>_label_weights` that are
-    0 where the word has no usable tag (e.g. LTP's DEP `IS`).
+`--dupe_factor` sets of instances (docs/spec.md §4): WordPiece tokens aligned
+to the LTP words, each with its word's POS, NER and DEP tags; `[CLS] A [SEP]
+B [SEP]` from consecutive sentences (no next-sentence prediction); 15% of
+the tokens masked by whole words and word N-grams, with the labels of every
+masked position. docs/data.md#masking describes the packing and masking
+once; docs/spec.md §4 holds the numbers.
 
 The corpus is streamed in batches of documents, so memory stays bounded
 whatever its size. Every document has its own random generator seeded from
@@ -38,10 +33,12 @@ import sys
 from absl import app
 from absl import flags
 
+import input_reading
 import outputs
 import pretraining_data
 import records
 import script_errors
+import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -49,47 +46,40 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values=FLAGS):
   """Defines the flags; called only when this file runs as a script, so
   that scripts can be imported together (the tests do)."""
-  flags.DEFINE_string("input_file", None,
-                      "Comma-separated globs of tagged JSON Lines files "
-                      "(.jsonl or .jsonl.gz) written by linguistic_tagger.py.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("output_file", None,
-                      "Comma-separated output TFRecord files; instances are "
-                      "spread round-robin over them.",
-                      flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("input_file", None,
+                "Comma-separated globs of tagged JSON Lines files "
+                "(.jsonl or .jsonl.gz) written by linguistic_tagger.py.")
+  define.string("output_file", None,
+                "Comma-separated output TFRecord files; instances are "
+                "spread round-robin over them.")
   pretraining_data.define_masking_flags(flag_values)
   # --help shows the main module's flags: these are this script's too.
-  flags.adopt_module_key_flags(pretraining_data, flag_values=flag_values)
-  flags.DEFINE_integer("num_workers", 1,
-                       "Worker processes; the output does not depend on it.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("docs_per_batch", 256,
-                       "Documents handed to the workers at a time (bounds "
-                       "memory).",
-                       flag_values=flag_values)
-  flags.DEFINE_enum("record_writer", "auto", ["auto", "python", "tensorflow"],
-                    "How TFRecords are written: python (no TensorFlow; needs "
-                    "google-crc32c), tensorflow (tf.io.TFRecordWriter, also "
-                    "for gs:// paths), or auto (python where it can). The "
-                    "files are the same.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("dump_examples", 0,
-                       "Write the first N instances human-readably to "
-                       "<first output file>.examples.txt.",
-                       flag_values=flag_values)
-  for name in ("input_file", "output_file"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  flags.register_validator(
+  define.adopt_module_key_flags(pretraining_data)
+  define.integer("num_workers", 1,
+                 "Worker processes; the output does not depend on it.")
+  define.integer("docs_per_batch", 256,
+                 "Documents handed to the workers at a time (bounds "
+                 "memory).")
+  define.enum("record_writer", "auto", ["auto", "python", "tensorflow"],
+              "How TFRecords are written: python (no TensorFlow; needs "
+              "google-crc32c), tensorflow (tf.io.TFRecordWriter, also "
+              "for gs:// paths), or auto (python where it can). The "
+              "files are the same.")
+  define.integer("dump_examples", 0,
+                 "Write the first N instances human-readably to "
+                 "<first output file>.examples.txt.")
+  define.required("input_file", "output_file")
+  define.validator(
       "output_file", lambda value: value is None or (
           _output_files(value) and len(_output_files(value)) == len(
               set(_output_files(value)))),
       message="--output_file must name distinct files (a name given twice "
-      "would be written by two writers).", flag_values=flag_values)
-  script_errors.require_at_least_one(("num_workers", "docs_per_batch"),
-                                     flag_values)
-  flags.register_validator(
+      "would be written by two writers).")
+  define.at_least_one("num_workers", "docs_per_batch")
+  define.validator(
       "dump_examples", lambda value: value >= 0,
-      message="--dump_examples must be >= 0.", flag_values=flag_values)
+      message="--dump_examples must be >= 0.")
 
 
 def _output_files(text):
@@ -103,7 +93,7 @@ def main(_):
 
 def make_records():
   """Writes the records as the flags say and prints the summary."""
-  input_files = script_errors.expand_input_files(FLAGS.input_file)
+  input_files = input_reading.expand_input_files(FLAGS.input_file)
   output_files = _output_files(FLAGS.output_file)
   pretraining_data.warn_if_predictions_cap_the_masked_share()
   for path in output_files:

@@ -16,12 +16,12 @@ import collections
 import json
 import os
 
-from absl import flags
 import tensorflow.compat.v1 as tf
 
 import modeling
 import outputs
 import script_errors
+import script_flags
 
 RunSettings = collections.namedtuple("RunSettings", [
     "output_dir",
@@ -43,61 +43,49 @@ RunSettings = collections.namedtuple("RunSettings", [
 
 def define_run_flags(flag_values):
   """Defines the flags of `RunSettings` in an absl FlagValues."""
-  flags.DEFINE_bool("use_tpu", False, "Run on TPU through TPUEstimator.",
-                    flag_values=flag_values)
-  flags.DEFINE_string("tpu_name", None,
-                      "Cloud TPU name or grpc://ip:port address.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU; found "
-                      "from metadata when not given.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU; "
-                      "found from metadata when not given.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("master", None, "TensorFlow master URL.",
-                      flag_values=flag_values)
-  flags.DEFINE_integer("num_tpu_cores", 8,
-                       "TPU cores to use (8 on a v3-8), with --use_tpu.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("iterations_per_loop", 1000,
-                       "Steps the TPU runs between returns to the host.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("num_gpus", 0,
-                       "GPUs of this host for data-parallel training through "
-                       "tf.distribute.MirroredStrategy; 0 or 1 runs on the "
-                       "default device. The batch is split over the GPUs.",
-                       flag_values=flag_values)
-  flags.DEFINE_bool("use_xla", False, "Compile with XLA (CPU/GPU).",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                       "Steps between checkpoints.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("save_summary_steps", 100,
-                       "Steps between TensorBoard summaries.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("keep_checkpoint_max", 5,
-                       "Checkpoints to keep (0 keeps all).",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("random_seed", 12345,
-                       "Seed for initialisation, dropout and shuffling.",
-                       flag_values=flag_values)
-  flags.register_multi_flags_validator(
+  define = script_flags.FlagDefiner(flag_values)
+  define.bool("use_tpu", False, "Run on TPU through TPUEstimator.")
+  define.string("tpu_name", None,
+                "Cloud TPU name or grpc://ip:port address.")
+  define.string("tpu_zone", None, "GCE zone of the Cloud TPU; found "
+                "from metadata when not given.")
+  define.string("gcp_project", None, "GCP project of the Cloud TPU; "
+                "found from metadata when not given.")
+  define.string("master", None, "TensorFlow master URL.")
+  define.integer("num_tpu_cores", 8,
+                 "TPU cores to use (8 on a v3-8), with --use_tpu.")
+  define.integer("iterations_per_loop", 1000,
+                 "Steps the TPU runs between returns to the host.")
+  define.integer("num_gpus", 0,
+                 "GPUs of this host for data-parallel training through "
+                 "tf.distribute.MirroredStrategy; 0 or 1 runs on the "
+                 "default device. The batch is split over the GPUs.")
+  define.bool("use_xla", False, "Compile with XLA (CPU/GPU).")
+  define.integer("save_checkpoints_steps", 1000,
+                 "Steps between checkpoints.")
+  define.integer("save_summary_steps", 100,
+                 "Steps between TensorBoard summaries.")
+  define.integer("keep_checkpoint_max", 5,
+                 "Checkpoints to keep (0 keeps all).")
+  define.integer("random_seed", 12345,
+                 "Seed for initialisation, dropout and shuffling.")
+  define.multi_validator(
       ["use_tpu", "tpu_name"], lambda v: not v["use_tpu"] or v["tpu_name"],
-      "--use_tpu needs --tpu_name (a Cloud TPU name or grpc://ip:port).",
-      flag_values=flag_values)
-  flags.register_validator("num_gpus", lambda n: n >= 0,
-                           "--num_gpus must be >= 0.", flag_values=flag_values)
+      "--use_tpu needs --tpu_name (a Cloud TPU name or grpc://ip:port).")
+  define.validator("num_gpus", lambda n: n >= 0,
+                   "--num_gpus must be >= 0.")
 
 
 def register_batch_validators(names, flag_values):
   """Checks when flags are parsed that each batch flag named splits evenly
   over --num_gpus (the flags of define_run_flags)."""
+  define = script_flags.FlagDefiner(flag_values)
   for name in names:
-    flags.register_multi_flags_validator(
+    define.multi_validator(
         [name, "num_gpus"],
         lambda v, n=name: v["num_gpus"] <= 1 or v[n] % v["num_gpus"] == 0,
         "--%s must be a multiple of --num_gpus (each GPU gets an equal "
-        "share)." % name, flag_values=flag_values)
+        "share)." % name)
 
 
 def check_devices(num_gpus):

@@ -33,6 +33,7 @@ import math
 import os
 import random
 
+import input_reading
 import linguistic_tags
 import outputs
 import script_errors
@@ -334,7 +335,7 @@ def find_task_source(data_dir, task):
 def _read_text(path):
   """A task file, plain or gzipped, through the one line reader (its BOM,
   CRLF and bad-input rules)."""
-  return "\n".join(text for _, text in script_errors.read_lines(path))
+  return "\n".join(text for _, text in input_reading.read_lines(path))
 
 
 def _units(task, path):
@@ -541,9 +542,9 @@ def draw_figure3(path, rows):
   """Figure 3's bars: per variant the MRC, TC, NER − 10 (as the paper
   draws it) and Average means, with their std as error bars."""
   try:
-    import matplotlib  # pylint: disable=g-import-not-at-top
+    import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+    import matplotlib.pyplot as plt
   except ImportError:
     raise script_errors.InputError(
         "Figure 3 needs matplotlib (in requirements.txt; .venv-tf2 has it).")

@@ -27,7 +27,6 @@ import json
 import math
 import os
 
-from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -37,6 +36,7 @@ import modeling
 import optimization
 import outputs
 import script_errors
+import script_flags
 
 # ----------------------------------------------------------------------------
 # Metrics.
@@ -284,112 +284,89 @@ def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
 
 def define_flags(flag_values, default_max_seq_length=128):
   """The flags every fine-tuning script shares."""
-  flags.DEFINE_string("bert_config_file", None,
-                      "Model config (configs/lert_config_*.json).",
-                      flag_values=flag_values)
-  flags.DEFINE_string("vocab_file", "configs/vocab.txt",
-                      "WordPiece vocabulary.", flag_values=flag_values)
-  flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (Chinese "
-                    "BERT and LERT: true).", flag_values=flag_values)
-  flags.DEFINE_string("init_checkpoint", None,
-                      "Checkpoint to start from: ours, a Google/HFL BERT one, "
-                      "or one converted from Hugging Face (a prefix or a "
-                      "directory). The log lists loaded and new variables. "
-                      "--do_train needs it, or --train_from_scratch.",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("train_from_scratch", False,
-                    "Fine-tune from random weights, without --init_checkpoint "
-                    "(a baseline or a smoke test; the log and "
-                    "eval_results.txt say so).", flag_values=flag_values)
-  flags.DEFINE_string("output_dir", None,
-                      "Checkpoints, cached features, eval_results.txt and "
-                      "predictions.", flag_values=flag_values)
-  flags.DEFINE_bool("overwrite", False,
-                    "Replace what an earlier run with other settings wrote "
-                    "in --output_dir (only the files this script writes; "
-                    "never when --output_dir holds an input).",
-                    flag_values=flag_values)
-  flags.DEFINE_string("train_file", None, "Training data.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("eval_file", None, "Evaluation data (with labels).",
-                      flag_values=flag_values)
-  flags.DEFINE_string("predict_file", None,
-                      "Data to predict (labels, if any, are ignored).",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("do_train", False, "Fine-tune on --train_file.",
-                    flag_values=flag_values)
-  flags.DEFINE_bool("do_eval", False, "Score --eval_file.",
-                    flag_values=flag_values)
-  flags.DEFINE_bool("do_predict", False, "Predict --predict_file.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("max_seq_length", default_max_seq_length,
-                       "Tokens per example, [CLS] and [SEP] included.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("train_batch_size", 32, "Training batch.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("eval_batch_size", 32, "Evaluation batch.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("predict_batch_size", 32, "Prediction batch.",
-                       flag_values=flag_values)
-  flags.DEFINE_float("learning_rate", 3e-5,
-                     "Peak learning rate (the paper: 5e-5 small, 3e-5 base, "
-                     "2e-5 large).", flag_values=flag_values)
-  flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs.",
-                     flag_values=flag_values)
-  flags.DEFINE_integer("max_train_steps", None,
-                       "Stop after this many steps (for quick runs).",
-                       flag_values=flag_values)
-  flags.DEFINE_float("warmup_proportion", 0.1,
-                     "Share of the steps with linear learning-rate warm-up.",
-                     flag_values=flag_values)
-  flags.DEFINE_float("weight_decay_rate", 0.01,
-                     "Decoupled weight decay of AdamW (BERT's 0.01; LayerNorm "
-                     "and biases excluded).", flag_values=flag_values)
-  flags.DEFINE_float("output_dropout_prob", 0.1,
-                     "Dropout before the output layer in training (Google "
-                     "BERT's 0.1). The encoder's dropout is the config's "
-                     "hidden_dropout_prob and attention_probs_dropout_prob.",
-                     flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("bert_config_file", None,
+                "Model config (configs/lert_config_*.json).")
+  define.string("vocab_file", "configs/vocab.txt",
+                "WordPiece vocabulary.")
+  define.bool("do_lower_case", True, "Lower-case the input (Chinese "
+              "BERT and LERT: true).")
+  define.string("init_checkpoint", None,
+                "Checkpoint to start from: ours, a Google/HFL BERT one, "
+                "or one converted from Hugging Face (a prefix or a "
+                "directory). The log lists loaded and new variables. "
+                "--do_train needs it, or --train_from_scratch.")
+  define.bool("train_from_scratch", False,
+              "Fine-tune from random weights, without --init_checkpoint "
+              "(a baseline or a smoke test; the log and "
+              "eval_results.txt say so).")
+  define.string("output_dir", None,
+                "Checkpoints, cached features, eval_results.txt and "
+                "predictions.")
+  define.bool("overwrite", False,
+              "Replace what an earlier run with other settings wrote "
+              "in --output_dir (only the files this script writes; "
+              "never when --output_dir holds an input).")
+  define.string("train_file", None, "Training data.")
+  define.string("eval_file", None, "Evaluation data (with labels).")
+  define.string("predict_file", None,
+                "Data to predict (labels, if any, are ignored).")
+  define.bool("do_train", False, "Fine-tune on --train_file.")
+  define.bool("do_eval", False, "Score --eval_file.")
+  define.bool("do_predict", False, "Predict --predict_file.")
+  define.integer("max_seq_length", default_max_seq_length,
+                 "Tokens per example, [CLS] and [SEP] included.")
+  define.integer("train_batch_size", 32, "Training batch.")
+  define.integer("eval_batch_size", 32, "Evaluation batch.")
+  define.integer("predict_batch_size", 32, "Prediction batch.")
+  define.float("learning_rate", 3e-5,
+               "Peak learning rate (the paper: 5e-5 small, 3e-5 base, "
+               "2e-5 large).")
+  define.float("num_train_epochs", 3.0, "Training epochs.")
+  define.integer("max_train_steps", None,
+                 "Stop after this many steps (for quick runs).")
+  define.float("warmup_proportion", 0.1,
+               "Share of the steps with linear learning-rate warm-up.")
+  define.float("weight_decay_rate", 0.01,
+               "Decoupled weight decay of AdamW (BERT's 0.01; LayerNorm "
+               "and biases excluded).")
+  define.float("output_dropout_prob", 0.1,
+               "Dropout before the output layer in training (Google "
+               "BERT's 0.1). The encoder's dropout is the config's "
+               "hidden_dropout_prob and attention_probs_dropout_prob.")
   estimator_utils.define_run_flags(flag_values)
-  flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
-  for name in ("bert_config_file", "output_dir"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  flags.register_validator("max_seq_length", lambda n: n >= 3,
-                           "--max_seq_length must be at least 3.",
-                           flag_values=flag_values)
-  flags.register_validator("weight_decay_rate", lambda r: r >= 0,
-                           "--weight_decay_rate must be >= 0.",
-                           flag_values=flag_values)
-  flags.register_validator("output_dropout_prob", lambda p: 0 <= p < 1,
-                           "--output_dropout_prob must be in [0, 1).",
-                           flag_values=flag_values)
-  flags.register_validator("num_train_epochs", lambda n: n > 0,
-                           "--num_train_epochs must be positive.",
-                           flag_values=flag_values)
-  script_errors.require_at_least_one(
-      ("train_batch_size", "eval_batch_size", "predict_batch_size"),
-      flag_values)
+  define.adopt_module_key_flags(estimator_utils)
+  define.required("bert_config_file", "output_dir")
+  define.validator("max_seq_length", lambda n: n >= 3,
+                   "--max_seq_length must be at least 3.")
+  define.validator("weight_decay_rate", lambda r: r >= 0,
+                   "--weight_decay_rate must be >= 0.")
+  define.validator("output_dropout_prob", lambda p: 0 <= p < 1,
+                   "--output_dropout_prob must be in [0, 1).")
+  define.validator("num_train_epochs", lambda n: n > 0,
+                   "--num_train_epochs must be positive.")
+  define.at_least_one("train_batch_size", "eval_batch_size",
+                      "predict_batch_size")
   estimator_utils.register_batch_validators(
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
-  flags.register_multi_flags_validator(
+  define.multi_validator(
       ["do_train", "do_eval", "do_predict"], any,
-      "Give --do_train, --do_eval and/or --do_predict.",
-      flag_values=flag_values)
-  flags.register_multi_flags_validator(
+      "Give --do_train, --do_eval and/or --do_predict.")
+  define.multi_validator(
       ["do_train", "init_checkpoint", "train_from_scratch"],
       lambda v: not v["do_train"] or (bool(v["init_checkpoint"]) !=
                                       v["train_from_scratch"]),
       "--do_train fine-tunes a pre-trained model: give --init_checkpoint "
       "(a LERT or BERT checkpoint), or --train_from_scratch to train from "
-      "random weights, not both.", flag_values=flag_values)
+      "random weights, not both.")
   # Each action needs its file.
   for action, name in (("do_train", "train_file"), ("do_eval", "eval_file"),
                        ("do_predict", "predict_file")):
-    flags.register_multi_flags_validator(
+    define.multi_validator(
         [action, name],
         lambda values, a=action, n=name: not values[a] or bool(values[n]),
-        "--%s needs --%s." % (action, name), flag_values=flag_values)
+        "--%s needs --%s." % (action, name))
 
 
 # What a fine-tuning run writes in --output_dir (all that --overwrite

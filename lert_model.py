@@ -1,17 +1,24 @@
 # coding=utf-8
-"""The LERT pre-training model: record schema, heads, losses, LIP, model_fn.
+"""The LERT pre-training model: heads, losses, LIP and the model_fn.
 
 This is the one home of what pre-training, evaluation and prediction share:
 
-* the TFRecord schema of docs/spec.md §4 for TensorFlow readers
-  (`record_schema`; the schema itself and its serialization live in the
-  TensorFlow-free `records.py`, which `create_pretraining_data.py` writes
-  with);
+* the adapter from the TFRecord schema of docs/spec.md §4 to TensorFlow
+  readers (`record_schema`, `pretraining_features`; the schema itself and
+  its serialization live in the TensorFlow-free `records.py`, which
+  `create_pretraining_data.py` writes with), and the range checks of the
+  values read (`value_ranges`, `range_checks`);
 * the heads of docs/spec.md §2 at the masked positions (`lert_head_logits`) and
   their losses (docs/spec.md §3);
 * the LIP schedule (`lip_end_steps`, `lip_lambdas`);
 * the `TPUEstimator` model_fn (`model_fn_builder`) for TRAIN, EVAL and
-  PREDICT, used by `run_pretraining.py` and `predict_linguistic.py`.
+  PREDICT, with its metrics, summaries and PREDICT tensors
+  (`prediction_outputs`), used by `run_pretraining.py` and
+  `predict_linguistic.py`.
+
+The names and shapes of the checkpoint's parameters, and their Hugging Face
+names, live in `checkpoint_parameters.py`; the JSON form of a PREDICT output
+in `prediction_format.py`.
 
 The loss is
 
@@ -32,6 +39,7 @@ import collections
 import tensorflow.compat.v1 as tf
 import tensorflow.compat.v2 as tf2
 
+import checkpoint_parameters
 import estimator_utils
 import input_pipeline
 import linguistic_tags
@@ -170,120 +178,6 @@ def lip_lambdas(global_step, tasks, end_steps, schedule="linear"):
 # Heads and losses (docs/spec.md §2, §3).
 
 
-def head_variable_name(task):
-  """The kernel of a linguistic head, e.g. cls/predictions/output_pos_layer."""
-  return "cls/predictions/output_%s_layer" % task
-
-
-def head_group(name):
-  """The head a variable belongs to: a linguistic task, "mlm" for the rest of
-  cls/predictions, or None (the encoder, and other heads such as Google
-  BERT's next-sentence one). A warm start loads a head whole when the
-  checkpoint has it, and starts it fresh when it has none of it."""
-  for task in linguistic_tags.TASKS:
-    if name.startswith(head_variable_name(task) + "/"):
-      return task
-  return "mlm" if name.startswith("cls/predictions/") else None
-
-
-# ----------------------------------------------------------------------------
-# The parameters of a checkpoint: their TF and Hugging Face names and shapes
-# (convert_checkpoint.py converts by this table; run_pretraining.py checks a
-# checkpoint against it).
-
-
-# One parameter: its TF variable name, its Hugging Face name, whether the HF
-# tensor is the transpose of the TF one (dense kernels: TF [in, out],
-# torch.nn.Linear [out, in]), its TF shape, and its group: "encoder"
-# (required), "pooler", "mlm", "nsp" (optional), or a linguistic task
-# (the heads file).
-Parameter = collections.namedtuple(
-    "Parameter", ["tf_name", "hf_name", "transpose", "shape", "group"])
-
-# Sub-layers of one Transformer layer: TF scope, HF module, kind.
-_LAYER_PARTS = (
-    ("attention/self/query", "attention.self.query", "dense"),
-    ("attention/self/key", "attention.self.key", "dense"),
-    ("attention/self/value", "attention.self.value", "dense"),
-    ("attention/output/dense", "attention.output.dense", "dense"),
-    ("attention/output/LayerNorm", "attention.output.LayerNorm", "norm"),
-    ("intermediate/dense", "intermediate.dense", "dense_up"),
-    ("output/dense", "output.dense", "dense_down"),
-    ("output/LayerNorm", "output.LayerNorm", "norm"),
-)
-
-
-def _dense(tf_scope, hf_module, in_size, out_size, group):
-  return [Parameter(tf_scope + "/kernel", hf_module + ".weight", True,
-                    [in_size, out_size], group),
-          Parameter(tf_scope + "/bias", hf_module + ".bias", False,
-                    [out_size], group)]
-
-
-def _norm(tf_scope, hf_module, size, group):
-  return [Parameter(tf_scope + "/gamma", hf_module + ".weight", False,
-                    [size], group),
-          Parameter(tf_scope + "/beta", hf_module + ".bias", False,
-                    [size], group)]
-
-
-def parameter_table(config, tasks=linguistic_tags.TASKS):
-  """Every convertible parameter of a BERT/LERT model of `config`."""
-  h, v = config.hidden_size, config.vocab_size
-  table = [
-      Parameter("bert/embeddings/word_embeddings",
-                "bert.embeddings.word_embeddings.weight", False, [v, h],
-                "encoder"),
-      Parameter("bert/embeddings/position_embeddings",
-                "bert.embeddings.position_embeddings.weight", False,
-                [config.max_position_embeddings, h], "encoder"),
-      Parameter("bert/embeddings/token_type_embeddings",
-                "bert.embeddings.token_type_embeddings.weight", False,
-                [config.type_vocab_size, h], "encoder"),
-  ]
-  table += _norm("bert/embeddings/LayerNorm", "bert.embeddings.LayerNorm", h,
-                 "encoder")
-  for i in range(config.num_hidden_layers):
-    tf_prefix = "bert/encoder/layer_%d/" % i
-    hf_prefix = "bert.encoder.layer.%d." % i
-    for tf_part, hf_part, kind in _LAYER_PARTS:
-      if kind == "norm":
-        table += _norm(tf_prefix + tf_part, hf_prefix + hf_part, h, "encoder")
-      else:
-        in_size, out_size = {"dense": (h, h),
-                             "dense_up": (h, config.intermediate_size),
-                             "dense_down": (config.intermediate_size, h)}[kind]
-        table += _dense(tf_prefix + tf_part, hf_prefix + hf_part, in_size,
-                        out_size, "encoder")
-  table += _dense("bert/pooler/dense", "bert.pooler.dense", h, h, "pooler")
-  table += _dense("cls/predictions/transform/dense",
-                  "cls.predictions.transform.dense", h, h, "mlm")
-  table += _norm("cls/predictions/transform/LayerNorm",
-                 "cls.predictions.transform.LayerNorm", h, "mlm")
-  table.append(Parameter("cls/predictions/output_bias", "cls.predictions.bias",
-                         False, [v], "mlm"))
-  # Google BERT's next-sentence head (BERT-wwm checkpoints have it; LERT
-  # does not). Google stores its weights [2, H], as torch does.
-  table.append(Parameter("cls/seq_relationship/output_weights",
-                         "cls.seq_relationship.weight", False, [2, h], "nsp"))
-  table.append(Parameter("cls/seq_relationship/output_bias",
-                         "cls.seq_relationship.bias", False, [2], "nsp"))
-  for task in tasks:
-    table += _dense(head_variable_name(task),
-                    head_variable_name(task).replace("/", "."), h,
-                    linguistic_tags.NUM_TAGS[task], task)
-  return table
-
-
-
-def tasks_in_checkpoint(checkpoint):
-  """The linguistic tasks whose head a checkpoint holds, in docs/spec.md §1
-  order."""
-  names = {name for name, _ in tf.train.list_variables(checkpoint)}
-  return [task for task in linguistic_tags.TASKS
-          if head_variable_name(task) + "/kernel" in names]
-
-
 def gather_indexes(sequence_tensor, positions):
   """Gathers [batch, num_positions] positions of [batch, seq, width]."""
   batch_size, seq_length, width = modeling.get_shape_list(sequence_tensor,
@@ -325,7 +219,7 @@ def lert_head_logits(bert_config, sequence_output, embedding_table, positions,
           hidden, linguistic_tags.NUM_TAGS[task],
           kernel_initializer=modeling.create_initializer(
               bert_config.initializer_range),
-          name="output_%s_layer" % task)
+          name=checkpoint_parameters.head_layer_name(task))
   return logits
 
 
@@ -467,56 +361,6 @@ def prediction_outputs(logits, features, tasks, top_k):
   return outputs
 
 
-def _rounded(values, digits=6):
-  return [round(float(v), digits) for v in values]
-
-
-def masked_position_predictions(prediction, tasks, inv_vocab=None):
-  """One record's PREDICT output -> a JSON-ready dict per masked position.
-
-  Each dict holds the `position`, the MLM candidates (`mlm_ids`,
-  `mlm_tokens` when `inv_vocab` maps ids to tokens, `mlm_probs`, best
-  first) and per task `<task>` (the most probable tag's name) and
-  `<task>_probs` (the whole distribution, in the tag order of docs/spec.md
-  §1). Gold labels, when the record has them, come as `label_id` and
-  `<task>_label` (null for a missing label). Padding positions are left
-  out.
-  """
-  result = []
-  for j, weight in enumerate(prediction["masked_lm_weights"]):
-    if weight <= 0:
-      continue
-    item = collections.OrderedDict()
-    item["position"] = int(prediction["masked_lm_positions"][j])
-    ids = [int(i) for i in prediction["mlm_top_ids"][j]]
-    item["mlm_ids"] = ids
-    if inv_vocab is not None:
-      item["mlm_tokens"] = [inv_vocab.get(i, "[%d]" % i) for i in ids]
-      if "masked_input_ids" in prediction:
-        inputs = [int(prediction["masked_input_ids"][j])]
-        if "masked_mask_tag_ids" in prediction:
-          inputs += [int(i) for i in prediction["masked_mask_tag_ids"][j] if i]
-        names = [inv_vocab.get(i, "[%d]" % i) for i in inputs]
-        item["input_token"] = (names[0] if len(names) == 1 else
-                               linguistic_tags.joined_mask_token(names))
-    item["mlm_probs"] = _rounded(prediction["mlm_top_probs"][j])
-    if "masked_lm_ids" in prediction:
-      item["label_id"] = int(prediction["masked_lm_ids"][j])
-    for task in tasks:
-      probs = prediction[task + "_probs"][j]
-      item[task] = linguistic_tags.id_to_tag(task, int(probs.argmax()))
-      item[task + "_probs"] = _rounded(probs)
-      if records.labels_feature(task) in prediction:
-        present = prediction.get(records.label_weights_feature(task))
-        if present is not None and present[j] <= 0:
-          item[task + "_label"] = None
-        else:
-          item[task + "_label"] = linguistic_tags.id_to_tag(
-              task, int(prediction[records.labels_feature(task)][j]))
-    result.append(item)
-  return result
-
-
 def model_fn_builder(bert_config, tasks, end_steps=None,
                      lip_schedule="linear", init_checkpoint=None,
                      learning_rate=1e-4, num_train_steps=1,
@@ -587,7 +431,8 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
     total_loss = tf.identity(total_loss, name="total_loss")
 
     scaffold_fn = estimator_utils.init_from_checkpoint(
-        init_checkpoint, use_tpu, optional_group=head_group).scaffold_fn
+        init_checkpoint, use_tpu,
+        optional_group=checkpoint_parameters.head_group).scaffold_fn
     if mode == tf.estimator.ModeKeys.TRAIN:
       train_op = optimization.create_optimizer(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,

@@ -2,16 +2,9 @@
 r"""Offline LTP analysis of a raw Chinese corpus: words, POS, NER, DEP.
 
 Input: UTF-8 text (optionally .gz), one sentence or paragraph per line, a
-blank line between documents (the BERT corpus convention). Output: JSON
-Lines, one document per line:
-
-  {"source": "corpus.txt:1", "sentences": [{"text": "...",
-    "words": [...], "pos": [...], "ner": [...], "dep_head": [...],
-    "dep_label": [...]}]}
-
-`ner` holds word-level BIES-O tags (S-Nh, B-Ni, ...), `dep_head` is 1-based
-(0 = root). Tags that have no index in the LERT inventories (docs/spec.md
-§1), such as LTP's DEP `IS`, are written as null ("missing label") and counted.
+blank line between documents (the BERT corpus convention). Output: the
+tagged format, one JSON line per document (words, POS, NER, DEP per
+sentence; docs/data.md#the-tagged-format describes it).
 
 The corpus is cut into `--num_output_shards` shards (document i goes to shard
 i mod N). Machine k of `--num_shards` does the shards j with
@@ -21,8 +14,9 @@ in `OUTPUT_DIR/.untagged/`, from where the workers tag them. A finished shard is
 written atomically and skipped on restart, so a killed run restarted with
 the same flags gives the same output as an uninterrupted one.
 
-The work is ltp_tagging.py's (the library the Beam pipeline shares); this
-script is its flags and main.
+The work is ltp_tagging.py's: its tagging core, which the Beam pipeline
+shares, and its single-machine run (`ltp_tagging.run`); this script is the
+flags and main.
 
   python linguistic_tagger.py --input_file='corpus/*.txt' \
     --output_dir=tagged --ltp_model=LTP/small --device=cpu
@@ -37,8 +31,10 @@ import sys
 from absl import app
 from absl import flags
 
+import input_reading
 import ltp_tagging
 import script_errors
+import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -46,39 +42,30 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values=FLAGS):
   """Defines the flags; called only when this file runs as a script, so
   that scripts can be imported together (the tests do)."""
-  flags.DEFINE_string("input_file", None,
-                      "Comma-separated globs of raw text files (.txt or .gz).",
-                      flag_values=flag_values)
-  flags.DEFINE_string("output_dir", None, "Directory for the tagged shards.",
-                      flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("input_file", None,
+                "Comma-separated globs of raw text files (.txt or .gz).")
+  define.string("output_dir", None, "Directory for the tagged shards.")
   ltp_tagging.define_ltp_flags(flag_values)
-  flags.adopt_module_key_flags(ltp_tagging, flag_values=flag_values)
-  flags.DEFINE_bool("overwrite", False,
-                    "Replace the shards of an earlier run with other input "
-                    "or settings in --output_dir (only the tagger's files).",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("num_output_shards", 8,
-                       "Output shards the corpus is cut into (the unit of "
-                       "work and of resumption).",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("num_shards", 1,
-                       "Machines sharing the work (with --shard_index).",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("shard_index", 0, "This machine's index, 0-based.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("num_workers", 1,
-                       "Worker processes on this machine, each with its own "
-                       "LTP model.",
-                       flag_values=flag_values)
-  for name in ("input_file", "output_dir"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  script_errors.require_at_least_one(
-      ("num_output_shards", "num_shards", "num_workers"), flag_values)
-  flags.register_multi_flags_validator(
+  define.adopt_module_key_flags(ltp_tagging)
+  define.bool("overwrite", False,
+              "Replace the shards of an earlier run with other input "
+              "or settings in --output_dir (only the tagger's files).")
+  define.integer("num_output_shards", 8,
+                 "Output shards the corpus is cut into (the unit of "
+                 "work and of resumption).")
+  define.integer("num_shards", 1,
+                 "Machines sharing the work (with --shard_index).")
+  define.integer("shard_index", 0, "This machine's index, 0-based.")
+  define.integer("num_workers", 1,
+                 "Worker processes on this machine, each with its own "
+                 "LTP model.")
+  define.required("input_file", "output_dir")
+  define.at_least_one("num_output_shards", "num_shards", "num_workers")
+  define.multi_validator(
       ["shard_index", "num_shards"],
       lambda v: 0 <= v["shard_index"] < v["num_shards"],
-      message="--shard_index must be in 0..--num_shards - 1.",
-      flag_values=flag_values)
+      message="--shard_index must be in 0..--num_shards - 1.")
 
 
 def main(_):
@@ -88,7 +75,7 @@ def main(_):
 def tag():
   """Tags as the flags say and prints the summary."""
   settings = ltp_tagging.TaggingSettings(
-      input_files=script_errors.expand_input_files(FLAGS.input_file),
+      input_files=input_reading.expand_input_files(FLAGS.input_file),
       output_dir=FLAGS.output_dir, num_output_shards=FLAGS.num_output_shards,
       num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index,
       num_workers=FLAGS.num_workers, overwrite=FLAGS.overwrite,

@@ -1,21 +1,21 @@
 # coding=utf-8
 """The LTP tagging core: raw text -> sentences -> LTP -> the tagged format.
 
-What `linguistic_tagger.py` (one machine, sharded and resumable) and
-`prepare_pretraining_data_beam.py` (Apache Beam) share: reading the raw
-corpus (script_errors.read_lines' rules), sentence splitting, the LTP call,
-the mapping of LTP's tags to the LERT inventories (linguistic_tags), and the
-sharded, resumable run. No TensorFlow here.
+Two parts. What `linguistic_tagger.py` (one machine) and
+`prepare_pretraining_data_beam.py` (Apache Beam) share: the LTP flags,
+reading the raw corpus (input_reading.read_lines' rules), sentence
+splitting, the LTP call and the mapping of LTP's tags to the LERT
+inventories (linguistic_tags) — `define_ltp_flags`, `read_raw_documents`,
+`load_ltp`, `tag_document`, `TagStats`. Then the single-machine run of
+`linguistic_tagger.py` only (`run`: output shards, the `.untagged` documents
+of pending shards, the worker pool, the output directory), which the Beam
+pipeline replaces with its own; the tests compare the two. No TensorFlow
+here.
 
-A tagged document is one JSON line:
-
-  {"source": "corpus.txt:1", "sentences": [{"text": "...",
-    "words": [...], "pos": [...], "ner": [...], "dep_head": [...],
-    "dep_label": [...]}]}
-
-`ner` holds word-level BIES-O tags (S-Nh, B-Ni, ...), `dep_head` is 1-based
-(0 = root). Tags that have no index in the LERT inventories (docs/spec.md),
-such as LTP's DEP `IS`, are written as null ("missing label") and counted.
+A tagged document is one JSON line of the tagged format, described once in
+docs/data.md#the-tagged-format: its `source`, and per sentence its text,
+words, POS, word-level BIES-O NER tags, 1-based `dep_head` and `dep_label`;
+a tag with no docs/spec.md §1 index is null (a missing label) and counted.
 """
 
 from __future__ import absolute_import
@@ -32,9 +32,11 @@ import unicodedata
 
 from absl import flags
 
+import input_reading
 import linguistic_tags
 import outputs
 import script_errors
+import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -42,37 +44,31 @@ FLAGS = flags.FLAGS
 def define_ltp_flags(flag_values=FLAGS, default_device="cpu"):
   """The flags of the LTP analysis and of bad raw lines, which this script
   and prepare_pretraining_data_beam.py share."""
-  flags.DEFINE_string("ltp_model", "LTP/small",
-                      "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
-                      "...) or a local model directory.",
-                      flag_values=flag_values)
-  flags.DEFINE_enum("device", default_device, ["cpu", "cuda", "auto"],
-                    "Where LTP runs; auto: a CUDA GPU where PyTorch sees one, "
-                    "else the CPU.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("batch_size", 32, "Sentences per LTP call.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("num_threads", 1,
-                       "PyTorch threads per worker. On small CPUs the default "
-                       "thread count makes LTP many times slower.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("max_sentence_chars", 500,
-                       "Longer sentences are split (at a comma if possible) to "
-                       "stay within LTP's 512-token input.",
-                       flag_values=flag_values)
-  flags.DEFINE_enum("on_error", "stop", ["stop", "skip"],
-                    "On a bad line (invalid UTF-8, NUL or control "
-                    "characters, a line of invisible format characters "
-                    "only): stop with an error naming the file and line, or "
-                    "skip the line and count it.",
-                    flag_values=flag_values)
-  script_errors.require_at_least_one(("batch_size", "num_threads"),
-                                     flag_values)
-  flags.register_validator(
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("ltp_model", "LTP/small",
+                "LTP 4 model: a hub name (LTP/tiny, LTP/small, LTP/base, "
+                "...) or a local model directory.")
+  define.enum("device", default_device, ["cpu", "cuda", "auto"],
+              "Where LTP runs; auto: a CUDA GPU where PyTorch sees one, "
+              "else the CPU.")
+  define.integer("batch_size", 32, "Sentences per LTP call.")
+  define.integer("num_threads", 1,
+                 "PyTorch threads per worker. On small CPUs the default "
+                 "thread count makes LTP many times slower.")
+  define.integer("max_sentence_chars", 500,
+                 "Longer sentences are split (at a comma if possible) to "
+                 "stay within LTP's 512-token input.")
+  define.enum("on_error", "stop", ["stop", "skip"],
+              "On a bad line (invalid UTF-8, NUL or control "
+              "characters, a line of invisible format characters "
+              "only): stop with an error naming the file and line, or "
+              "skip the line and count it.")
+  define.at_least_one("batch_size", "num_threads")
+  define.validator(
       "max_sentence_chars", lambda value: 1 <= value <= MAX_LTP_CHARS,
       message="--max_sentence_chars must be 1..%d: LTP reads at most %d "
       "tokens with [CLS] and [SEP], and silently cuts longer input." %
-      (MAX_LTP_CHARS, MAX_LTP_CHARS + 2), flag_values=flag_values)
+      (MAX_LTP_CHARS, MAX_LTP_CHARS + 2))
 
 
 # LTP's encoder reads 512 tokens, [CLS] and [SEP] included; a Chinese
@@ -96,9 +92,9 @@ def _only_format_characters(text):
 
 
 def read_raw_documents(input_files, on_error="stop", skipped=None,
-                       open_file=script_errors.open_binary, counts=None):
+                       open_file=input_reading.open_binary, counts=None):
   """Yields (source, [paragraph, ...]) per document of the raw corpus, read
-  by script_errors.read_lines (its rules for BOMs, line ends, NULs, control
+  by input_reading.read_lines (its rules for BOMs, line ends, NULs, control
   characters and invalid UTF-8; `counts` gets its counts).
 
   `source` is "file:line" of the document's first line. Bad lines raise
@@ -113,7 +109,7 @@ def read_raw_documents(input_files, on_error="stop", skipped=None,
 def _read_raw_file(path, on_error, skipped, open_file, counts=None):
   """read_raw_documents of one file."""
   paragraphs, source, saw_text = [], None, False
-  for line_number, line in script_errors.read_lines(
+  for line_number, line in input_reading.read_lines(
       path, on_error, skipped, counts, open_file):
     if _only_format_characters(line.strip()):
       problem = ("only invisible format characters (%s)" %
@@ -123,7 +119,7 @@ def _read_raw_file(path, on_error, skipped, open_file, counts=None):
             "%s:%d: %s. Fix the line, or pass --on_error=skip "
             "to skip such lines." % (path, line_number, problem))
       if skipped is not None:
-        skipped.append(script_errors.SkippedLine(path, line_number, problem))
+        skipped.append(input_reading.SkippedLine(path, line_number, problem))
       continue
     text = line.strip()
     if not text:
@@ -249,8 +245,8 @@ def load_ltp(model, device="cpu", num_threads=1):
   """Loads an LTP 4 model from the hub or a local directory."""
   # LTP needs PyTorch only: keep transformers from importing TensorFlow.
   os.environ.setdefault("USE_TF", "0")
-  import torch  # pylint: disable=g-import-not-at-top
-  from ltp import LTP  # pylint: disable=g-import-not-at-top
+  import torch
+  from ltp import LTP
   torch.set_num_threads(num_threads)
   if device == "auto":
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -261,7 +257,7 @@ def load_ltp(model, device="cpu", num_threads=1):
         "PyTorch." % torch.__version__)
   try:
     ltp = LTP(model)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     raise script_errors.InputError(
         "Could not load the LTP model %r (%s: %s). Give a hub name such as "
         "LTP/small on a machine that can download it, or a local model "
@@ -285,6 +281,11 @@ def tag_document(ltp, source, paragraphs, batch_size, max_sentence_chars,
       sentences.append(map_sentence(text, words, pos, entities, dep, stats))
   stats.documents += 1
   return {"source": source, "sentences": sentences}
+
+
+# ----------------------------------------------------------------------------
+# The single-machine run of linguistic_tagger.py: sharded, resumable, with a
+# worker pool. The Beam pipeline does not use it.
 
 
 def shard_path(output_dir, index, num_output_shards):
@@ -416,7 +417,7 @@ def output_directory(settings):
 def _tag_pending(settings, pending, total):
   """Tags the pending shards, in this process or in --num_workers, with a
   progress bar over their `total` documents."""
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  from tqdm import tqdm
   with tqdm(total=total, unit="doc", disable=not total) as bar:
     if settings.num_workers <= 1 or len(pending) <= 1:
       ltp = load_ltp(settings.ltp_model, settings.device,

@@ -20,6 +20,7 @@ from __future__ import print_function
 import collections
 
 import finetuning
+import input_reading
 import outputs
 import script_errors
 
@@ -46,7 +47,7 @@ def read_sentences(path, require_tags=True):
       del chars[:]
       del tags[:]
 
-  for number, line in script_errors.read_lines(path):
+  for number, line in input_reading.read_lines(path):
     where = "%s:%d" % (path, number)
     if not line.strip():
       flush()

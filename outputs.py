@@ -34,14 +34,12 @@ import stat
 import sys
 import time
 
-import script_errors
+from script_errors import InputError
 
 try:
   import fcntl
 except ImportError:  # not POSIX: no locks
   fcntl = None
-
-InputError = script_errors.InputError
 
 MANIFEST = "lert_run.json"
 LOCK = ".lert_run.lock"
@@ -52,7 +50,7 @@ def is_remote(path):
 
 
 def _gfile():
-  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow.compat.v1 as tf
   return tf.io.gfile
 
 
@@ -250,7 +248,7 @@ def fingerprint(path, known=None):
     try:
       stat_ = _gfile().stat(path)
       return [path, stat_.length, "mtime:%d" % stat_.mtime_nsec], None
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
       return [path, None, None], None
   absolute = os.path.abspath(path)
   try:
@@ -422,7 +420,7 @@ class OutputDirectory(object):
         return (found.mtime_nsec, found.length)
       found = os.lstat(path)
       return (found.st_mtime_ns, found.st_size)
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
       return None
 
   def _remove(self, name):
@@ -444,7 +442,7 @@ class OutputDirectory(object):
     if self._remote():
       try:
         _gfile().makedirs(self.path)
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         # (TensorFlow's OpError, e.g. no credentials or no network.)
         message = getattr(e, "message", None) or str(e)
         raise InputError(

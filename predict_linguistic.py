@@ -44,6 +44,8 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import checkpoint_parameters
+import input_reading
 import pretraining_data
 import estimator_utils
 import input_pipeline
@@ -52,6 +54,7 @@ import linguistic_tags
 import modeling
 import outputs
 import script_errors
+import script_flags
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -78,84 +81,74 @@ NO_GOLD = {task: None for task in linguistic_tags.TASKS}
 
 
 def define_flags(flag_values=FLAGS):
-  flags.DEFINE_string("checkpoint", None,
-                      "LERT/BERT checkpoint: a prefix (model.ckpt-1000) or a "
-                      "directory holding one (the latest is used).",
-                      flag_values=flag_values)
-  flags.DEFINE_string("bert_config_file", None,
-                      "Model config (default: bert_config.json beside the "
-                      "checkpoint).", flag_values=flag_values)
-  flags.DEFINE_string("vocab_file", None,
-                      "Vocabulary (default: vocab.txt beside the checkpoint, "
-                      "else configs/vocab.txt).", flag_values=flag_values)
-  flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (Chinese "
-                    "BERT and LERT: true).", flag_values=flag_values)
-  flags.DEFINE_multi_string("text", None,
-                            "A text with [MASK] tokens in it, or with words "
-                            "to mask given by --mask; repeat for several.",
-                            flag_values=flag_values)
-  flags.DEFINE_string("input_file", None,
-                      "UTF-8 text file, one input per line, read like "
-                      "--text.", flag_values=flag_values)
-  flags.DEFINE_list("mask", None,
-                    "Words to mask in --text/--input_file: every occurrence, "
-                    "every piece.", flag_values=flag_values)
-  flags.DEFINE_string("tagged_file", None,
-                      "Comma-separated globs of linguistic_tagger.py JSON "
-                      "Lines; each document is one input (split at sentence "
-                      "boundaries to fit) with words masked at random "
-                      "(--mask_fraction; --random_seed and the document's "
-                      "index choose them), and the "
-                      "accuracy against the gold tags is reported.",
-                      flag_values=flag_values)
-  flags.DEFINE_float("mask_fraction", 0.15,
-                     "With --tagged_file: share of each document's words to "
-                     "mask (at least one).", flag_values=flag_values)
-  flags.DEFINE_integer("max_inputs", None,
-                       "Predict at most this many inputs.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("top_k", 3, "Candidates shown per token and per tag.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("max_seq_length", 128,
-                       "Tokens per model input; longer inputs are split at "
-                       "word boundaries.", flag_values=flag_values)
-  flags.DEFINE_integer("predict_batch_size", 32, "Inputs per batch.",
-                       flag_values=flag_values)
-  flags.DEFINE_string("output_file", None,
-                      "Write the predictions as JSON Lines, one line per "
-                      "input.", flag_values=flag_values)
-  flags.DEFINE_bool("quiet", False, "Print only the summary, not the table "
-                    "of every input.", flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("checkpoint", None,
+                "LERT/BERT checkpoint: a prefix (model.ckpt-1000) or a "
+                "directory holding one (the latest is used).")
+  define.string("bert_config_file", None,
+                "Model config (default: bert_config.json beside the "
+                "checkpoint).")
+  define.string("vocab_file", None,
+                "Vocabulary (default: vocab.txt beside the checkpoint, "
+                "else configs/vocab.txt).")
+  define.bool("do_lower_case", True, "Lower-case the input (Chinese "
+              "BERT and LERT: true).")
+  define.multi_string("text", None,
+                      "A text with [MASK] tokens in it, or with words "
+                      "to mask given by --mask; repeat for several.")
+  define.string("input_file", None,
+                "UTF-8 text file, one input per line, read like "
+                "--text.")
+  define.list("mask", None,
+              "Words to mask in --text/--input_file: every occurrence, "
+              "every piece.")
+  define.string("tagged_file", None,
+                "Comma-separated globs of linguistic_tagger.py JSON "
+                "Lines; each document is one input (split at sentence "
+                "boundaries to fit) with words masked at random "
+                "(--mask_fraction; --random_seed and the document's "
+                "index choose them), and the "
+                "accuracy against the gold tags is reported.")
+  define.float("mask_fraction", 0.15,
+               "With --tagged_file: share of each document's words to "
+               "mask (at least one).")
+  define.integer("max_inputs", None,
+                 "Predict at most this many inputs.")
+  define.integer("top_k", 3, "Candidates shown per token and per tag.")
+  define.integer("max_seq_length", 128,
+                 "Tokens per model input; longer inputs are split at "
+                 "word boundaries.")
+  define.integer("predict_batch_size", 32, "Inputs per batch.")
+  define.string("output_file", None,
+                "Write the predictions as JSON Lines, one line per "
+                "input.")
+  define.bool("quiet", False, "Print only the summary, not the table "
+              "of every input.")
   estimator_utils.define_run_flags(flag_values)
-  flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
-  flags.mark_flag_as_required("checkpoint", flag_values=flag_values)
-  script_errors.require_at_least_one(("top_k", "predict_batch_size"),
-                                     flag_values)
+  define.adopt_module_key_flags(estimator_utils)
+  define.required("checkpoint")
+  define.at_least_one("top_k", "predict_batch_size")
   estimator_utils.register_batch_validators(("predict_batch_size",),
                                             flag_values)
-  flags.register_validator("max_inputs", lambda n: n is None or n >= 1,
-                           "--max_inputs must be at least 1.",
-                           flag_values=flag_values)
-  flags.register_validator(
+  define.validator("max_inputs", lambda n: n is None or n >= 1,
+                           "--max_inputs must be at least 1.")
+  define.validator(
       "mask", lambda words: all(w.strip() for w in words or []),
       "--mask holds an empty word (a stray comma?): give words separated by "
-      "single commas.", flag_values=flag_values)
-  flags.register_validator("max_seq_length", lambda n: n >= 3,
-                           "--max_seq_length must be at least 3.",
-                           flag_values=flag_values)
-  flags.register_validator("mask_fraction", lambda f: 0.0 < f <= 1.0,
-                           "--mask_fraction must be in (0, 1].",
-                           flag_values=flag_values)
-  flags.register_multi_flags_validator(
+      "single commas.")
+  define.validator("max_seq_length", lambda n: n >= 3,
+                           "--max_seq_length must be at least 3.")
+  define.validator("mask_fraction", lambda f: 0.0 < f <= 1.0,
+                           "--mask_fraction must be in (0, 1].")
+  define.multi_validator(
       ["text", "input_file", "tagged_file"],
       lambda values: sum(bool(v) for v in values.values()) == 1,
-      "Give exactly one of --text, --input_file and --tagged_file.",
-      flag_values=flag_values)
-  flags.register_multi_flags_validator(
+      "Give exactly one of --text, --input_file and --tagged_file.")
+  define.multi_validator(
       ["mask", "tagged_file"],
       lambda values: not (values["mask"] and values["tagged_file"]),
       "--mask applies to --text/--input_file; --tagged_file chooses its own "
-      "words.", flag_values=flag_values)
+      "words.")
 
 
 # ----------------------------------------------------------------------------
@@ -319,7 +312,7 @@ def read_text_inputs(texts, tokenizer, mask_words, max_seq_length):
 def read_text_file(path):
   """(path:line, text) of every non-empty line of a UTF-8 text file."""
   texts = [("%s:%d" % (path, number), line.strip())
-           for number, line in script_errors.read_lines(path) if line.strip()]
+           for number, line in input_reading.read_lines(path) if line.strip()]
   if not texts:
     raise script_errors.InputError("%s holds no text." % path)
   return texts
@@ -527,14 +520,14 @@ def run():
     raise script_errors.InputError(
         "%s has no MLM head (cls/predictions/transform): it is an encoder "
         "only, and there is nothing to predict with." % checkpoint)
-  tasks = lert_model.tasks_in_checkpoint(checkpoint)
+  tasks = checkpoint_parameters.tasks_in_checkpoint(checkpoint)
   notice = heads_notice(checkpoint, tasks)
   if notice:
     print(notice)
 
   if FLAGS.tagged_file:
     inputs = read_tagged_inputs(
-        script_errors.expand_input_files(FLAGS.tagged_file), tokenizer,
+        input_reading.expand_input_files(FLAGS.tagged_file), tokenizer,
         FLAGS.mask_fraction, FLAGS.random_seed, FLAGS.max_seq_length)
   else:
     texts = ([("--text %d" % (i + 1), t) for i, t in enumerate(FLAGS.text)]

@@ -56,10 +56,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.runners import runner as beam_runner
 
+import input_reading
 import ltp_tagging
 import outputs
 import pretraining_data
 import script_errors
+import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -75,41 +77,35 @@ TAGGER_PREFIX = "tagger_"
 def define_flags(flag_values=FLAGS):
   """Defines the flags; the LTP and masking ones are those of
   linguistic_tagger.py and create_pretraining_data.py."""
-  flags.DEFINE_string("input_file", None,
-                      "Comma-separated globs (local or remote, e.g. gs://) "
-                      "of raw text (.txt, .gz) or tagged JSON Lines.",
-                      flag_values=flag_values)
-  flags.DEFINE_enum("input_format", "raw", ["raw", "tagged"],
-                    "raw: text with a blank line between documents, tagged "
-                    "here with LTP; tagged: linguistic_tagger.py's JSON "
-                    "Lines.", flag_values=flag_values)
-  flags.DEFINE_string("output_dir", None,
-                      "Where tagged/, records/, dead_letter/ and "
-                      "summary.json go (local or remote).",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("overwrite", False,
-                    "Replace the outputs of an earlier run with other input "
-                    "or settings in --output_dir (only tagged/, records/, "
-                    "dead_letter/ and summary.json).",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("num_tagged_shards", 16,
-                       "Files of tagged JSON Lines.", flag_values=flag_values)
-  flags.DEFINE_integer("num_record_shards", 16, "TFRecord files.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("docs_per_batch", 64,
-                       "Most documents handed to LTP together (Beam's "
-                       "BatchElements sizes the batches up to this).",
-                       flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("input_file", None,
+                "Comma-separated globs (local or remote, e.g. gs://) "
+                "of raw text (.txt, .gz) or tagged JSON Lines.")
+  define.enum("input_format", "raw", ["raw", "tagged"],
+              "raw: text with a blank line between documents, tagged "
+              "here with LTP; tagged: linguistic_tagger.py's JSON "
+              "Lines.")
+  define.string("output_dir", None,
+                "Where tagged/, records/, dead_letter/ and "
+                "summary.json go (local or remote).")
+  define.bool("overwrite", False,
+              "Replace the outputs of an earlier run with other input "
+              "or settings in --output_dir (only tagged/, records/, "
+              "dead_letter/ and summary.json).")
+  define.integer("num_tagged_shards", 16,
+                 "Files of tagged JSON Lines.")
+  define.integer("num_record_shards", 16, "TFRecord files.")
+  define.integer("docs_per_batch", 64,
+                 "Most documents handed to LTP together (Beam's "
+                 "BatchElements sizes the batches up to this).")
   ltp_tagging.define_ltp_flags(flag_values, default_device="auto")
   pretraining_data.define_masking_flags(flag_values)
   # --help shows the main module's flags: these are this script's too.
   for module in (ltp_tagging, pretraining_data):
-    flags.adopt_module_key_flags(module, flag_values=flag_values)
-  for name in ("input_file", "output_dir"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  script_errors.require_at_least_one(
-      ("num_tagged_shards", "num_record_shards", "docs_per_batch"),
-      flag_values)
+    define.adopt_module_key_flags(module)
+  define.required("input_file", "output_dir")
+  define.at_least_one("num_tagged_shards", "num_record_shards",
+                      "docs_per_batch")
 
 
 class _BeamFile(object):
@@ -244,11 +240,11 @@ class MakeRecords(beam.DoFn):
 
 
 def _beam_glob(pattern):
-  """script_errors.expand_input_files's glob, through Beam's file systems
+  """input_reading.expand_input_files's glob, through Beam's file systems
   (local, gs://, s3://, ...), which match files only."""
   try:
     matched = FileSystems.match([pattern])[0].metadata_list
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     matched = []  # Beam raises for a pattern without match on some FS
   return [(path, False) for path in sorted(m.path for m in matched)]
 
@@ -308,7 +304,7 @@ PipelineSettings = collections.namedtuple(
 def settings_from_flags(flag_values=FLAGS):
   """The PipelineSettings of the flags."""
   return PipelineSettings(
-      input_files=script_errors.expand_input_files(flag_values.input_file,
+      input_files=input_reading.expand_input_files(flag_values.input_file,
                                                    _beam_glob),
       input_format=flag_values.input_format,
       output_dir=flag_values.output_dir,
@@ -327,7 +323,7 @@ def metrics_summary(result):
       MetricsFilter().with_namespace(NAMESPACE))["counters"]:
     try:
       value = counter.committed
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
       value = None  # a runner without committed metrics
     if value is None:
       value = counter.attempted
@@ -345,13 +341,13 @@ def check_pipeline_args(pipeline_args):
   """Raises InputError for an argument that is neither this script's flag
   nor a Beam pipeline option (a misspelt --max_seq_lenght would otherwise
   run with the default)."""
-  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
-  parser = pipeline_options._BeamArgumentParser(allow_abbrev=False)  # pylint: disable=protected-access
+  from apache_beam.options import pipeline_options
+  parser = pipeline_options._BeamArgumentParser(allow_abbrev=False)
   seen = set()
   for cls in PipelineOptions.__subclasses__():
     if str(cls) not in seen:
       seen.add(str(cls))
-      cls._add_argparse_args(parser)  # pylint: disable=protected-access
+      cls._add_argparse_args(parser)
   _, unknown = parser.parse_known_args(list(pipeline_args))
   if unknown:
     raise script_errors.InputError(

@@ -2,22 +2,20 @@
 """The pre-training data core: tagged documents -> instances -> records.
 
 What `create_pretraining_data.py` (one machine) and
-`prepare_pretraining_data_beam.py` (Apache Beam) share, and
-`predict_linguistic.py` uses to build its inputs. No TensorFlow here.
+`prepare_pretraining_data_beam.py` (Apache Beam) share — the masking flags,
+reading tagged documents, `InstanceMaker` (document -> records) and the
+`Summary` — and what `predict_linguistic.py` uses to build its inputs; then,
+at the end, the single-machine writer of `create_pretraining_data.py` only
+(`write_pretraining_data`: its worker pool and output files), which the Beam
+pipeline replaces with its own. No TensorFlow here.
 
 Each tagged document (the tagger's JSON line: {"sentences": [{"text",
 "words", "pos", "ner", "dep_head", "dep_label"}, ...]}) gives
-`dupe_factor` sets of instances (docs/data.md):
-
-  * WordPiece tokens of each sentence, aligned to its LTP words by character
-    offsets; every token gets the POS tag, NER tag and DEP label of its word;
-  * `[CLS] A [SEP] B [SEP]` from consecutive sentences of the document, up to
-    `max_seq_length` (no next-sentence prediction: B simply continues A);
-  * 15% of the tokens chosen by whole words and word N-grams (n = 1..4 with
-    probability 0.4/0.3/0.2/0.1); a chosen token becomes [MASK] 80% of the
-    time, stays 10%, becomes a random token 10%;
-  * the labels of every masked position, and `<task>_label_weights` that are
-    0 where the word has no usable tag (e.g. LTP's DEP `IS`).
+`dupe_factor` sets of instances: aligned WordPiece tokens with their
+words' tags, packed `[CLS] A [SEP] B [SEP]` without next-sentence
+prediction, 15% of the tokens masked by whole words and N-grams, and the
+labels of the masked positions (docs/data.md#masking describes it once;
+docs/spec.md §4 holds the numbers).
 
 Every document has its own random generator seeded from the seed and the
 document's key (document_key: the file name and line of its first raw corpus
@@ -38,11 +36,13 @@ import random
 import time
 
 from absl import flags
+import input_reading
 import linguistic_tags
 import outputs
 import records
 import script_errors
 import tokenization
+import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -50,64 +50,50 @@ FLAGS = flags.FLAGS
 def define_masking_flags(flag_values=FLAGS):
   """The flags that decide the instances (InstanceMaker's settings), which
   this script and prepare_pretraining_data_beam.py share."""
-  flags.DEFINE_string("vocab_file", "configs/vocab.txt",
-                      "WordPiece vocabulary (the Chinese BERT vocab).",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("do_lower_case", True, "Lower-case the text.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("max_predictions_per_seq", 75,
-                       "Maximum masked positions per sequence.",
-                       flag_values=flag_values)
-  flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.",
-                     flag_values=flag_values)
-  flags.DEFINE_float(
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("vocab_file", "configs/vocab.txt",
+                "WordPiece vocabulary (the Chinese BERT vocab).")
+  define.bool("do_lower_case", True, "Lower-case the text.")
+  define.integer("max_seq_length", 512, "Maximum sequence length.")
+  define.integer("max_predictions_per_seq", 75,
+                 "Maximum masked positions per sequence.")
+  define.float("masked_lm_prob", 0.15, "Share of tokens to mask.")
+  define.float(
       "short_seq_prob",
       0.1, "Probability of a shorter sequence, to reduce the mismatch "
-      "between pre-training and fine-tuning lengths.",
-      flag_values=flag_values)
-  flags.DEFINE_integer("max_ngram", 4,
-                       "Longest word N-gram masked (probabilities 0.4, 0.3, "
-                       "0.2, 0.1 for n = 1..4, renormalised if smaller).",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("dupe_factor", 10,
-                       "Times each document is used, with different masks.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("random_seed", 12345, "Random seed.",
-                       flag_values=flag_values)
-  flags.DEFINE_enum(
+      "between pre-training and fine-tuning lengths.")
+  define.integer("max_ngram", 4,
+                 "Longest word N-gram masked (probabilities 0.4, 0.3, "
+                 "0.2, 0.1 for n = 1..4, renormalised if smaller).")
+  define.integer("dupe_factor", 10,
+                 "Times each document is used, with different masks.")
+  define.integer("random_seed", 12345, "Random seed.")
+  define.enum(
       "linguistic_masking", "none", list(linguistic_tags.MASKING_MODES),
       "LMLM (paper §5.3, Table 9): the 80% case of a masked token writes a "
       "mask token naming its tag instead of [MASK]: pos ([MASK-POS-n]), "
       "ner, dep, all (the three, their embeddings summed), or mix (one of "
       "the three drawn per token). A token whose tag is missing gets "
-      "[MASK]. Train such records with --linguistic_tasks= (MLM only).",
-      flag_values=flag_values)
-  flags.DEFINE_bool("fast_tokenizer", True,
-                    "Tokenize with Hugging Face tokenizers (Rust) where it is "
-                    "installed; the output is the same as tokenization.py's "
-                    "(which does every text the two could differ on).",
-                    flag_values=flag_values)
-  flags.register_validator(
+      "[MASK]. Train such records with --linguistic_tasks= (MLM only).")
+  define.bool("fast_tokenizer", True,
+              "Tokenize with Hugging Face tokenizers (Rust) where it is "
+              "installed; the output is the same as tokenization.py's "
+              "(which does every text the two could differ on).")
+  define.validator(
       "max_ngram", lambda value: 1 <= value <= len(NGRAM_PROBS),
-      message="--max_ngram must be 1..%d." % len(NGRAM_PROBS),
-      flag_values=flag_values)
-  flags.register_validator(
+      message="--max_ngram must be 1..%d." % len(NGRAM_PROBS))
+  define.validator(
       "max_seq_length", lambda value: value >= 5,
-      message="--max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]).",
-      flag_values=flag_values)
-  script_errors.require_at_least_one(
-      ("max_predictions_per_seq", "dupe_factor"), flag_values)
+      message="--max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]).")
+  define.at_least_one("max_predictions_per_seq", "dupe_factor")
   # As run_pretraining.py checks it: records it would refuse are not written.
-  flags.register_multi_flags_validator(
+  define.multi_validator(
       ["max_predictions_per_seq", "max_seq_length"],
       lambda v: v["max_predictions_per_seq"] <= v["max_seq_length"],
-      message="--max_predictions_per_seq exceeds --max_seq_length.",
-      flag_values=flag_values)
-  flags.register_validator(
+      message="--max_predictions_per_seq exceeds --max_seq_length.")
+  define.validator(
       "masked_lm_prob", lambda value: 0.0 < value < 1.0,
-      message="--masked_lm_prob must be in (0, 1).", flag_values=flag_values)
+      message="--masked_lm_prob must be in (0, 1).")
 
 
 def maker_kwargs_from_flags(flag_values=FLAGS):
@@ -237,15 +223,15 @@ def document_key(source, where):
 
 
 def read_documents(input_files, skipped=None,
-                   open_file=script_errors.open_binary):
+                   open_file=input_reading.open_binary):
   """Yields (where, line) for every non-empty line of the input files,
-  read by script_errors.read_lines (a BOM dropped, CRLF taken as LF).
+  read by input_reading.read_lines (a BOM dropped, CRLF taken as LF).
 
   A line that is not UTF-8 or holds a NUL raises InputError naming it, or
   with `skipped` (a list) is left out and given to it as a SkippedLine.
   """
   for path in input_files:
-    for line_number, line in script_errors.read_lines(
+    for line_number, line in input_reading.read_lines(
         path, on_error="stop" if skipped is None else "skip",
         skipped=skipped, open_file=open_file):
       if line.strip():
@@ -863,6 +849,10 @@ class InstanceMaker(object):
     return DocumentRecords(serialized, summary,
                            instances[:self.keep_instances])
 
+
+# ----------------------------------------------------------------------------
+# The single-machine writer of create_pretraining_data.py (with a worker
+# pool). The Beam pipeline does not use it.
 
 _WORKER_MAKER = None
 

@@ -204,13 +204,13 @@ def is_remote(path):
 
 
 def _gfile():
-  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow.compat.v1 as tf
   return tf.io.gfile
 
 
 def _crc32c():
   try:
-    import google_crc32c  # pylint: disable=g-import-not-at-top
+    import google_crc32c
   except ImportError:
     return None
   return google_crc32c.value
@@ -243,7 +243,7 @@ class TFRecordWriter(object):
         self._crc = crc
         self._file = io.open(path, "wb")
       else:
-        import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+        import tensorflow.compat.v1 as tf
         self._tf_errors = tf.errors.OpError
         self._file = tf.io.TFRecordWriter(path)
 
@@ -253,7 +253,7 @@ class TFRecordWriter(object):
       yield
     except (IOError, OSError) as e:
       raise IOError("%s: cannot be written (%s)." % (self.path, e))
-    except self._tf_errors as e:  # pylint: disable=catching-non-exception
+    except self._tf_errors as e:
       raise IOError("%s: cannot be written (%s)." % (self.path, e.message))
 
   def write(self, record):

@@ -35,18 +35,19 @@ import finetuning
 import input_pipeline
 import outputs
 import script_errors
+import script_flags
 import tokenization
 
 FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values=FLAGS):
-  flags.DEFINE_enum("task_name", None, list(classifier_data.TASKS),
-                    "The task, which fixes the labels and the file layout.",
-                    flag_values=flag_values)
-  flags.mark_flag_as_required("task_name", flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.enum("task_name", None, list(classifier_data.TASKS),
+              "The task, which fixes the labels and the file layout.")
+  define.required("task_name")
   finetuning.define_flags(flag_values)
-  flags.adopt_module_key_flags(finetuning, flag_values=flag_values)
+  define.adopt_module_key_flags(finetuning)
 
 
 def read(task, path, what):

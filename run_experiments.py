@@ -32,84 +32,72 @@ from absl import app
 from absl import flags
 
 import experiments
+import input_reading
 import linguistic_tags
 import outputs
 import script_errors
+import script_flags
 
 FLAGS = flags.FLAGS
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def define_flags(flag_values=FLAGS):
-  flags.DEFINE_list("experiment", None,
-                    "table7, table8, figure3 and/or table9 (comma-separated; "
-                    "variants with the same settings share their cells).",
-                    flag_values=flag_values)
-  flags.DEFINE_enum("scale", "mini", list(experiments.SCALES) + ["test"],
-                    "mini (CPU, a tiny model, minutes per variant), small "
-                    "(one GPU, LERT-small), paper (the paper's recipe), or "
-                    "test (a few steps, for the test suite).",
-                    flag_values=flag_values)
-  flags.DEFINE_string("output_dir", None, "Where every cell and the tables "
-                      "go.", flag_values=flag_values)
-  flags.DEFINE_string("corpus", None,
-                      "Tagged JSON Lines (globs, comma-separated) to make "
-                      "the pre-training records of: linguistic_tagger.py's "
-                      "or convert_pku_corpus.py's output.",
-                      flag_values=flag_values)
-  flags.DEFINE_list("corpus_tasks", list(linguistic_tags.TASKS),
-                    "The tags the corpus has: variants that need another are "
-                    "left out (People's Daily: pos,ner).",
-                    flag_values=flag_values)
-  flags.DEFINE_string("data_dir", None,
-                      "Holds each task's public data in <data_dir>/<task>/ "
-                      "(docs/finetuning.md lists the files).",
-                      flag_values=flag_values)
-  flags.DEFINE_list("tasks", list(experiments.FINETUNE_TASKS),
-                    "Fine-tuning tasks (any of the ten).",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("seeds", None, "Fine-tuning runs per task, seeds "
-                       "1..N (default: the scale's, 3 or 5).",
-                       flag_values=flag_values)
-  flags.DEFINE_list("variants", None, "Only these variants (the names of the "
-                    "paper's table, e.g. MLM,+POS).", flag_values=flag_values)
-  flags.DEFINE_integer("num_workers", 2, "Processes making records.",
-                       flag_values=flag_values)
-  flags.DEFINE_string("vocab_file", "configs/vocab.txt", "WordPiece "
-                      "vocabulary.", flag_values=flag_values)
-  flags.DEFINE_string("pretraining_flags", "",
-                      "More flags for run_pretraining.py (e.g. '--use_tpu "
-                      "--tpu_name=my-tpu' or '--num_gpus=8').",
-                      flag_values=flag_values)
-  flags.DEFINE_string("finetuning_flags", "",
-                      "More flags for the fine-tuning scripts.",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("dry_run", False, "Print every command; run nothing.",
-                    flag_values=flag_values)
-  flags.DEFINE_bool("overwrite", False,
-                    "Replace what an earlier run with other settings wrote "
-                    "in --output_dir.", flag_values=flag_values)
-  for name in ("experiment", "output_dir", "corpus"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-  flags.register_validator(
+  define = script_flags.FlagDefiner(flag_values)
+  define.list("experiment", None,
+              "table7, table8, figure3 and/or table9 (comma-separated; "
+              "variants with the same settings share their cells).")
+  define.enum("scale", "mini", list(experiments.SCALES) + ["test"],
+              "mini (CPU, a tiny model, minutes per variant), small "
+              "(one GPU, LERT-small), paper (the paper's recipe), or "
+              "test (a few steps, for the test suite).")
+  define.string("output_dir", None, "Where every cell and the tables "
+                "go.")
+  define.string("corpus", None,
+                "Tagged JSON Lines (globs, comma-separated) to make "
+                "the pre-training records of: linguistic_tagger.py's "
+                "or convert_pku_corpus.py's output.")
+  define.list("corpus_tasks", list(linguistic_tags.TASKS),
+              "The tags the corpus has: variants that need another are "
+              "left out (People's Daily: pos,ner).")
+  define.string("data_dir", None,
+                "Holds each task's public data in <data_dir>/<task>/ "
+                "(docs/finetuning.md lists the files).")
+  define.list("tasks", list(experiments.FINETUNE_TASKS),
+              "Fine-tuning tasks (any of the ten).")
+  define.integer("seeds", None, "Fine-tuning runs per task, seeds "
+                 "1..N (default: the scale's, 3 or 5).")
+  define.list("variants", None, "Only these variants (the names of the "
+              "paper's table, e.g. MLM,+POS).")
+  define.integer("num_workers", 2, "Processes making records.")
+  define.string("vocab_file", "configs/vocab.txt", "WordPiece "
+                "vocabulary.")
+  define.string("pretraining_flags", "",
+                "More flags for run_pretraining.py (e.g. '--use_tpu "
+                "--tpu_name=my-tpu' or '--num_gpus=8').")
+  define.string("finetuning_flags", "",
+                "More flags for the fine-tuning scripts.")
+  define.bool("dry_run", False, "Print every command; run nothing.")
+  define.bool("overwrite", False,
+              "Replace what an earlier run with other settings wrote "
+              "in --output_dir.")
+  define.required("experiment", "output_dir", "corpus")
+  define.validator(
       "experiment", lambda names: names is None or (names and all(
           n in experiments.EXPERIMENTS for n in names)),
-      message="--experiment must name table7, table8, figure3 or table9.",
-      flag_values=flag_values)
-  flags.register_validator(
+      message="--experiment must name table7, table8, figure3 or table9.")
+  define.validator(
       "tasks", lambda names: all(n in experiments.FINETUNE_TASKS
                                  for n in names),
       message="--tasks must be a subset of %s." % ",".join(
-          experiments.FINETUNE_TASKS), flag_values=flag_values)
-  flags.register_validator(
+          experiments.FINETUNE_TASKS))
+  define.validator(
       "corpus_tasks", lambda names: names and all(
           n in linguistic_tags.TASKS for n in names),
-      message="--corpus_tasks must be a subset of pos,ner,dep.",
-      flag_values=flag_values)
-  flags.register_validator("seeds", lambda n: n is None or n >= 1,
-                           message="--seeds must be at least 1.",
-                           flag_values=flag_values)
-  script_errors.require_at_least_one(("num_workers",), flag_values)
+      message="--corpus_tasks must be a subset of pos,ner,dep.")
+  define.validator("seeds", lambda n: n is None or n >= 1,
+                   message="--seeds must be at least 1.")
+  define.at_least_one("num_workers")
 
 
 def scale_of(name):
@@ -347,7 +335,7 @@ def main(_):
 def run():
   # The cells' scripts get absolute paths: they may run from anywhere.
   corpus_files = [os.path.abspath(p) for p in
-                  script_errors.expand_input_files(FLAGS.corpus,
+                  input_reading.expand_input_files(FLAGS.corpus,
                                                    flag="--corpus")]
   FLAGS.output_dir = os.path.abspath(FLAGS.output_dir)
   FLAGS.vocab_file = os.path.abspath(FLAGS.vocab_file)

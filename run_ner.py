@@ -33,14 +33,16 @@ import finetuning
 import input_pipeline
 import ner_data
 import script_errors
+import script_flags
 import tokenization
 
 FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values=FLAGS):
+  define = script_flags.FlagDefiner(flag_values)
   finetuning.define_flags(flag_values, default_max_seq_length=256)
-  flags.adopt_module_key_flags(finetuning, flag_values=flag_values)
+  define.adopt_module_key_flags(finetuning)
 
 
 def read(path, what, require_tags=True):

@@ -29,6 +29,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 import estimator_utils
+import input_reading
 import input_pipeline
 import lert_model
 import linguistic_tags
@@ -36,6 +37,7 @@ import modeling
 import outputs
 import records
 import script_errors
+import script_flags
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -44,191 +46,158 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values=FLAGS):
   """Defines the flags; called only when this file runs as a script, so
   that scripts can be imported together (the tests do)."""
-  flags.DEFINE_string("bert_config_file", None,
-                      "Model config JSON (configs/lert_config_*.json).",
-                      flag_values=flag_values)
-  flags.DEFINE_string("input_file", None,
-                      "Comma-separated globs of TFRecord files written by "
-                      "create_pretraining_data.py.",
-                      flag_values=flag_values)
-  flags.DEFINE_string("output_dir", None,
-                      "Directory for checkpoints, TensorBoard logs and "
-                      "eval_results.txt; locked while a run uses it. A "
-                      "re-run with the same settings resumes from its last "
-                      "checkpoint (--num_train_steps may change); other "
-                      "settings are refused unless --overwrite. A directory "
-                      "holding a checkpoint that this script did not write "
-                      "(a downloaded one with its optimizer state) is "
-                      "adopted when its variables are this run's: training "
-                      "resumes from its step.",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("overwrite", False,
-                    "Replace what an earlier run with another model, data or "
-                    "recipe wrote in --output_dir (only the files this "
-                    "script wrote there, as lert_run.json lists them; never "
-                    "an input or an adopted checkpoint).",
-                    flag_values=flag_values)
-  flags.DEFINE_string("init_checkpoint", None,
-                      "Google BERT or LERT checkpoint (or a directory holding "
-                      "one) to start a fresh run from: its weights are "
-                      "loaded (the log lists which, and which heads are "
-                      "new), but not its step, optimizer state or LIP "
-                      "schedule. To continue its run instead, give its "
-                      "directory as --output_dir.",
-                      flag_values=flag_values)
-  flags.DEFINE_integer("max_seq_length", 512,
-                       "Sequence length of the records (the release: 512).",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("max_predictions_per_seq", 75,
-                       "Masked positions per record (the release: 75).",
-                       flag_values=flag_values)
-  flags.DEFINE_bool("do_train", False, "Train.",
-                    flag_values=flag_values)
-  flags.DEFINE_bool("do_eval", False,
-                    "Evaluate: MLM and POS/NER/DEP accuracy and loss, written "
-                    "to <output_dir>/eval_results.txt.",
-                    flag_values=flag_values)
-  flags.DEFINE_bool("do_predict", False,
-                    "Predict every head at the masked positions of the "
-                    "records with the latest checkpoint of --output_dir (or "
-                    "--init_checkpoint): the MLM top --top_k tokens and each "
-                    "linguistic head's full distribution, one JSON line per "
-                    "record, in <output_dir>/predictions.jsonl.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("top_k", 5, "MLM candidates per masked position with "
-                       "--do_predict.", flag_values=flag_values)
-  flags.DEFINE_integer("max_predict_records", None,
-                       "Predict at most this many records (all by default).",
-                       flag_values=flag_values)
-  flags.DEFINE_string("vocab_file", None,
-                      "With --do_predict: the vocabulary, to write tokens "
-                      "beside their ids (configs/vocab.txt).",
-                      flag_values=flag_values)
-  flags.DEFINE_bool("check_records", False,
-                    "Before training, read every record of every input file "
-                    "and check its features and value ranges (token ids, "
-                    "positions, tag ids); otherwise the first record of each "
-                    "file is checked, and the rest in the graph on CPU/GPU.",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("train_batch_size", 32,
-                       "Examples per optimiser update (the paper: 1024 small, "
-                       "416 base, 256 large). With gradient accumulation each "
-                       "micro-batch holds train_batch_size / "
-                       "gradient_accumulation_steps examples.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("eval_batch_size", 8, "Examples per evaluation batch.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("predict_batch_size", 8,
-                       "Examples per prediction batch.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("gradient_accumulation_steps", 1,
-                       "Micro-batches whose mean gradient makes one update, "
-                       "so that a large batch fits on a small device.",
-                       flag_values=flag_values)
-  flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (Adam).",
-                     flag_values=flag_values)
-  flags.DEFINE_integer("num_train_steps", 100000,
-                       "Optimiser updates (the paper: 2,000,000).",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("num_warmup_steps", 10000,
-                       "Updates of linear learning-rate warm-up.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.",
-                       flag_values=flag_values)
-  flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
-                    "adamw: Adam with decoupled weight decay, as LERT; lamb: "
-                    "LAMB for large-batch runs.",
-                    flag_values=flag_values)
-  flags.DEFINE_float("weight_decay_rate", 0.01,
-                     "Decoupled weight decay (the release: 0.01; the paper's "
-                     "text: 0.1). LayerNorm and biases are excluded.",
-                     flag_values=flag_values)
-  flags.DEFINE_string("linguistic_tasks", "pos,ner,dep",
-                      "Comma-separated subset of pos,ner,dep to train beside "
-                      "MLM. Empty trains the MLM-only baseline, which has no "
-                      "linguistic variables.",
-                      flag_values=flag_values)
-  flags.DEFINE_enum("lip_schedule", "linear", ["linear", "none"],
-                    "linear: λ_t = min(step / T_t, 1) (LIP); none: every λ "
-                    "is 1 from step 0 (the paper's 'no warm-up' variant, "
-                    "Eq. 6).",
-                    flag_values=flag_values)
-  flags.DEFINE_string("lip_order", "PND",
-                      "Order in which the tasks reach full weight: the first "
-                      "letter gets T = 1/6, the second 1/3, the third 1/2 of "
-                      "--num_train_steps (P = POS, N = NER, D = DEP). The "
-                      "paper trains PND (default), PDN, NPD and DNP.",
-                      flag_values=flag_values)
-  flags.DEFINE_integer("pos_end_step", None,
-                       "Explicit T_POS (step at which λ_POS reaches 1); "
-                       "overrides --lip_order for POS.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("ner_end_step", None,
-                       "Explicit T_NER; overrides --lip_order for NER.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("dep_end_step", None,
-                       "Explicit T_DEP; overrides --lip_order for DEP.",
-                       flag_values=flag_values)
-  flags.DEFINE_enum("precision", "fp32", ["fp32", "fp16", "bf16"],
-                    "Compute type of the encoder; variables stay float32. fp16 "
-                    "uses dynamic loss scaling (GPU); bf16 suits TPUs.",
-                    flag_values=flag_values)
-  flags.DEFINE_bool("use_one_hot_embeddings", None,
-                    "Look embeddings up by one-hot matmul (fast on TPU). "
-                    "Defaults to --use_tpu.",
-                    flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.string("bert_config_file", None,
+                "Model config JSON (configs/lert_config_*.json).")
+  define.string("input_file", None,
+                "Comma-separated globs of TFRecord files written by "
+                "create_pretraining_data.py.")
+  define.string("output_dir", None,
+                "Directory for checkpoints, TensorBoard logs and "
+                "eval_results.txt; locked while a run uses it. A "
+                "re-run with the same settings resumes from its last "
+                "checkpoint (--num_train_steps may change); other "
+                "settings are refused unless --overwrite. A directory "
+                "holding a checkpoint that this script did not write "
+                "(a downloaded one with its optimizer state) is "
+                "adopted when its variables are this run's: training "
+                "resumes from its step.")
+  define.bool("overwrite", False,
+              "Replace what an earlier run with another model, data or "
+              "recipe wrote in --output_dir (only the files this "
+              "script wrote there, as lert_run.json lists them; never "
+              "an input or an adopted checkpoint).")
+  define.string("init_checkpoint", None,
+                "Google BERT or LERT checkpoint (or a directory holding "
+                "one) to start a fresh run from: its weights are "
+                "loaded (the log lists which, and which heads are "
+                "new), but not its step, optimizer state or LIP "
+                "schedule. To continue its run instead, give its "
+                "directory as --output_dir.")
+  define.integer("max_seq_length", 512,
+                 "Sequence length of the records (the release: 512).")
+  define.integer("max_predictions_per_seq", 75,
+                 "Masked positions per record (the release: 75).")
+  define.bool("do_train", False, "Train.")
+  define.bool("do_eval", False,
+              "Evaluate: MLM and POS/NER/DEP accuracy and loss, written "
+              "to <output_dir>/eval_results.txt.")
+  define.bool("do_predict", False,
+              "Predict every head at the masked positions of the "
+              "records with the latest checkpoint of --output_dir (or "
+              "--init_checkpoint): the MLM top --top_k tokens and each "
+              "linguistic head's full distribution, one JSON line per "
+              "record, in <output_dir>/predictions.jsonl.")
+  define.integer("top_k", 5, "MLM candidates per masked position with "
+                 "--do_predict.")
+  define.integer("max_predict_records", None,
+                 "Predict at most this many records (all by default).")
+  define.string("vocab_file", None,
+                "With --do_predict: the vocabulary, to write tokens "
+                "beside their ids (configs/vocab.txt).")
+  define.bool("check_records", False,
+              "Before training, read every record of every input file "
+              "and check its features and value ranges (token ids, "
+              "positions, tag ids); otherwise the first record of each "
+              "file is checked, and the rest in the graph on CPU/GPU.")
+  define.integer("train_batch_size", 32,
+                 "Examples per optimiser update (the paper: 1024 small, "
+                 "416 base, 256 large). With gradient accumulation each "
+                 "micro-batch holds train_batch_size / "
+                 "gradient_accumulation_steps examples.")
+  define.integer("eval_batch_size", 8, "Examples per evaluation batch.")
+  define.integer("predict_batch_size", 8,
+                 "Examples per prediction batch.")
+  define.integer("gradient_accumulation_steps", 1,
+                 "Micro-batches whose mean gradient makes one update, "
+                 "so that a large batch fits on a small device.")
+  define.float("learning_rate", 1e-4, "Peak learning rate (Adam).")
+  define.integer("num_train_steps", 100000,
+                 "Optimiser updates (the paper: 2,000,000).")
+  define.integer("num_warmup_steps", 10000,
+                 "Updates of linear learning-rate warm-up.")
+  define.integer("max_eval_steps", 100, "Maximum evaluation batches.")
+  define.enum("optimizer", "adamw", ["adamw", "lamb"],
+              "adamw: Adam with decoupled weight decay, as LERT; lamb: "
+              "LAMB for large-batch runs.")
+  define.float("weight_decay_rate", 0.01,
+               "Decoupled weight decay (the release: 0.01; the paper's "
+               "text: 0.1). LayerNorm and biases are excluded.")
+  define.string("linguistic_tasks", "pos,ner,dep",
+                "Comma-separated subset of pos,ner,dep to train beside "
+                "MLM. Empty trains the MLM-only baseline, which has no "
+                "linguistic variables.")
+  define.enum("lip_schedule", "linear", ["linear", "none"],
+              "linear: λ_t = min(step / T_t, 1) (LIP); none: every λ "
+              "is 1 from step 0 (the paper's 'no warm-up' variant, "
+              "Eq. 6).")
+  define.string("lip_order", "PND",
+                "Order in which the tasks reach full weight: the first "
+                "letter gets T = 1/6, the second 1/3, the third 1/2 of "
+                "--num_train_steps (P = POS, N = NER, D = DEP). The "
+                "paper trains PND (default), PDN, NPD and DNP.")
+  define.integer("pos_end_step", None,
+                 "Explicit T_POS (step at which λ_POS reaches 1); "
+                 "overrides --lip_order for POS.")
+  define.integer("ner_end_step", None,
+                 "Explicit T_NER; overrides --lip_order for NER.")
+  define.integer("dep_end_step", None,
+                 "Explicit T_DEP; overrides --lip_order for DEP.")
+  define.enum("precision", "fp32", ["fp32", "fp16", "bf16"],
+              "Compute type of the encoder; variables stay float32. fp16 "
+              "uses dynamic loss scaling (GPU); bf16 suits TPUs.")
+  define.bool("use_one_hot_embeddings", None,
+              "Look embeddings up by one-hot matmul (fast on TPU). "
+              "Defaults to --use_tpu.")
   estimator_utils.define_run_flags(flag_values)
-  flags.adopt_module_key_flags(estimator_utils, flag_values=flag_values)
+  define.adopt_module_key_flags(estimator_utils)
   _register_validators(flag_values)
 
 
 def _register_validators(flag_values):
   """Flag errors are reported when the flags are parsed, in one line."""
-  for name in ("bert_config_file", "input_file", "output_dir"):
-    flags.mark_flag_as_required(name, flag_values=flag_values)
+  define = script_flags.FlagDefiner(flag_values)
+  define.required("bert_config_file", "input_file", "output_dir")
   positive = ("num_train_steps", "train_batch_size", "eval_batch_size",
               "predict_batch_size", "gradient_accumulation_steps",
               "max_seq_length", "max_predictions_per_seq", "top_k")
-  script_errors.require_at_least_one(positive, flag_values)
-  flags.register_validator(
+  define.at_least_one(*positive)
+  define.validator(
       "num_warmup_steps", lambda value: value >= 0,
-      message="--num_warmup_steps must be >= 0.", flag_values=flag_values)
-  flags.register_validator(
+      message="--num_warmup_steps must be >= 0.")
+  define.validator(
       "lip_order", lambda value: sorted(value.upper()) == sorted("PND"),
       message="--lip_order must be a permutation of PND (e.g. PND, PDN, NPD, "
-      "DNP).", flag_values=flag_values)
-  flags.register_validator(
+      "DNP).")
+  define.validator(
       "linguistic_tasks", _valid_task_list,
       message="--linguistic_tasks must be a comma-separated subset of "
-      "pos,ner,dep, each at most once.", flag_values=flag_values)
+      "pos,ner,dep, each at most once.")
   for name in ("pos_end_step", "ner_end_step", "dep_end_step"):
-    flags.register_validator(name, lambda value: value is None or value >= 0,
-                             message="--%s must be >= 0." % name,
-                             flag_values=flag_values)
-  flags.register_multi_flags_validator(
+    define.validator(name, lambda value: value is None or value >= 0,
+                     message="--%s must be >= 0." % name)
+  define.multi_validator(
       ["do_train", "do_eval", "do_predict"], any,
-      message="Give --do_train, --do_eval and/or --do_predict.",
-      flag_values=flag_values)
-  flags.register_multi_flags_validator(
+      message="Give --do_train, --do_eval and/or --do_predict.")
+  define.multi_validator(
       ["train_batch_size", "gradient_accumulation_steps"],
       lambda v: v["train_batch_size"] % v["gradient_accumulation_steps"] == 0,
       message="--train_batch_size must be a multiple of "
-      "--gradient_accumulation_steps.", flag_values=flag_values)
+      "--gradient_accumulation_steps.")
   estimator_utils.register_batch_validators(
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
-  flags.register_multi_flags_validator(
+  define.multi_validator(
       ["gradient_accumulation_steps", "precision", "num_gpus"],
       lambda v: v["num_gpus"] <= 1 or (v["gradient_accumulation_steps"] == 1
                                        and v["precision"] != "fp16"),
       message="--gradient_accumulation_steps > 1 and --precision=fp16 run on "
       "one device: use --num_gpus 0 or 1 with them, or a larger batch over "
-      "the GPUs.", flag_values=flag_values)
-  flags.register_multi_flags_validator(
+      "the GPUs.")
+  define.multi_validator(
       ["max_predictions_per_seq", "max_seq_length"],
       lambda v: v["max_predictions_per_seq"] <= v["max_seq_length"],
-      message="--max_predictions_per_seq exceeds --max_seq_length.",
-      flag_values=flag_values)
+      message="--max_predictions_per_seq exceeds --max_seq_length.")
 
 
 def _valid_task_list(text):
@@ -257,7 +226,7 @@ def run_explaining_data_errors():
   try:
     run()
   except tf.errors.DataLossError as e:
-    files = script_errors.expand_input_files(FLAGS.input_file)
+    files = input_reading.expand_input_files(FLAGS.input_file)
     raise script_errors.InputError(
         input_pipeline.find_unreadable_record(files) or
         "a record could not be read: %s" % e.message)
@@ -356,7 +325,7 @@ def run():
       FLAGS.num_train_steps, FLAGS.lip_order,
       {"pos": FLAGS.pos_end_step, "ner": FLAGS.ner_end_step,
        "dep": FLAGS.dep_end_step})
-  input_files = script_errors.expand_input_files(FLAGS.input_file)
+  input_files = input_reading.expand_input_files(FLAGS.input_file)
   if tf.gfile.IsDirectory(FLAGS.output_dir):
     check_output_dir_checkpoint(bert_config, tasks)
   adopt = functools.partial(adopt_checkpoint, bert_config, tasks, end_steps)

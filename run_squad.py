@@ -41,6 +41,7 @@ import finetuning
 import input_pipeline
 import outputs
 import script_errors
+import script_flags
 import squad_data
 import tokenization
 
@@ -48,28 +49,25 @@ FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values=FLAGS):
+  define = script_flags.FlagDefiner(flag_values)
   finetuning.define_flags(flag_values, default_max_seq_length=512)
-  flags.adopt_module_key_flags(finetuning, flag_values=flag_values)
-  flags.DEFINE_integer("doc_stride", 128,
-                       "Tokens between the starts of consecutive windows of "
-                       "a long passage.", flag_values=flag_values)
-  flags.DEFINE_integer("max_query_length", 64,
-                       "Question tokens kept (the rest is cut).",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("n_best_size", 20,
-                       "Candidate spans kept per question.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("max_answer_length", 30,
-                       "Longest answer, in tokens.", flag_values=flag_values)
-  script_errors.require_at_least_one(
-      ("doc_stride", "max_query_length", "n_best_size", "max_answer_length"),
-      flag_values)
-  flags.register_multi_flags_validator(
+  define.adopt_module_key_flags(finetuning)
+  define.integer("doc_stride", 128,
+                 "Tokens between the starts of consecutive windows of "
+                 "a long passage.")
+  define.integer("max_query_length", 64,
+                 "Question tokens kept (the rest is cut).")
+  define.integer("n_best_size", 20,
+                 "Candidate spans kept per question.")
+  define.integer("max_answer_length", 30,
+                 "Longest answer, in tokens.")
+  define.at_least_one("doc_stride", "max_query_length", "n_best_size",
+                      "max_answer_length")
+  define.multi_validator(
       ["max_seq_length", "max_query_length"],
       lambda v: v["max_seq_length"] >= v["max_query_length"] + 4,
       "--max_seq_length must leave room for the question, the separators "
-      "and some passage (>= --max_query_length + 4).",
-      flag_values=flag_values)
+      "and some passage (>= --max_query_length + 4).")
 
 
 def cached_features(path, questions, tokenizer, name):

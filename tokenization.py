@@ -289,10 +289,10 @@ class FastFullTokenizer(FullTokenizer):
 
   def __init__(self, vocab_file, do_lower_case=True):
     super(FastFullTokenizer, self).__init__(vocab_file, do_lower_case)
-    from tokenizers import Tokenizer  # pylint: disable=g-import-not-at-top
-    from tokenizers import models  # pylint: disable=g-import-not-at-top
-    from tokenizers import normalizers  # pylint: disable=g-import-not-at-top
-    from tokenizers import pre_tokenizers  # pylint: disable=g-import-not-at-top
+    from tokenizers import Tokenizer
+    from tokenizers import models
+    from tokenizers import normalizers
+    from tokenizers import pre_tokenizers
     self._fast = Tokenizer(models.WordPiece(
         dict(self.vocab), unk_token="[UNK]",
         max_input_chars_per_word=self.wordpiece_tokenizer

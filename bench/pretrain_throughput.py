@@ -25,15 +25,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+import tensorflow.compat.v1 as tf
 
-import estimator_utils  # pylint: disable=g-import-not-at-top
-import input_pipeline  # pylint: disable=g-import-not-at-top
-import linguistic_tags  # pylint: disable=g-import-not-at-top
-import modeling  # pylint: disable=g-import-not-at-top
-import lert_model  # pylint: disable=g-import-not-at-top
-import run_pretraining  # pylint: disable=g-import-not-at-top
-import synthetic_data  # pylint: disable=g-import-not-at-top
+import estimator_utils
+import input_pipeline
+import linguistic_tags
+import modeling
+import lert_model
+import run_pretraining
+import synthetic_data
 
 
 def parse_args():

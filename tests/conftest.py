@@ -11,9 +11,9 @@ SHARED = os.path.join(os.path.dirname(REPO), "shared")
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
-import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+import tensorflow.compat.v1 as tf
 
-import modeling  # pylint: disable=g-import-not-at-top
+import modeling
 
 
 def tiny_config(vocab_size=200, dropout=0.0, **overrides):
@@ -73,9 +73,9 @@ def stop_midway(command, watch, signum, log_dir, timeout=300):
   stderr holds `text` too; then sends it `signum`; returns the finished
   subprocess.CompletedProcess. Its output goes to files in `log_dir` (a pipe
   it filled would stop it before `watch` appears)."""
-  import glob  # pylint: disable=g-import-not-at-top
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
+  import glob
+  import subprocess
+  import time
   out_path = os.path.join(str(log_dir), "stdout.txt")
   err_path = os.path.join(str(log_dir), "stderr.txt")
   with open(out_path, "w") as out, open(err_path, "w") as err:

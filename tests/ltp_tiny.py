@@ -21,8 +21,8 @@ LTP_DEP = ("ATT WP ADV VOB SBV COO RAD HED POB CMP LAD FOB DBL IOB "
 
 
 def build_tiny_ltp(directory, vocab_file, seed=0, hidden=32):
-  import torch  # pylint: disable=g-import-not-at-top
-  from ltp_core.models.utils import instantiate  # pylint: disable=g-import-not-at-top
+  import torch
+  from ltp_core.models.utils import instantiate
 
   vocab_size = sum(1 for _ in open(vocab_file, encoding="utf-8"))
 

@@ -110,7 +110,7 @@ def test_records_from_tagged_lines_equal_the_single_machine_scripts(
 def test_raw_text_is_tagged_as_the_tagger_does_and_bad_lines_are_dead_letters(
     tmp_path):
   pytest.importorskip("ltp", reason="LTP is in the TF 2.15 environment only")
-  from ltp_tiny import build_tiny_ltp  # pylint: disable=g-import-not-at-top
+  from ltp_tiny import build_tiny_ltp
   model = build_tiny_ltp(str(tmp_path / "ltp"), VOCAB)
   corpus = str(tmp_path / "corpus.txt")
   with io.open(corpus, "w", encoding="utf-8") as f:
@@ -233,7 +233,7 @@ def test_a_stopped_pipeline_leaves_no_debris(tmp_path):
 def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
   """A write that fails in a step (here a file-size limit: EFBIG, as
   ENOSPC on a full disk) was Beam's RuntimeError traceback."""
-  import resource  # pylint: disable=g-import-not-at-top
+  import resource
 
   def limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import checkpoint_parameters
 import convert_checkpoint
-import lert_model
 import script_errors
 import synthetic_data
 
@@ -81,7 +81,7 @@ def tf_logits(config, checkpoint, batch, tasks=TASKS):
 
 def hf_outputs(model, batch):
   """MLM logits and transformed hidden states at the masked positions."""
-  import torch  # pylint: disable=g-import-not-at-top
+  import torch
   with torch.no_grad():
     out = model(input_ids=torch.tensor(batch["input_ids"]).long(),
                 attention_mask=torch.tensor(batch["input_mask"]).long(),
@@ -183,7 +183,7 @@ def test_huggingface_tf_loader_reads_accumulation_checkpoint(trained):
   it writes `output_*_layer/bias` over `cls.predictions.bias`; that is what
   convert_checkpoint.py is for."""
   transformers = pytest.importorskip("transformers")
-  from transformers.models.bert import modeling_bert  # pylint: disable=g-import-not-at-top
+  from transformers.models.bert import modeling_bert
   config, _, checkpoints = trained
   hf_config = transformers.BertConfig(
       **convert_checkpoint.hf_config_dict(config))
@@ -207,7 +207,7 @@ def test_model_saved_by_transformers_converts_to_the_same_tf_model(
   saved gives the same MLM logits in our TF model."""
   transformers = pytest.importorskip("transformers")
   pytest.importorskip("torch")
-  import torch  # pylint: disable=g-import-not-at-top
+  import torch
   torch.manual_seed(0)
   config = tiny_config(VOCAB)
   hf_config = transformers.BertConfig(
@@ -236,7 +236,7 @@ def _hf_dir(trained, tmp_path):
 
 
 def _edit_weights(hf_dir, edit):
-  from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
+  from safetensors import numpy as safetensors_numpy
   path = os.path.join(hf_dir, "model.safetensors")
   weights = safetensors_numpy.load_file(path)
   edit(weights)
@@ -271,7 +271,7 @@ def test_hf2tf_errors_name_the_problem_and_leave_nothing(trained, tmp_path,
     _edit_weights(hf_dir, lambda w: w.pop(
         "bert.encoder.layer.0.output.LayerNorm.bias"))
   elif case == "bad_tags":
-    from safetensors import numpy as safetensors_numpy  # pylint: disable=g-import-not-at-top
+    from safetensors import numpy as safetensors_numpy
     path = os.path.join(hf_dir, "linguistic_heads.safetensors")
     with safetensors.safe_open(path, "numpy") as f:
       metadata = f.metadata()
@@ -357,7 +357,7 @@ def test_table_names_and_shapes_are_those_of_transformers():
       **convert_checkpoint.hf_config_dict(config)))
   shapes = {name: list(value.shape)
             for name, value in model.named_parameters()}
-  table = [p for p in lert_model.parameter_table(config)
+  table = [p for p in checkpoint_parameters.parameter_table(config)
            if p.group in ("encoder", "pooler", "mlm", "nsp")]
   for p in table:
     assert shapes.get(p.hf_name) == (p.shape[::-1] if p.transpose

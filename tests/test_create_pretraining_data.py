@@ -342,7 +342,7 @@ def test_invalid_utf8_names_the_line(tmp_path):
 
 def test_a_bom_and_crlf_are_read_as_elsewhere(tmp_path):
   """create_pretraining_data.py refused a UTF-8 BOM that the other readers
-  accept; every reader now reads lines through script_errors.read_lines."""
+  accept; every reader now reads lines through input_reading.read_lines."""
   plain = write_corpus(str(tmp_path / "plain.jsonl"), 3, seed=2)
   text = io.open(plain, encoding="utf-8").read()
   bom = str(tmp_path / "bom.jsonl")

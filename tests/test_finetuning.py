@@ -355,7 +355,7 @@ def test_run_classifier_trains_evaluates_predicts(tmp_path):
   # Random weights are said, in the log and in the results.
   assert values["init_checkpoint"] == "none (--train_from_scratch)"
   assert "fine-tuning from random weights" in result.stderr
-  matrix = np.array(eval(values["confusion_matrix"]))  # pylint: disable=eval-used
+  matrix = np.array(eval(values["confusion_matrix"]))
   assert matrix.sum() == 12
   assert float(values["accuracy"]) == pytest.approx(np.trace(matrix) / 12.0)
   lines = io.open(os.path.join(output_dir, "test_results.tsv"),
@@ -415,7 +415,7 @@ def test_an_entity_without_its_b_tag_is_counted_and_printed(tmp_path,
   """run_ner.py took I-PER with no B-PER before it silently. It stays an
   entity (conlleval reads it so, and the scores must stay conlleval's), and
   each one is counted, with where the first is."""
-  import run_ner  # pylint: disable=g-import-not-at-top
+  import run_ner
   path = write(str(tmp_path / "t.txt"),
                u"王 I-PER\n五 I-PER\n在 O\n京 I-LOC\n\n"  # lines 1, 4
                u"张 B-PER\n伟 I-PER\n华 I-ORG\n为 I-ORG\n")  # line 8
@@ -443,7 +443,7 @@ def test_init_checkpoint_loads_the_encoder_and_reports_the_new_layer(
       u"%s\t%s\n" % (label, text) for text, label in rows))
   vocab_file, config_file = small_vocab_config(tmp_path, [t for t, _ in rows])
   with tf.Graph().as_default():
-    import modeling  # pylint: disable=g-import-not-at-top
+    import modeling
     modeling.BertModel(modeling.BertConfig.from_json_file(config_file), False,
                        tf.constant([[1, 2]]))
     with tf.Session() as sess:
@@ -471,7 +471,7 @@ def test_init_checkpoint_loads_the_encoder_and_reports_the_new_layer(
 
 def test_summarize_seeds_reports_max_and_mean(tmp_path):
   sys.path.insert(0, os.path.join(REPO, "scripts"))
-  import summarize_seeds  # pylint: disable=g-import-not-at-top
+  import summarize_seeds
   for i, value in enumerate(["0.5", "0.75", "0.625"]):
     os.makedirs(str(tmp_path / str(i)))
     write(str(tmp_path / str(i) / "eval_results.txt"),
@@ -560,7 +560,7 @@ def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
   assert ("--task_name=" + task in args) == (script == "run_classifier.py")
   # Every flag passed exists.
   module = __import__(script[:-3])
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import flags
   flag_values = flags.FlagValues()
   module.define_flags(flag_values)
   for arg in args[1:]:
@@ -652,7 +652,7 @@ def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
   values = read_results(os.path.join(output_dir, "eval_results.txt"))
   if script == "run_classifier.py":
     assert values["num_examples"] == "32"
-    matrix = np.array(eval(values["confusion_matrix"]))  # pylint: disable=eval-used
+    matrix = np.array(eval(values["confusion_matrix"]))
     assert matrix.sum() == 32
     assert float(values["accuracy"]) == pytest.approx(
         np.trace(matrix) / 32.0)
@@ -669,8 +669,8 @@ def test_weight_decay_and_output_dropout_reach_the_update(dropout):
   lr·wd·w on top of the Adam step, so two runs differing only in
   --weight_decay_rate differ by exactly that; --output_dropout_prob makes
   the training loss random (the encoder here has no dropout), 0 does not."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  from conftest import tiny_config
   config = tiny_config(vocab_size=30)
   features = {"input_ids": np.array([[2, 5, 7, 3]] * 2, np.int32),
               "input_mask": np.ones([2, 4], np.int32),

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import lert_model
 import linguistic_tags
 import modeling
+import prediction_format
 import pretraining_data
 import records
 import tokenization
@@ -278,7 +278,7 @@ def test_predictions_name_the_tag_masks(vocab):
       "mlm_top_probs": np.array([[0.6, 0.4], [0.7, 0.3], [0, 0]]),
       "masked_input_ids": np.array([10, 103, 0]),
       "masked_mask_tag_ids": np.array([[30, 42], [0, 0], [0, 0]])}
-  items = lert_model.masked_position_predictions(prediction, [], inverse)
+  items = prediction_format.masked_position_predictions(prediction, [], inverse)
   assert [item["input_token"] for item in items] == [
       "[MASK-POS-ns+NER-S-Ns+DEP-ATT]", "[MASK]"]
   assert items[0]["mlm_tokens"] == ["[MASK-POS-ns]", "[MASK-POS-c]"]

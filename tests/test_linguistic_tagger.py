@@ -13,6 +13,7 @@ import sys
 import pytest
 
 import ltp_tagging as lt
+import input_reading
 import script_errors
 import linguistic_tags
 
@@ -110,7 +111,7 @@ def test_bad_input_names_file_and_line(tmp_path, content, message):
 
 
 def test_control_characters_are_removed_and_counted(tmp_path):
-  """The one rule of every reader (script_errors.read_lines): a control
+  """The one rule of every reader (input_reading.read_lines): a control
   character other than NUL and tab (U+0008 is in the XNLI and BQ dev sets)
   is removed, as the BERT tokenizer removes it, and counted."""
   path = tmp_path / "c.txt"
@@ -124,11 +125,11 @@ def test_control_characters_are_removed_and_counted(tmp_path):
 def test_the_control_characters_are_category_cc_but_tab():
   """The reader's regular expression is exactly Unicode's Cc less the tab,
   over every code point (a wrong range would drop or keep text)."""
-  import unicodedata  # pylint: disable=g-import-not-at-top
+  import unicodedata
   for code in range(0x110000):
     char = chr(code)
     expected = char != u"\t" and unicodedata.category(char) == "Cc"
-    assert bool(script_errors.CONTROL_CHARACTERS.match(char)) == expected, (
+    assert bool(input_reading.CONTROL_CHARACTERS.match(char)) == expected, (
         hex(code))
 
 
@@ -150,7 +151,7 @@ def tiny_ltp_dir(tmp_path_factory):
   pytest.importorskip(
       "ltp", reason="LTP (with PyTorch) is installed in the TF 2.15 / "
       "Python 3.11 environment only")
-  from ltp_tiny import build_tiny_ltp  # pylint: disable=g-import-not-at-top
+  from ltp_tiny import build_tiny_ltp
   return build_tiny_ltp(str(tmp_path_factory.mktemp("ltp") / "tiny"), VOCAB)
 
 
@@ -358,7 +359,7 @@ def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
 
 
 def test_cuda_without_cuda_is_a_clear_error(tiny_ltp_dir):
-  import torch  # pylint: disable=g-import-not-at-top
+  import torch
   if torch.cuda.is_available():
     pytest.skip("this machine has CUDA")
   with pytest.raises(script_errors.InputError,
@@ -368,7 +369,7 @@ def test_cuda_without_cuda_is_a_clear_error(tiny_ltp_dir):
 
 
 def test_truncated_gz_is_named(tmp_path):
-  import gzip  # pylint: disable=g-import-not-at-top
+  import gzip
   data = gzip.compress((CORPUS * 50).encode("utf-8"))
   path = tmp_path / "c.txt.gz"
   path.write_bytes(data[:len(data) // 2])
@@ -473,7 +474,7 @@ def test_the_corpus_is_read_once_whatever_the_number_of_shards(
     tmp_path, tiny_ltp_dir, monkeypatch):
   corpus = write(tmp_path / "c.txt", (CORPUS + u"\n") * 2)
   reads = []
-  original = lt._read_raw_file  # pylint: disable=protected-access
+  original = lt._read_raw_file
 
   def counted(path, *args):
     reads.append(path)

@@ -20,6 +20,7 @@ import tensorflow.compat.v1 as tf
 from conftest import REPO
 from conftest import tiny_config
 from conftest import write_config
+import checkpoint_parameters
 import estimator_utils
 import finetuning
 import lert_model
@@ -437,7 +438,7 @@ def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
   encoder_only = save_model(str(tmp_path / "enc" / "model.ckpt"), config)
   partial = save_model(
       str(tmp_path / "part" / "model.ckpt"), config,
-      [(lert_model.head_variable_name("pos") + "/kernel", [32, 28])])
+      [(checkpoint_parameters.head_variable_name("pos") + "/kernel", [32, 28])])
 
   def build():
     model = modeling.BertModel(config, False, tf.constant([[1, 2]]))
@@ -448,7 +449,7 @@ def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
   with tf.Graph().as_default():
     build()
     start = estimator_utils.init_from_checkpoint(
-        encoder_only, False, optional_group=lert_model.head_group)
+        encoder_only, False, optional_group=checkpoint_parameters.head_group)
     assert start.new and all(n.startswith("cls/") for n in start.new)
     assert not [n for n in start.loaded if n.startswith("cls/")]
   with tf.Graph().as_default():
@@ -456,7 +457,7 @@ def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
     with pytest.raises(script_errors.InputError,
                        match="lacks cls/predictions/output_pos_layer/bias"):
       estimator_utils.init_from_checkpoint(
-          partial, False, optional_group=lert_model.head_group)
+          partial, False, optional_group=checkpoint_parameters.head_group)
 
 
 # ----------------------------------------------------------------------------

@@ -231,7 +231,7 @@ def test_converted_checkpoint_without_global_step_predicts_the_same(
   """A checkpoint from convert_checkpoint.py (no global step; config and
   vocabulary beside it) gives the same predictions as the original."""
   pytest.importorskip("safetensors")
-  import convert_checkpoint  # pylint: disable=g-import-not-at-top
+  import convert_checkpoint
   convert_checkpoint.tf_to_hf(checkpoints["all"], checkpoints["config"],
                               checkpoints["vocab"], str(tmp_path / "hf"))
   converted, _, _ = convert_checkpoint.hf_to_tf(str(tmp_path / "hf"),

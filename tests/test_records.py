@@ -86,8 +86,8 @@ def test_an_unwritable_path_is_an_error_naming_it(tmp_path, backend):
 
 
 def test_the_module_imports_no_tensorflow():
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
+  import subprocess
+  import sys
   code = ("import sys, records, tokenization, pretraining_data, "
           "create_pretraining_data; "
           "print('tensorflow' in sys.modules)")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import checkpoint_parameters
 import estimator_utils
 import input_pipeline
 import modeling
@@ -133,7 +134,8 @@ def test_init_checkpoint_loads_bert_and_reports_new_heads(tmp_path):
         config, tf.zeros([1, 2, 32]), tf.zeros([VOCAB, 32]),
         tf.constant([[0]]), ["pos", "ner", "dep"])
     _, loaded, new = estimator_utils.init_from_checkpoint(
-        str(bert_dir), use_tpu=False, optional_group=lert_model.head_group)
+        str(bert_dir), use_tpu=False,
+        optional_group=checkpoint_parameters.head_group)
     assert len(loaded) == 7 + 16 * 2
     assert all(name.startswith("bert/") for name in loaded)
     assert set(new) == {

@@ -15,7 +15,7 @@ from conftest import REPO
 
 SAMPLE = os.path.join(REPO, "data", "sample")
 sys.path.insert(0, SAMPLE)
-import make_sample  # pylint: disable=g-import-not-at-top,wrong-import-position
+import make_sample
 
 
 def test_generated_files_are_up_to_date_with_the_annotation():

@@ -22,7 +22,7 @@ from conftest import REPO
 def beam_script():
   pytest.importorskip("apache_beam", reason="Apache Beam is in the TF 2.15 "
                       "environment only")
-  import prepare_pretraining_data_beam  # pylint: disable=g-import-not-at-top
+  import prepare_pretraining_data_beam
   return prepare_pretraining_data_beam
 
 
@@ -87,8 +87,8 @@ def usage_examples(path):
 
 
 def test_help_shows_each_usage_example_line_by_line_with_real_paths():
-  import glob  # pylint: disable=g-import-not-at-top
-  import re  # pylint: disable=g-import-not-at-top
+  import glob
+  import re
   scripts = [s for s in EXAMPLE_SCRIPTS
              if s != "prepare_pretraining_data_beam.py" or _has_beam()]
   runs = {s: subprocess.Popen(
@@ -127,9 +127,9 @@ def _has_beam():
 def test_every_module_name_the_docs_cite_exists():
   """`module.name` in README.md and docs/*.md, for a module of this
   repository, names something that module has (names move; docs stay)."""
-  import glob  # pylint: disable=g-import-not-at-top
-  import importlib  # pylint: disable=g-import-not-at-top
-  import re  # pylint: disable=g-import-not-at-top
+  import glob
+  import importlib
+  import re
   pages = [os.path.join(REPO, "README.md")] + sorted(
       glob.glob(os.path.join(REPO, "docs", "*.md")))
   cited = set()

@@ -147,7 +147,7 @@ HARD_TEXTS = [
 def corpus_texts(shared_dir=None):
   """Every sentence of the sample corpus, and of People's Daily when
   `shared_dir` is given."""
-  import json  # pylint: disable=g-import-not-at-top
+  import json
   texts = []
   with open(os.path.join(REPO, "data", "sample", "tagged.jsonl"),
             encoding="utf-8") as f:
@@ -222,7 +222,7 @@ def test_a_character_the_fast_tokenizer_gets_wrong_sends_texts_to_the_reference(
   vocab = os.path.join(REPO, "configs", "vocab.txt")
   fast = tokenization.FastFullTokenizer(vocab)
   reference = tokenization.FullTokenizer(vocab)
-  original = fast._fast_batch  # pylint: disable=protected-access
+  original = fast._fast_batch
 
   def wrong_on_bei(texts):
     return [[(u"[UNK]", s, e) if u"北" in text[s:e] else (t, s, e)
@@ -234,4 +234,4 @@ def test_a_character_the_fast_tokenizer_gets_wrong_sends_texts_to_the_reference(
   assert fast.tokenize_batch_with_offsets(texts) == [
       reference.tokenize_with_offsets(text) for text in texts]
   assert (fast.fast_texts, fast.reference_texts) == (2, 1)
-  assert u"北" in fast._unsafe and u"京" in fast._safe  # pylint: disable=protected-access
+  assert u"北" in fast._unsafe and u"京" in fast._safe

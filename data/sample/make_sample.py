@@ -22,8 +22,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
-import ltp_tagging  # pylint: disable=g-import-not-at-top
-import linguistic_tags  # pylint: disable=g-import-not-at-top
+import ltp_tagging
+import linguistic_tags
 
 
 class AnnotationError(ValueError):
