@@ -2,6 +2,7 @@
 """Shared test set-up: the repository on sys.path and small helpers."""
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -14,6 +15,22 @@ if REPO not in sys.path:
 import tensorflow.compat.v1 as tf
 
 import modeling
+
+
+def run_script(script, *args, **kwargs):
+  """Runs a script of the repository (a path relative to it) in a child
+  Python with TensorFlow's log quiet; the one subprocess runner of the
+  tests. Returns the CompletedProcess with stdout and stderr as text.
+  `env` adds variables; `cwd` (the repository) and `timeout` (600 s) may be
+  given."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  env.update(kwargs.pop("env", None) or {})
+  kwargs.setdefault("cwd", REPO)
+  kwargs.setdefault("timeout", 600)
+  return subprocess.run(
+      [sys.executable, os.path.join(REPO, script)] + [str(a) for a in args],
+      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True, **kwargs)
 
 
 def tiny_config(vocab_size=200, dropout=0.0, **overrides):

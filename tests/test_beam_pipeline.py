@@ -107,6 +107,7 @@ def test_records_from_tagged_lines_equal_the_single_machine_scripts(
   assert lines_in(os.path.join(out, "dead_letter", "*")) == []
 
 
+@pytest.mark.slow
 def test_raw_text_is_tagged_as_the_tagger_does_and_bad_lines_are_dead_letters(
     tmp_path):
   pytest.importorskip("ltp", reason="LTP is in the TF 2.15 environment only")
@@ -256,6 +257,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
   assert sorted(os.listdir(str(out))) == ["lert_run.json"]
 
 
+@pytest.mark.slow
 def test_a_rerun_with_other_shards_is_refused_or_replaces_them(tmp_path):
   """Another --num_record_shards left the first run's shards beside the new
   ones: records/* held the data twice."""

@@ -3,8 +3,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,8 @@ import convert_checkpoint
 import script_errors
 import synthetic_data
 
-from conftest import REPO, tiny_config, write_config
+from conftest import run_script
+from conftest import tiny_config, write_config
 from pretraining_helpers import build_model_fn, constant_features, fixed_batch
 from pretraining_helpers import train_tiny_checkpoint
 
@@ -99,10 +98,7 @@ def hf_outputs(model, batch):
 
 
 def convert(*args):
-  return subprocess.run(
-      [sys.executable, os.path.join(REPO, "convert_checkpoint.py")] +
-      list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      universal_newlines=True)
+  return run_script("convert_checkpoint.py", *args)
 
 
 @pytest.mark.slow
@@ -138,6 +134,7 @@ def test_round_trip_tf_hf_tf_is_bit_exact(trained, tmp_path, accumulation):
     assert json.load(f)["hidden_size"] == 32
 
 
+@pytest.mark.slow
 def test_accumulation_leaves_no_accumulator_in_checkpoints(trained):
   _, _, checkpoints = trained
   names = [name for checkpoint in (checkpoints[2], checkpoints["mlm"])
@@ -327,6 +324,7 @@ def test_tf2hf_errors_on_unknown_variable_and_wrong_config(trained, tmp_path):
   assert not [n for n in os.listdir(c) if "tmp" in n or "lock" in n]
 
 
+@pytest.mark.slow
 def test_overwrite_never_removes_the_input(trained, tmp_path):
   """--overwrite into the input's directory (or its parent) deleted the
   checkpoints and a user's file; now it is refused and nothing is lost."""

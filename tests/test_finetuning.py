@@ -5,6 +5,7 @@ run_classifier.py / run_ner.py end to end with a tiny model."""
 import collections
 import gzip
 import io
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import ner_data
 import script_errors
 import tokenization
 
+from conftest import run_script
 from conftest import REPO, tiny_config, write_config
 
 VOCAB_FILE = os.path.join(REPO, "configs", "vocab.txt")
@@ -311,13 +313,6 @@ def read_results(path):
     return dict(line.split(" = ", 1) for line in f.read().splitlines())
 
 
-def run_script(name, *args):
-  return subprocess.run(
-      [sys.executable, os.path.join(REPO, name)] + list(args),
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-
-
 def small_vocab_config(tmp_path, texts):
   """A vocabulary of the characters of `texts` and a tiny config for it."""
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
@@ -355,7 +350,7 @@ def test_run_classifier_trains_evaluates_predicts(tmp_path):
   # Random weights are said, in the log and in the results.
   assert values["init_checkpoint"] == "none (--train_from_scratch)"
   assert "fine-tuning from random weights" in result.stderr
-  matrix = np.array(eval(values["confusion_matrix"]))
+  matrix = np.array(json.loads(values["confusion_matrix"]))
   assert matrix.sum() == 12
   assert float(values["accuracy"]) == pytest.approx(np.trace(matrix) / 12.0)
   lines = io.open(os.path.join(output_dir, "test_results.tsv"),
@@ -652,7 +647,7 @@ def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
   values = read_results(os.path.join(output_dir, "eval_results.txt"))
   if script == "run_classifier.py":
     assert values["num_examples"] == "32"
-    matrix = np.array(eval(values["confusion_matrix"]))
+    matrix = np.array(json.loads(values["confusion_matrix"]))
     assert matrix.sum() == 32
     assert float(values["accuracy"]) == pytest.approx(
         np.trace(matrix) / 32.0)

@@ -242,6 +242,7 @@ def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
   assert summary.documents == 12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_stopped_run_leaves_no_debris_and_resumes(tmp_path, tiny_ltp_dir,
                                                     workers):

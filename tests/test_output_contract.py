@@ -18,6 +18,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from conftest import REPO
+from conftest import run_script
 from conftest import tiny_config
 from conftest import write_config
 import checkpoint_parameters
@@ -31,12 +32,7 @@ import script_errors
 SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
 
 
-def run(script, *args, **kwargs):
-  kwargs.setdefault("timeout", 600)
-  return subprocess.run(
-      [sys.executable, os.path.join(REPO, script)] + list(args), cwd=REPO,
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), **kwargs)
+run = run_script
 
 
 def one_error_line(result, script, text):
@@ -573,6 +569,7 @@ def finetuning_lock(path):
   return outputs.OutputDirectory(path, "run_classifier.py", {}, [])
 
 
+@pytest.mark.slow
 def test_mismatched_init_checkpoint_and_pretraining_directory(
     classifier_setup, tmp_path):
   root, base = classifier_setup
@@ -627,11 +624,9 @@ def test_gpus_that_are_not_there_are_one_line_before_anything_is_written(
                               "--max_predictions_per_seq=2"]),
       ("run_classifier.py", base)]:
     out = tmp_path / script
-    result = subprocess.run(
-        [sys.executable, os.path.join(REPO, script), "--do_train",
-         "--num_gpus=2", "--output_dir=" + str(out)] + args, cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, env=hidden, timeout=300)
+    result = run_script(script, "--do_train", "--num_gpus=2",
+                        "--output_dir=" + str(out), *args, env=hidden,
+                        timeout=300)
     one_error_line(result, script,
                    "--num_gpus=2, but TensorFlow sees 0 GPUs on this machine")
     assert not out.exists()
@@ -646,17 +641,12 @@ def test_summarize_seeds_refuses_values_that_are_not_numbers(tmp_path):
     d = tmp_path / ("seed-%d" % i)
     d.mkdir()
     (d / "eval_results.txt").write_text(u"accuracy = %s\n" % value)
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "scripts", "summarize_seeds.py"),
-       str(tmp_path / "seed-0"), str(tmp_path / "seed-1")],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+  result = run_script("scripts/summarize_seeds.py", tmp_path / "seed-0",
+                      tmp_path / "seed-1")
   assert result.returncode == 1
   assert result.stderr.strip().endswith(
       "seed-1/eval_results.txt:1: accuracy = 'nan' is not a finite number.")
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "scripts", "summarize_seeds.py"),
-       str(tmp_path / "seed-2")], stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, universal_newlines=True)
+  result = run_script("scripts/summarize_seeds.py", tmp_path / "seed-2")
   assert "accuracy = 'n/a' is not a finite number" in result.stderr
 
 
@@ -671,10 +661,7 @@ def test_summarize_seeds_refuses_a_run_it_would_leave_out(tmp_path):
       d.mkdir(parents=True)
       (d / "eval_results.txt").write_bytes(content)
       paths.append(str(d))
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, "scripts", "summarize_seeds.py")]
-        + paths, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True)
+    return run_script("scripts/summarize_seeds.py", *paths)
   good = b"accuracy = 0.8\nglobal_step = 9\n"
   for contents, message in [
       ((good, b"\xff\xfe garbage"), "1/eval_results.txt is not UTF-8"),

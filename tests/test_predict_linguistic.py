@@ -20,19 +20,13 @@ import script_errors
 import synthetic_data
 import tokenization
 
+from conftest import run_script
 from conftest import REPO, tiny_config, write_config
 from pretraining_helpers import build_model_fn, train_tiny_checkpoint
 
 SEQ, PRED, VOCAB = 16, 4, 150
 EVAL = tf.estimator.ModeKeys.EVAL
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-def run_script(name, *args):
-  return subprocess.run(
-      [sys.executable, os.path.join(REPO, name)] + list(args),
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
 
 
 def write_vocab(path, tokens, size=None):
@@ -182,6 +176,7 @@ def test_no_heads_notice_once_and_mlm_predictions(checkpoints, tmp_path):
   assert "1 inputs, 1 masked words." in result.stdout
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_model_or_truncated_is_one_line(
     checkpoints, tmp_path):
   """A config of another hidden size with the same layer count ended in a

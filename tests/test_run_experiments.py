@@ -5,7 +5,6 @@ import io
 import json
 import os
 import signal
-import subprocess
 import sys
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 import experiments
 import script_errors
 
+from conftest import run_script
 from conftest import REPO
 from conftest import stop_midway
 
@@ -21,9 +21,7 @@ SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
 
 
 def run(*args):
-  return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=REPO,
-                        capture_output=True, text=True,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  return run_script(SCRIPT, *args)
 
 
 def test_the_averages_of_the_paper_s_own_table_8_baseline():

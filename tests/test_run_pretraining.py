@@ -5,7 +5,6 @@ errors."""
 import os
 import re
 import subprocess
-import sys
 
 from absl import flags
 import numpy as np
@@ -22,6 +21,7 @@ import run_pretraining
 import script_errors
 import synthetic_data
 
+from conftest import run_script
 from conftest import REPO, event_scalars, tiny_config, write_config
 from pretraining_helpers import build_model_fn, fixed_batch, run_settings
 from pretraining_helpers import train_tiny_checkpoint
@@ -239,19 +239,15 @@ def test_two_replicas_train_as_one_device_with_the_global_batch(tmp_path):
   assert moved > 30  # three real updates, not a model that stood still
 
 
-def run_script(args, cwd):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  return subprocess.run(
-      [sys.executable, os.path.join(REPO, "run_pretraining.py")] + args,
-      cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      universal_newlines=True, timeout=300)
+def pretrain(args, cwd):
+  return run_script("run_pretraining.py", *args, cwd=str(cwd), timeout=300)
 
 
 @pytest.mark.slow
 def test_script_trains_evaluates_and_writes_results(tmp_path):
   make_records(tmp_path / "data")
   config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
-  result = run_script([
+  result = pretrain([
       "--bert_config_file=" + config_file,
       "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
       "--output_dir=" + str(tmp_path / "out"), "--do_train", "--do_eval",
@@ -315,7 +311,7 @@ def test_a_checkpoint_it_did_not_write_is_adopted_and_resumed_in_place(
           "--num_train_steps=5", "--num_warmup_steps=1",
           "--learning_rate=%g" % lr, "--save_checkpoints_steps=1",
           "--keep_checkpoint_max=1"]
-  result = run_script(args, tmp_path)
+  result = pretrain(args, tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
   latest = tf.train.latest_checkpoint(str(out))
   assert latest.endswith("model.ckpt-5")
@@ -333,7 +329,7 @@ def test_a_checkpoint_it_did_not_write_is_adopted_and_resumed_in_place(
       assert moved <= 10 * lr, (name, moved)
   assert tf.train.load_variable(latest, "global_step") == 5
   # --overwrite (another recipe) removes what the run wrote, not them.
-  result = run_script([a for a in args if not a.startswith("--learning")] +
+  result = pretrain([a for a in args if not a.startswith("--learning")] +
                       ["--learning_rate=2e-3", "--num_train_steps=1",
                        "--overwrite"], tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -360,7 +356,7 @@ def test_a_checkpoint_of_other_variables_is_not_adopted(tmp_path):
        "has the heads of --linguistic_tasks=pos,ner,dep)"),
 
       (["--init_checkpoint=" + str(out)], "drop --init_checkpoint to resume")):
-    result = run_script(args + extra, tmp_path)
+    result = pretrain(args + extra, tmp_path)
     assert result.returncode == 1, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("run_pretraining.py: error: "), last
@@ -377,7 +373,7 @@ def test_a_checkpoint_of_other_variables_is_not_adopted(tmp_path):
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       tf.train.Saver().save(sess, str(stripped / "model.ckpt-1"))
-  result = run_script([a.replace(str(out), str(stripped)) for a in args],
+  result = pretrain([a.replace(str(out), str(stripped)) for a in args],
                       tmp_path)
   assert result.returncode == 1
   assert re.search(r"cannot resume it: it has no bert/\S+/adam_m \(shape "
@@ -386,7 +382,7 @@ def test_a_checkpoint_of_other_variables_is_not_adopted(tmp_path):
                    result.stderr), result.stderr[-2000:]
   # A checkpoint that no `checkpoint` file names would be passed over.
   os.remove(str(out / "checkpoint"))
-  result = run_script(args, tmp_path)
+  result = pretrain(args, tmp_path)
   assert result.returncode == 1
   assert "but no `checkpoint` file names it" in result.stderr
 
@@ -429,7 +425,7 @@ def test_script_errors_name_the_problem(tmp_path, case, message):
     write_config(config_file, tiny_config(VOCAB, intermediate_size=48))
   else:
     (tmp_path / "config.json").write_text(u"{oops")
-  result = run_script(args, tmp_path)
+  result = pretrain(args, tmp_path)
   assert result.returncode != 0
   assert message in result.stderr
   assert "Traceback" not in result.stderr
@@ -443,7 +439,7 @@ def test_an_unwritable_output_dir_is_one_line(tmp_path):
   make_records(tmp_path / "data", num_files=1)
   config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
   (tmp_path / "a_file").write_text(u"not a directory")
-  result = run_script([
+  result = pretrain([
       "--bert_config_file=" + config_file,
       "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
       "--output_dir=" + str(tmp_path / "a_file" / "out"), "--do_train",
@@ -532,36 +528,6 @@ def test_input_fn_reads_the_nine_spec_features(tmp_path):
   for name in ("masked_lm_positions", "masked_lm_ids", "pos_labels",
                "ner_labels", "dep_labels", "pos_label_weights"):
     assert not values[name][padding].any()
-
-
-def script_flags():
-  """The flags run_pretraining.py defines, in a FlagValues of their own."""
-  flag_values = flags.FlagValues()
-  run_pretraining.define_flags(flag_values)
-  return [flag_values[name] for name in flag_values]
-
-
-def test_help_documents_every_flag(tmp_path):
-  result = run_script(["--help"], tmp_path)
-  assert result.returncode in (0, 1)  # absl's --help exits with 1
-  assert "Traceback" not in result.stderr
-  text = result.stdout + result.stderr
-  issue_flags = [
-      "bert_config_file", "input_file", "output_dir", "init_checkpoint",
-      "max_seq_length", "max_predictions_per_seq", "train_batch_size",
-      "num_train_steps", "num_warmup_steps", "learning_rate",
-      "save_checkpoints_steps", "use_tpu", "tpu_name", "tpu_zone",
-      "num_tpu_cores", "iterations_per_loop", "do_train", "do_eval",
-      "gradient_accumulation_steps", "linguistic_tasks", "lip_schedule",
-      "lip_order", "pos_end_step", "ner_end_step", "dep_end_step",
-      "num_gpus", "use_xla", "weight_decay_rate", "optimizer", "precision"]
-  module_flags = script_flags()
-  names = {f.name for f in module_flags}
-  assert set(issue_flags) <= names
-  flat = " ".join(text.split())  # absl wraps the help text
-  for flag in module_flags:
-    assert ("--" + flag.name in text or "--[no]" + flag.name in text), flag.name
-    assert flag.help and " ".join(flag.help.split()) in flat, flag.name
 
 
 @pytest.mark.parametrize("script,args", [
@@ -664,13 +630,13 @@ def test_bad_values_and_truncated_files_stop_training_with_one_line(tmp_path):
           "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED,
           "--train_batch_size=8", "--num_train_steps=2",
           "--num_warmup_steps=1"]
-  result = run_script(args, tmp_path)
+  result = pretrain(args, tmp_path)
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith("run_pretraining.py: error: ")
   assert "pos_labels holds a value outside [0, 28)" in last
   assert "--check_records" in last
-  result = run_script(args + ["--check_records"], tmp_path)
+  result = pretrain(args + ["--check_records"], tmp_path)
   assert result.stderr.strip().splitlines()[-1] == (
       "run_pretraining.py: error: %s: record 5 feature 'pos_labels' holds "
       "99, outside [0, 28)." % bad)
@@ -683,7 +649,7 @@ def test_bad_values_and_truncated_files_stop_training_with_one_line(tmp_path):
   os.remove(good)
   args[1] = "--input_file=" + truncated
   args[2] = "--output_dir=" + str(tmp_path / "out2")
-  result = run_script(args, tmp_path)
+  result = pretrain(args, tmp_path)
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith("run_pretraining.py: error: %s: record " % truncated)
@@ -698,7 +664,7 @@ def test_bad_values_and_truncated_files_stop_training_with_one_line(tmp_path):
                                         "multiple of"),
 ])
 def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
-  result = run_script(["--bert_config_file=c.json", "--input_file=x",
+  result = pretrain(["--bert_config_file=c.json", "--input_file=x",
                        "--output_dir=" + str(tmp_path / "out"), "--do_train",
                        "--train_batch_size=32", flag], tmp_path)
   assert result.returncode == 1

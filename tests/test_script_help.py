@@ -1,6 +1,7 @@
 # coding=utf-8
 """--help of the scripts documents every flag."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -8,48 +9,40 @@ import sys
 from absl import flags
 import pytest
 
-import convert_checkpoint
-import create_pretraining_data
-import linguistic_tagger
-import predict_linguistic
-import run_classifier
-import run_ner
-import run_squad
-
 from conftest import REPO
+from conftest import run_script
 
 
-def beam_script():
-  pytest.importorskip("apache_beam", reason="Apache Beam is in the TF 2.15 "
-                      "environment only")
-  import prepare_pretraining_data_beam
-  return prepare_pretraining_data_beam
+# Each script, the fewest flags it has, and the packages it needs (Apache
+# Beam is in the TF 2.15 environment only).
+HELP_SCRIPTS = [
+    ("create_pretraining_data", 10, ()), ("linguistic_tagger", 10, ()),
+    ("predict_linguistic", 20, ()), ("convert_checkpoint", 6, ()),
+    ("convert_pku_corpus", 3, ()), ("run_pretraining", 40, ()),
+    ("run_experiments", 10, ()), ("run_classifier", 30, ()),
+    ("run_ner", 30, ()), ("run_squad", 30, ()),
+    ("prepare_pretraining_data_beam", 20, ("apache_beam",))]
 
 
-@pytest.mark.parametrize("module,min_flags", [
-    (create_pretraining_data, 10), (linguistic_tagger, 10),
-    (predict_linguistic, 20), (convert_checkpoint, 6), (run_classifier, 30),
-    (run_ner, 30), (run_squad, 30), (beam_script, 20)])
-def test_help_documents_every_flag(module, min_flags):
-  if module is beam_script:
-    module = beam_script()
+@pytest.mark.parametrize("name,min_flags,requires", HELP_SCRIPTS)
+def test_help_documents_every_flag(name, min_flags, requires):
+  for package in requires:
+    pytest.importorskip(package)
+  module = importlib.import_module(name)
   flag_values = flags.FlagValues()
   module.define_flags(flag_values)
-  script = os.path.join(REPO, module.__name__ + ".py")
-  result = subprocess.run([sys.executable, script, "--help"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=120,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  result = run_script(name + ".py", "--help", timeout=120)
   text = result.stdout + result.stderr
   assert "Traceback" not in text
   assert len(list(flag_values)) >= min_flags
   # absl wraps the help text: compare with whitespace normalised, the whole
   # of every flag's help (not just its first word).
   flat = " ".join(text.split())
-  for name in flag_values:
-    flag = flag_values[name]
-    assert "--" + name in text or "--[no]" + name in text, name
-    assert flag.help and " ".join(flag.help.split()) in flat, name
+  for flag_name in flag_values:
+    flag = flag_values[flag_name]
+    assert ("--" + flag_name in text or "--[no]" + flag_name in text), (
+        flag_name)
+    assert flag.help and " ".join(flag.help.split()) in flat, flag_name
 
 
 # Every script whose docstring shows how to run it (absl or argparse prints

@@ -172,6 +172,7 @@ def corpus_texts(shared_dir=None):
   return texts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corpus", ["sample", "people_daily"])
 @pytest.mark.parametrize("do_lower_case", [True, False])
 def test_fast_tokenizer_matches_the_reference_token_and_offset(
