@@ -28,6 +28,7 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import checkpoint_parameters
 import estimator_utils
 import input_reading
 import input_pipeline
@@ -35,6 +36,7 @@ import lert_model
 import linguistic_tags
 import modeling
 import outputs
+import prediction_format
 import records
 import script_errors
 import script_flags
@@ -262,7 +264,7 @@ def check_output_dir_checkpoint(bert_config, tasks):
               os.path.basename(prefix), prefix))
     return
   saved = dict(tf.train.list_variables(checkpoint))
-  for parameter in lert_model.parameter_table(bert_config, tasks):
+  for parameter in checkpoint_parameters.parameter_table(bert_config, tasks):
     shape = saved.get(parameter.tf_name)
     if shape is not None and list(shape) != list(parameter.shape):
       raise script_errors.InputError(
@@ -278,12 +280,13 @@ def prediction_checkpoint(tasks):
   checkpoint = estimator_utils.resolve_checkpoint(
       tf.train.latest_checkpoint(FLAGS.output_dir) or FLAGS.init_checkpoint,
       "--do_predict (a checkpoint in --output_dir or --init_checkpoint)")
-  missing = set(tasks) - set(lert_model.tasks_in_checkpoint(checkpoint))
+  trained = checkpoint_parameters.tasks_in_checkpoint(checkpoint)
+  missing = set(tasks) - set(trained)
   if missing:
     raise script_errors.InputError(
         "%s has no %s head: predict with --linguistic_tasks=%s." % (
             checkpoint, "/".join(sorted(missing)).upper(),
-            ",".join(lert_model.tasks_in_checkpoint(checkpoint))))
+            ",".join(trained)))
   return checkpoint
 
 
@@ -307,7 +310,7 @@ def predict(runner, input_files, features, tasks):
           index >= FLAGS.max_predict_records):
         break
       line = {"record": index,
-              "predictions": lert_model.masked_position_predictions(
+              "predictions": prediction_format.masked_position_predictions(
                   prediction, tasks, inv_vocab)}
       writer.write(json.dumps(line, ensure_ascii=False) + "\n")
       count += 1
@@ -360,7 +363,7 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
   why = estimator_utils.resume_mismatch(
       training_model_fn(bert_config, tasks, end_steps), required, checkpoint)
   if why:
-    trained = lert_model.tasks_in_checkpoint(checkpoint)
+    trained = checkpoint_parameters.tasks_in_checkpoint(checkpoint)
     if list(trained) != list(tasks):
       why += " (it has the heads of --linguistic_tasks=%s)" % (
           ",".join(trained) or "none")
