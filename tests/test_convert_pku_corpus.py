@@ -6,8 +6,6 @@ import gzip
 import io
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -15,6 +13,7 @@ import convert_pku_corpus as pku
 import pretraining_data
 
 from conftest import REPO
+from conftest import run_script
 
 SCRIPT = os.path.join(REPO, "convert_pku_corpus.py")
 
@@ -93,9 +92,8 @@ def test_the_script_writes_an_article_per_line_that_the_pipeline_reads(
             u"19980101-01-001-002/m  江/nr  泽民/nr  讲话/n  \n\n"
             u"19980101-01-002-001/m  北京/ns  下雪/v  。/w  \n")
   output = tmp_path / "tagged.jsonl"
-  result = subprocess.run([sys.executable, SCRIPT, "--input_file=%s" % corpus,
-                           "--output_file=%s" % output], cwd=REPO,
-                          capture_output=True, text=True)
+  result = run_script(SCRIPT, "--input_file=%s" % corpus,
+                      "--output_file=%s" % output)
   assert result.returncode == 0, result.stderr[-2000:]
   assert "Articles: 2, paragraphs: 3, sentences: 3, words: 10" in result.stdout
   assert "Entities: Nh 1, Ns 1, Ni 0" in result.stdout
@@ -111,9 +109,8 @@ def test_the_script_writes_an_article_per_line_that_the_pipeline_reads(
   # A bad line stops it with one line, and nothing is written.
   bad = tmp_path / "bad.txt"
   bad.write_text(u"19980101-01-001-001/m  迈向/v\n\n一/m\n", encoding="utf-8")
-  result = subprocess.run([sys.executable, SCRIPT, "--input_file=%s" % bad,
-                           "--output_file=%s" % (tmp_path / "b.jsonl")],
-                          cwd=REPO, capture_output=True, text=True)
+  result = run_script(SCRIPT, "--input_file=%s" % bad,
+                      "--output_file=%s" % (tmp_path / "b.jsonl"))
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       u"convert_pku_corpus.py: error: %s:3: expected the paragraph id "

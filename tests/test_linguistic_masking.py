@@ -6,8 +6,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ import records
 import tokenization
 
 from conftest import REPO
+from conftest import run_script
 from conftest import tiny_config
 
 VOCAB = os.path.join(REPO, "configs", "vocab.txt")
@@ -193,13 +192,12 @@ def test_none_is_byte_identical_to_the_records_before_lmlm(tmp_path):
   """The SHA-256 of records made from data/sample by the code before
   --linguistic_masking existed (commit 6f224e5)."""
   output = str(tmp_path / "none.tfrecord")
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data.py"),
-       "--input_file=" + os.path.join(REPO, "data", "sample", "tagged.jsonl"),
-       "--output_file=" + output, "--max_seq_length=128",
-       "--max_predictions_per_seq=20", "--dupe_factor=3", "--random_seed=7",
-       "--linguistic_masking=none"],
-      cwd=REPO, capture_output=True, text=True)
+  result = run_script(
+      "create_pretraining_data.py",
+      "--input_file=" + os.path.join(REPO, "data", "sample", "tagged.jsonl"),
+      "--output_file=" + output, "--max_seq_length=128",
+      "--max_predictions_per_seq=20", "--dupe_factor=3", "--random_seed=7",
+      "--linguistic_masking=none")
   assert result.returncode == 0, result.stderr[-2000:]
   with open(output, "rb") as f:
     assert hashlib.sha256(f.read()).hexdigest() == (
@@ -212,12 +210,11 @@ def test_the_script_counts_the_tag_tokens_and_refuses_a_vocab_without_slots(
   corpus = tmp_path / "doc.jsonl"
   corpus.write_text(json.dumps(DOCUMENT, ensure_ascii=False) + "\n",
                     encoding="utf-8")
-  command = [sys.executable, os.path.join(REPO, "create_pretraining_data.py"),
+  command = ["create_pretraining_data.py",
              "--input_file=%s" % corpus, "--max_seq_length=16",
              "--max_predictions_per_seq=6", "--dupe_factor=10",
              "--linguistic_masking=dep"]
-  result = subprocess.run(command + ["--output_file=%s" % (tmp_path / "a")],
-                          cwd=REPO, capture_output=True, text=True)
+  result = run_script(*(command + ["--output_file=%s" % (tmp_path / "a")]))
   assert result.returncode == 0, result.stderr[-2000:]
   line = [text for text in result.stdout.splitlines()
           if "tag masks" in text][0]
@@ -230,9 +227,8 @@ def test_the_script_counts_the_tag_tokens_and_refuses_a_vocab_without_slots(
   with io.open(VOCAB, encoding="utf-8") as f:
     entries = [e for e in f.read().splitlines() if e != "[unused40]"]
   vocab.write_text("\n".join(entries) + "\n", encoding="utf-8")
-  result = subprocess.run(command + ["--output_file=%s" % (tmp_path / "b"),
-                                     "--vocab_file=%s" % vocab],
-                          cwd=REPO, capture_output=True, text=True)
+  result = run_script(*(command + ["--output_file=%s" % (tmp_path / "b"),
+                                   "--vocab_file=%s" % vocab]))
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "create_pretraining_data.py: error: %s has no [unused40]: "
