@@ -17,8 +17,13 @@ import json
 import os
 
 import tensorflow.compat.v1 as tf
+# The saveable state of a dataset iterator, as tf.data's own
+# CheckpointInputPipelineHook builds it (one model and input checkpoint pair
+# here, instead of its separately timed files).
+from tensorflow.python.data.ops import iterator_ops
 
 import modeling
+import optimization
 import outputs
 import script_errors
 import script_flags
@@ -128,20 +133,89 @@ def session_config(use_xla=False, num_cpu_devices=None):
   return config
 
 
+# The input pipeline's state beside each checkpoint (exact resume): the
+# prefix of its files and the name of its `checkpoint` index file.
+INPUT_STATE_PREFIX = "input.ckpt"
+INPUT_STATE_INDEX = "checkpoint_input"
+
+
+def _iterator_saveables():
+  """The saveable states of the graph's dataset iterators."""
+  return [iterator_ops._IteratorSaveable(resource, resource.name)
+          for resource in tf.get_collection(iterator_ops.GLOBAL_ITERATORS)]
+
+
 class ResumingCheckpointSaverHook(tf.train.CheckpointSaverHook):
-  """The Estimator's checkpoint saver, except that a resumed run does not
-  save again, at its start, the checkpoint it has just restored (the same
-  step and values). That checkpoint may be one the run adopted (a
-  downloaded one, run_pretraining.adopt_checkpoint): its files stay as they
-  were, and out of the saver's rotation."""
+  """The Estimator's checkpoint saver, except that:
+
+  - a resumed run does not save again, at its start, the checkpoint it has
+    just restored (the same step and values). That checkpoint may be one
+    the run adopted (a downloaded one, run_pretraining.adopt_checkpoint): its
+    files stay as they were, and out of the saver's rotation;
+  - with `input_state`, each checkpoint model.ckpt-N gets a companion
+    input.ckpt-N holding the input pipeline's state (the shuffle buffer,
+    the files' read positions), written just after it; a run that resumes
+    from model.ckpt-N restores input.ckpt-N, so that it reads on from the
+    record where the saving run stopped (docs/reliability.md#exact-resume).
+    Without a companion (a checkpoint saved elsewhere, or by a run killed
+    between the two saves) it says so and reads from the start.
+  """
+
+  def __init__(self, checkpoint_dir, save_steps, input_state=False,
+               max_to_keep=None):
+    super(ResumingCheckpointSaverHook, self).__init__(checkpoint_dir,
+                                                      save_steps=save_steps)
+    self._input_state = input_state
+    self._max_to_keep = max_to_keep
+    self._input_saver = None
+
+  def begin(self):
+    super(ResumingCheckpointSaverHook, self).begin()
+    if self._input_state:
+      saveables = _iterator_saveables()
+      if saveables:
+        self._input_saver = tf.train.Saver(
+            saveables, max_to_keep=self._max_to_keep, sharded=True,
+            save_relative_paths=True)
 
   def after_create_session(self, session, coord):
     self._starting = True
+    self._start_step = session.run(self._global_step_tensor)
+    self._restore_input = self._input_saver is not None
     try:
       super(ResumingCheckpointSaverHook, self).after_create_session(session,
                                                                     coord)
     finally:
       self._starting = False
+
+  def before_run(self, run_context):
+    # After every hook's after_create_session: the iterator is initialised
+    # (the Estimator's dataset initialiser runs there), and this restores
+    # over it.
+    if getattr(self, "_restore_input", False):
+      self._restore_input = False
+      self._restore_input_state(run_context.session)
+    return super(ResumingCheckpointSaverHook, self).before_run(run_context)
+
+  def _input_prefix(self):
+    return os.path.join(self._checkpoint_dir, INPUT_STATE_PREFIX)
+
+  def _restore_input_state(self, session):
+    step = self._start_step
+    if not step:
+      return
+    prefix = "%s-%d" % (self._input_prefix(), step)
+    if tf.train.checkpoint_exists(prefix):
+      self._input_saver.restore(session, prefix)
+      tf.logging.info("Input pipeline restored from %s: the run reads on "
+                      "where the one that saved step %d stopped.", prefix,
+                      step)
+    else:
+      tf.logging.warning(
+          "No input pipeline state for step %d (%s): the input is read "
+          "from its start, so this resumed run is not the exact "
+          "continuation of the one that saved the checkpoint.", step,
+          prefix)
 
   def _save(self, session, step):
     if getattr(self, "_starting", False):
@@ -150,7 +224,34 @@ class ResumingCheckpointSaverHook(tf.train.CheckpointSaverHook):
                        os.path.basename(self._save_path) + "-%d" % step):
         tf.logging.info("Resumed from %s: not saved again.", restored)
         return False
-    return super(ResumingCheckpointSaverHook, self)._save(session, step)
+    should_stop = super(ResumingCheckpointSaverHook, self)._save(session,
+                                                                 step)
+    # Not at the start: before the first step the iterator may not be
+    # initialised yet, and a run at its start has read nothing.
+    if self._input_saver is not None and not getattr(self, "_starting",
+                                                     False):
+      self._input_saver.save(session, self._input_prefix(), global_step=step,
+                             latest_filename=INPUT_STATE_INDEX,
+                             write_meta_graph=False)
+    return should_stop
+
+
+class StopOnSignalHook(tf.train.SessionRunHook):
+  """Ends training after the step during which a stop signal came
+  (script_errors.stops_deferred): the checkpoint saver's end() then saves a
+  checkpoint at that step. With gradient accumulation it waits for the
+  update that ends the current micro-batches (its accumulators are not in a
+  checkpoint)."""
+
+  def begin(self):
+    self._count = optimization.accumulation_count_variable()
+
+  def after_run(self, run_context, run_values):
+    if script_errors.pending_stop() is None:
+      return
+    if self._count is not None and run_context.session.run(self._count):
+      return
+    run_context.request_stop()
 
 
 class EstimatorRunner(object):
@@ -229,17 +330,41 @@ class EstimatorRunner(object):
     per_replica = self.batch_sizes[kind] // self.num_replicas
     return lambda params: input_fn(dict(params, batch_size=per_replica))
 
+  def exact_resume(self):
+    """Whether a resumed training reads on where the stopped one left off
+    (the input state is saved with each checkpoint): on CPU or one GPU, not
+    on TPU or over several replicas (docs/reliability.md#exact-resume)."""
+    return not self.settings.use_tpu and self.num_replicas == 1
+
   def train(self, input_fn, max_steps):
-    hooks = []
+    """Trains to `max_steps`. A stop signal during training (SIGTERM from a
+    preempting scheduler, Ctrl-C) ends it after the current step with a
+    checkpoint there, then raises script_errors.Stopped naming the step."""
+    hooks = [StopOnSignalHook()]
     if (self.settings.save_checkpoints_steps and not self.settings.use_tpu
         and self.estimator.config.is_chief):
       # Replaces the Estimator's own saver hook (TPUEstimator on a TPU adds
       # its own, which stays).
       hooks.append(ResumingCheckpointSaverHook(
           self.settings.output_dir,
-          save_steps=self.settings.save_checkpoints_steps))
-    self.estimator.train(input_fn=self._input_fn(input_fn, "train"),
-                         max_steps=max_steps, hooks=hooks)
+          save_steps=self.settings.save_checkpoints_steps,
+          input_state=self.exact_resume(),
+          max_to_keep=self.settings.keep_checkpoint_max or None))
+    if not self.exact_resume():
+      tf.logging.info("A resumed run reads its input from the start (%s): "
+                      "it is not the exact continuation of a stopped one.",
+                      "TPU" if self.settings.use_tpu else "%d replicas" %
+                      self.num_replicas)
+    with script_errors.stops_deferred():
+      self.estimator.train(input_fn=self._input_fn(input_fn, "train"),
+                           max_steps=max_steps, hooks=hooks)
+      signum = script_errors.pending_stop()
+    if signum is not None:
+      checkpoint = tf.train.latest_checkpoint(self.settings.output_dir)
+      step = None
+      if checkpoint:
+        step = int(tf.train.load_variable(checkpoint, "global_step"))
+      raise script_errors.Stopped(signum, step)
 
   def evaluate(self, input_fn, steps=None):
     return self.estimator.evaluate(input_fn=self._input_fn(input_fn, "eval"),

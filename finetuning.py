@@ -195,7 +195,7 @@ def create_output_layer(bert_config, model, num_labels, kind, is_training,
   else:
     output = model.get_sequence_output()
   if is_training and dropout_prob > 0:
-    output = tf.nn.dropout(output, rate=dropout_prob)
+    output = modeling.dropout(output, dropout_prob)
   shape = modeling.get_shape_list(output)
   flat = tf.reshape(output, [-1, hidden_size])
   logits = tf.nn.bias_add(tf.matmul(flat, output_weights, transpose_b=True),
@@ -219,6 +219,8 @@ def model_fn_builder(bert_config, num_labels, kind, init_checkpoint,
   def model_fn(features, labels, mode, params):
     del labels, params
     is_training = mode == tf.estimator.ModeKeys.TRAIN
+    if is_training:  # masks drawn from the seed and the step: exact resume
+      modeling.set_dropout_step(optimization.training_step())
     model = modeling.BertModel(
         config=bert_config, is_training=is_training,
         input_ids=features["input_ids"], input_mask=features["input_mask"],
@@ -372,7 +374,8 @@ def define_flags(flag_values, default_max_seq_length=128):
 # What a fine-tuning run writes in --output_dir (all that --overwrite
 # removes): TensorFlow's checkpoints, events and eval directory, the cached
 # features, the scores and the predictions.
-OUTPUTS = ("checkpoint", "model.ckpt-*", "events.out.tfevents.*",
+OUTPUTS = ("checkpoint", "model.ckpt-*", estimator_utils.INPUT_STATE_INDEX,
+           estimator_utils.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
            "graph.pbtxt", "eval", "*.tf_record",
            "*.windows.json", "eval_results.txt", "test_results.tsv",
            "eval_predictions.txt", "test_predictions.txt",

@@ -389,6 +389,9 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
       added_token_ids = tf.reshape(
           features[records.MASK_TAG_FEATURE],
           [batch_size, seq_length, records.MASK_TAGS_PER_POSITION])
+    if is_training:  # masks drawn from the seed and the step: exact resume
+      modeling.set_dropout_step(
+          optimization.training_step(gradient_accumulation_steps))
     model = modeling.BertModel(
         config=bert_config, is_training=is_training,
         input_ids=features["input_ids"], input_mask=features["input_mask"],

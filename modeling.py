@@ -283,10 +283,59 @@ def variable_name(variable):
   return re.sub(r":\d+$", "", variable.name)
 
 
+# The graph collection that holds the training step counter dropout is drawn
+# from (set_dropout_step).
+DROPOUT_STEP = "lert_dropout_step"
+
+
+def set_dropout_step(step):
+  """Makes the dropout of the graph built after this call a function of the
+  seed and `step` (an integer tensor: the global step, or the micro-batch
+  count under gradient accumulation), not of a random generator's state.
+
+  A training run that resumes from a checkpoint then draws the masks the
+  uninterrupted run would have drawn at that step (its generators would
+  start again from their first draw), so that the two end bit-identical
+  (docs/reliability.md#exact-resume). Without a graph-level seed
+  (tf.set_random_seed; the Estimator sets it from --random_seed) dropout
+  stays random as before.
+  """
+  graph = tf.get_default_graph()
+  graph.clear_collection(DROPOUT_STEP)
+  graph.add_to_collection(DROPOUT_STEP, tf.cast(step, tf.int64))
+
+
+def _dropout_seed():
+  """The [2] seed of a stateless dropout mask, or None (set_dropout_step)."""
+  steps = tf.get_collection(DROPOUT_STEP)
+  graph_seed, op_seed = tf.get_seed(None)
+  if not steps or graph_seed is None:
+    return None
+  # Each dropout op has its own op seed (deterministic in graph-building
+  # order); several replicas of one step each draw their own masks.
+  step = steps[0]
+  context = tf.distribute.get_replica_context()
+  replicas = context.num_replicas_in_sync if context else 1
+  if replicas > 1:
+    step = step * replicas + tf.cast(context.replica_id_in_sync_group,
+                                     tf.int64)
+  first = (graph_seed * 1000003 + op_seed) % (2 ** 31 - 1)
+  return tf.stack([tf.constant(first, tf.int64), step])
+
+
 def dropout(input_tensor, dropout_prob):
+  """Dropout at rate `dropout_prob`, as tf.nn.dropout: kept values are
+  scaled by 1 / (1 - dropout_prob). Its masks are drawn from the seed and
+  the step when the graph has one (set_dropout_step)."""
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor
-  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+  seed = _dropout_seed()
+  if seed is None:
+    return tf.nn.dropout(input_tensor, rate=dropout_prob)
+  draws = tf.random.stateless_uniform(tf.shape(input_tensor), seed=seed)
+  keep = tf.cast(draws >= dropout_prob, input_tensor.dtype)
+  return input_tensor * tf.cast(1.0 / (1.0 - dropout_prob),
+                                input_tensor.dtype) * keep
 
 
 def layer_norm(input_tensor, name=None):

@@ -150,6 +150,37 @@ def _mean_over_replicas(values):
       reduce, args=tuple(values)))
 
 
+def _accumulation_count():
+  """The micro-batches accumulated since the last update (a local variable:
+  0 at every checkpoint, a step being an update)."""
+  with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+    return tf.get_variable("gradient_accumulation/count", shape=[],
+                           dtype=tf.int32, trainable=False,
+                           initializer=tf.zeros_initializer(),
+                           collections=[tf.GraphKeys.LOCAL_VARIABLES])
+
+
+def accumulation_count_variable():
+  """The graph's accumulation counter (_accumulation_count), or None when
+  it does not accumulate."""
+  for variable in tf.local_variables():
+    if variable.op.name.endswith("gradient_accumulation/count"):
+      return variable
+  return None
+
+
+def training_step(gradient_accumulation_steps=1):
+  """The counter of the batch being trained, for modeling.set_dropout_step:
+  the global step, or with gradient accumulation global_step * k + the
+  micro-batch's place in its update (each micro-batch draws its own
+  dropout masks). Read before the update of the same step changes it."""
+  step = tf.cast(tf.train.get_or_create_global_step(), tf.int64)
+  if gradient_accumulation_steps <= 1:
+    return step
+  return (step * gradient_accumulation_steps +
+          tf.cast(_accumulation_count(), tf.int64))
+
+
 def _accumulate(grads, tvars, num_micro_batches):
   """Sums gradients over micro-batches in non-trainable accumulators.
 
@@ -164,10 +195,7 @@ def _accumulate(grads, tvars, num_micro_batches):
   values, which keeps the graph simple and TPU-friendly.
   """
   local = [tf.GraphKeys.LOCAL_VARIABLES]
-  count = tf.get_variable("gradient_accumulation/count", shape=[],
-                          dtype=tf.int32, trainable=False,
-                          initializer=tf.zeros_initializer(),
-                          collections=local)
+  count = _accumulation_count()
   new_count = count + 1
   apply_now = tf.equal(new_count, num_micro_batches)
   mean_grads, ops = [], []
@@ -180,7 +208,10 @@ def _accumulate(grads, tvars, num_micro_batches):
     mean_grads.append(total / float(num_micro_batches))
     ops.append(accumulator.assign(
         tf.where_v2(apply_now, tf.zeros_like(total), total)))
-  ops.append(count.assign(tf.where_v2(apply_now, 0, new_count)))
+  # After the gradients: the dropout of this micro-batch reads the count
+  # (training_step), and a reference variable's read is not a snapshot.
+  with tf.control_dependencies(mean_grads):
+    ops.append(count.assign(tf.where_v2(apply_now, 0, new_count)))
   return mean_grads, apply_now, ops
 
 

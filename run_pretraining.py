@@ -391,7 +391,8 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
 
 # What run_pretraining.py writes in --output_dir (all that --overwrite
 # removes).
-OUTPUTS = ("checkpoint", "model.ckpt-*", "events.out.tfevents.*",
+OUTPUTS = ("checkpoint", "model.ckpt-*", estimator_utils.INPUT_STATE_INDEX,
+           estimator_utils.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
            "graph.pbtxt", "eval", "eval_results.txt", "predictions.jsonl",
            "*.tmp")
 # Settings a resumed run may change: more (or fewer) --num_train_steps

@@ -16,6 +16,7 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import contextlib
 import re
 import signal
 import sys
@@ -33,11 +34,13 @@ class Stopped(BaseException):
   SIGHUP (run_reporting_errors): not an Exception, so that nothing handles
   it as bad input, while every `finally` and context manager on the way out
   runs (a temporary file is removed, an output directory records what was
-  written and is unlocked)."""
+  written and is unlocked). `step`: the training step a stopped training
+  saved its checkpoint at (stops_deferred), or None."""
 
-  def __init__(self, signum):
+  def __init__(self, signum, step=None):
     super(Stopped, self).__init__(signum)
     self.signum = signum
+    self.step = step
 
 
 # The signals that stop a script cleanly.
@@ -45,16 +48,48 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in
                      ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
 
 
+# While a training loop runs (stops_deferred): the stop signals received,
+# else None.
+_deferred = None
+
+
 def _stop(signum, unused_frame):
+  if _deferred is not None and not _deferred:
+    # The loop ends after its step and saves; a second signal stops at once.
+    _deferred.append(signum)
+    return
   # Once: a second signal (Ctrl-C twice) must not break off the clean-up.
   for other in STOP_SIGNALS:
     signal.signal(other, signal.SIG_IGN)
   raise Stopped(signum)
 
 
-def _stopped(script, signum):
-  sys.stderr.write("%s: stopped by %s.\n" % (script,
-                                             signal.Signals(signum).name))
+@contextlib.contextmanager
+def stops_deferred():
+  """Inside the block a first stop signal does not raise: it is recorded
+  (`pending_stop`) for a training loop to end after its current step and
+  save a checkpoint there (estimator_utils.EstimatorRunner.train); a second
+  one raises Stopped at once."""
+  global _deferred
+  outer, _deferred = _deferred, []
+  try:
+    yield
+  finally:
+    _deferred = outer
+
+
+def pending_stop():
+  """The stop signal received inside stops_deferred, or None."""
+  return _deferred[0] if _deferred else None
+
+
+def _stopped(script, signum, step=None):
+  name = signal.Signals(signum).name
+  if step is None:
+    sys.stderr.write("%s: stopped by %s.\n" % (script, name))
+  else:
+    sys.stderr.write("%s: stopped by %s at step %d; run the same command to "
+                     "resume.\n" % (script, name, step))
   raise SystemExit(128 + signum)
 
 
@@ -100,7 +135,7 @@ def run_reporting_errors(run, script, translate=None):
   try:
     return run()
   except Stopped as e:
-    _stopped(script, e.signum)
+    _stopped(script, e.signum, e.step)
   except (InputError, EnvironmentError) as e:
     raise SystemExit("%s: error: %s" % (script, e))
   except Exception as e:

@@ -663,7 +663,9 @@ def test_weight_decay_and_output_dropout_reach_the_update(dropout):
   """One AdamW step of the output layer: decoupled weight decay subtracts
   lr·wd·w on top of the Adam step, so two runs differing only in
   --weight_decay_rate differ by exactly that; --output_dropout_prob makes
-  the training loss random (the encoder here has no dropout), 0 does not."""
+  the training loss change from step to step (the encoder here has no
+  dropout), 0 does not; at one step the masks are the same (drawn from the
+  seed and the step: exact resume)."""
   import numpy as np
   from conftest import tiny_config
   config = tiny_config(vocab_size=30)
@@ -683,9 +685,15 @@ def test_weight_decay_and_output_dropout_reach_the_update(dropout):
                       None, tf.estimator.ModeKeys.TRAIN, {})
       weights = [v for v in tf.global_variables()
                  if v.op.name == "output_weights"][0]
+      step = tf.train.get_global_step()
       with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        losses = [sess.run(spec.loss) for _ in range(3)]
+        losses = []
+        for value in (0, 1, 2):
+          sess.run(step.assign(value))
+          losses.append(sess.run(spec.loss))
+        assert sess.run(spec.loss) == losses[-1]
+        sess.run(step.assign(0))
         before = sess.run(weights)
         sess.run(spec.train_op)
         results[decay] = (before, sess.run(weights))
