@@ -267,20 +267,47 @@ def load_ltp(model, device="cpu", num_threads=1):
   return ltp
 
 
+def tag_documents(ltp, documents, batch_size, max_sentence_chars, stats):
+  """Runs LTP over the sentences of several documents (source, paragraphs)
+  pairs; returns the tagged documents in order.
+
+  The sentences of all of them are analysed shortest first, `batch_size` at
+  a time, so that a batch holds sentences of about one length (LTP pads a
+  batch to its longest: sorted batches are 1.7-2.5x faster on CPU,
+  docs/performance.md) and fills across document ends. What LTP gives a
+  sentence does not depend on its batch.
+  """
+  texts, owners = [], []
+  for number, (_, paragraphs) in enumerate(documents):
+    for paragraph in paragraphs:
+      for text in split_sentences(paragraph, max_sentence_chars):
+        texts.append(text)
+        owners.append(number)
+  order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+  analyses = [None] * len(texts)
+  for start in range(0, len(order), batch_size):
+    chosen = order[start:start + batch_size]
+    output = ltp.pipeline([texts[i] for i in chosen],
+                          tasks=["cws", "pos", "ner", "dep"])
+    for i, words, pos, entities, dep in zip(chosen, output.cws, output.pos,
+                                            output.ner, output.dep):
+      analyses[i] = (words, pos, entities, dep)
+  tagged = [{"source": source, "sentences": []}
+            for source, _ in documents]
+  for text, owner, (words, pos, entities, dep) in zip(texts, owners,
+                                                      analyses):
+    tagged[owner]["sentences"].append(
+        map_sentence(text, words, pos, entities, dep, stats))
+  stats.documents += len(documents)
+  return tagged
+
+
 def tag_document(ltp, source, paragraphs, batch_size, max_sentence_chars,
                  stats):
-  """Runs LTP over one document's sentences, `batch_size` at a time."""
-  texts = [s for p in paragraphs for s in split_sentences(p,
-                                                          max_sentence_chars)]
-  sentences = []
-  for start in range(0, len(texts), batch_size):
-    batch = texts[start:start + batch_size]
-    output = ltp.pipeline(batch, tasks=["cws", "pos", "ner", "dep"])
-    for text, words, pos, entities, dep in zip(batch, output.cws, output.pos,
-                                               output.ner, output.dep):
-      sentences.append(map_sentence(text, words, pos, entities, dep, stats))
-  stats.documents += 1
-  return {"source": source, "sentences": sentences}
+  """Runs LTP over one document's sentences, `batch_size` at a time
+  (tag_documents)."""
+  return tag_documents(ltp, [(source, paragraphs)], batch_size,
+                       max_sentence_chars, stats)[0]
 
 
 # ----------------------------------------------------------------------------
@@ -345,6 +372,11 @@ def remove_pending(output_dir, pending, num_output_shards):
     pass  # absent, or another machine's documents wait there
 
 
+# tag_shard analyses whole documents in groups of at least this many
+# batches of sentences, sorted by length within the group.
+SORTED_BATCHES_PER_GROUP = 16
+
+
 def tag_shard(ltp, output_dir, index, num_output_shards, batch_size,
               max_sentence_chars, progress=None):
   """Tags the documents that split_input set aside for one output shard;
@@ -358,13 +390,27 @@ def tag_shard(ltp, output_dir, index, num_output_shards, batch_size,
   # The shard exists only when complete, its counts beside it.
   with io.open(untagged, encoding="utf-8") as reader, \
       outputs.atomic_open(path) as writer:
+
+    def tag(group):
+      for document in tag_documents(ltp, group, batch_size,
+                                    max_sentence_chars, stats):
+        writer.write(json.dumps(document, ensure_ascii=False) + u"\n")
+      if progress is not None:
+        progress(len(group))
+
+    # Whole documents, in groups of at least SORTED_BATCHES_PER_GROUP
+    # batches of sentences (tag_documents sorts each group by length).
+    group, sentences = [], 0
     for line in reader:
       document = json.loads(line)
-      document = tag_document(ltp, document["source"], document["paragraphs"],
-                              batch_size, max_sentence_chars, stats)
-      writer.write(json.dumps(document, ensure_ascii=False) + u"\n")
-      if progress is not None:
-        progress(1)
+      group.append((document["source"], document["paragraphs"]))
+      sentences += sum(len(split_sentences(p, max_sentence_chars))
+                       for p in document["paragraphs"])
+      if sentences >= SORTED_BATCHES_PER_GROUP * batch_size:
+        tag(group)
+        group, sentences = [], 0
+    if group:
+      tag(group)
     result = stats.to_dict()
     outputs.write_text(path + ".stats.json", json.dumps(result))
   os.remove(untagged)

@@ -212,6 +212,48 @@ def test_real_ltp_run_structure_and_alignment(tmp_path, tiny_ltp_dir):
                if k.startswith(task + ":")) == nulls
 
 
+class CharacterLtp(object):
+  """A stand-in for LTP whose analysis of a sentence is a function of the
+  sentence alone (its characters are its words); records its batches."""
+
+  def __init__(self):
+    self.batches = []
+
+  def pipeline(self, texts, tasks):
+    assert tasks == ["cws", "pos", "ner", "dep"]
+    self.batches.append(list(texts))
+    words = [list(text) for text in texts]
+    return collections.namedtuple("Output", "cws pos ner dep")(
+        words, [["n"] * len(w) for w in words],
+        [[("Ns", w[0], 0, 0)] for w in words],
+        [{"head": list(range(len(w))), "label": ["ATT"] * len(w)}
+         for w in words])
+
+
+def test_documents_are_tagged_in_length_sorted_batches_and_put_back():
+  """tag_documents analyses the sentences of several documents shortest
+  first, in full batches across document ends, and returns each sentence to
+  its document and place: the same documents and counts as tagging each
+  document alone, one sentence per call."""
+  documents = [("doc%d" % i, [paragraph for paragraph in text.split(u"\n")
+                              if paragraph])
+               for i, text in enumerate(CORPUS.split(u"\n\n") * 2)]
+  ltp = CharacterLtp()
+  stats = lt.TagStats()
+  tagged = lt.tag_documents(ltp, documents, 3, 500, stats)
+  sizes = [len(batch) for batch in ltp.batches]
+  assert all(size == 3 for size in sizes[:-1]) and 0 < sizes[-1] <= 3
+  lengths = [len(text) for batch in ltp.batches for text in batch]
+  assert lengths == sorted(lengths)
+  one_by_one, alone_stats = [], lt.TagStats()
+  for source, paragraphs in documents:
+    one_by_one.append(lt.tag_document(CharacterLtp(), source, paragraphs, 1,
+                                      500, alone_stats))
+  assert tagged == one_by_one
+  assert stats.to_dict() == alone_stats.to_dict()
+  assert [d["source"] for d in tagged] == ["doc%d" % i for i in range(8)]
+
+
 def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
                                                 monkeypatch):
   corpus = write(tmp_path / "c.txt", (CORPUS + u"\n") * 3)
@@ -220,19 +262,19 @@ def test_killed_run_resumes_to_identical_output(tmp_path, tiny_ltp_dir,
   expected = read_outputs(full.output_dir)
 
   killed = settings(tmp_path / "killed", tiny_ltp_dir, corpus)
-  original = lt.tag_document
+  original = lt.tag_documents
   calls = {"n": 0}
 
-  def dies_on_the_7th_document(*args, **kwargs):
-    calls["n"] += 1
-    if calls["n"] == 7:
+  def dies_on_the_7th_document(ltp, documents, *args, **kwargs):
+    calls["n"] += len(documents)
+    if calls["n"] >= 7:
       raise KeyboardInterrupt("killed")
-    return original(*args, **kwargs)
+    return original(ltp, documents, *args, **kwargs)
 
-  monkeypatch.setattr(lt, "tag_document", dies_on_the_7th_document)
+  monkeypatch.setattr(lt, "tag_documents", dies_on_the_7th_document)
   with pytest.raises(KeyboardInterrupt):
     lt.run(killed, log=lambda m: None)
-  monkeypatch.setattr(lt, "tag_document", original)
+  monkeypatch.setattr(lt, "tag_documents", original)
   partial = read_outputs(killed.output_dir)
   assert 0 < len(partial) < 3  # one shard finished before the kill
   messages = []
