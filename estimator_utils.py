@@ -15,6 +15,9 @@ from __future__ import print_function
 import collections
 import json
 import os
+import sys
+import threading
+import time
 
 import tensorflow.compat.v1 as tf
 # The saveable state of a dataset iterator, as tf.data's own
@@ -43,6 +46,7 @@ RunSettings = collections.namedtuple("RunSettings", [
     "save_summary_steps",
     "keep_checkpoint_max",
     "random_seed",
+    "worker_timeout_secs",
 ])
 
 
@@ -74,11 +78,17 @@ def define_run_flags(flag_values):
                  "Checkpoints to keep (0 keeps all).")
   define.integer("random_seed", 12345,
                  "Seed for initialisation, dropout and shuffling.")
+  define.integer("worker_timeout_secs", 600,
+                 "In a multi-worker run (TF_CONFIG): the longest a training "
+                 "step may wait for the other workers before the run stops "
+                 "(a worker died or is unreachable).")
   define.multi_validator(
       ["use_tpu", "tpu_name"], lambda v: not v["use_tpu"] or v["tpu_name"],
       "--use_tpu needs --tpu_name (a Cloud TPU name or grpc://ip:port).")
   define.validator("num_gpus", lambda n: n >= 0,
                    "--num_gpus must be >= 0.")
+  define.validator("worker_timeout_secs", lambda n: n >= 1,
+                   "--worker_timeout_secs must be >= 1.")
 
 
 def register_batch_validators(names, flag_values):
@@ -91,6 +101,78 @@ def register_batch_validators(names, flag_values):
         lambda v, n=name: v["num_gpus"] <= 1 or v[n] % v["num_gpus"] == 0,
         "--%s must be a multiple of --num_gpus (each GPU gets an equal "
         "share)." % name)
+
+
+def environment_workers():
+  """The workers TF_CONFIG names (1 when unset or unreadable: main then
+  reports what is wrong with it), for the flags' parse-time checks."""
+  try:
+    return cluster_from_environment().num_workers
+  except script_errors.InputError:
+    return 1
+
+
+def register_worker_batch_validator(name, flag_values):
+  """Checks when flags are parsed that the batch flag `name` splits evenly
+  over the workers of the TF_CONFIG cluster."""
+  define = script_flags.FlagDefiner(flag_values)
+  define.validator(
+      name, lambda size: size % environment_workers() == 0,
+      "--%s must be a multiple of the workers that TF_CONFIG names (each "
+      "trains on an equal share of every batch)." % name)
+
+
+# This process's place in a multi-worker run (TF_CONFIG): the workers
+# (chief included), this task's type and index, and whether it is the
+# chief, which alone writes the output directory.
+# `worker_number`: its place among them, the chief first (which share of
+# each global batch it trains on).
+Cluster = collections.namedtuple("Cluster", ["num_workers", "task_type",
+                                             "task_index", "is_chief",
+                                             "worker_number"])
+
+
+def cluster_from_environment(environ=None):
+  """The Cluster that TF_CONFIG describes (the standard variable of
+  tf.distribute; docs/pretraining.md#several-machines), or one worker
+  when it is unset.
+
+  A cluster has "worker" tasks and at most one "chief"; without a chief,
+  worker 0 is the chief. Raises InputError naming TF_CONFIG when it is not
+  such a JSON object.
+  """
+  text = (os.environ if environ is None else environ).get("TF_CONFIG", "")
+  if not text.strip():
+    return Cluster(1, None, 0, True, 0)
+  try:
+    config = json.loads(text)
+    cluster = config.get("cluster") or {}
+    task = config.get("task") or {}
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+      raise ValueError("cluster and task must be objects")
+  except (ValueError, AttributeError) as e:
+    raise script_errors.InputError(
+        "TF_CONFIG is not the JSON of a tf.distribute cluster (%s): e.g. "
+        '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": '
+        '{"type": "worker", "index": 0}}.' % e)
+  other = sorted(set(cluster) - {"chief", "worker"})
+  if other:
+    raise script_errors.InputError(
+        "TF_CONFIG names %s tasks: multi-worker training takes \"worker\" "
+        "tasks and at most one \"chief\" (no parameter servers, no "
+        "evaluator: evaluate in a run of its own)." % other[0])
+  chiefs, workers = cluster.get("chief", []), cluster.get("worker", [])
+  task_type, index = task.get("type"), task.get("index", 0)
+  tasks = {"chief": chiefs, "worker": workers}
+  if (len(chiefs) > 1 or task_type not in tasks or not isinstance(index, int)
+      or not 0 <= index < len(tasks[task_type])):
+    raise script_errors.InputError(
+        "TF_CONFIG's task %s is not one of its cluster's %d chief and %d "
+        "worker tasks." % (json.dumps(task), len(chiefs), len(workers)))
+  is_chief = task_type == "chief" or (not chiefs and index == 0)
+  number = 0 if task_type == "chief" else index + len(chiefs)
+  return Cluster(len(chiefs) + len(workers), task_type, index, is_chief,
+                 number)
 
 
 def check_devices(num_gpus):
@@ -254,6 +336,65 @@ class StopOnSignalHook(tf.train.SessionRunHook):
     run_context.request_stop()
 
 
+class WorkersLost(Exception):
+  """A multi-worker training lost a worker (WorkerWatchHook)."""
+
+
+class WorkerWatchHook(tf.train.SessionRunHook):
+  """Ends a multi-worker training that lost a worker, instead of letting
+  it wait for ever:
+
+  - a second session raises WorkersLost (MonitoredSession makes one after
+    the UnavailableError of a dead peer, then waits for the peer to come
+    back: TensorFlow 2.15);
+  - a step that runs longer than `seconds` (the first one, which waits for
+    every worker to join, excepted) means a peer that stopped answering
+    (TensorFlow 1.15 waits in the all-reduce without an error): a watchdog
+    thread prints the one error line and ends the process with status 1,
+    as SIGKILL would (the lock it held is released with the process; the
+    next run takes the directory over).
+  """
+
+  def __init__(self, seconds, message):
+    self._seconds = seconds
+    self._message = message
+    self._sessions = 0
+    self._steps = 0
+    self._started = None
+    self._watch = None
+
+  def after_create_session(self, session, coord):
+    self._sessions += 1
+    if self._sessions > 1:
+      raise WorkersLost("the session with the other workers broke")
+    if self._watch is None:
+      self._watch = threading.Thread(target=self._watchdog)
+      self._watch.daemon = True
+      self._watch.start()
+
+  def before_run(self, run_context):
+    if self._steps:
+      self._started = time.time()
+
+  def after_run(self, run_context, run_values):
+    self._started = None
+    self._steps += 1
+
+  def end(self, session):
+    self._seconds = None
+
+  def _watchdog(self):
+    while self._seconds is not None:
+      started = self._started
+      if started is not None and time.time() - started > self._seconds:
+        sys.stderr.write("%s: error: %s\n" % (
+            os.path.basename(sys.argv[0]), self._message % "a step waited "
+            "more than --worker_timeout_secs=%d" % self._seconds))
+        sys.stderr.flush()
+        os._exit(1)
+      time.sleep(0.5)
+
+
 class EstimatorRunner(object):
   """Trains, evaluates and predicts with one model_fn on the chosen device.
 
@@ -269,6 +410,50 @@ class EstimatorRunner(object):
                         "predict": predict_batch_size}
     keep = settings.keep_checkpoint_max or None
     self.num_replicas = 1
+    self.cluster = cluster_from_environment()
+    self.worker_slices = None  # (first, count): this worker's batch slices
+    if self.cluster.num_workers > 1:
+      if settings.use_tpu:
+        raise script_errors.InputError(
+            "TF_CONFIG names a multi-worker cluster and --use_tpu is given: "
+            "a TPU pod slice is one TPUEstimator run (unset TF_CONFIG).")
+      # Collective all-reduce over the workers (and each one's GPUs),
+      # configured by TF_CONFIG; graph-mode Estimator training goes through
+      # tf.estimator.train_and_evaluate (self.train).
+      strategy = tf.distribute.experimental.MultiWorkerMirroredStrategy()
+      self.num_replicas = strategy.num_replicas_in_sync
+      local = self.num_replicas // self.cluster.num_workers
+      self.worker_slices = (self.cluster.worker_number * local, local)
+      if train_batch_size % self.num_replicas:
+        raise script_errors.InputError(
+            "The training batch %d does not split over the %d replicas of "
+            "the TF_CONFIG cluster (%d workers)." % (
+                train_batch_size, self.num_replicas,
+                self.cluster.num_workers))
+      # A worker reads the chief's checkpoints (it resumes from them) but
+      # saves nothing: no checkpoints, summaries or step counts, which
+      # MonitoredTrainingSession would write under output_dir/tmp_worker_N
+      # (the model's variables are mirrored: saving needs no collective).
+      # The chief saves through ResumingCheckpointSaverHook (self.train)
+      # alone.
+      chief = self.cluster.is_chief
+      config = tf.estimator.RunConfig(
+          model_dir=settings.output_dir,
+          tf_random_seed=settings.random_seed,
+          save_checkpoints_steps=None, save_checkpoints_secs=None,
+          save_summary_steps=settings.save_summary_steps if chief else None,
+          log_step_count_steps=100 if chief else None,
+          keep_checkpoint_max=keep,
+          session_config=session_config(settings.use_xla),
+          train_distribute=strategy)
+
+      def estimator_model_fn(features, labels, mode, params):
+        return model_fn(features, labels, mode, params).as_estimator_spec()
+
+      self.estimator = tf.estimator.Estimator(
+          model_fn=estimator_model_fn, config=config, params=params)
+      self.use_plain_estimator = True
+      return
     if settings.num_gpus > 1 or mirrored_devices:
       devices = mirrored_devices or ["/gpu:%d" % i
                                      for i in range(settings.num_gpus)]
@@ -328,6 +513,13 @@ class EstimatorRunner(object):
     if not self.use_plain_estimator:
       return input_fn  # TPUEstimator sets params["batch_size"] itself.
     per_replica = self.batch_sizes[kind] // self.num_replicas
+    if self.worker_slices and kind == "train":
+      # Every worker reads the one stream of global batches and trains on
+      # its replicas' slices of each (input_pipeline.input_fn_builder).
+      first, count = self.worker_slices
+      return lambda params: input_fn(dict(
+          params, batch_size=per_replica,
+          slices=(first, count, self.num_replicas)))
     return lambda params: input_fn(dict(params, batch_size=per_replica))
 
   def exact_resume(self):
@@ -342,7 +534,7 @@ class EstimatorRunner(object):
     checkpoint there, then raises script_errors.Stopped naming the step."""
     hooks = [StopOnSignalHook()]
     if (self.settings.save_checkpoints_steps and not self.settings.use_tpu
-        and self.estimator.config.is_chief):
+        and self.cluster.is_chief):
       # Replaces the Estimator's own saver hook (TPUEstimator on a TPU adds
       # its own, which stays).
       hooks.append(ResumingCheckpointSaverHook(
@@ -356,8 +548,11 @@ class EstimatorRunner(object):
                       "TPU" if self.settings.use_tpu else "%d replicas" %
                       self.num_replicas)
     with script_errors.stops_deferred():
-      self.estimator.train(input_fn=self._input_fn(input_fn, "train"),
-                           max_steps=max_steps, hooks=hooks)
+      if self.cluster.num_workers > 1:
+        self._train_on_workers(input_fn, max_steps, hooks)
+      else:
+        self.estimator.train(input_fn=self._input_fn(input_fn, "train"),
+                             max_steps=max_steps, hooks=hooks)
       signum = script_errors.pending_stop()
     if signum is not None:
       checkpoint = tf.train.latest_checkpoint(self.settings.output_dir)
@@ -365,6 +560,30 @@ class EstimatorRunner(object):
       if checkpoint:
         step = int(tf.train.load_variable(checkpoint, "global_step"))
       raise script_errors.Stopped(signum, step)
+
+  def _train_on_workers(self, input_fn, max_steps, hooks):
+    """Trains as one worker of the TF_CONFIG cluster. Estimator trains with
+    MultiWorkerMirroredStrategy only through train_and_evaluate (there is
+    no evaluator task, so nothing is evaluated). The chief alone saves
+    checkpoints and summaries. A step that waits longer than
+    --worker_timeout_secs for the other workers (one died, or is
+    unreachable) ends the run with one line."""
+    message = (
+        "%s %d of the TF_CONFIG cluster lost the other workers (%%s): one "
+        "of them stopped or is unreachable, and its log says why. Start "
+        "every worker again with the same command to resume from the last "
+        "checkpoint." % (self.cluster.task_type, self.cluster.task_index))
+    spec = tf.estimator.TrainSpec(
+        input_fn=self._input_fn(input_fn, "train"), max_steps=max_steps,
+        hooks=hooks + [WorkerWatchHook(self.settings.worker_timeout_secs,
+                                       message)])
+    try:
+      tf.estimator.train_and_evaluate(
+          self.estimator, spec,
+          tf.estimator.EvalSpec(input_fn=spec.input_fn, steps=1))
+    except (WorkersLost, tf.errors.UnavailableError,
+            tf.errors.CancelledError, tf.errors.AbortedError) as e:
+      raise script_errors.InputError(message % type(e).__name__)
 
   def evaluate(self, input_fn, steps=None):
     return self.estimator.evaluate(input_fn=self._input_fn(input_fn, "eval"),

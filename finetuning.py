@@ -389,6 +389,12 @@ def output_directory(flag_values, script, task_settings=None):
   model, data, checkpoint or recipe is refused unless --overwrite.
   Evaluation and prediction files may change from run to run."""
   estimator_utils.check_devices(flag_values.num_gpus)
+  workers = estimator_utils.cluster_from_environment().num_workers
+  if workers > 1:
+    raise script_errors.InputError(
+        "TF_CONFIG names a %d-worker cluster: fine-tuning runs on one "
+        "machine (its GPUs through --num_gpus); unset TF_CONFIG. "
+        "Multi-worker training is run_pretraining.py's." % workers)
   settings = collections.OrderedDict(task_settings or {})
   settings["bert_config"] = modeling.BertConfig.from_json_file(
       flag_values.bert_config_file).to_dict()

@@ -203,6 +203,12 @@ def input_fn_builder(input_files, features, is_training, drop_remainder=True,
 
   def input_fn(params):
     batch_size = params["batch_size"]
+    # (first, count, total): a worker of a multi-worker run reads the stream
+    # of global batches (total replicas' batches) and keeps `count` replica
+    # batches of each, from the `first`, one after the other
+    # (estimator_utils.EstimatorRunner): together the workers train on
+    # exactly the batches one process would.
+    first, count, total = params.get("slices") or (0, 1, 1)
     if is_training:
       dataset = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
       dataset = dataset.shuffle(len(input_files), seed=seed).repeat()
@@ -214,7 +220,12 @@ def input_fn_builder(input_files, features, is_training, drop_remainder=True,
       dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
     else:
       dataset = tf.data.TFRecordDataset(input_files)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.batch(batch_size * total, drop_remainder=drop_remainder)
+    if total > 1:
+      dataset = dataset.flat_map(lambda serialized: (
+          tf.data.Dataset.from_tensor_slices(tf.reshape(
+              serialized[first * batch_size:(first + count) * batch_size],
+              [count, batch_size]))))
     dataset = dataset.map(parse_batch,
                           num_parallel_calls=tf.data.experimental.AUTOTUNE)
     return dataset.prefetch(tf.data.experimental.AUTOTUNE)

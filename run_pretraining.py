@@ -189,13 +189,16 @@ def _register_validators(flag_values):
   estimator_utils.register_batch_validators(
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
+  estimator_utils.register_worker_batch_validator("train_batch_size",
+                                                  flag_values)
   define.multi_validator(
       ["gradient_accumulation_steps", "precision", "num_gpus"],
-      lambda v: v["num_gpus"] <= 1 or (v["gradient_accumulation_steps"] == 1
-                                       and v["precision"] != "fp16"),
+      lambda v: (v["num_gpus"] <= 1 and estimator_utils.environment_workers()
+                 <= 1) or (v["gradient_accumulation_steps"] == 1
+                           and v["precision"] != "fp16"),
       message="--gradient_accumulation_steps > 1 and --precision=fp16 run on "
-      "one device: use --num_gpus 0 or 1 with them, or a larger batch over "
-      "the GPUs.")
+      "one device: use --num_gpus 0 or 1 (and no multi-worker TF_CONFIG) "
+      "with them, or a larger batch over the GPUs.")
   define.multi_validator(
       ["max_predictions_per_seq", "max_seq_length"],
       lambda v: v["max_predictions_per_seq"] <= v["max_seq_length"],
@@ -329,6 +332,19 @@ def run():
       {"pos": FLAGS.pos_end_step, "ner": FLAGS.ner_end_step,
        "dep": FLAGS.dep_end_step})
   input_files = input_reading.expand_input_files(FLAGS.input_file)
+  cluster = estimator_utils.cluster_from_environment()
+  if cluster.num_workers > 1 and (FLAGS.do_eval or FLAGS.do_predict):
+    raise script_errors.InputError(
+        "TF_CONFIG names a %d-worker cluster: run --do_train alone there, "
+        "and --do_eval or --do_predict in a run of one process (TF_CONFIG "
+        "unset) on its --output_dir." % cluster.num_workers)
+  if not cluster.is_chief:
+    # The chief locks and records the output directory and writes in it;
+    # a worker only reads its checkpoint (resume) and trains.
+    tf.logging.info("Worker %d of %d (TF_CONFIG): the chief writes %s.",
+                    cluster.task_index, cluster.num_workers, FLAGS.output_dir)
+    run_in_output_directory(bert_config, tasks, end_steps, input_files)
+    return
   if tf.gfile.IsDirectory(FLAGS.output_dir):
     check_output_dir_checkpoint(bert_config, tasks)
   adopt = functools.partial(adopt_checkpoint, bert_config, tasks, end_steps)
@@ -490,7 +506,10 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
     predict_checkpoint = prediction_checkpoint(tasks)
   model_fn = training_model_fn(
       bert_config, tasks, end_steps, init_checkpoint=FLAGS.init_checkpoint,
-      output_dir=FLAGS.output_dir, predict_checkpoint=predict_checkpoint)
+      # (The training summaries: the chief's alone.)
+      output_dir=FLAGS.output_dir if
+      estimator_utils.cluster_from_environment().is_chief else None,
+      predict_checkpoint=predict_checkpoint)
   runner = estimator_utils.EstimatorRunner(
       model_fn, settings, train_batch_size=micro_batch_size,
       eval_batch_size=FLAGS.eval_batch_size,

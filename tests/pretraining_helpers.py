@@ -46,7 +46,7 @@ def run_settings(output_dir, **overrides):
                 tpu_zone=None, gcp_project=None, master=None,
                 num_tpu_cores=8, iterations_per_loop=1000, num_gpus=0,
                 use_xla=False, save_checkpoints_steps=5, save_summary_steps=1,
-                keep_checkpoint_max=0, random_seed=1)
+                keep_checkpoint_max=0, random_seed=1, worker_timeout_secs=600)
   values.update(overrides)
   return estimator_utils.RunSettings(**values)
 

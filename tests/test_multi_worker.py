@@ -1,0 +1,252 @@
+# coding=utf-8
+"""Multi-worker training (TF_CONFIG, MultiWorkerMirroredStrategy): two
+worker processes on localhost against one process at twice the batch; a
+worker that dies; the lock; TF_CONFIG's checks."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import estimator_utils
+import script_errors
+
+import records
+import synthetic_data
+
+from conftest import REPO, run_script, tiny_config, write_config
+from test_preemption import PRED, SEQ, VOCAB, write_records
+
+
+def write_even_records(directory, num_files=2, records_per_file=20):
+  """Records whose every masked position is weighted 1 for every head: a
+  worker's mean loss over its half of a batch is then half of the global
+  mean's sum (each replica normalises its loss by its own positions, as
+  TPU cores do)."""
+  rng = np.random.RandomState(0)
+  for i in range(num_files):
+    path = os.path.join(str(directory), "part-%d.tfrecord" % i)
+    with tf.io.TFRecordWriter(path) as writer:
+      for _ in range(records_per_file):
+        values = synthetic_data.synthetic_example(rng, SEQ, PRED, VOCAB, 0.0)
+        for name in values:
+          if name.endswith("weights"):
+            values[name][:] = 1.0
+        writer.write(records.serialize_record(values, SEQ, PRED))
+
+
+def free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("localhost", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def tf_config(ports, index):
+  return json.dumps({"cluster": {"worker": ["localhost:%d" % p
+                                            for p in ports]},
+                     "task": {"type": "worker", "index": index}})
+
+
+def start_workers(args, ports, log_dir):
+  """The workers of a localhost cluster, each a run_pretraining.py with
+  TF_CONFIG naming its task; their output goes to files in `log_dir`."""
+  processes = []
+  for index in range(len(ports)):
+    log = open(os.path.join(str(log_dir), "worker-%d.txt" % index), "w")
+    processes.append(subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "run_pretraining.py")] + args,
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                 TF_CONFIG=tf_config(ports, index))))
+  return processes
+
+
+def log_of(log_dir, index):
+  with open(os.path.join(str(log_dir), "worker-%d.txt" % index)) as f:
+    return f.read()
+
+
+def pretraining_args(tmp_path, output_dir, steps, save_steps):
+  config_file = write_config(str(tmp_path / "config.json"),
+                             tiny_config(VOCAB))
+  return ["--bert_config_file=" + config_file,
+          "--input_file=" + str(tmp_path / "part-*.tfrecord"),
+          "--output_dir=" + output_dir, "--do_train",
+          "--train_batch_size=8", "--max_seq_length=%d" % SEQ,
+          "--max_predictions_per_seq=%d" % PRED,
+          "--num_train_steps=%d" % steps, "--num_warmup_steps=1",
+          "--learning_rate=1e-3", "--save_checkpoints_steps=%d" % save_steps,
+          "--save_summary_steps=1"]
+
+
+@pytest.mark.slow
+def test_two_workers_train_as_one_process_at_twice_the_batch(tmp_path):
+  """Each worker trains on its half of every global batch of 8 (4 each):
+  after 3 steps every variable, Adam's moments included, equals one
+  process's at batch 8 within float tolerance (a worker on the other's
+  half, or gradients summed instead of averaged, moves the moments by far
+  more). The chief alone writes the directory: one event file, the
+  record, the checkpoints."""
+  write_even_records(tmp_path)
+  # Both start from the same weights (random initialisers depend on the
+  # graph, which the strategy changes on TensorFlow 1.15).
+  result = run_script("run_pretraining.py", *pretraining_args(
+      tmp_path, str(tmp_path / "init"), 1, 1))
+  assert result.returncode == 0, result.stderr[-3000:]
+  start = ["--init_checkpoint=" + str(tmp_path / "init" / "model.ckpt-1")]
+  single = str(tmp_path / "single")
+  result = run_script("run_pretraining.py",
+                      *pretraining_args(tmp_path, single, 3, 3) + start)
+  assert result.returncode == 0, result.stderr[-3000:]
+  multi = str(tmp_path / "multi")
+  workers = start_workers(pretraining_args(tmp_path, multi, 3, 3) + start,
+                          free_ports(2), tmp_path)
+  for index, process in enumerate(workers):
+    assert process.wait(timeout=300) == 0, log_of(tmp_path, index)[-3000:]
+  assert "Worker 1 of 2 (TF_CONFIG): the chief writes" in log_of(tmp_path, 1)
+  expected = tf.train.load_checkpoint(os.path.join(single, "model.ckpt-3"))
+  actual = tf.train.load_checkpoint(os.path.join(multi, "model.ckpt-3"))
+  names = sorted(expected.get_variable_to_shape_map())
+  assert names == sorted(actual.get_variable_to_shape_map())
+  for name in names:
+    np.testing.assert_allclose(actual.get_tensor(name),
+                               expected.get_tensor(name), rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+  initial = tf.train.load_checkpoint(os.path.join(str(tmp_path), "init",
+                                                  "model.ckpt-1"))
+  assert not np.allclose(
+      initial.get_tensor("bert/embeddings/LayerNorm/gamma"),
+      expected.get_tensor("bert/embeddings/LayerNorm/gamma"))
+  # The same files as one process writes (a worker writes nothing), save
+  # the input state, which is not kept over several replicas.
+  def kinds(directory):
+    return sorted(re.sub(r"events\.out\.tfevents\..*?(\.v2)?$",
+                         r"events\1", name) for name in os.listdir(directory)
+                  if not name.startswith("input.ckpt") and
+                  name != "checkpoint_input")
+  assert kinds(multi) == kinds(single)
+
+
+@pytest.mark.slow
+def test_a_dead_worker_stops_the_others_with_one_line(tmp_path):
+  """Worker 1 killed (SIGKILL: no clean-up) mid-run: the chief stops within
+  --worker_timeout_secs plus a step with one line, not hanging in its
+  all-reduce. While the chief runs, another run into its directory is
+  refused by the lock; after it, one process resumes its checkpoint."""
+  write_records(tmp_path, records_per_file=20)
+  output_dir = str(tmp_path / "multi")
+  args = pretraining_args(tmp_path, output_dir, 100000, 5) + [
+      "--worker_timeout_secs=10"]
+  workers = start_workers(args, free_ports(2), tmp_path)
+  try:
+    deadline = time.time() + 300
+    while not os.path.exists(os.path.join(output_dir, "model.ckpt-5.index")):
+      assert workers[0].poll() is None, log_of(tmp_path, 0)[-3000:]
+      assert time.time() < deadline, log_of(tmp_path, 0)[-3000:]
+      time.sleep(0.1)
+    second = run_script("run_pretraining.py",
+                        *pretraining_args(tmp_path, output_dir, 100000, 5))
+    assert second.returncode == 1
+    assert "is in use by another run" in second.stderr.strip().splitlines()[-1]
+    workers[1].send_signal(signal.SIGKILL)
+    killed = time.time()
+    assert workers[0].wait(timeout=120) == 1, log_of(tmp_path, 0)[-3000:]
+    assert time.time() - killed < 90
+  finally:
+    for process in workers:
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+  last = log_of(tmp_path, 0).strip().splitlines()[-1]
+  assert last.startswith("run_pretraining.py: error: worker 0 of the "
+                         "TF_CONFIG cluster lost the other workers ("), last
+  # The directory is free again, and its last checkpoint resumes.
+  step = int(tf.train.latest_checkpoint(output_dir).rsplit("-", 1)[1])
+  result = run_script("run_pretraining.py", *pretraining_args(
+      tmp_path, output_dir, step, 5))
+  assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("value,message", [
+    ("{not json", "TF_CONFIG is not the JSON of a tf.distribute cluster"),
+    ('{"cluster": {"worker": ["a:1"], "ps": ["b:1"]}, "task": {"type": '
+     '"worker", "index": 0}}', "TF_CONFIG names ps tasks"),
+    ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", '
+     '"index": 2}}', "is not one of its cluster's 0 chief and 2 worker"),
+])
+def test_a_bad_tf_config_is_one_line(value, message):
+  with pytest.raises(script_errors.InputError, match=message):
+    estimator_utils.cluster_from_environment({"TF_CONFIG": value})
+
+
+def test_the_chief_and_each_worker_know_their_place():
+  cluster = {"chief": ["a:1"], "worker": ["b:1", "c:1"]}
+  places = [estimator_utils.cluster_from_environment({"TF_CONFIG": json.dumps(
+      {"cluster": cluster, "task": {"type": kind, "index": index}})})
+            for kind, index in (("chief", 0), ("worker", 0), ("worker", 1))]
+  assert [(p.num_workers, p.is_chief, p.worker_number) for p in places] == [
+      (3, True, 0), (3, False, 1), (3, False, 2)]
+  alone = estimator_utils.cluster_from_environment({})
+  assert (alone.num_workers, alone.is_chief) == (1, True)
+
+
+def test_the_batch_must_split_over_the_workers(tmp_path):
+  ports = free_ports(3)
+  result = run_script(
+      "run_pretraining.py", "--bert_config_file=x", "--input_file=x",
+      "--output_dir=" + str(tmp_path), "--do_train", "--train_batch_size=8",
+      env={"TF_CONFIG": tf_config(ports, 0)})
+  assert result.returncode == 1
+  assert ("--train_batch_size must be a multiple of the workers that "
+          "TF_CONFIG names") in result.stderr
+
+
+def test_fine_tuning_refuses_a_cluster(tmp_path):
+  result = run_script(
+      "run_classifier.py", "--task_name=chnsenticorp",
+      "--bert_config_file=" + write_config(str(tmp_path / "c.json"),
+                                           tiny_config(VOCAB)),
+      "--output_dir=" + str(tmp_path / "out"), "--do_train",
+      "--train_file=x", "--train_from_scratch", "--train_batch_size=8",
+      env={"TF_CONFIG": tf_config(free_ports(2), 1)})
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_classifier.py: error: TF_CONFIG names a 2-worker cluster: "
+      "fine-tuning runs on one machine (its GPUs through --num_gpus); unset "
+      "TF_CONFIG. Multi-worker training is run_pretraining.py's.")
+  assert not os.path.exists(str(tmp_path / "out"))
+
+
+def test_slurm_tf_config_names_every_node_and_this_task(tmp_path):
+  """scripts/slurm_tf_config.sh under a fake scontrol: its TF_CONFIG is
+  one that cluster_from_environment reads as worker 1 of 2."""
+  fake = tmp_path / "scontrol"
+  fake.write_text(u"#!/bin/sh\necho gpu-node-a\necho gpu-node-b\n")
+  fake.chmod(0o755)
+  result = subprocess.run(
+      ["bash", os.path.join(REPO, "scripts", "slurm_tf_config.sh"), "2222"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True,
+      env=dict(os.environ, PATH=str(tmp_path) + os.pathsep +
+               os.environ["PATH"], SLURM_JOB_NODELIST="gpu-node-[a-b]",
+               SLURM_PROCID="1"))
+  assert result.returncode == 0, result.stderr
+  config = json.loads(result.stdout)
+  assert config["cluster"] == {"worker": ["gpu-node-a:2222",
+                                          "gpu-node-b:2222"]}
+  cluster = estimator_utils.cluster_from_environment(
+      {"TF_CONFIG": result.stdout})
+  assert (cluster.num_workers, cluster.task_index, cluster.is_chief) == (
+      2, 1, False)
