@@ -22,10 +22,13 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import contextlib
 import itertools
 import json
 import math
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -352,6 +355,8 @@ def define_flags(flag_values, default_max_seq_length=128):
   estimator_utils.register_batch_validators(
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
+  estimator_utils.register_worker_batch_validator("train_batch_size",
+                                                  flag_values)
   define.multi_validator(
       ["do_train", "do_eval", "do_predict"], any,
       "Give --do_train, --do_eval and/or --do_predict.")
@@ -389,12 +394,15 @@ def output_directory(flag_values, script, task_settings=None):
   model, data, checkpoint or recipe is refused unless --overwrite.
   Evaluation and prediction files may change from run to run."""
   estimator_utils.check_devices(flag_values.num_gpus)
-  workers = estimator_utils.cluster_from_environment().num_workers
-  if workers > 1:
+  cluster = estimator_utils.cluster_from_environment()
+  if cluster.num_workers > 1 and (flag_values.do_eval or
+                                  flag_values.do_predict):
     raise script_errors.InputError(
-        "TF_CONFIG names a %d-worker cluster: fine-tuning runs on one "
-        "machine (its GPUs through --num_gpus); unset TF_CONFIG. "
-        "Multi-worker training is run_pretraining.py's." % workers)
+        "TF_CONFIG names a %d-worker cluster: run --do_train alone there, "
+        "and --do_eval or --do_predict in a run of one process (TF_CONFIG "
+        "unset) on its --output_dir." % cluster.num_workers)
+  if not cluster.is_chief:
+    return _worker_features(cluster)
   settings = collections.OrderedDict(task_settings or {})
   settings["bert_config"] = modeling.BertConfig.from_json_file(
       flag_values.bert_config_file).to_dict()
@@ -424,6 +432,35 @@ def output_directory(flag_values, script, task_settings=None):
                                  OUTPUTS, inputs=inputs,
                                  overwrite=flag_values.overwrite,
                                  require_record=flag_values.do_train)
+
+
+# Where a worker of a multi-worker run (not the chief) writes its feature
+# records: a directory of its own, since the chief alone writes
+# --output_dir (feature_dir).
+_WORKER_FEATURE_DIR = []
+
+
+@contextlib.contextmanager
+def _worker_features(cluster):
+  """output_directory() of a worker: the chief locks, records and writes
+  --output_dir; the worker writes its features to a temporary directory,
+  removed at the end."""
+  directory = tempfile.mkdtemp(prefix="lert_worker_features_")
+  tf.logging.info("Worker %d of %d (TF_CONFIG): the chief writes the output "
+                  "directory; this worker's features go to %s.",
+                  cluster.task_index, cluster.num_workers, directory)
+  _WORKER_FEATURE_DIR.append(directory)
+  try:
+    yield None
+  finally:
+    _WORKER_FEATURE_DIR.remove(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def feature_dir(output_dir):
+  """Where the script writes its feature records: --output_dir, or a
+  worker's own directory in a multi-worker run."""
+  return _WORKER_FEATURE_DIR[-1] if _WORKER_FEATURE_DIR else output_dir
 
 
 def initialisation(output_dir):

@@ -73,7 +73,8 @@ def records(task, examples, tokenizer, max_seq_length, name, require_labels):
                                                 tokenizer, max_seq_length)
     truncated.append(cut)
     rows.append(row)
-  path = os.path.join(FLAGS.output_dir, name + ".tf_record")
+  path = os.path.join(finetuning.feature_dir(FLAGS.output_dir),
+                      name + ".tf_record")
   schema = finetuning.write_records(path, rows)
   if sum(truncated):
     tf.logging.info("  %d of %d examples were longer than --max_seq_length "

@@ -70,7 +70,8 @@ def records(sentences, tokenizer, name):
   if split:
     tf.logging.info("  %d sentences longer than --max_seq_length were split "
                     "into windows (no character is lost)", split)
-  path = os.path.join(FLAGS.output_dir, name + ".tf_record")
+  path = os.path.join(finetuning.feature_dir(FLAGS.output_dir),
+                      name + ".tf_record")
   return path, finetuning.write_records(path, rows), windows
 
 

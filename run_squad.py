@@ -79,7 +79,8 @@ def cached_features(path, questions, tokenizer, name):
       FLAGS.max_seq_length, FLAGS.doc_stride, FLAGS.max_query_length,
       os.path.abspath(FLAGS.vocab_file), FLAGS.do_lower_case]).encode(
           "utf-8")).hexdigest()[:12]
-  prefix = os.path.join(FLAGS.output_dir, "%s-%s" % (name, key))
+  prefix = os.path.join(finetuning.feature_dir(FLAGS.output_dir),
+                        "%s-%s" % (name, key))
   if tf.gfile.Exists(prefix + ".tf_record") and tf.gfile.Exists(
       prefix + ".windows.json"):
     with tf.gfile.GFile(prefix + ".windows.json") as f:

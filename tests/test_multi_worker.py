@@ -3,6 +3,7 @@
 worker processes on localhost against one process at twice the batch; a
 worker that dies; the lock; TF_CONFIG's checks."""
 
+import io
 import json
 import os
 import re
@@ -213,19 +214,91 @@ def test_the_batch_must_split_over_the_workers(tmp_path):
           "TF_CONFIG names") in result.stderr
 
 
-def test_fine_tuning_refuses_a_cluster(tmp_path):
+def start_workers_of(script, args, ports, log_dir):
+  processes = []
+  for index in range(len(ports)):
+    log = open(os.path.join(str(log_dir), "worker-%d.txt" % index), "w")
+    processes.append(subprocess.Popen(
+        [sys.executable, os.path.join(REPO, script)] + args,
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                 TF_CONFIG=tf_config(ports, index))))
+  return processes
+
+
+@pytest.mark.slow
+def test_two_workers_fine_tune_as_one_process_at_twice_the_batch(tmp_path):
+  """run_classifier.py on two workers at 4 examples each against one process
+  at 8 (the loss is a mean over examples, so the halves' means average to
+  the batch's): the same variables after 3 steps; the worker writes its
+  features elsewhere and nothing in --output_dir."""
+  rows = [(u"这家酒店很好，服务周到。", "1"), (u"房间太差了，不推荐。", "0"),
+          (u"早餐丰富，位置方便。", "1"), (u"服务很差，很吵。", "0")] * 4
+  train_file = str(tmp_path / "train.tsv")
+  with io.open(train_file, "w", encoding="utf-8") as f:
+    f.write(u"label\ttext_a\n" + u"".join(u"%s\t%s\n" % (label, text)
+                                          for text, label in rows))
+  characters = sorted(set(u"".join(text for text, _ in rows)))
+  vocab_file = str(tmp_path / "vocab.txt")
+  with io.open(vocab_file, "w", encoding="utf-8") as f:
+    f.write(u"\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
+                       characters) + u"\n")
+  config_file = write_config(str(tmp_path / "config.json"),
+                             tiny_config(5 + len(characters)))
+
+  def args(output_dir, *more):
+    return ["--task_name=chnsenticorp", "--bert_config_file=" + config_file,
+            "--vocab_file=" + vocab_file, "--train_file=" + train_file,
+            "--output_dir=" + output_dir, "--do_train",
+            "--max_seq_length=12", "--train_batch_size=8",
+            "--learning_rate=1e-3", "--output_dropout_prob=0",
+            "--save_checkpoints_steps=100"] + list(more)
+
+  # The same start, output layer included (initialisers depend on the
+  # graph on TensorFlow 1.15): one step from scratch.
+  result = run_script("run_classifier.py", *args(
+      str(tmp_path / "init"), "--max_train_steps=1", "--train_from_scratch"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  start = "--init_checkpoint=" + str(tmp_path / "init" / "model.ckpt-1")
+  single, multi = str(tmp_path / "single"), str(tmp_path / "multi")
+  result = run_script("run_classifier.py", *args(single, start,
+                                                 "--max_train_steps=3"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  workers = start_workers_of("run_classifier.py", args(
+      multi, start, "--max_train_steps=3"), free_ports(2), tmp_path)
+  for index, process in enumerate(workers):
+    assert process.wait(timeout=300) == 0, log_of(tmp_path, index)[-3000:]
+  assert "this worker's features go to" in log_of(tmp_path, 1)
+  expected = tf.train.load_checkpoint(os.path.join(single, "model.ckpt-3"))
+  actual = tf.train.load_checkpoint(os.path.join(multi, "model.ckpt-3"))
+  names = sorted(expected.get_variable_to_shape_map())
+  assert names == sorted(actual.get_variable_to_shape_map())
+  for name in names:
+    np.testing.assert_allclose(actual.get_tensor(name),
+                               expected.get_tensor(name), rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+  assert not np.allclose(expected.get_tensor("output_weights"), tf.train
+                         .load_variable(start.split("=", 1)[1],
+                                        "output_weights"))
+  assert sorted(n for n in os.listdir(multi) if not n.startswith(
+      ("events.", "input.ckpt", "checkpoint_input"))) == sorted(
+          n for n in os.listdir(single) if not n.startswith(
+              ("events.", "input.ckpt", "checkpoint_input")))
+
+
+def test_fine_tuning_on_a_cluster_trains_only(tmp_path):
   result = run_script(
       "run_classifier.py", "--task_name=chnsenticorp",
       "--bert_config_file=" + write_config(str(tmp_path / "c.json"),
                                            tiny_config(VOCAB)),
-      "--output_dir=" + str(tmp_path / "out"), "--do_train",
-      "--train_file=x", "--train_from_scratch", "--train_batch_size=8",
-      env={"TF_CONFIG": tf_config(free_ports(2), 1)})
+      "--output_dir=" + str(tmp_path / "out"), "--do_train", "--do_eval",
+      "--train_file=x", "--eval_file=x", "--train_from_scratch",
+      "--train_batch_size=8", env={"TF_CONFIG": tf_config(free_ports(2), 1)})
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
-      "run_classifier.py: error: TF_CONFIG names a 2-worker cluster: "
-      "fine-tuning runs on one machine (its GPUs through --num_gpus); unset "
-      "TF_CONFIG. Multi-worker training is run_pretraining.py's.")
+      "run_classifier.py: error: TF_CONFIG names a 2-worker cluster: run "
+      "--do_train alone there, and --do_eval or --do_predict in a run of "
+      "one process (TF_CONFIG unset) on its --output_dir.")
   assert not os.path.exists(str(tmp_path / "out"))
 
 
