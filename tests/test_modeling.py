@@ -215,3 +215,43 @@ def test_sequence_longer_than_position_table_is_rejected():
   config = tiny_config(vocab_size=50, max_position_embeddings=4)
   with pytest.raises(ValueError, match="longer than max_position_embeddings"):
     build(config, seq_length=8)
+
+
+def test_stepped_dropout_keeps_or_zeroes_each_value_and_backprop_reads_a_bool():
+  """Dropout drawn from the seed and the step: every value is x / (1 - rate)
+  or 0, about `rate` of them 0, the same mask at the same step and another
+  at the next; its gradient is 1 / (1 - rate) where kept and 0 elsewhere;
+  and the backward pass reads the boolean mask, not a float copy of it or
+  of the scaled input (the memory of every dropout site while
+  training)."""
+  rate = 0.1
+  values = np.random.RandomState(0).uniform(1.0, 2.0, size=(200, 500))
+  with tf.Graph().as_default():
+    tf.set_random_seed(7)
+    step = tf.placeholder(tf.int64, [])
+    modeling.set_dropout_step(step)
+    x = tf.constant(values, tf.float32)
+    before = set(tf.get_default_graph().get_operations())
+    y = modeling.dropout(x, rate)
+    dropout_ops = set(tf.get_default_graph().get_operations()) - before
+    (gradient,) = tf.gradients(y, x)
+    # What the backward pass reads of the dropout's own forward tensors.
+    read_back = [t for op in tf.get_default_graph().get_operations()
+                 if op not in dropout_ops and op not in before
+                 for t in op.inputs
+                 if t.op in dropout_ops and t.shape.num_elements() and
+                 t.shape.num_elements() >= values.size]
+    with tf.Session() as session:
+      out, grad = session.run([y, gradient], {step: 3})
+      again = session.run(y, {step: 3})
+      other = session.run(y, {step: 4})
+  scale = np.float32(1.0 / (1.0 - rate))
+  kept = out != 0
+  np.testing.assert_array_equal(out[kept],
+                                values.astype(np.float32)[kept] * scale)
+  assert abs((~kept).mean() - rate) < 4 * np.sqrt(rate * (1 - rate) /
+                                                  values.size)
+  np.testing.assert_array_equal(grad, np.where(kept, scale, 0))
+  np.testing.assert_array_equal(again, out)
+  assert (other != out).any()
+  assert read_back and all(t.dtype == tf.bool for t in read_back), read_back
