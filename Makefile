@@ -6,7 +6,7 @@
 #   make test-fast  the style gate and the tests not marked slow, on TF 2.15
 #                (a few minutes; CI runs the whole of make test)
 #   make demo    the whole job on the shipped sample corpus, on CPU
-#   make bench   throughput benchmarks
+#   make bench   throughput benchmarks (the ratios first: docs/performance.md)
 #
 # Each target creates the virtual environments it needs (.venv-tf1, .venv-tf2).
 # Without python3.7 the TF 1.15 leg is skipped loudly, unless REQUIRE_TF1=1.
@@ -125,13 +125,26 @@ demo: $(VENV_TF2)/.installed
 	@echo; echo "Examples of masked instances: $(DEMO_DIR)/data/sample-0.tfrecord.examples.txt"
 	@echo "TensorBoard: $(VENV_TF2)/bin/tensorboard --logdir $(DEMO_DIR)/model"
 
-bench: $(VENV_TF2)/.installed
-	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32
+# Google BERT's run_classifier.py (PyPI's bert-tensorflow), the reference of
+# bench/finetune_vs_google.py; it runs on TensorFlow 1.15.
+GOOGLE_BERT := .bench/bert-tensorflow
+$(GOOGLE_BERT)/bert/run_classifier.py: $(VENV_TF1)/.installed
+	$(VENV_TF1)/bin/python -m pip install --quiet --no-deps --target $(GOOGLE_BERT) "bert-tensorflow==1.0.4"
+
+# First the ratios measured in one run (each script beside its stripped loop
+# on both runtimes; fine-tuning beside Google's run_classifier.py), then the
+# data, fine-tuning and tagging throughputs. docs/performance.md shows them.
+bench: $(VENV_TF2)/.installed $(VENV_TF1)/.installed $(GOOGLE_BERT)/bert/run_classifier.py
+	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3
+	$(VENV_TF1)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3
+	$(VENV_TF2)/bin/python bench/finetune_vs_google.py --google_bert $(GOOGLE_BERT) --repeats 2
 	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 5000 --dupe_factor 5 --repeats 3 --beam
 	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 50000 --dupe_factor 5 --repeats 1 --beam --workers 2
 	$(VENV_TF2)/bin/python bench/finetune_throughput.py --steps 100 --max_seq_length 128
 	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task cmrc2018 --steps 100 --max_seq_length 256
 	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task drcd --steps 100 --max_seq_length 256
+	$(VENV_TF2)/bin/python bench/input_state_cost.py --lengths 128,512 --batch_size 32
+	$(VENV_TF2)/bin/python bench/tagging_throughput.py --architectures small,base --sentences 2000,600 --batch_sizes 1,8,32 --workers 1,2
 
 clean:
-	rm -rf $(VENV_TF1) $(VENV_TF2) $(DEMO_DIR)
+	rm -rf $(VENV_TF1) $(VENV_TF2) $(DEMO_DIR) .bench
