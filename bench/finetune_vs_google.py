@@ -155,19 +155,23 @@ def main():
             args.max_seq_length, args.batch_size, args.steps,
             os.cpu_count() or 0, args.repeats))
   print("| set-up | wall s (each run) | best wall s | steps/s in the loop | "
-        "peak RSS | speed vs Google | memory vs Google |")
+        "peak RSS MiB (each run) | speed vs Google | memory vs Google |")
   print("| --- | --- | --- | --- | --- | --- | --- |")
+  # Memory: the smallest peak of the runs (a run's peak varies with the
+  # order in which TensorFlow's threads ran its ops).
   reference = best.get("google")
+  least = {setup: min(r.peak_rss_mib for r in runs[setup])
+           for setup in setups}
   for setup in setups:
     run_ = best[setup]
-    print("| %s | %s | %.1f | %s | %.0f MiB | %s | %s |" % (
+    print("| %s | %s | %.1f | %s | %s | %s | %s |" % (
         setup, ", ".join("%.1f" % r.wall_seconds for r in runs[setup]),
         run_.wall_seconds, "%.3f" % run_.steps_per_second
-        if run_.steps_per_second else "-", run_.peak_rss_mib,
+        if run_.steps_per_second else "-",
+        ", ".join("%.0f" % r.peak_rss_mib for r in runs[setup]),
         "%.2f" % (reference.wall_seconds / run_.wall_seconds)
         if reference else "-",
-        "%.2f" % (run_.peak_rss_mib / reference.peak_rss_mib)
-        if reference else "-"))
+        "%.2f" % (least[setup] / least["google"]) if reference else "-"))
 
 
 if __name__ == "__main__":
