@@ -150,44 +150,21 @@ class Memory(object):
 def train_steps(tf, config, length, predictions, batch_size, mode, steps,
                 warmup, workdir, memory):
   """Seconds of `steps` training steps after `warmup` ones, and the peak
-  memory, through the real input pipeline and model_fn."""
-  import estimator_utils
-  import input_pipeline
+  memory, through the real input pipeline and model_fn (the stripped loop
+  of bench/stripped_loop.py)."""
   import linguistic_tags
-  import lert_model
-  import run_pretraining
+  import stripped_loop
   import synthetic_data
-  tasks = list(linguistic_tags.TASKS)
   path = synthetic_data.write_synthetic_records(
       os.path.join(workdir, "records-%d.tfrecord" % length),
       max(4 * batch_size, 64), length, predictions, config.vocab_size,
       seed=0, missing_label_rate=0.05)
-  required, optional = lert_model.pretraining_features(length, predictions,
-                                                       tasks)
-  required.update(optional)
   memory.reset()
-  with tf.Graph().as_default():
-    features = tf.data.make_one_shot_iterator(input_pipeline.input_fn_builder(
-        [path], required, is_training=True, seed=0)(
-            {"batch_size": batch_size})).get_next()
-    model_fn = lert_model.model_fn_builder(
-        bert_config=config, tasks=tasks,
-        end_steps=lert_model.lip_end_steps(steps + warmup),
-        init_checkpoint=None, learning_rate=1e-4,
-        num_train_steps=steps + warmup, num_warmup_steps=1,
-        compute_type=run_pretraining.COMPUTE_TYPES[
-            "fp32" if mode == "xla" else mode])
-    spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, {})
-    with tf.Session(config=estimator_utils.session_config(
-        mode == "xla")) as session:
-      session.run(tf.global_variables_initializer())
-      for _ in range(warmup):
-        session.run(spec.train_op)
-      start = time.time()
-      for _ in range(steps):
-        session.run(spec.train_op)
-      seconds = time.time() - start
-  return seconds, memory.peak()
+  seconds = stripped_loop.step_seconds(
+      config, [path], length, predictions, batch_size, steps, warmup,
+      list(linguistic_tags.TASKS), "fp32" if mode == "xla" else mode,
+      mode == "xla")
+  return sum(seconds), memory.peak()
 
 
 def sized_batch(tf, config, length, predictions, workdir, memory):

@@ -37,6 +37,9 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import input_reading  # noqa: E402
 
 Run = collections.namedtuple("Run", ["setup", "wall_seconds",
                                      "steps_per_second", "peak_rss_mib"])
@@ -65,10 +68,11 @@ def parse_args():
 
 
 def read_examples(path):
-  """(label, text) of a `label<TAB>text_a` file with a header."""
-  with io.open(path, encoding="utf-8") as f:
-    lines = f.read().splitlines()
-  return [tuple(line.split("\t", 1)) for line in lines[1:] if line]
+  """(label, text) of a `label<TAB>text_a` file with a header, read by the
+  scripts' one line reader."""
+  return [tuple(line.split("\t", 1))
+          for number, line in input_reading.read_lines(path)
+          if number > 1 and line]
 
 
 def write_cola_layout(examples, directory):
