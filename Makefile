@@ -134,9 +134,12 @@ $(GOOGLE_BERT)/bert/run_classifier.py: $(VENV_TF1)/.installed
 # First the ratios measured in one run (each script beside its stripped loop
 # on both runtimes; fine-tuning beside Google's run_classifier.py), then the
 # data, fine-tuning and tagging throughputs. docs/performance.md shows them.
+# RELEASE_DIR=LERT/src (a clone of github.com/ymcui/LERT) times the released
+# pre-training script beside ours on TF 1.15 too.
+RELEASE_DIR ?=
 bench: $(VENV_TF2)/.installed $(VENV_TF1)/.installed $(GOOGLE_BERT)/bert/run_classifier.py
 	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3
-	$(VENV_TF1)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3
+	$(VENV_TF1)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3 $(if $(RELEASE_DIR),--release_dir $(RELEASE_DIR) --google_bert $(GOOGLE_BERT))
 	$(VENV_TF2)/bin/python bench/finetune_vs_google.py --google_bert $(GOOGLE_BERT) --repeats 2
 	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 5000 --dupe_factor 5 --repeats 3 --beam
 	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 50000 --dupe_factor 5 --repeats 1 --beam --workers 2
