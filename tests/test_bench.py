@@ -16,6 +16,17 @@ from conftest import run_script, tiny_config
 import synthetic_data
 
 
+def write_records(tmp_path):
+  """Four files of 8 records of length 32 (5 predictions); their glob."""
+  records = tmp_path / "records"
+  records.mkdir()
+  for i in range(4):
+    synthetic_data.write_synthetic_records(
+        str(records / ("synthetic-%d.tfrecord" % i)), 8, 32, 5, 21128,
+        seed=i, missing_label_rate=0.05)
+  return os.path.join(str(records), "synthetic-*.tfrecord")
+
+
 @pytest.mark.slow
 def test_pretrain_throughput_times_the_same_steps_of_script_and_loop(
     tmp_path):
@@ -33,16 +44,10 @@ def test_pretrain_throughput_times_the_same_steps_of_script_and_loop(
                    result.stdout, re.MULTILINE)
 
   # Each kind alone: exactly --steps step times, every one positive.
-  records = tmp_path / "records"
-  records.mkdir()
-  for i in range(4):
-    synthetic_data.write_synthetic_records(
-        str(records / ("synthetic-%d.tfrecord" % i)), 8, 32, 5, 21128,
-        seed=i, missing_label_rate=0.05)
+  records = write_records(tmp_path)
   for kind in ("loop", "script"):
     result = run_script("bench/pretrain_throughput.py", "--only=" + kind,
-                        "--records=%s" % os.path.join(str(records),
-                                                      "synthetic-*.tfrecord"),
+                        "--records=" + records,
                         *args)
     assert result.returncode == 0, result.stderr[-3000:]
     measured = json.loads(result.stdout.strip().splitlines()[-1])
@@ -118,15 +123,9 @@ def test_pretrain_throughput_times_each_step_of_the_release(tmp_path):
   args = ["--config=%s" % config, "--max_seq_length=32", "--batch_size=4",
           "--steps=3", "--warmup_steps=2", "--release_dir=%s" % release,
           "--google_bert=%s" % google]
-  records = tmp_path / "records"
-  records.mkdir()
-  for i in range(4):
-    synthetic_data.write_synthetic_records(
-        str(records / ("synthetic-%d.tfrecord" % i)), 8, 32, 5, 21128,
-        seed=i, missing_label_rate=0.05)
+  records = write_records(tmp_path)
   result = run_script("bench/pretrain_throughput.py", "--only=release",
-                      "--records=%s" % os.path.join(str(records),
-                                                    "synthetic-*.tfrecord"),
+                      "--records=" + records,
                       *args)
   assert result.returncode == 0, result.stderr[-3000:]
   measured = json.loads(result.stdout.strip().splitlines()[-1])
