@@ -147,7 +147,7 @@ class Memory(object):
     return int(found.split()[0]) * 2 ** 20
 
 
-def train_steps(tf, config, length, predictions, batch_size, mode, steps,
+def train_steps(config, length, predictions, batch_size, mode, steps,
                 warmup, workdir, memory):
   """Seconds of `steps` training steps after `warmup` ones, and the peak
   memory, through the real input pipeline and model_fn (the stripped loop
@@ -177,7 +177,7 @@ def sized_batch(tf, config, length, predictions, workdir, memory):
     parameters = sum(int(v.shape.num_elements())
                      for v in tf.global_variables())
   fixed = 16 * parameters
-  _, peak = train_steps(tf, config, length, predictions, 8, "fp32", 2, 1,
+  _, peak = train_steps(config, length, predictions, 8, "fp32", 2, 1,
                         workdir, memory)
   per_example = max((peak - fixed) / 8.0, 1.0)
   batch = int((0.8 * memory.total() - fixed) / per_example) // 8 * 8
@@ -326,7 +326,7 @@ def main():
           sized_batch(tf, config, length, predictions, workdir, memory))
       flops = model_flops_per_example(config, length, predictions)
       for mode in modes:
-        seconds, peak = train_steps(tf, config, length, predictions, batch,
+        seconds, peak = train_steps(config, length, predictions, batch,
                                     mode, steps, 2, workdir, memory)
         rate = steps * batch / seconds
         peak_rate = peak_flops(name, mode)

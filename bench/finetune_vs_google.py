@@ -137,7 +137,10 @@ def main():
     sys.exit("finetune_vs_google.py: error: %s holds no package `bert` "
              "(pip install --no-deps --target %s bert-tensorflow==1.0.4)." %
              (args.google_bert, args.google_bert))
-  examples = read_examples(args.train_file)
+  try:
+    examples = read_examples(args.train_file)
+  except input_reading.InputError as e:
+    sys.exit("finetune_vs_google.py: error: %s" % e)
   workdir = tempfile.mkdtemp(prefix="finetune_vs_google_")
   setups = args.setups.split(",")
   runs = collections.defaultdict(list)

@@ -106,6 +106,12 @@ def parse_args(argv=None):
   return args
 
 
+def trained_steps(args):
+  """The steps each script trains: the warm-up, the timed ones, and the one
+  whose end starts the clock."""
+  return args.warmup_steps + args.steps + 1
+
+
 def max_predictions(args):
   return (args.max_predictions_per_seq or
           int(math.ceil(0.15 * args.max_seq_length)))
@@ -176,7 +182,7 @@ def script_flags(args, output_dir):
           "--do_train", "--train_batch_size=%d" % args.batch_size,
           "--max_seq_length=%d" % args.max_seq_length,
           "--max_predictions_per_seq=%d" % max_predictions(args),
-          "--num_train_steps=%d" % (args.warmup_steps + args.steps + 1),
+          "--num_train_steps=%d" % trained_steps(args),
           "--num_warmup_steps=1", "--learning_rate=1e-4"]
 
 
@@ -207,10 +213,11 @@ def time_script(args, workdir, kind):
         result.stdout[-3000:]))
   with open(times_path) as f:
     times = [float(value) for value in f.read().split()]
+  os.remove(times_path)
   shutil.rmtree(output_dir)
-  if len(times) != args.warmup_steps + args.steps + 1:
+  if len(times) != trained_steps(args):
     sys.exit("pretrain_throughput.py: error: %s ran %d steps, not %d." % (
-        script, len(times), args.warmup_steps + args.steps + 1))
+        script, len(times), trained_steps(args)))
   # times[i] ends step i + 1: the same steps as the loop's.
   marks = times[args.warmup_steps - 1:args.warmup_steps + args.steps]
   return [b - a for a, b in zip(marks, marks[1:])]
@@ -229,7 +236,7 @@ def run_one(args, kind):
                    args.max_predictions_per_seq)
   if args.use_xla:
     command.append("--use_xla")
-  if args.release_dir:
+  if kind == "release":
     command += ["--release_dir=" + args.release_dir,
                 "--google_bert=" + args.google_bert]
   result = subprocess.run(command, stdout=subprocess.PIPE,
