@@ -102,6 +102,7 @@ def make_records():
     if directory:
       records.make_dirs(directory)
   maker_kwargs = pretraining_data.maker_kwargs_from_flags()
+  pretraining_data.check_corpus_tags(input_files, FLAGS.linguistic_masking)
 
   def log(message):
     sys.stderr.write(message)
@@ -112,7 +113,8 @@ def make_records():
   try:
     summary = pretraining_data.write_pretraining_data(
         input_files, output_files, maker_kwargs, FLAGS.num_workers,
-        FLAGS.docs_per_batch, FLAGS.dump_examples, log, FLAGS.record_writer)
+        FLAGS.docs_per_batch, FLAGS.dump_examples, log, FLAGS.record_writer,
+        FLAGS.max_untagged_share)
   finally:
     sys.stderr.write("\n")  # after the progress line
   print(summary.report())

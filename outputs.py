@@ -324,6 +324,19 @@ def not_written(path, script, names):
               script))
 
 
+def _recorded_names(recorded, names):
+  """The `names` (files under the patterns) that a manifest's `files`
+  list: each by itself, or, in a record of an earlier version that listed
+  a directory by its name, every file inside it."""
+  recorded = set(recorded)
+  owned = []
+  for name in names:
+    parts = name.split("/")
+    if any("/".join(parts[:i]) in recorded for i in range(1, len(parts) + 1)):
+      owned.append(name)
+  return owned
+
+
 # The stale lock of a run that was killed names the time it began: what
 # appeared in the directory after it was that run's.
 _SINCE = re.compile(r"\(t=([0-9.]+)\)")
@@ -401,15 +414,44 @@ class OutputDirectory(object):
     return is_remote(self.path)
 
   def _names(self):
-    """The names in the directory of the script's patterns (not the
-    manifest or a lock), sorted."""
+    """The files in the directory under the script's patterns (not the
+    manifest or the lock), as paths relative to it with "/", sorted. A
+    name of a pattern that is a directory (Beam's records/, the runner's
+    pretrain/) is listed file by file, so that what the script wrote
+    inside it is told apart from a user's file beside it."""
     if self._remote():
-      names = [name.rstrip("/") for name in _gfile().listdir(self.path)]
+      top = [name.rstrip("/") for name in _gfile().listdir(self.path)]
     else:
-      names = os.listdir(self.path)
-    return [name for name in sorted(names)
-            if name != MANIFEST and not name.startswith(LOCK) and
-            any(fnmatch.fnmatch(name, pattern) for pattern in self.outputs)]
+      top = os.listdir(self.path)
+    names = []
+    for name in top:
+      if name == MANIFEST or name.startswith(LOCK) or not any(
+          fnmatch.fnmatch(name, pattern) for pattern in self.outputs):
+        continue
+      names.extend(self._files_under(name))
+    return sorted(names)
+
+  def _files_under(self, name):
+    """`name` itself, or the files under it (and the links to directories,
+    never followed) when it is a directory."""
+    path = os.path.join(self.path, name)
+    if self._remote():
+      if not _gfile().isdir(path):
+        return [name]
+      walk = ((root, dirs, files) for root, dirs, files
+              in _gfile().walk(path))
+    elif os.path.isdir(path) and not os.path.islink(path):
+      walk = os.walk(path)
+    else:
+      return [name]
+    found = []
+    for root, dirs, files in walk:
+      relative = os.path.relpath(root, self.path).replace(os.sep, "/")
+      # A link to a directory is a name of its own, never followed.
+      leaves = list(files) + [d for d in dirs if not self._remote() and
+                              os.path.islink(os.path.join(root, d))]
+      found.extend("%s/%s" % (relative, leaf.rstrip("/")) for leaf in leaves)
+    return found
 
   def _stat(self, name):
     """(modification time in ns, size) of a name; None when it is gone."""
@@ -424,16 +466,36 @@ class OutputDirectory(object):
       return None
 
   def _remove(self, name):
+    """Removes one file the script wrote, then each directory above it
+    (below the output directory) that this left empty."""
     path = os.path.join(self.path, name)
     if self._remote():
-      if _gfile().isdir(path):
-        _gfile().rmtree(path)
-      elif _gfile().exists(path):
-        _gfile().remove(path)
+      gfile = _gfile()
+      if gfile.isdir(path):
+        gfile.rmtree(path)  # (a directory name of an earlier record)
+      elif gfile.exists(path):
+        gfile.remove(path)
     elif os.path.isdir(path) and not os.path.islink(path):
-      shutil.rmtree(path)
+      shutil.rmtree(path)  # (a directory name of an earlier record)
     elif os.path.lexists(path):
       os.remove(path)
+    parent = os.path.dirname(name)
+    while parent and self._remove_if_empty(os.path.join(self.path, parent)):
+      parent = os.path.dirname(parent)
+
+  def _remove_if_empty(self, directory):
+    """Removes an empty directory; False when it holds anything (a user's
+    file) or cannot be removed."""
+    try:
+      if self._remote():
+        if _gfile().listdir(directory):
+          return False
+        _gfile().rmtree(directory)
+      else:
+        os.rmdir(directory)
+    except Exception:  # not empty, gone, or no permission: it stays
+      return False
+    return True
 
   # -- Opening.
 
@@ -480,7 +542,7 @@ class OutputDirectory(object):
       self._files = set(names)
       foreign = []
     else:
-      self._files = set(recorded["files"]) & set(names)
+      self._files = set(_recorded_names(recorded["files"], names))
       foreign = [name for name in names if name not in self._files]
       if since is not None:
         # A run of this directory was killed (its lock file stayed): what
@@ -605,8 +667,8 @@ class OutputDirectory(object):
       recorded = self._read_manifest()
       if recorded is not None and recorded.get("files") is not None:
         # Other machines of one tagging directory record theirs too.
-        self._files.update(name for name in recorded["files"]
-                           if self._stat(name) is not None)
+        self._files.update(_recorded_names(recorded["files"],
+                                           self._names()))
       self._files.intersection_update(self._names())
       self._write_manifest(recorded)
 

@@ -298,7 +298,8 @@ def build_pipeline(pipeline, settings):
 PipelineSettings = collections.namedtuple(
     "PipelineSettings", ltp_tagging.LtpSettings._fields + (
         "input_files", "input_format", "output_dir", "num_tagged_shards",
-        "num_record_shards", "docs_per_batch", "maker_kwargs"))
+        "num_record_shards", "docs_per_batch", "maker_kwargs",
+        "max_untagged_share"))
 
 
 def settings_from_flags(flag_values=FLAGS):
@@ -312,6 +313,7 @@ def settings_from_flags(flag_values=FLAGS):
       num_record_shards=flag_values.num_record_shards,
       docs_per_batch=flag_values.docs_per_batch,
       maker_kwargs=pretraining_data.maker_kwargs_from_flags(flag_values),
+      max_untagged_share=flag_values.max_untagged_share,
       **ltp_tagging.ltp_settings_from_flags(flag_values)._asdict())
 
 
@@ -360,7 +362,7 @@ def check_pipeline_args(pipeline_args):
 OUTPUTS = ("tagged", "records", DEAD_LETTER, "summary.json", "summary.json.tmp")
 # The settings that do not decide the outputs.
 _NOT_RECORDED = ("output_dir", "device", "num_threads", "batch_size",
-                 "docs_per_batch")
+                 "docs_per_batch", "max_untagged_share")
 
 
 def output_directory(settings, overwrite):
@@ -390,10 +392,17 @@ def run(settings, pipeline_args, log=print, overwrite=False):
     pipeline_args = ["--runner=FnApiRunner"] + list(pipeline_args)
   options = PipelineOptions(pipeline_args)
   check_runner(options.view_as(StandardOptions).runner)
+  if settings.input_format == "tagged":
+    pretraining_data.check_corpus_tags(
+        settings.input_files, settings.maker_kwargs.get("linguistic_masking", "none"),
+        open_file=_BeamFile)
   with output_directory(settings, overwrite) as directory:
     directory.clear_outputs()
     try:
       summary, others = _run_pipeline(options, settings)
+      pretraining_data.check_untagged_share(
+          summary, settings.maker_kwargs.get("linguistic_masking", "none"),
+          settings.max_untagged_share, settings.input_files)
     except BaseException:
       directory.clear_outputs()
       raise

@@ -75,6 +75,13 @@ def define_masking_flags(flag_values=FLAGS):
       "ner, dep, all (the three, their embeddings summed), or mix (one of "
       "the three drawn per token). A token whose tag is missing gets "
       "[MASK]. Train such records with --linguistic_tasks= (MLM only).")
+  define.float("max_untagged_share", 0.01,
+               "With --linguistic_masking, the largest share of "
+               "documents that may lack a tag the mode writes (their "
+               "masked tokens get [MASK] instead); more is refused, "
+               "since the records would no longer be what the mode is "
+               "named. A corpus with none of the tag is refused before "
+               "any record is made.")
   define.bool("fast_tokenizer", True,
               "Tokenize with Hugging Face tokenizers (Rust) where it is "
               "installed; the output is the same as tokenization.py's "
@@ -94,6 +101,9 @@ def define_masking_flags(flag_values=FLAGS):
   define.validator(
       "masked_lm_prob", lambda value: 0.0 < value < 1.0,
       message="--masked_lm_prob must be in (0, 1).")
+  define.validator(
+      "max_untagged_share", lambda value: 0.0 <= value <= 1.0,
+      message="--max_untagged_share must be in [0, 1].")
 
 
 def maker_kwargs_from_flags(flag_values=FLAGS):
@@ -236,6 +246,85 @@ def read_documents(input_files, skipped=None,
         skipped=skipped, open_file=open_file):
       if line.strip():
         yield "%s:%d" % (path, line_number), line
+
+
+def masking_tasks(mode):
+  """The tasks whose tags a --linguistic_masking mode writes in its mask
+  tokens (docs/spec.md §8): one, all three (all, mix), or none."""
+  if mode in ("all", "mix"):
+    return tuple(linguistic_tags.TASKS)
+  return () if mode == "none" else (mode,)
+
+
+def tagged_tasks(sentences):
+  """The tasks of which a document's sentences ((text, words, tag ids), as
+  parse_document gives them) carry at least one tag (not null)."""
+  return set(task for task in linguistic_tags.TASKS
+             if any(tag is not None for _, _, ids in sentences
+                    for tag in ids[task]))
+
+
+def find_corpus_tags(input_files, tasks=linguistic_tags.TASKS,
+                     open_file=input_reading.open_binary):
+  """Which of `tasks` some document of the input carries tags of. Reads
+  until each is found (a tagged corpus costs a line), else to the end; bad
+  lines are left to the real pass."""
+  needed, found = set(tasks), set()
+  for path in input_files:
+    if found >= needed:
+      break
+    for line_number, line in input_reading.read_lines(
+        path, on_error="skip", skipped=[], open_file=open_file):
+      if not line.strip():
+        continue
+      try:
+        parsed = parse_document(line, "%s:%d" % (path, line_number))
+      except script_errors.InputError:
+        continue
+      found |= tagged_tasks(parsed.sentences) & needed
+      if found >= needed:
+        break
+  return found
+
+
+def check_corpus_tags(input_files, mode, open_file=input_reading.open_binary):
+  """Before any record is made: raises InputError when no document of the
+  input carries a tag that --linguistic_masking=`mode` writes (its records
+  would be those of --linguistic_masking=none, or a part of them)."""
+  needed = masking_tasks(mode)
+  found = find_corpus_tags(input_files, needed, open_file)
+  missing = [task for task in needed if task not in found]
+  if missing:
+    raise script_errors.InputError(
+        "%s: no document carries %s tags, which --linguistic_masking=%s "
+        "writes (every \"%s\" is null): tag the corpus with "
+        "linguistic_tagger.py, or choose a mode of the tags it has." % (
+            _describe_files(input_files),
+            "/".join(t.upper() for t in missing), mode,
+            "dep_label" if missing[0] == "dep" else missing[0]))
+
+
+def _describe_files(input_files):
+  if len(input_files) == 1:
+    return input_files[0]
+  return "%s (and %d more files)" % (input_files[0], len(input_files) - 1)
+
+
+def check_untagged_share(summary, mode, max_share, input_files):
+  """After the records are made, before they are kept: raises InputError
+  when more than `max_share` of the documents lack a tag the mode writes
+  (their tokens got [MASK]: the records are partly of another mode)."""
+  for task in masking_tasks(mode):
+    share = summary.untagged[task] / float(max(summary.documents, 1))
+    if share > max_share:
+      raise script_errors.InputError(
+          "%s: %d of %d documents (%.1f%%) carry no %s tag, more than "
+          "--max_untagged_share=%g allows for --linguistic_masking=%s: "
+          "their masked tokens would get [MASK]. Tag those documents, or "
+          "raise --max_untagged_share." % (
+              _describe_files(input_files), summary.untagged[task],
+              summary.documents, 100.0 * share, task.upper(), max_share,
+              mode))
 
 
 def word_char_spans(text, words, where):
@@ -637,6 +726,8 @@ class Summary(object):
     self.labels = {task: collections.Counter()
                    for task in linguistic_tags.TASKS}
     self.missing = collections.Counter()
+    # Documents that carry no tag of a task (every one null).
+    self.untagged = collections.Counter()
     # The 80% case's tokens: "plain" [MASK], or per task its tag masks
     # (--linguistic_masking; an "all" token counts once per tag).
     self.mask_tokens = collections.Counter()
@@ -675,6 +766,7 @@ class Summary(object):
     for task in linguistic_tags.TASKS:
       self.labels[task].update(other.labels[task])
     self.missing.update(other.missing)
+    self.untagged.update(other.untagged)
 
   def counters(self):
     """The counts as one flat dict name -> int (Beam metrics, JSON)."""
@@ -688,6 +780,7 @@ class Summary(object):
       counts.update(("%s_label_%s" % (task, linguistic_tags.id_to_tag(task, i)),
                      c) for i, c in self.labels[task].items())
       counts["%s_missing" % task] = self.missing[task]
+      counts["%s_untagged_documents" % task] = self.untagged[task]
     return counts
 
   @classmethod
@@ -705,6 +798,8 @@ class Summary(object):
       for task in linguistic_tags.TASKS:
         if name == "%s_missing" % task:
           summary.missing[task] = count
+        elif name == "%s_untagged_documents" % task:
+          summary.untagged[task] = count
         elif name.startswith("%s_label_" % task):
           tag = name[len("%s_label_" % task):]
           summary.labels[task][linguistic_tags.tag_to_id(task, tag)] = count
@@ -731,6 +826,12 @@ class Summary(object):
           self.mask_tokens["plain"], ", ".join(
               "%s %d" % (task.upper(), self.mask_tokens[task])
               for task in linguistic_tags.TASKS)))
+    if any(self.untagged.values()):
+      lines.append("Documents without tags: " + ", ".join(
+          "%s %d (%.2f%%)" % (task.upper(), self.untagged[task],
+                              100.0 * self.untagged[task] /
+                              max(self.documents, 1))
+          for task in linguistic_tags.TASKS))
     for task in linguistic_tags.TASKS:
       counts = self.labels[task]
       top = ", ".join("%s %d" % (linguistic_tags.id_to_tag(task, i), c)
@@ -837,6 +938,10 @@ class InstanceMaker(object):
     document = self.document(where, line)
     summary.corpus_tokens = self.dupe_factor * sum(
         len(s.tokens) for s in document.sentences)
+    for column, task in enumerate(linguistic_tags.TASKS):
+      summary.untagged[task] = int(all(
+          tags[column] is None for s in document.sentences
+          for tags in s.token_tags))
     instances = self.instances(document)
     for instance in instances:
       values = instance_to_features(
@@ -881,13 +986,15 @@ def _batches(iterable, size):
 def write_pretraining_data(input_files, output_files, maker_kwargs,
                            num_workers=1, docs_per_batch=256,
                            dump_examples=0, log=print,
-                           record_writer="auto"):
+                           record_writer="auto", max_untagged_share=1.0):
   """Streams documents through InstanceMaker(s) into the output files.
 
   Returns the Summary. Outputs are written through outputs.atomic_path
   (temporary names, renamed at the end), so a failed or killed run leaves no
   partial file behind, and a second run writing the same files at once
-  stops. `record_writer`: records.TFRecordWriter's backend.
+  stops. `record_writer`: records.TFRecordWriter's backend. More
+  documents lacking a tag of --linguistic_masking than
+  `max_untagged_share` raise InputError before the files are kept.
   """
   summary = Summary()
   maker_kwargs = dict(maker_kwargs, keep_instances=dump_examples)
@@ -903,12 +1010,14 @@ def write_pretraining_data(input_files, output_files, maker_kwargs,
       dump = stack.enter_context(outputs.atomic_open(
           output_files[0] + ".examples.txt"))
     _write_documents(input_files, maker, maker_kwargs, writers, dump,
-                     summary, num_workers, docs_per_batch, dump_examples, log)
+                     summary, num_workers, docs_per_batch, dump_examples, log,
+                     max_untagged_share)
   return summary
 
 
 def _write_documents(input_files, maker, maker_kwargs, writers, dump, summary,
-                     num_workers, docs_per_batch, dump_examples, log):
+                     num_workers, docs_per_batch, dump_examples, log,
+                     max_untagged_share):
   """The loop of write_pretraining_data."""
   pool = None
   if num_workers > 1:
@@ -937,6 +1046,9 @@ def _write_documents(input_files, maker, maker_kwargs, writers, dump, summary,
       raise script_errors.InputError(
           "%s: no instance: the input has no document with a "
           "sentence to use." % ", ".join(input_files))
+    check_untagged_share(summary,
+                         maker_kwargs.get("linguistic_masking", "none"),
+                         max_untagged_share, input_files)
   finally:
     if pool is not None:
       pool.terminate()

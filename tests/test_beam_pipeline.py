@@ -184,6 +184,30 @@ def test_a_bad_tagged_document_is_a_dead_letter_or_a_one_line_error(tmp_path):
                                     "beam-temp-*"), recursive=True)
 
 
+def test_a_masking_mode_whose_tags_the_input_lacks_is_one_line_first(
+    tmp_path):
+  """People's Daily has no DEP: --linguistic_masking=dep (or mix, all)
+  would write the records of --linguistic_masking=none."""
+  corpus = tmp_path / "no_dep.jsonl"
+  with io.open(SAMPLE, encoding="utf-8") as f:
+    documents = [json.loads(line) for line in f if line.strip()]
+  for document in documents:
+    for sentence in document["sentences"]:
+      sentence["dep_head"] = [None] * len(sentence["words"])
+      sentence["dep_label"] = [None] * len(sentence["words"])
+  corpus.write_text(u"".join(json.dumps(d, ensure_ascii=False) + u"\n"
+                             for d in documents), encoding="utf-8")
+  out = tmp_path / "out"
+  result = run_beam(["--input_file=%s" % corpus, "--input_format=tagged",
+                     "--output_dir=%s" % out, "--linguistic_masking=mix"],
+                    expect_ok=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      "prepare_pretraining_data_beam.py: error: %s: no document carries "
+      "DEP tags, which --linguistic_masking=mix writes" % corpus)
+  assert not out.exists()
+
+
 def test_a_misspelt_flag_is_an_error_before_the_pipeline_starts(tmp_path):
   """--max_seq_lenght ran with the default, exit 0, after one log line."""
   result = run_beam(["--input_file=" + SAMPLE, "--input_format=tagged",
@@ -266,18 +290,33 @@ def test_a_rerun_with_other_shards_is_refused_or_replaces_them(tmp_path):
           "--output_dir=" + out] + MASKING
   run_beam(args + ["--num_record_shards=3"])
   first = records_in(os.path.join(out, "records", "*"))
+  # A user's files inside the directories the pipeline writes are not its
+  # own: neither --overwrite nor a re-run removes them.
+  mine = [tmp_path / "o" / "records" / "my_notes.txt",
+          tmp_path / "o" / "dead_letter" / "reviewed.jsonl",
+          tmp_path / "o" / "records" / "mine" / "part-keep.tfrecord"]
+  for path in mine:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(u"mine")
   with open(os.path.join(out, "lert_run.json")) as f:
     assert json.load(f)["settings"]["num_record_shards"] == 3
   result = run_beam(args + ["--num_record_shards=2"], expect_ok=False)
   assert result.returncode == 1
   assert ("was written with num_record_shards = 3, this run has 2" in
           result.stderr.strip().splitlines()[-1])
-  assert len(glob.glob(os.path.join(out, "records", "*"))) == 3
+  shards = os.path.join(out, "records", "part-*")
+  assert len(glob.glob(shards)) == 3
   (tmp_path / "o" / "notes.txt").write_text(u"mine")
   run_beam(args + ["--num_record_shards=2", "--overwrite"])
-  assert len(glob.glob(os.path.join(out, "records", "*"))) == 2
-  assert records_in(os.path.join(out, "records", "*")) == first
+  assert len(glob.glob(shards)) == 2
+  assert records_in(shards) == first
   assert (tmp_path / "o" / "notes.txt").exists()
+  assert all(path.read_text() == u"mine" for path in mine)
   # The same settings again: the pipeline is redone, nothing doubles.
   run_beam(args + ["--num_record_shards=2"])
-  assert records_in(os.path.join(out, "records", "*")) == first
+  assert records_in(shards) == first
+  assert all(path.read_text() == u"mine" for path in mine)
+  with open(os.path.join(out, "lert_run.json")) as f:
+    recorded = json.load(f)["files"]
+  assert "records/my_notes.txt" not in recorded
+  assert len([n for n in recorded if n.startswith("records/part-")]) == 2

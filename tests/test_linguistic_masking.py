@@ -278,3 +278,81 @@ def test_predictions_name_the_tag_masks(vocab):
   assert [item["input_token"] for item in items] == [
       "[MASK-POS-ns+NER-S-Ns+DEP-ATT]", "[MASK]"]
   assert items[0]["mlm_tokens"] == ["[MASK-POS-ns]", "[MASK-POS-c]"]
+
+
+def _without(document, *keys):
+  """The document with every tag of `keys` null (a corpus that lacks
+  them)."""
+  document = json.loads(json.dumps(document))
+  for sentence in document["sentences"]:
+    for key in keys:
+      sentence[key] = [None] * len(sentence["words"])
+  return document
+
+
+def _write_corpus(path, documents):
+  path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n"
+                          for d in documents), encoding="utf-8")
+  return path
+
+
+@pytest.mark.parametrize("mode,lacks,named", [
+    ("pos", ("pos",), "POS"),
+    ("dep", ("dep_label",), "DEP"),  # People's Daily has no DEP
+    ("ner", ("ner",), "NER"),
+    # A POS-only corpus: two thirds of Mix, and All, would not be theirs.
+    ("mix", ("ner", "dep_label"), "NER/DEP"),
+    ("all", ("ner", "dep_label"), "NER/DEP")])
+def test_a_mode_whose_tags_the_corpus_lacks_is_one_line_before_any_record(
+    tmp_path, mode, lacks, named):
+  corpus = _write_corpus(tmp_path / "c.jsonl",
+                         [_without(DOCUMENT, *lacks)] * 3)
+  output = tmp_path / "out.tfrecord"
+  result = run_script(
+      "create_pretraining_data.py", "--input_file=%s" % corpus,
+      "--output_file=%s" % output, "--max_seq_length=16",
+      "--max_predictions_per_seq=6", "--dupe_factor=2",
+      "--linguistic_masking=" + mode)
+  assert result.returncode == 1, result.stdout[-2000:]
+  lines = result.stderr.strip().splitlines()
+  assert lines[-1].startswith(
+      "create_pretraining_data.py: error: %s: no document carries %s tags, "
+      "which --linguistic_masking=%s writes" % (corpus, named, mode))
+  assert "Traceback" not in result.stderr
+  # Found before the work: no progress line, no file.
+  assert "documents," not in result.stderr and not output.exists()
+  assert os.listdir(str(tmp_path)) == ["c.jsonl"]
+
+
+def test_documents_lacking_the_modes_tag_are_counted_and_refused_above_a_share(
+    tmp_path):
+  """Two of three documents carry NER: --linguistic_masking=ner counts the
+  third in the summary and refuses the records above
+  --max_untagged_share (default 1%), keeping none of them."""
+  corpus = _write_corpus(tmp_path / "c.jsonl", [
+      DOCUMENT, DOCUMENT, _without(DOCUMENT, "ner")])
+  command = ["create_pretraining_data.py", "--input_file=%s" % corpus,
+             "--max_seq_length=16", "--max_predictions_per_seq=6",
+             "--dupe_factor=2", "--linguistic_masking=ner"]
+  refused = tmp_path / "refused.tfrecord"
+  result = run_script(*(command + ["--output_file=%s" % refused]))
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "create_pretraining_data.py: error: %s: 1 of 3 documents (33.3%%) "
+      "carry no NER tag, more than --max_untagged_share=0.01 allows for "
+      "--linguistic_masking=ner: their masked tokens would get [MASK]. Tag "
+      "those documents, or raise --max_untagged_share." % corpus)
+  assert [n for n in os.listdir(str(tmp_path)) if n != "c.jsonl"] == []
+  kept = tmp_path / "kept.tfrecord"
+  result = run_script(*(command + ["--output_file=%s" % kept,
+                                   "--max_untagged_share=0.4"]))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert ("Documents without tags: POS 0 (0.00%), NER 1 (33.33%), "
+          "DEP 0 (0.00%)") in result.stdout.splitlines()
+  assert kept.exists()
+  # Without masking nothing is refused, and the count is still shown.
+  plain = tmp_path / "plain.tfrecord"
+  result = run_script(*(command[:-1] + ["--output_file=%s" % plain]))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "Documents without tags: POS 0 (0.00%), NER 1 (33.33%)" in (
+      result.stdout)

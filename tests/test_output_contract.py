@@ -124,9 +124,9 @@ def test_two_writers_of_one_file_at_once(tmp_path):
 # The output directory.
 
 
-def directory(path, settings, **kwargs):
+def directory(path, settings, patterns=("model-*", "out"), **kwargs):
   return outputs.OutputDirectory(str(path), "script.py", settings,
-                                 ["model-*", "out"], **kwargs)
+                                 patterns, **kwargs)
 
 
 def test_output_directory_resumes_refuses_and_overwrites_only_its_files(
@@ -176,6 +176,46 @@ def test_overwrite_removes_what_the_script_wrote_not_what_its_patterns_match(
     (out / "model-best").write_text(u"rewritten by the run")
   assert json.load(io.open(str(out / "lert_run.json")))["files"] == [
       "model-2", "model-best"]
+
+
+def test_overwrite_removes_only_the_scripts_files_inside_its_directories(
+    tmp_path):
+  """Beam's records/ and the runner's pretrain/ were removed whole, with a
+  user's files inside them. Inside a directory of the script's patterns,
+  the script's files are recorded one by one, and what removing them
+  leaves empty goes too."""
+  out = tmp_path / "out"
+  patterns = ["records", "pretrain", "model-*"]
+  with directory(out, {"lr": 1}, patterns=patterns):
+    (out / "records").mkdir()
+    (out / "records" / "part-0").write_text(u"r")
+    (out / "pretrain" / "cell" / "eval").mkdir(parents=True)
+    (out / "pretrain" / "cell" / "model-1").write_text(u"w")
+    (out / "pretrain" / "cell" / "eval" / "events").write_text(u"e")
+  manifest = json.load(io.open(str(out / "lert_run.json")))
+  assert manifest["files"] == ["pretrain/cell/eval/events",
+                               "pretrain/cell/model-1", "records/part-0"]
+  (out / "records" / "my_notes.txt").write_text(u"the user's")
+  (out / "pretrain" / "my-own-run").mkdir()
+  (out / "pretrain" / "my-own-run" / "model-1").write_text(u"the user's")
+  with directory(out, {"lr": 2}, patterns=patterns, overwrite=True):
+    pass
+  left = sorted(os.path.relpath(os.path.join(root, name), str(out))
+                for root, dirs, files in os.walk(str(out))
+                for name in files + [d for d in dirs if not os.listdir(
+                    os.path.join(root, d))])
+  assert left == ["lert_run.json", "pretrain/my-own-run/model-1",
+                  "records/my_notes.txt"]
+  # A record of an earlier version listed a directory by its name: what is
+  # in it now was the script's then (as before), the rest is the user's.
+  (out / "records" / "part-1").write_text(u"r")
+  manifest = json.load(io.open(str(out / "lert_run.json")))
+  manifest["files"] = ["records"]
+  (out / "lert_run.json").write_text(json.dumps(manifest))
+  with directory(out, {"lr": 3}, patterns=patterns, overwrite=True):
+    pass
+  assert not (out / "records").exists()
+  assert (out / "pretrain" / "my-own-run" / "model-1").exists()
 
 
 def test_a_directory_without_a_record_is_refused_and_never_cleared(tmp_path):
