@@ -392,17 +392,17 @@ def run(settings, pipeline_args, log=print, overwrite=False):
     pipeline_args = ["--runner=FnApiRunner"] + list(pipeline_args)
   options = PipelineOptions(pipeline_args)
   check_runner(options.view_as(StandardOptions).runner)
+  masking = settings.maker_kwargs.get("linguistic_masking", "none")
   if settings.input_format == "tagged":
-    pretraining_data.check_corpus_tags(
-        settings.input_files, settings.maker_kwargs.get("linguistic_masking", "none"),
-        open_file=_BeamFile)
+    pretraining_data.check_corpus_tags(settings.input_files, masking,
+                                       open_file=_BeamFile)
   with output_directory(settings, overwrite) as directory:
     directory.clear_outputs()
     try:
       summary, others = _run_pipeline(options, settings)
       pretraining_data.check_untagged_share(
-          summary, settings.maker_kwargs.get("linguistic_masking", "none"),
-          settings.max_untagged_share, settings.input_files)
+          summary, masking, settings.max_untagged_share,
+          settings.input_files)
     except BaseException:
       directory.clear_outputs()
       raise
