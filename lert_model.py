@@ -46,6 +46,7 @@ import linguistic_tags
 import modeling
 import optimization
 import records
+import script_errors
 
 # ----------------------------------------------------------------------------
 # The record schema (docs/spec.md §4).
@@ -102,6 +103,72 @@ def value_ranges(bert_config, max_seq_length, tasks):
   for task in tasks:
     ranges[records.labels_feature(task)] = (0, linguistic_tags.NUM_TAGS[task])
   return ranges
+
+
+def _slot_id(task, label):
+  """The id of a tag mask token in the Chinese BERT vocabulary, whose
+  `[unusedN]` has id N (docs/spec.md §8)."""
+  return int(linguistic_tags.mask_tag_slot(task, label)[len("[unused"):-1])
+
+
+def check_head_labels(input_files, tasks, max_records=100):
+  """Before training: every head of `tasks` must have labels to learn from
+  in the records, and none may be handed its label at the input.
+
+  Reads up to `max_records` records of each file (None: all). Raises
+  InputError when no record read carries a label of a head's task (its
+  `<task>_label_weights` all 0: a corpus without those tags; the head would
+  train on nothing, loss 0), or when a record writes a head's label into its
+  input as a tag mask token (records of --linguistic_masking=<task>, mix or
+  all: the head would read its answer; docs/spec.md §8 trains them with
+  the MLM alone). The tag mask tokens are found by their ids in the Chinese
+  BERT vocabulary ([unusedN] = id N).
+  """
+  labelled, leaked = set(), {}
+  for path in input_files:
+    for number, serialized in enumerate(tf.io.tf_record_iterator(path), 1):
+      if max_records is not None and number > max_records:
+        break
+      features = tf.train.Example.FromString(serialized).features.feature
+      values = {name: list(getattr(feature, feature.WhichOneof("kind")).value)
+                for name, feature in features.items() if feature.WhichOneof(
+                    "kind")}
+      positions = values["masked_lm_positions"]
+      used = [w > 0 for w in values["masked_lm_weights"]]
+      for task in tasks:
+        weights = values.get(records.label_weights_feature(task),
+                             [1.0] * len(positions))
+        labels = values[records.labels_feature(task)]
+        for i, position in enumerate(positions):
+          if not used[i] or weights[i] <= 0:
+            continue
+          labelled.add(task)
+          inputs = [values["input_ids"][position]]
+          tags = values.get(records.MASK_TAG_FEATURE)
+          if tags:
+            inputs += tags[records.MASK_TAGS_PER_POSITION * position:
+                           records.MASK_TAGS_PER_POSITION * (position + 1)]
+          if _slot_id(task, labels[i]) in inputs:
+            leaked.setdefault(task, "%s: record %d" % (path, number))
+  for task in tasks:
+    if task in leaked:
+      raise script_errors.InputError(
+          "%s writes the %s tag of a masked token into its input (records "
+          "of --linguistic_masking=%s, mix or all): the %s head would read "
+          "its label there. Train LMLM records with the MLM alone "
+          "(--linguistic_tasks=, the paper's Table 9), or make the records "
+          "with --linguistic_masking=none." % (
+              leaked[task], task.upper(), task, task.upper()))
+    if task not in labelled:
+      raise script_errors.InputError(
+          "--linguistic_tasks=%s: no record of --input_file (%s) carries a "
+          "%s label (%s is 0 at every masked position): the %s head would "
+          "train on nothing. Make the records from a corpus with %s tags, "
+          "or leave %s out of --linguistic_tasks." % (
+              ",".join(tasks), input_files[0] if len(input_files) == 1 else
+              "%s and %d more" % (input_files[0], len(input_files) - 1),
+              task.upper(), records.label_weights_feature(task),
+              task.upper(), task.upper(), task))
 
 
 # The message of a failed in-graph range check.

@@ -480,6 +480,9 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
       value_ranges=lert_model.value_ranges(bert_config, FLAGS.max_seq_length,
                                            tasks),
       all_records=FLAGS.check_records)
+  if FLAGS.do_train:
+    lert_model.check_head_labels(input_files, tasks,
+                                 None if FLAGS.check_records else 100)
   features = dict(required)
   features.update({name: optional[name] for name in present})
   tf.logging.info("*** %d input files; linguistic tasks: %s ***",

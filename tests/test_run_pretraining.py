@@ -671,3 +671,72 @@ def test_bad_flags_are_reported_when_parsed(tmp_path, flag, message):
   assert message in result.stderr
   assert "Traceback" not in result.stderr
   assert not os.path.exists(str(tmp_path / "out"))
+
+
+def _records_without_labels_of(directory, task):
+  """Synthetic records whose `task` labels are all marked missing (made
+  from a corpus without those tags: People's Daily has no DEP)."""
+  paths = make_records(directory, num_files=2, records_per_file=6)
+  for path in paths:
+    examples = [tf.train.Example.FromString(r)
+                for r in tf.io.tf_record_iterator(path)]
+    with tf.io.TFRecordWriter(path) as writer:
+      for example in examples:
+        weights = example.features.feature[
+            records.label_weights_feature(task)].float_list.value
+        weights[:] = [0.0] * len(weights)
+        writer.write(example.SerializeToString())
+  return paths
+
+
+def test_a_head_whose_task_the_records_lack_is_one_line_before_training(
+    tmp_path):
+  """--linguistic_tasks=dep on records with no DEP label trained the DEP
+  head on nothing (dep_loss 0.0), --check_records or not."""
+  _records_without_labels_of(tmp_path / "data", "dep")
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  for check in ([], ["--check_records"]):
+    out = tmp_path / ("out%d" % len(check))
+    result = pretrain([
+        "--bert_config_file=" + config_file,
+        "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
+        "--output_dir=" + str(out), "--do_train", "--train_batch_size=4",
+        "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED,
+        "--num_train_steps=2", "--linguistic_tasks=pos,dep"] + check,
+                      tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "run_pretraining.py: error: --linguistic_tasks=pos,dep: no record "
+        "of --input_file (%s and 1 more) carries a DEP label "
+        "(dep_label_weights is 0 at every masked position): the DEP head "
+        "would train on nothing. Make the records from a corpus with DEP "
+        "tags, or leave dep out of --linguistic_tasks." %
+        (tmp_path / "data" / "part-0.tfrecord"))
+    assert not [n for n in os.listdir(str(out)) if n.startswith("model")]
+
+
+def test_a_head_is_refused_records_that_write_its_label_at_the_input(
+    tmp_path):
+  """Records of --linguistic_masking=pos hand the POS head its label as the
+  input token ([MASK-POS-n]); other heads, and the MLM alone, may train on
+  them. Made by the real script from the sample corpus."""
+  sample = os.path.join(REPO, "data", "sample", "tagged.jsonl")
+  made = {}
+  for mode in ("none", "pos", "mix", "all"):
+    made[mode] = str(tmp_path / ("%s.tfrecord" % mode))
+    result = run_script(
+        "create_pretraining_data.py", "--input_file=" + sample,
+        "--output_file=" + made[mode], "--max_seq_length=64",
+        "--max_predictions_per_seq=10", "--dupe_factor=1",
+        "--linguistic_masking=" + mode)
+    assert result.returncode == 0, result.stderr[-2000:]
+  for mode, task in (("pos", "pos"), ("mix", "ner"), ("all", "dep")):
+    with pytest.raises(script_errors.InputError) as raised:
+      lert_model.check_head_labels([made[mode]], [task])
+    assert str(raised.value).startswith(
+        "%s: record " % made[mode]) and (
+            "writes the %s tag of a masked token into its input" %
+            task.upper()) in str(raised.value)
+  lert_model.check_head_labels([made["pos"]], ["ner", "dep"])
+  lert_model.check_head_labels([made["pos"]], [])
+  lert_model.check_head_labels([made["none"]], ["pos", "ner", "dep"])
