@@ -25,6 +25,7 @@ import tensorflow.compat.v1 as tf
 # here, instead of its separately timed files).
 from tensorflow.python.data.ops import iterator_ops
 
+import input_pipeline
 import modeling
 import optimization
 import outputs
@@ -217,6 +218,11 @@ def session_config(use_xla=False, num_cpu_devices=None):
 
 # The input pipeline's state beside each checkpoint (exact resume): the
 # prefix of its files and the name of its `checkpoint` index file.
+# What TensorFlow leaves in the output directory when a write fails (a
+# full disk): a checkpoint's temporary directory (model.ckpt-N_temp/ on
+# TF 2, model.ckpt-N_temp_<hex>/ on TF 1) and graph.pbtxt's temporary file;
+# outputs.OutputDirectory removes them (its `temporaries`).
+TENSORFLOW_TEMPORARIES = ("model.ckpt-*_temp*", "graph.pbtxt.tmp*")
 INPUT_STATE_PREFIX = "input.ckpt"
 INPUT_STATE_INDEX = "checkpoint_input"
 
@@ -306,15 +312,27 @@ class ResumingCheckpointSaverHook(tf.train.CheckpointSaverHook):
                        os.path.basename(self._save_path) + "-%d" % step):
         tf.logging.info("Resumed from %s: not saved again.", restored)
         return False
-    should_stop = super(ResumingCheckpointSaverHook, self)._save(session,
-                                                                 step)
-    # Not at the start: before the first step the iterator may not be
-    # initialised yet, and a run at its start has read nothing.
-    if self._input_saver is not None and not getattr(self, "_starting",
-                                                     False):
-      self._input_saver.save(session, self._input_prefix(), global_step=step,
-                             latest_filename=INPUT_STATE_INDEX,
-                             write_meta_graph=False)
+    try:
+      should_stop = super(ResumingCheckpointSaverHook, self)._save(session,
+                                                                   step)
+      # Not at the start: before the first step the iterator may not be
+      # initialised yet, and a run at its start has read nothing.
+      if self._input_saver is not None and not getattr(self, "_starting",
+                                                       False):
+        self._input_saver.save(session, self._input_prefix(),
+                               global_step=step,
+                               latest_filename=INPUT_STATE_INDEX,
+                               write_meta_graph=False)
+    except tf.errors.OpError as e:
+      # A full disk: TensorFlow raises OutOfRangeError ("File too large"),
+      # which the training loop would take for the end of the input and
+      # end the run with exit status 0, the checkpoint unsaved.
+      problem = input_pipeline.file_system_problem(e)
+      if problem is None:
+        raise
+      raise script_errors.InputError(
+          "cannot save the checkpoint of step %d: %s (the checkpoints "
+          "before it are kept; nothing half-written is)." % (step, problem))
     return should_stop
 
 

@@ -155,9 +155,14 @@ def variants_for(experiment, corpus_tasks, names=None):
   for variant in EXPERIMENTS[experiment].variants:
     tasks = variant.linguistic_tasks
     missing = [t for t in tasks if t not in corpus_tasks]
-    if variant.masking in linguistic_tags.TASKS and (
-        variant.masking not in corpus_tasks):
-      missing = [variant.masking]
+    masked = [t for t in linguistic_tags.TASKS if t not in corpus_tasks and (
+        variant.masking in ("all", "mix", t))]
+    if masked:
+      # All-mask and Mix-mask write the three tags: never under their names
+      # with fewer (create_pretraining_data.py refuses them too).
+      notes.append("%s %s left out: the corpus has no %s labels." % (
+          experiment, variant.name, "/".join(m.upper() for m in masked)))
+      continue
     if missing and (len(tasks) < len(linguistic_tags.TASKS) or
                     variant.lip_schedule != "none"):
       notes.append("%s %s left out: the corpus has no %s labels." % (

@@ -384,7 +384,8 @@ OUTPUTS = ("checkpoint", "model.ckpt-*", estimator_utils.INPUT_STATE_INDEX,
            "graph.pbtxt", "eval", "*.tf_record",
            "*.windows.json", "eval_results.txt", "test_results.tsv",
            "eval_predictions.txt", "test_predictions.txt",
-           "predictions.json", "nbest_predictions.json", "*.tmp")
+           "predictions.json", "nbest_predictions.json", "*.tmp",
+           ) + estimator_utils.TENSORFLOW_TEMPORARIES
 
 
 def output_directory(flag_values, script, task_settings=None):
@@ -431,7 +432,9 @@ def output_directory(flag_values, script, task_settings=None):
   return outputs.OutputDirectory(flag_values.output_dir, script, settings,
                                  OUTPUTS, inputs=inputs,
                                  overwrite=flag_values.overwrite,
-                                 require_record=flag_values.do_train)
+                                 require_record=flag_values.do_train,
+                                 temporaries=(
+                                     estimator_utils.TENSORFLOW_TEMPORARIES))
 
 
 # Where a worker of a multi-worker run (not the chief) writes its feature

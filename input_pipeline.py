@@ -14,6 +14,7 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import re
 
 import tensorflow.compat.v1 as tf
 
@@ -24,9 +25,9 @@ import script_errors
 # at fault: a full or read-only output directory, one not writable by us, or
 # a path through a file.
 FILE_SYSTEM_PROBLEMS = ("No space left on device", "Disk quota exceeded",
-                        "Read-only file system", "Permission denied",
-                        "Not a directory", "not a directory",
-                        "Is a directory")
+                        "File too large", "Read-only file system",
+                        "Permission denied", "Not a directory",
+                        "not a directory", "Is a directory")
 
 
 def file_system_problem(error):
@@ -37,7 +38,11 @@ def file_system_problem(error):
   message = error.message.strip()
   if not any(problem in message for problem in FILE_SYSTEM_PROBLEMS):
     return None
-  return message.splitlines()[0] if message else None
+  # The line that names the file and the problem (a graph's error starts
+  # with "Graph execution error:" and names them further on).
+  lines = [line.strip() for line in message.splitlines()
+           if any(problem in line for problem in FILE_SYSTEM_PROBLEMS)]
+  return re.sub(r"^.*?(Error|error):\s*", "", lines[0]) if lines else None
 
 
 def tensorflow_problem(error):

@@ -303,6 +303,18 @@ def _first_difference(recorded, current, keys, prefix=""):
   return None
 
 
+def first_difference(recorded, current):
+  """The first setting (a Difference, dotted inside nested dicts) whose
+  value differs between two records of settings; None when they agree."""
+  return _first_difference(recorded, current,
+                           sorted(set(recorded) | set(current)))
+
+
+def show_value(value):
+  """A recorded value as an error line shows it (JSON, cut at 200)."""
+  return _show(value)
+
+
 # A setting that differs between the record and this run.
 Difference = collections.namedtuple("Difference", ["key", "recorded",
                                                    "current"])
@@ -365,6 +377,12 @@ class OutputDirectory(object):
     require_record: refuse a directory that holds names of the script's
       patterns that it did not write, and no manifest (a run that only
       evaluates or predicts with a checkpoint made elsewhere passes False).
+    temporaries: glob patterns (of the first name of a path) of the
+      temporary files that a writer other than ours leaves behind when it
+      fails (TensorFlow's `model.ckpt-N_temp/` of a save on a full disk,
+      `graph.pbtxt.tmp<hex>`): what of them the script wrote is removed when
+      the run ends, however it ends, and when a later run opens the
+      directory (a killed run's).
     adopt: with require_record, a function(names) for such a directory:
       it raises InputError when the names cannot be taken over, else the
       directory is adopted (its files stay the user's, never removed) and
@@ -376,7 +394,7 @@ class OutputDirectory(object):
 
   def __init__(self, path, script, settings, outputs, inputs=(),
                overwrite=False, may_change=(), lock_name=LOCK,
-               require_record=True, adopt=None):
+               require_record=True, adopt=None, temporaries=()):
     self.path = path
     self.script = script
     self.settings = settings
@@ -387,6 +405,7 @@ class OutputDirectory(object):
     self.lock_name = lock_name
     self.require_record = require_record
     self.adopt = adopt
+    self.temporaries = list(temporaries)
     self._lock_fd = None
     self._lock_path = None
     self._recorded_settings = None
@@ -552,6 +571,7 @@ class OutputDirectory(object):
           if found and found[0] >= int((since - 1) * 1e9):
             self._files.add(name)
             foreign.remove(name)
+    self._remove_temporaries()
     if recorded is not None:
       self._fingerprints = dict(recorded.get("fingerprints") or {})
     seen = {}
@@ -645,11 +665,24 @@ class OutputDirectory(object):
           self._files.add(name)
     return [name for name in names if name in self._files]
 
-  def clear_outputs(self):
-    """Removes what the script wrote, nothing else; the manifest stays."""
+  def _remove_temporaries(self):
+    """Removes the temporaries (see `temporaries`) the script wrote."""
+    for name in sorted(self._files):
+      first = name.split("/", 1)[0]
+      if any(fnmatch.fnmatch(first, p) for p in self.temporaries):
+        self._remove(name)
+        self._files.discard(name)
+
+  def clear_outputs(self, under=None):
+    """Removes what the script wrote, nothing else; the manifest stays.
+    `under`: only what it wrote in that subdirectory (a relative path)."""
+    prefix = None if under is None else under.replace(os.sep, "/") + "/"
     for name in self.owned_files():
-      self._remove(name)
-    self._files = set()
+      if prefix is None or name.startswith(prefix):
+        self._remove(name)
+        self._files.discard(name)
+    if prefix is None:
+      self._files = set()
     if self._snapshot is not None:
       self._snapshot = {name: self._stat(name) for name in self._names()}
 
@@ -717,6 +750,9 @@ class OutputDirectory(object):
     """Records what the script wrote, then releases the lock (and removes
     its file)."""
     try:
+      if self.temporaries and self._snapshot is not None:
+        self.owned_files()
+        self._remove_temporaries()
       if record:
         self.record_outputs()
     finally:

@@ -22,6 +22,9 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import hashlib
+import io
+import json
 import os
 import shlex
 import subprocess
@@ -35,6 +38,7 @@ import experiments
 import input_reading
 import linguistic_tags
 import outputs
+import pretraining_data
 import script_errors
 import script_flags
 
@@ -57,9 +61,10 @@ def define_flags(flag_values=FLAGS):
                 "Tagged JSON Lines (globs, comma-separated) to make "
                 "the pre-training records of: linguistic_tagger.py's "
                 "or convert_pku_corpus.py's output.")
-  define.list("corpus_tasks", list(linguistic_tags.TASKS),
-              "The tags the corpus has: variants that need another are "
-              "left out (People's Daily: pos,ner).")
+  define.list("corpus_tasks", None,
+              "The tags the corpus has (default: read from the corpus): "
+              "variants that need another are left out (People's Daily: "
+              "pos,ner). Each one named must be in the corpus.")
   define.string("data_dir", None,
                 "Holds each task's public data in <data_dir>/<task>/ "
                 "(docs/finetuning.md lists the files).")
@@ -79,8 +84,9 @@ def define_flags(flag_values=FLAGS):
                 "More flags for the fine-tuning scripts.")
   define.bool("dry_run", False, "Print every command; run nothing.")
   define.bool("overwrite", False,
-              "Replace what an earlier run with other settings wrote "
-              "in --output_dir.")
+              "Redo the finished cells whose settings or inputs changed "
+              "(and the cells that depend on them), removing only what "
+              "they wrote; the other cells are kept.")
   define.required("experiment", "output_dir", "corpus")
   define.validator(
       "experiment", lambda names: names is None or (names and all(
@@ -92,8 +98,8 @@ def define_flags(flag_values=FLAGS):
       message="--tasks must be a subset of %s." % ",".join(
           experiments.FINETUNE_TASKS))
   define.validator(
-      "corpus_tasks", lambda names: names and all(
-          n in linguistic_tags.TASKS for n in names),
+      "corpus_tasks", lambda names: names is None or (names and all(
+          n in linguistic_tags.TASKS for n in names)),
       message="--corpus_tasks must be a subset of pos,ner,dep.")
   define.validator("seeds", lambda n: n is None or n >= 1,
                    message="--seeds must be at least 1.")
@@ -106,9 +112,14 @@ def scale_of(name):
 
 # One step of the experiment: its kind (data, records, pretrain,
 # finetune), a name for the progress line, the command (None: done here by
-# `action`), and the file whose existence says it is finished.
-Cell = collections.namedtuple("Cell", ["kind", "name", "command", "action",
-                                       "done_file"])
+# `action`), the file whose existence says it is finished, the directory
+# it writes, the files whose content decides it (`inputs`), the cells it
+# reads (`upstream`, by name) and, for an action, what decides it
+# (`recipe`). A cell's record (cell_settings) is all of that but the file
+# names it writes.
+Cell = collections.namedtuple("Cell", [
+    "kind", "name", "command", "action", "done_file", "directory", "inputs",
+    "upstream", "recipe"])
 
 # A fine-tuning result: experiment, variant, task, seed and its cell's
 # eval_results.txt.
@@ -124,7 +135,7 @@ def _path(*parts):
   return os.path.join(FLAGS.output_dir, *parts)
 
 
-def plan(corpus_files):
+def plan(corpus_files, corpus_tasks):
   """The cells of the flags' experiments, in order, and the Results the
   tables read. Cells shared by several experiments appear once."""
   cells, results, seen = [], [], set()
@@ -145,20 +156,23 @@ def plan(corpus_files):
     add(Cell("data", "data %s" % task, None,
              lambda t=task, s=source, p=paths: experiments.prepare_task_data(
                  s, t, p, base.max_train_examples, base.max_eval_examples),
-             paths.counts))
+             paths.counts, os.path.dirname(paths.counts),
+             [p for p in source or () if p], (),
+             {"task": task, "max_train_examples": base.max_train_examples,
+              "max_eval_examples": base.max_eval_examples}))
   for name in FLAGS.experiment:
     scale = experiments.resolve_scale(base, name)
-    variants, dropped = experiments.variants_for(name, FLAGS.corpus_tasks,
+    variants, dropped = experiments.variants_for(name, corpus_tasks,
                                                  FLAGS.variants)
     notes.extend(dropped)
     for variant in variants:
       records = records_cell(scale, variant.masking, corpus_files)
       add(records)
-      pretrain = pretrain_cell(scale, variant, records.done_file)
+      pretrain = pretrain_cell(scale, variant, records)
       add(pretrain)
       for task in FLAGS.tasks:
         for seed in seeds:
-          cell = finetune_cell(scale, variant, task, seed, pretrain.done_file)
+          cell = finetune_cell(scale, variant, task, seed, pretrain)
           add(cell)
           results.append(Result(name, variant.name, task, seed,
                                 cell.done_file))
@@ -179,18 +193,18 @@ def records_cell(scale, masking, corpus_files):
       "--dupe_factor=%d" % scale.dupe_factor,
       "--linguistic_masking=" + masking,
       "--num_workers=%d" % FLAGS.num_workers]
-  return Cell("records", "records %s" % masking, command, None, files[-1])
+  return Cell("records", "records %s" % masking, command, None, files[-1],
+              directory, list(corpus_files) + [FLAGS.vocab_file], (), None)
 
 
-def pretrain_cell(scale, variant, records_file):
+def pretrain_cell(scale, variant, records):
   key = "%s-%s" % (experiments.model_key(scale),
                    experiments.variant_key(variant))
   directory = _path("pretrain", key)
   steps = scale.num_train_steps
   command = _script("run_pretraining.py") + [
       "--bert_config_file=" + os.path.join(HERE, scale.bert_config),
-      "--input_file=" + os.path.join(os.path.dirname(records_file),
-                                     "part-*.tfrecord"),
+      "--input_file=" + os.path.join(records.directory, "part-*.tfrecord"),
       "--output_dir=" + directory, "--do_train",
       "--max_seq_length=%d" % scale.max_seq_length,
       "--max_predictions_per_seq=%d" % scale.max_predictions_per_seq,
@@ -204,14 +218,17 @@ def pretrain_cell(scale, variant, records_file):
       "--save_checkpoints_steps=%d" % max(1, min(10000, steps // 3))]
   command += shlex.split(FLAGS.pretraining_flags)
   return Cell("pretrain", "pretrain %s" % key, command, None,
-              os.path.join(directory, "model.ckpt-%d.index" % steps))
+              os.path.join(directory, "model.ckpt-%d.index" % steps),
+              directory, [os.path.join(HERE, scale.bert_config)],
+              (records.name,), None)
 
 
-def finetune_cell(scale, variant, task, seed, checkpoint_index):
+def finetune_cell(scale, variant, task, seed, pretrain):
   recipe = experiments.FINETUNE_TASKS[task]
   length, epochs, learning_rate, batch = experiments.finetune_recipe(scale,
                                                                      task)
-  pretrained = os.path.basename(os.path.dirname(checkpoint_index))
+  checkpoint_index = pretrain.done_file
+  pretrained = os.path.basename(pretrain.directory)
   directory = _path("finetune", pretrained, task, "seed-%d" % seed)
   data = experiments.task_data_paths(FLAGS.output_dir, task)
   command = _script(recipe.script) + [
@@ -228,7 +245,10 @@ def finetune_cell(scale, variant, task, seed, checkpoint_index):
     command.append("--task_name=" + task)
   command += shlex.split(FLAGS.finetuning_flags)
   return Cell("finetune", "finetune %s %s seed %d" % (pretrained, task, seed),
-              command, None, os.path.join(directory, "eval_results.txt"))
+              command, None, os.path.join(directory, "eval_results.txt"),
+              directory, [os.path.join(HERE, scale.bert_config),
+                          FLAGS.vocab_file],
+              (pretrain.name, "data %s" % task), None)
 
 
 def show(command):
@@ -272,16 +292,108 @@ def _duration(seconds):
   return "%ds" % seconds
 
 
-def run_cells(cells):
-  """Runs the unfinished cells in order, with a progress line."""
-  pending = [c for c in cells if not os.path.exists(c.done_file)]
+# Each cell's settings (cell_settings) by name, and the hash cache of the
+# files they record by content: <output_dir>/cells.json.
+CELL_RECORD = "cells.json"
+
+
+def cell_settings(cell, digests, fingerprints):
+  """What decides a cell: its script's flags (or its recipe), the content of
+  its input files, and the settings of the cells it reads (by digest).
+  `fingerprints` caches the files' hashes (outputs.fingerprint)."""
+  settings = collections.OrderedDict()
+  if cell.command is not None:
+    settings["command"] = ([os.path.basename(cell.command[1])] +
+                           cell.command[2:])
+  if cell.recipe is not None:
+    settings["recipe"] = cell.recipe
+  settings["inputs"] = []
+  for path in cell.inputs:
+    absolute = os.path.abspath(path)
+    record, entry = outputs.fingerprint(absolute,
+                                        fingerprints.get(absolute))
+    if entry is not None:
+      fingerprints[absolute] = entry
+    settings["inputs"].append(record)
+  settings["upstream"] = collections.OrderedDict(
+      (name, digests[name]) for name in cell.upstream)
+  return settings
+
+
+def _digest(settings):
+  text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
+  return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# A cell's place in this run: its settings, what its record holds (None:
+# none) and whether it is finished.
+CellState = collections.namedtuple("CellState", ["cell", "settings",
+                                                 "recorded", "finished"])
+
+
+def cell_states(cells, record):
+  """The CellState of every cell against `record` (cells.json's value)."""
+  digests, states = {}, []
+  fingerprints = record.setdefault("fingerprints", {})
+  for cell in cells:
+    settings = json.loads(json.dumps(cell_settings(cell, digests,
+                                                   fingerprints)))
+    digests[cell.name] = _digest(settings)
+    states.append(CellState(cell, settings,
+                            record.get("cells", {}).get(cell.name),
+                            os.path.exists(cell.done_file)))
+  return states
+
+
+def changed_cells(states):
+  """The finished cells whose record differs from this run's settings."""
+  return [s for s in states if s.finished and s.recorded != s.settings]
+
+
+def explain_change(state, others):
+  """The error line for a finished cell made with other settings."""
+  if state.recorded is None:
+    why = ("was finished by an earlier version of run_experiments.py, "
+           "which kept no record of its settings")
+  else:
+    key, old, new = outputs.first_difference(state.recorded, state.settings)
+    if isinstance(old, list) and isinstance(new, list):
+      # A command line or a list of files: the first item that differs.
+      index = [i for i in range(max(len(old), len(new)))
+               if old[i:i + 1] != new[i:i + 1]][0]
+      key = "%s[%d]" % (key, index)
+      old, new = (old[index] if index < len(old) else None,
+                  new[index] if index < len(new) else None)
+    why = "was made with %s = %s, this run has %s" % (
+        key, outputs.show_value(old), outputs.show_value(new))
+  return ("%s: the cell %r %s: resume with the same settings, write to "
+          "another --output_dir, or pass --overwrite to redo it%s (the "
+          "other cells are kept)." % (
+              FLAGS.output_dir, state.cell.name, why,
+              " and the %d other finished cell%s that differ or read it" % (
+                  others, "" if others == 1 else "s") if others else ""))
+
+
+def run_cells(states, directory, record):
+  """Runs the unfinished cells in order, with a progress line; a changed
+  finished cell (with --overwrite) is cleared first and run again."""
+  pending = [s for s in states if not s.finished or
+             s.recorded != s.settings]
   print("%d cells, %d finished earlier, %d to run." % (
-      len(cells), len(cells) - len(pending), len(pending)))
+      len(states), len(states) - len(pending), len(pending)))
   spent = collections.defaultdict(list)
-  for number, cell in enumerate(pending, 1):
+  cells = record.setdefault("cells", {})
+  for number, state in enumerate(pending, 1):
+    cell = state.cell
+    if FLAGS.overwrite and state.recorded != state.settings and (
+        state.finished or state.recorded is not None):
+      directory.clear_outputs(under=os.path.relpath(cell.directory,
+                                                    FLAGS.output_dir))
+    cells[cell.name] = state.settings
+    outputs.write_json(_path(CELL_RECORD), record)
     left = pending[number - 1:]
-    known = [sum(spent[c.kind]) / len(spent[c.kind]) for c in left
-             if spent[c.kind]]
+    known = [sum(spent[s.cell.kind]) / len(spent[s.cell.kind])
+             for s in left if spent[s.cell.kind]]
     estimate = "time left estimated after a first cell of each kind"
     if len(known) == len(left):
       estimate = "about %s left" % _duration(sum(known))
@@ -325,7 +437,8 @@ def write_tables(results, command):
   return written
 
 
-OUTPUTS = ("data", "records", "pretrain", "finetune", "logs", "results")
+OUTPUTS = ("data", "records", "pretrain", "finetune", "logs", "results",
+           CELL_RECORD, CELL_RECORD + ".tmp")
 
 
 def main(_):
@@ -344,13 +457,17 @@ def run():
   if not FLAGS.data_dir and FLAGS.tasks and not FLAGS.dry_run:
     raise script_errors.InputError(
         "--data_dir is needed to fine-tune on %s." % ",".join(FLAGS.tasks))
-  cells, results, notes = plan(corpus_files)
+  corpus_tasks = read_corpus_tasks(corpus_files)
+  cells, results, notes = plan(corpus_files, corpus_tasks)
   for note in notes:
     print("Note: " + note)
   if not results:
     raise script_errors.InputError(
-        "No variant of %s can be trained on this corpus (--corpus_tasks=%s)."
-        % (",".join(FLAGS.experiment), ",".join(FLAGS.corpus_tasks)))
+        "No variant of %s can be trained on this corpus (its tags: %s)."
+        % (",".join(FLAGS.experiment),
+           ",".join(corpus_tasks) or "none"))
+  # Every mistake that a cell would meet is found before the first cell.
+  check_cell_flags(cells, check_devices=not FLAGS.dry_run)
   if FLAGS.dry_run:
     for cell in cells:
       print("# " + cell.name)
@@ -358,25 +475,126 @@ def run():
             "(prepared by run_experiments.py: %s)" % os.path.dirname(
                 cell.done_file))
     return
-  scale = scale_of(FLAGS.scale)
-  settings = collections.OrderedDict([
-      ("scale", scale._asdict()),
-      ("corpus", [outputs.describe_file(p) for p in corpus_files]),
-      ("corpus_tasks", FLAGS.corpus_tasks),
-      ("data_dir", os.path.abspath(FLAGS.data_dir or "")),
-      ("vocab_file", outputs.describe_file(FLAGS.vocab_file)),
-      ("pretraining_flags", FLAGS.pretraining_flags),
-      ("finetuning_flags", FLAGS.finetuning_flags)])
+  check_task_data(cells)
+  # What decides each cell is recorded with it (cells.json): the directory
+  # as a whole records only that.
+  settings = collections.OrderedDict([("cells_recorded_in", CELL_RECORD)])
   with outputs.OutputDirectory(
       FLAGS.output_dir, "run_experiments.py", settings, OUTPUTS,
-      inputs=corpus_files + [FLAGS.data_dir], overwrite=FLAGS.overwrite):
+      inputs=corpus_files + [FLAGS.data_dir],
+      overwrite=FLAGS.overwrite) as directory:
+    record = read_cell_record()
+    states = cell_states(cells, record)
+    changed = changed_cells(states)
+    if changed and not FLAGS.overwrite:
+      raise script_errors.InputError(explain_change(changed[0],
+                                                    len(changed) - 1))
     start = time.time()
-    run_cells(cells)
+    run_cells(states, directory, record)
     command = "python run_experiments.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:])
     written = write_tables(results, command)
     print("Finished in %s; wrote %s" % (_duration(time.time() - start),
                                         ", ".join(written)))
+
+
+def read_corpus_tasks(corpus_files):
+  """The tags of the corpus: read from it (to the first document with each,
+  else to its end), or --corpus_tasks checked against it."""
+  wanted = FLAGS.corpus_tasks or linguistic_tags.TASKS
+  found = pretraining_data.find_corpus_tags(corpus_files, wanted)
+  tasks = [t for t in linguistic_tags.TASKS if t in found]
+  if FLAGS.corpus_tasks:
+    missing = [t for t in FLAGS.corpus_tasks if t not in found]
+    if missing:
+      raise script_errors.InputError(
+          "--corpus_tasks=%s, but no document of --corpus (%s) carries %s "
+          "tags: pass --corpus_tasks=%s, or tag the corpus with "
+          "linguistic_tagger.py." % (
+              ",".join(FLAGS.corpus_tasks), corpus_files[0],
+              "/".join(t.upper() for t in missing),
+              ",".join(t for t in FLAGS.corpus_tasks if t in found)))
+  else:
+    print("The corpus carries %s tags%s." % (
+        "/".join(t.upper() for t in tasks) or "no", "" if len(tasks) == 3
+        else " (no document has %s)" % "/".join(
+            t.upper() for t in linguistic_tags.TASKS if t not in found)))
+  return tasks
+
+
+def check_cell_flags(cells, check_devices=True):
+  """Parses every cell's command line by its script's own flag definitions
+  (the flags passed through included) and checks the devices they ask for,
+  before the first cell runs."""
+  import importlib
+  from absl import flags as absl_flags
+  seen = set()
+  for cell in cells:
+    if cell.command is None:
+      continue
+    script = os.path.basename(cell.command[1])
+    arguments = tuple(cell.command[2:])
+    if (script, arguments) in seen:
+      continue
+    seen.add((script, arguments))
+    module = importlib.import_module(script[:-len(".py")])
+    values = absl_flags.FlagValues()
+    module.define_flags(values)
+    passed = ("--pretraining_flags" if cell.kind == "pretrain" else
+              "--finetuning_flags" if cell.kind == "finetune" else None)
+    try:
+      values([script] + list(arguments))
+    except absl_flags.Error as e:
+      raise script_errors.InputError(
+          "%s of %s: %s%s." % (
+              script, cell.name, " ".join(str(e).split()),
+              " (check %s)" % passed if passed else ""))
+    if check_devices and "num_gpus" in values:
+      import estimator_utils
+      try:
+        estimator_utils.check_devices(values.num_gpus)
+      except script_errors.InputError as e:
+        raise script_errors.InputError("%s of %s: %s" % (script, cell.name,
+                                                         e))
+
+
+def check_task_data(cells):
+  """Reads each task's own files (in --data_dir) as its fine-tuning script
+  will read the copies, so that a bad line is named in the user's file and
+  before the first cell."""
+  import classifier_data
+  import ner_data
+  import squad_data
+  for cell in cells:
+    if cell.kind != "data":
+      continue
+    task = cell.recipe["task"]
+    group = experiments.FINETUNE_TASKS[task].group
+    for path in cell.inputs:
+      if group == "MRC":
+        squad_data.read_questions(path)
+      elif group == "NER":
+        ner_data.read_sentences(path)
+      else:
+        for example in classifier_data.TASKS[task].reader(path).examples:
+          if example.label is None:
+            raise script_errors.InputError("%s: no label." % example.source)
+
+
+def read_cell_record():
+  """cells.json's value (an empty record when there is none)."""
+  path = _path(CELL_RECORD)
+  if not os.path.exists(path):
+    return {}
+  try:
+    with io.open(path, encoding="utf-8") as f:
+      record = json.load(f)
+    record.get("cells", {}).items()
+    return record
+  except (ValueError, AttributeError) as e:
+    raise script_errors.InputError(
+        "%s is not a record of cells (%s): move it away, or pass "
+        "--overwrite." % (path, e))
 
 
 if __name__ == "__main__":

@@ -410,7 +410,7 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
 OUTPUTS = ("checkpoint", "model.ckpt-*", estimator_utils.INPUT_STATE_INDEX,
            estimator_utils.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
            "graph.pbtxt", "eval", "eval_results.txt", "predictions.jsonl",
-           "*.tmp")
+           "*.tmp") + estimator_utils.TENSORFLOW_TEMPORARIES
 # Settings a resumed run may change: more (or fewer) --num_train_steps
 # continue the same run; the learning-rate decay and the LIP schedule are
 # then computed from the new total.
@@ -447,7 +447,7 @@ def output_directory(bert_config, input_files, adopt=None):
       FLAGS.output_dir, "run_pretraining.py", settings, OUTPUTS,
       inputs=inputs, overwrite=FLAGS.overwrite,
       may_change=MAY_CHANGE_ON_RESUME, require_record=FLAGS.do_train,
-      adopt=adopt)
+      adopt=adopt, temporaries=estimator_utils.TENSORFLOW_TEMPORARIES)
 
 
 def training_model_fn(bert_config, tasks, end_steps, init_checkpoint=None,

@@ -52,6 +52,14 @@ def test_variants_a_corpus_without_dep_can_train():
                                        ["MLM", "NER-mask"])
   assert [(v.name, v.masking) for v in table9] == [("MLM", "none"),
                                                   ("NER-mask", "ner")]
+  # All-mask and Mix-mask write all three tags: left out, never renamed.
+  table9, notes = experiments.variants_for("table9", ["pos"])
+  assert [v.name for v in table9] == ["MLM", "POS-mask"]
+  assert notes == [
+      "table9 NER-mask left out: the corpus has no NER labels.",
+      "table9 DEP-mask left out: the corpus has no DEP labels.",
+      "table9 All-mask left out: the corpus has no NER/DEP labels.",
+      "table9 Mix-mask left out: the corpus has no NER/DEP labels."]
   # Figure 3 needs DEP in every variant's schedule: nothing is left.
   assert experiments.variants_for("figure3", ["pos", "ner"])[0] == []
   with pytest.raises(script_errors.InputError, match="--variants: POS is not"):
@@ -170,6 +178,93 @@ def test_missing_task_data_is_one_line_before_anything_runs(tmp_path):
       str(tmp_path / "no.jsonl"))
 
 
+def _corpus_without_dep(path):
+  """The sample corpus with its DEP removed (as People's Daily)."""
+  with io.open(SAMPLE, encoding="utf-8") as f:
+    documents = [json.loads(line) for line in f if line.strip()]
+  for document in documents:
+    for sentence in document["sentences"]:
+      sentence["dep_head"] = [None] * len(sentence["words"])
+      sentence["dep_label"] = [None] * len(sentence["words"])
+  path.write_text(u"".join(json.dumps(d, ensure_ascii=False) + u"\n"
+                           for d in documents), encoding="utf-8")
+  return str(path)
+
+
+def test_the_corpus_tags_are_read_from_the_corpus_before_any_cell(tmp_path):
+  """--variants=+DEP (default --corpus_tasks) on a corpus without DEP
+  trained and tabulated a "+DEP" row from records with 0 DEP labels."""
+  corpus = _corpus_without_dep(tmp_path / "no_dep.jsonl")
+  common = ["--scale=test", "--corpus=" + corpus, "--dry_run",
+            "--output_dir=%s" % (tmp_path / "out"), "--tasks=chnsenticorp"]
+  result = run("--experiment=table8,table9", *common)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "The corpus carries POS/NER tags (no document has DEP)." in (
+      result.stdout)
+  assert "Note: table8 +DEP left out: the corpus has no DEP labels." in (
+      result.stdout)
+  assert "Note: table9 All-mask left out: the corpus has no DEP labels." in (
+      result.stdout)
+  assert "--linguistic_tasks=dep" not in result.stdout
+  assert "--linguistic_masking=dep" not in result.stdout
+  assert "--linguistic_masking=mix" not in result.stdout
+  result = run("--experiment=table8", "--variants=+DEP", *common)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_experiments.py: error: No variant of table8 can be trained on "
+      "this corpus (its tags: pos,ner).")
+  result = run("--experiment=table8", "--corpus_tasks=pos,ner,dep", *common)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_experiments.py: error: --corpus_tasks=pos,ner,dep, but no "
+      "document of --corpus (%s) carries DEP tags: pass "
+      "--corpus_tasks=pos,ner, or tag the corpus with linguistic_tagger.py."
+      % corpus)
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--finetuning_flags=--no_such_flag=1",
+     "run_classifier.py of finetune tiny-4-mlm chnsenticorp seed 1: Unknown "
+     "command line flag 'no_such_flag' (check --finetuning_flags)."),
+    ("--pretraining_flags=--num_gpus=2",
+     "run_pretraining.py of pretrain tiny-4-mlm: --num_gpus=2, but "
+     "TensorFlow sees 0 GPUs on this machine (no CUDA device, or a "
+     "TensorFlow built without CUDA): pass --num_gpus=0 (0 runs on the "
+     "CPU)."),
+    ("--pretraining_flags=--learning_rate=fast",
+     "run_pretraining.py of pretrain tiny-4-mlm: flag --learning_rate=fast: "
+     "could not convert string to float: 'fast' (check "
+     "--pretraining_flags).")])
+def test_flags_passed_through_and_devices_are_checked_before_any_cell(
+    tmp_path, flag, message):
+  """These failed only at their cell, after the records and pre-training,
+  quoting absl's "Pass --helpshort" instead of the error."""
+  result = run("--experiment=table9", "--variants=MLM", "--scale=test",
+               "--corpus=" + SAMPLE, "--data_dir=" + task_data(
+                   tmp_path / "data"), "--tasks=chnsenticorp",
+               "--output_dir=%s" % (tmp_path / "out"), flag)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_experiments.py: error: " + message)
+  assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_task_file_is_named_in_the_users_file_before_any_cell(
+    tmp_path):
+  data = task_data(tmp_path / "data")
+  train = os.path.join(data, "chnsenticorp", "train.tsv")
+  with io.open(train, "a", encoding="utf-8") as f:
+    f.write(u"7\t这一行的标签不对\n")
+  result = run("--experiment=table9", "--variants=MLM", "--scale=test",
+               "--corpus=" + SAMPLE, "--data_dir=" + data,
+               "--tasks=chnsenticorp", "--output_dir=%s" % (tmp_path / "out"))
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("run_experiments.py: error: %s:50: " % train), last
+  assert "'7'" in last
+  assert not (tmp_path / "out").exists()
+
+
 def task_data(root):
   """A tiny ChnSentiCorp of the sample corpus's sentences."""
   directory = root / "chnsenticorp"
@@ -225,11 +320,45 @@ def test_a_table_end_to_end_and_a_killed_run_resumes_to_the_same_table(
   assert "finished earlier" in resumed.stdout
   assert (out / "results" / "table9.tsv").read_text() == table
 
-  # Another setting into the same directory is refused, naming it.
+  # Another setting into the same directory is refused, naming the first
+  # cell it changes and what changed.
   changed = run(*(args + ["--output_dir=%s" % out,
                           "--finetuning_flags=--warmup_proportion=0.2"]))
   assert changed.returncode == 1
-  assert "finetuning_flags" in changed.stderr.strip().splitlines()[-1]
+  assert changed.stderr.strip().splitlines()[-1].startswith(
+      "run_experiments.py: error: %s: the cell 'finetune tiny-4-mlm "
+      "chnsenticorp seed 1' was made with command[17] = null, this run has "
+      "\"--warmup_proportion=0.2\": resume with the same settings" % out)
+
+  # Task data is recorded by content: dev labels flipped in --data_dir are
+  # a change of the data cell and of the fine-tuning cells that read it,
+  # not of the records or the pre-training, which --overwrite keeps. A
+  # user's files inside the runner's directories stay.
+  dev = os.path.join(data, "chnsenticorp", "dev.tsv")
+  with io.open(dev, encoding="utf-8") as f:
+    rows = f.read().splitlines()
+  flipped = rows[:1] + ["%d\t%s" % (1 - int(r[0]), r[2:]) for r in rows[1:]]
+  with io.open(dev, "w", encoding="utf-8") as f:
+    f.write(u"\n".join(flipped) + u"\n")
+  refused = run(*(args + ["--output_dir=%s" % out, "--seeds=3"]))
+  assert refused.returncode == 1
+  last = refused.stderr.strip().splitlines()[-1]
+  assert ("the cell 'data chnsenticorp' was made with inputs[1] = [\"%s\", "
+          % dev) in last, last
+  assert "redo it and the 4 other finished cells that differ" in last
+  checkpoint = out / "pretrain" / "tiny-4-mlm" / "model.ckpt-4.index"
+  before = checkpoint.stat().st_mtime_ns
+  mine = [out / "results" / "my_table.md", out / "logs" / "my_log.txt",
+          out / "pretrain" / "my-own-run" / "model.ckpt-1.index",
+          out / "finetune" / "my-manual-run" / "eval_results.txt"]
+  for path in mine:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(u"mine")
+  redone = run(*(args + ["--output_dir=%s" % out, "--overwrite"]))
+  assert redone.returncode == 0, redone.stderr[-3000:]
+  assert "9 cells, 4 finished earlier, 5 to run." in redone.stdout
+  assert checkpoint.stat().st_mtime_ns == before
+  assert all(path.read_text() == u"mine" for path in mine)
 
 
 def test_figure3_is_a_chart_of_the_groups(tmp_path):

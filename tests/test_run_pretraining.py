@@ -740,3 +740,60 @@ def test_a_head_is_refused_records_that_write_its_label_at_the_input(
   lert_model.check_head_labels([made["pos"]], ["ner", "dep"])
   lert_model.check_head_labels([made["pos"]], [])
   lert_model.check_head_labels([made["none"]], ["pos", "ner", "dep"])
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(
+    tmp_path):
+  """A checkpoint save that runs out of space (here a file-size limit:
+  EFBIG, as ENOSPC) printed a 60-line OutOfRangeError traceback and left
+  TensorFlow's model.ckpt-N_temp/, which a later run recorded as its own.
+  On a fresh run and on a resume; the earlier checkpoint stays whole."""
+  import resource
+  make_records(tmp_path / "data")
+  # The vocabulary of LERT-tiny: a checkpoint of ~30 MB, its graph ~2 MB.
+  config = os.path.join(REPO, "configs", "lert_config_tiny.json")
+  out = tmp_path / "out"
+  command = ["--bert_config_file=" + config,
+             "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
+             "--output_dir=" + str(out), "--do_train", "--train_batch_size=4",
+             "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED,
+             "--save_checkpoints_steps=1"]
+
+  def limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8 << 20, 8 << 20))
+
+  def temporaries():
+    return [os.path.relpath(os.path.join(root, name), str(out))
+            for root, dirs, files in os.walk(str(out))
+            for name in files + dirs if "_temp" in name or ".tmp" in name]
+
+  fresh = run_script("run_pretraining.py", *(command + [
+      "--num_train_steps=2"]), cwd=str(tmp_path), preexec_fn=limit_file_size)
+  assert fresh.returncode == 1
+  last = fresh.stderr.strip().splitlines()[-1]
+  assert re.match(r"run_pretraining\.py: error: cannot save the checkpoint "
+                  r"of step 0: \S*model\.ckpt-0_temp\S*; File too large "
+                  r"\(the checkpoints before it are kept; nothing "
+                  r"half-written is\)\.$", last), last
+  assert "Traceback" not in fresh.stderr, fresh.stderr[-3000:]
+  assert temporaries() == []
+  assert not [n for n in os.listdir(str(out)) if n.startswith("model.ckpt")]
+
+  finished = pretrain(command + ["--num_train_steps=2"], tmp_path)
+  assert finished.returncode == 0, finished.stderr[-3000:]
+  before = {name: (out / name).read_bytes() for name in os.listdir(str(out))
+            if name.startswith("model.ckpt-2.")}
+  resumed = run_script("run_pretraining.py", *(command + [
+      "--num_train_steps=4"]), cwd=str(tmp_path), preexec_fn=limit_file_size)
+  assert resumed.returncode == 1
+  last = resumed.stderr.strip().splitlines()[-1]
+  assert re.match(r"run_pretraining\.py: error: cannot save the checkpoint "
+                  r"of step 3: \S*model\.ckpt-3_temp\S*; File too large",
+                  last), last
+  assert "Traceback" not in resumed.stderr, resumed.stderr[-3000:]
+  assert temporaries() == []
+  assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-2")
+  assert before == {name: (out / name).read_bytes() for name in before}
+  manifest = (out / "lert_run.json").read_text()
+  assert "_temp" not in manifest and ".tmp" not in manifest
