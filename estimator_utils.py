@@ -12,9 +12,12 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import atexit
 import collections
+import gc
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -127,10 +130,12 @@ def register_worker_batch_validator(name, flag_values):
 # (chief included), this task's type and index, and whether it is the
 # chief, which alone writes the output directory.
 # `worker_number`: its place among them, the chief first (which share of
-# each global batch it trains on).
+# each global batch it trains on); `own_address`, `other_addresses`: its
+# host:port and the other tasks'.
 Cluster = collections.namedtuple("Cluster", ["num_workers", "task_type",
                                              "task_index", "is_chief",
-                                             "worker_number"])
+                                             "worker_number", "own_address",
+                                             "other_addresses"])
 
 
 def cluster_from_environment(environ=None):
@@ -144,7 +149,7 @@ def cluster_from_environment(environ=None):
   """
   text = (os.environ if environ is None else environ).get("TF_CONFIG", "")
   if not text.strip():
-    return Cluster(1, None, 0, True, 0)
+    return Cluster(1, None, 0, True, 0, None, ())
   try:
     config = json.loads(text)
     cluster = config.get("cluster") or {}
@@ -172,8 +177,11 @@ def cluster_from_environment(environ=None):
         "worker tasks." % (json.dumps(task), len(chiefs), len(workers)))
   is_chief = task_type == "chief" or (not chiefs and index == 0)
   number = 0 if task_type == "chief" else index + len(chiefs)
+  others = tuple(address for kind in ("chief", "worker")
+                 for i, address in enumerate(tasks[kind])
+                 if (kind, i) != (task_type, index))
   return Cluster(len(chiefs) + len(workers), task_type, index, is_chief,
-                 number)
+                 number, tasks[task_type][index], others)
 
 
 def check_devices(num_gpus):
@@ -336,21 +344,68 @@ class ResumingCheckpointSaverHook(tf.train.CheckpointSaverHook):
     return should_stop
 
 
+# A multi-worker training's stop flag (a placeholder per replica, fed 1 by a
+# worker that received a stop signal) and its sum over every replica of the
+# cluster, computed with each step: the workers stop after the same step.
+STOP_FLAGS = "lert_stop_flags"
+STOP_AGREED = "lert_stop_agreed"
+
+
+def add_stop_agreement():
+  """In a replica's TRAIN graph of a multi-worker run: the stop flag and its
+  all-reduced sum (StopOnSignalHook feeds and reads them)."""
+  flag = tf.placeholder_with_default(tf.constant(0.0), [], name="stop_flag")
+  agreed = tf.distribute.get_replica_context().all_reduce(
+      tf.distribute.ReduceOp.SUM, flag)
+  tf.add_to_collection(STOP_FLAGS, flag)
+  tf.add_to_collection(STOP_AGREED, agreed)
+
+
 class StopOnSignalHook(tf.train.SessionRunHook):
   """Ends training after the step during which a stop signal came
   (script_errors.stops_deferred): the checkpoint saver's end() then saves a
   checkpoint at that step. With gradient accumulation it waits for the
   update that ends the current micro-batches (its accumulators are not in a
-  checkpoint)."""
+  checkpoint).
+
+  In a multi-worker run every worker ends after the same step: each feeds
+  whether it received a signal into the step's stop flag, whose sum over
+  the cluster (add_stop_agreement) comes back with the step; a worker
+  stopped by another's signal says so (`stopped_by_peer`, the step). The
+  handlers of the stop signals are taken back from TensorFlow's preemption
+  notifier when the session starts (script_errors.reclaim_stop_signals)."""
 
   def begin(self):
     self._count = optimization.accumulation_count_variable()
+    self._flags = tf.get_collection(STOP_FLAGS)
+    agreed = tf.get_collection(STOP_AGREED)
+    self._agreed = agreed[0] if agreed else None
+    self._step = tf.train.get_global_step()
+    self.stopped_at = None  # the step after which a multi-worker run ended
+    self.stopped_by_peer = False
+
+  def after_create_session(self, session, coord):
+    script_errors.reclaim_stop_signals()
+
+  def before_run(self, run_context):
+    if self._agreed is None:
+      return None
+    flag = 0.0 if script_errors.pending_stop() is None else 1.0
+    return tf.train.SessionRunArgs(
+        self._agreed,
+        feed_dict={placeholder: flag for placeholder in self._flags})
 
   def after_run(self, run_context, run_values):
-    if script_errors.pending_stop() is None:
+    if self._agreed is not None:
+      if not run_values.results:
+        return
+    elif script_errors.pending_stop() is None:
       return
     if self._count is not None and run_context.session.run(self._count):
       return
+    if self._agreed is not None:
+      self.stopped_at = int(run_context.session.run(self._step))
+      self.stopped_by_peer = script_errors.pending_stop() is None
     run_context.request_stop()
 
 
@@ -413,6 +468,81 @@ class WorkerWatchHook(tf.train.SessionRunHook):
       time.sleep(0.5)
 
 
+def start_multi_worker_strategy(cluster, seconds):
+  """MultiWorkerMirroredStrategy() of the TF_CONFIG cluster, once every
+  other worker is there (wait_for_workers): making it waits for them in
+  C++ (TensorFlow 2, holding the interpreter, so that neither a signal nor
+  a timeout reaches this process) and installs TensorFlow's own SIGTERM
+  handler, which the stop signals' handlers then take back
+  (script_errors.reclaim_stop_signals)."""
+  wait_for_workers(cluster, seconds)
+  strategy = tf.distribute.experimental.MultiWorkerMirroredStrategy()
+  script_errors.reclaim_stop_signals()
+  atexit.register(_release_server)
+  return strategy
+
+
+def _release_server():
+  """Stops TensorFlow 1.15's in-process server of a multi-worker run while
+  the interpreter is whole: left to the interpreter's end, its __del__
+  prints an AttributeError traceback after the script's last line."""
+  try:
+    from tensorflow.python.distribute import distribute_coordinator
+  except ImportError:
+    return
+  local = getattr(distribute_coordinator, "_thread_local", None)
+  if getattr(local, "server", None) is not None:
+    del local.server
+    gc.collect()
+
+
+def _address(text):
+  host, _, port = text.rpartition(":")
+  return host.strip("[]") or "localhost", int(port)
+
+
+def wait_for_workers(cluster, seconds, poll=0.5):
+  """Waits, in Python (the stop signals stop it), until the address of
+  every other task of the cluster accepts a connection; raises InputError
+  after `seconds` (--worker_timeout_secs). Meanwhile this task's own port
+  listens, so that the others, waiting the same way, see it before its
+  TensorFlow server starts there."""
+  own = None
+  if cluster.own_address:
+    try:
+      own = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+      own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+      own.bind(("", _address(cluster.own_address)[1]))
+      own.listen(64)
+    except (OSError, ValueError):
+      own = None  # taken: the others wait for its server instead
+  try:
+    waiting = list(cluster.other_addresses)
+    deadline = time.time() + seconds
+    while waiting:
+      for address in list(waiting):
+        try:
+          socket.create_connection(_address(address), timeout=poll).close()
+          waiting.remove(address)
+        except (OSError, ValueError):
+          pass
+      if not waiting:
+        break
+      if time.time() > deadline:
+        raise script_errors.InputError(
+            "%s %d of the TF_CONFIG cluster waited more than "
+            "--worker_timeout_secs=%d for the other workers to start (none "
+            "answers at %s): start each with the same command and a "
+            "TF_CONFIG naming its own task, and check that their addresses "
+            "are reachable from here." % (
+                cluster.task_type, cluster.task_index, seconds,
+                ", ".join(waiting)))
+      time.sleep(poll)
+  finally:
+    if own is not None:
+      own.close()
+
+
 class EstimatorRunner(object):
   """Trains, evaluates and predicts with one model_fn on the chosen device.
 
@@ -438,7 +568,8 @@ class EstimatorRunner(object):
       # Collective all-reduce over the workers (and each one's GPUs),
       # configured by TF_CONFIG; graph-mode Estimator training goes through
       # tf.estimator.train_and_evaluate (self.train).
-      strategy = tf.distribute.experimental.MultiWorkerMirroredStrategy()
+      strategy = start_multi_worker_strategy(self.cluster,
+                                             settings.worker_timeout_secs)
       self.num_replicas = strategy.num_replicas_in_sync
       local = self.num_replicas // self.cluster.num_workers
       self.worker_slices = (self.cluster.worker_number * local, local)
@@ -466,7 +597,10 @@ class EstimatorRunner(object):
           train_distribute=strategy)
 
       def estimator_model_fn(features, labels, mode, params):
-        return model_fn(features, labels, mode, params).as_estimator_spec()
+        spec = model_fn(features, labels, mode, params).as_estimator_spec()
+        if mode == tf.estimator.ModeKeys.TRAIN:
+          add_stop_agreement()
+        return spec
 
       self.estimator = tf.estimator.Estimator(
           model_fn=estimator_model_fn, config=config, params=params)
@@ -550,7 +684,8 @@ class EstimatorRunner(object):
     """Trains to `max_steps`. A stop signal during training (SIGTERM from a
     preempting scheduler, Ctrl-C) ends it after the current step with a
     checkpoint there, then raises script_errors.Stopped naming the step."""
-    hooks = [StopOnSignalHook()]
+    stop_hook = StopOnSignalHook()
+    hooks = [stop_hook]
     if (self.settings.save_checkpoints_steps and not self.settings.use_tpu
         and self.cluster.is_chief):
       # Replaces the Estimator's own saver hook (TPUEstimator on a TPU adds
@@ -573,11 +708,19 @@ class EstimatorRunner(object):
                              max_steps=max_steps, hooks=hooks)
       signum = script_errors.pending_stop()
     if signum is not None:
+      step = stop_hook.stopped_at  # (a worker may not see the checkpoints)
       checkpoint = tf.train.latest_checkpoint(self.settings.output_dir)
-      step = None
-      if checkpoint:
+      if step is None and checkpoint:
         step = int(tf.train.load_variable(checkpoint, "global_step"))
       raise script_errors.Stopped(signum, step)
+    if stop_hook.stopped_by_peer:
+      raise script_errors.InputError(
+          "%s %d of the TF_CONFIG cluster stopped at step %d with the "
+          "others: another worker was stopped by a signal (its log says "
+          "which), and the chief saved the checkpoint of that step. Start "
+          "every worker again with the same command to resume." % (
+              self.cluster.task_type, self.cluster.task_index,
+              stop_hook.stopped_at))
 
   def _train_on_workers(self, input_fn, max_steps, hooks):
     """Trains as one worker of the TF_CONFIG cluster. Estimator trains with

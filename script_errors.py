@@ -20,6 +20,7 @@ import contextlib
 import re
 import signal
 import sys
+import threading
 
 
 class InputError(Exception):
@@ -76,6 +77,19 @@ def stops_deferred():
     yield
   finally:
     _deferred = outer
+
+
+def reclaim_stop_signals():
+  """Installs this module's stop handler again where it was installed
+  (run_reporting_errors), from the main thread: TensorFlow's preemption
+  notifier (a multi-worker TF_CONFIG run, TensorFlow 2) replaces the
+  process's SIGTERM handler with its own, which only logs "SIGTERM caught",
+  while Python still believes its handler is in place."""
+  if threading.current_thread() is not threading.main_thread():
+    return
+  for signum in STOP_SIGNALS:
+    if signal.getsignal(signum) is _stop:
+      signal.signal(signum, _stop)
 
 
 def pending_stop():

@@ -18,6 +18,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import estimator_utils
+import outputs
 import script_errors
 
 import records
@@ -199,6 +200,8 @@ def test_the_chief_and_each_worker_know_their_place():
             for kind, index in (("chief", 0), ("worker", 0), ("worker", 1))]
   assert [(p.num_workers, p.is_chief, p.worker_number) for p in places] == [
       (3, True, 0), (3, False, 1), (3, False, 2)]
+  assert [p.other_addresses for p in places] == [
+      ("b:1", "c:1"), ("a:1", "c:1"), ("a:1", "b:1")]
   alone = estimator_utils.cluster_from_environment({})
   assert (alone.num_workers, alone.is_chief) == (1, True)
 
@@ -323,3 +326,115 @@ def test_slurm_tf_config_names_every_node_and_this_task(tmp_path):
       {"TF_CONFIG": result.stdout})
   assert (cluster.num_workers, cluster.task_index, cluster.is_chief) == (
       2, 1, False)
+
+
+def _stopped_step(line):
+  found = re.match(r"run_pretraining\.py: stopped by SIGTERM at step (\d+); "
+                   r"run the same command to resume\.$", line)
+  assert found, line
+  return int(found.group(1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signalled", [(0, 1), (1,)])
+def test_sigterm_stops_every_worker_after_one_step_with_a_checkpoint(
+    tmp_path, signalled):
+  """TensorFlow 2's preemption notifier took SIGTERM from the script: both
+  workers logged "SIGTERM caught", trained on to the end and exited 0, with
+  no checkpoint at the signal. Now every worker ends after the same step
+  (the workers agree on it with the step's all-reduce), the chief saves
+  that step, and the same command resumes. A worker that the signal did not
+  reach stops with the others and says why."""
+  write_records(tmp_path, records_per_file=20)
+  output_dir = str(tmp_path / "multi")
+  ports = free_ports(2)
+  args = pretraining_args(tmp_path, output_dir, 100000, 5)
+  workers = start_workers(args, ports, tmp_path)
+  try:
+    deadline = time.time() + 300
+    while not os.path.exists(os.path.join(output_dir, "model.ckpt-5.index")):
+      assert workers[0].poll() is None, log_of(tmp_path, 0)[-3000:]
+      assert time.time() < deadline, log_of(tmp_path, 0)[-3000:]
+      time.sleep(0.1)
+    for index in signalled:
+      workers[index].send_signal(signal.SIGTERM)
+    codes = [process.wait(timeout=120) for process in workers]
+  finally:
+    for process in workers:
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+  lasts = [log_of(tmp_path, i).strip().splitlines()[-1] for i in range(2)]
+  assert codes[1] == 143, log_of(tmp_path, 1)[-3000:]
+  step = _stopped_step(lasts[1])
+  if 0 in signalled:
+    assert codes[0] == 143 and _stopped_step(lasts[0]) == step, lasts[0]
+  else:
+    assert codes[0] == 1, log_of(tmp_path, 0)[-3000:]
+    assert lasts[0] == (
+        "run_pretraining.py: error: worker 0 of the TF_CONFIG cluster "
+        "stopped at step %d with the others: another worker was stopped by "
+        "a signal (its log says which), and the chief saved the checkpoint "
+        "of that step. Start every worker again with the same command to "
+        "resume." % step)
+  assert step >= 5
+  assert tf.train.latest_checkpoint(output_dir) == os.path.join(
+      output_dir, "model.ckpt-%d" % step)
+  assert not os.path.exists(os.path.join(output_dir, outputs.LOCK))
+  # The same command (here to two steps more) resumes from it.
+  log_dir = tmp_path / "resumed"
+  log_dir.mkdir()
+  resumed = start_workers(pretraining_args(tmp_path, output_dir, step + 2, 5),
+                          ports, log_dir)
+  for index, process in enumerate(resumed):
+    assert process.wait(timeout=300) == 0, log_of(log_dir, index)[-3000:]
+  assert tf.train.latest_checkpoint(output_dir).endswith(
+      "model.ckpt-%d" % (step + 2))
+
+
+@pytest.mark.slow
+def test_a_worker_that_never_starts_is_waited_for_within_limits(tmp_path):
+  """The chief of a cluster whose other worker never started hung for ever:
+  SIGTERM and SIGINT did nothing, --worker_timeout_secs did not apply. Now
+  it waits in Python: a signal stops it at once, and the timeout with one
+  line naming the address that does not answer."""
+  write_records(tmp_path, records_per_file=20)
+  ports = free_ports(2)
+  for timeout, signum in ((600, signal.SIGTERM), (600, signal.SIGINT),
+                          (5, None)):
+    output_dir = str(tmp_path / ("out-%s" % signum))
+    args = pretraining_args(tmp_path, output_dir, 10, 5) + [
+        "--worker_timeout_secs=%d" % timeout]
+    # The chief alone, of a two-worker TF_CONFIG.
+    log = open(str(tmp_path / "worker-0.txt"), "w")
+    chief = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "run_pretraining.py")] + args,
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                 TF_CONFIG=tf_config(ports, 0)))
+    try:
+      if signum is not None:
+        deadline = time.time() + 120
+        while "λ_dep" not in log_of(tmp_path, 0):
+          assert time.time() < deadline and chief.poll() is None
+          time.sleep(0.1)
+        time.sleep(3)
+        chief.send_signal(signum)
+        sent = time.time()
+        assert chief.wait(timeout=30) == 128 + signum
+        assert time.time() - sent < 30
+        assert log_of(tmp_path, 0).strip().splitlines()[-1] == (
+            "run_pretraining.py: stopped by %s." % signal.Signals(signum).name)
+      else:
+        assert chief.wait(timeout=120) == 1
+        assert log_of(tmp_path, 0).strip().splitlines()[-1] == (
+            "run_pretraining.py: error: worker 0 of the TF_CONFIG cluster "
+            "waited more than --worker_timeout_secs=5 for the other workers "
+            "to start (none answers at localhost:%d): start each with the "
+            "same command and a TF_CONFIG naming its own task, and check "
+            "that their addresses are reachable from here." % ports[1])
+    finally:
+      if chief.poll() is None:
+        chief.kill()
+        chief.wait()
+    assert sorted(os.listdir(output_dir)) == ["lert_run.json"]
