@@ -79,7 +79,9 @@ def _table(path, rows, columns, header_names, optional=("label",)):
     positions = dict(columns)
     width = max(columns.values()) + 1
     rows = itertools.chain([first], rows)
+  seen = 0
   for where, fields in rows:
+    seen += 1
     # Every row has the header's columns (or the layout's): a text holding
     # a tab, or a missing column, would shift or drop a field.
     if len(fields) != width:
@@ -89,6 +91,8 @@ def _table(path, rows, columns, header_names, optional=("label",)):
                   field for field, _ in sorted(positions.items(),
                                                key=lambda x: x[1]))))
     yield where, {field: fields[index] for field, index in positions.items()}
+  if not seen:
+    raise script_errors.InputError("%s holds a header and no example." % path)
 
 
 def _json_lines(path):

@@ -241,6 +241,14 @@ def _iterator_saveables():
           for resource in tf.get_collection(iterator_ops.GLOBAL_ITERATORS)]
 
 
+def _global_step_of(checkpoint):
+  """The global step a checkpoint holds, or None."""
+  try:
+    return int(tf.train.load_variable(checkpoint, "global_step"))
+  except (tf.errors.OpError, ValueError, KeyError):
+    return None
+
+
 class ResumingCheckpointSaverHook(tf.train.CheckpointSaverHook):
   """The Estimator's checkpoint saver, except that:
 
@@ -315,9 +323,10 @@ class ResumingCheckpointSaverHook(tf.train.CheckpointSaverHook):
 
   def _save(self, session, step):
     if getattr(self, "_starting", False):
+      # The checkpoint restored holds this step: whatever its name (an
+      # adopted bert_model.ckpt too), it is not saved again.
       restored = tf.train.latest_checkpoint(self._checkpoint_dir)
-      if restored and (os.path.basename(restored) ==
-                       os.path.basename(self._save_path) + "-%d" % step):
+      if restored and _global_step_of(restored) == step:
         tf.logging.info("Resumed from %s: not saved again.", restored)
         return False
     try:
@@ -375,14 +384,16 @@ class StopOnSignalHook(tf.train.SessionRunHook):
   handlers of the stop signals are taken back from TensorFlow's preemption
   notifier when the session starts (script_errors.reclaim_stop_signals)."""
 
+  def __init__(self):
+    self.stopped_at = None  # the step after which a multi-worker run ended
+    self.stopped_by_peer = False
+
   def begin(self):
     self._count = optimization.accumulation_count_variable()
     self._flags = tf.get_collection(STOP_FLAGS)
     agreed = tf.get_collection(STOP_AGREED)
     self._agreed = agreed[0] if agreed else None
     self._step = tf.train.get_global_step()
-    self.stopped_at = None  # the step after which a multi-worker run ended
-    self.stopped_by_peer = False
 
   def after_create_session(self, session, coord):
     script_errors.reclaim_stop_signals()
@@ -767,6 +778,15 @@ def resolve_checkpoint(path, what="--init_checkpoint"):
   if tf.gfile.IsDirectory(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
+      if tf.gfile.Exists(os.path.join(path, "config.json")) and any(
+          tf.gfile.Exists(os.path.join(path, name))
+          for name in ("model.safetensors", "pytorch_model.bin")):
+        raise script_errors.InputError(
+            "%s: %s is a Hugging Face model directory, not a TensorFlow "
+            "checkpoint: convert it first (python convert_checkpoint.py "
+            "--direction=hf2tf --input=%s --output_dir=%s_tf) and pass "
+            "the converted directory." % (what, path, path,
+                                          path.rstrip("/")))
       raise script_errors.InputError(
           "%s: directory %s holds no checkpoint." % (what, path))
     return latest

@@ -106,6 +106,24 @@ def read_raw_documents(input_files, on_error="stop", skipped=None,
       yield item
 
 
+def _check_not_tagged(text, where):
+  """Raises InputError when a raw file's first line is a document of the
+  tagger's own output (it would be tagged again as text, JSON punctuation
+  and all)."""
+  if not text.startswith("{"):
+    return
+  try:
+    value = json.loads(text)
+  except ValueError:
+    return
+  if isinstance(value, dict) and isinstance(value.get("sentences"), list):
+    raise script_errors.InputError(
+        "%s is a document of tagged JSON Lines (linguistic_tagger.py's "
+        "output), not raw text: it is tagged already. Make records of it "
+        "with create_pretraining_data.py (or "
+        "prepare_pretraining_data_beam.py --input_format=tagged)." % where)
+
+
 def _read_raw_file(path, on_error, skipped, open_file, counts=None):
   """read_raw_documents of one file."""
   paragraphs, source, saw_text = [], None, False
@@ -127,6 +145,8 @@ def _read_raw_file(path, on_error, skipped, open_file, counts=None):
         yield source, paragraphs
       paragraphs, source = [], None
       continue
+    if not saw_text:
+      _check_not_tagged(text, "%s:%d" % (path, line_number))
     saw_text = True
     if source is None:
       source = "%s:%d" % (path, line_number)

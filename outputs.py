@@ -412,6 +412,7 @@ class OutputDirectory(object):
     self._files = set()  # names the script wrote
     self._fingerprints = {}
     self._snapshot = None  # name -> (mtime, size) of its names at open
+    self._manifest_files = set()  # the names the manifest lists
     self.resumed = False
     self.adopted = False
 
@@ -646,6 +647,7 @@ class OutputDirectory(object):
     """Writes the manifest when what it records changed (several machines
     resuming one tagging directory rewrite nothing)."""
     manifest = self._manifest()
+    self._manifest_files = set(manifest["files"])
     if recorded is not None and all(recorded.get(key) == value
                                     for key, value in manifest.items()):
       return
@@ -692,9 +694,8 @@ class OutputDirectory(object):
     run leaves its files accounted for)."""
     if self._snapshot is None:
       return
-    before = set(self._files)
     owned = self.owned_files()
-    if set(owned) == before:
+    if set(owned) == self._manifest_files:
       return
     with self._manifest_update_lock():
       recorded = self._read_manifest()

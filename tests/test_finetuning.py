@@ -268,6 +268,9 @@ def test_tsv_with_and_without_header_read_the_same(tmp_path):
      "x:2: no text (text_a is empty)"),
     (classifier_data.read_lcqmc, u"好\t很好\t1\n好\x00\t很好\t1\n",
      "x:2: a NUL character"),
+    # A header alone was "the file: no usable example up to here".
+    (classifier_data.read_chnsenticorp, u"label\ttext_a\n",
+     "x holds a header and no example."),
 ])
 def test_bad_data_is_an_error_naming_file_and_line(tmp_path, reader, text,
                                                    message):

@@ -101,6 +101,10 @@ def test_documents_split_on_blank_lines_with_sources(tmp_path):
     # Looks empty, is not stripped, and crashes LTP.
     (u"你好\n\u200b\u200b\n".encode("utf-8"),
      "c.txt:2: only invisible format characters (U+200B U+200B)"),
+    # The tagger's own output was tagged again as text, JSON and all.
+    (u'\n{"sentences": [{"text": "你好", "words": ["你好"]}]}\n'.encode(
+        "utf-8"), "c.txt:2 is a document of tagged JSON Lines "
+     "(linguistic_tagger.py's output), not raw text: it is tagged already."),
 ])
 def test_bad_input_names_file_and_line(tmp_path, content, message):
   path = tmp_path / "c.txt"

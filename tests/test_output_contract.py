@@ -767,3 +767,24 @@ def test_a_vocabulary_that_is_empty_or_not_text_is_one_line(tmp_path, content,
                "--vocab_file=" + str(tmp_path / "vocab.txt"))
   one_error_line(result, "create_pretraining_data.py", message)
   assert sorted(os.listdir(str(tmp_path))) == ["vocab.txt"]
+
+
+def test_a_hugging_face_directory_given_as_a_checkpoint_says_to_convert_it(
+    tmp_path):
+  """It said "holds no checkpoint", with no hint."""
+  hf = tmp_path / "chinese-lert-base"
+  hf.mkdir()
+  (hf / "config.json").write_text(u"{}")
+  (hf / "model.safetensors").write_bytes(b"")
+  for what in ("--init_checkpoint", "--checkpoint"):
+    with pytest.raises(script_errors.InputError) as raised:
+      estimator_utils.resolve_checkpoint(str(hf), what)
+    assert str(raised.value) == (
+        "%s: %s is a Hugging Face model directory, not a TensorFlow "
+        "checkpoint: convert it first (python convert_checkpoint.py "
+        "--direction=hf2tf --input=%s --output_dir=%s_tf) and pass the "
+        "converted directory." % (what, hf, hf, hf))
+  (hf / "model.safetensors").unlink()
+  with pytest.raises(script_errors.InputError,
+                     match="directory .* holds no checkpoint"):
+    estimator_utils.resolve_checkpoint(str(hf))

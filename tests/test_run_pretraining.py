@@ -797,3 +797,37 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(
   assert before == {name: (out / name).read_bytes() for name in before}
   manifest = (out / "lert_run.json").read_text()
   assert "_temp" not in manifest and ".tmp" not in manifest
+
+
+@pytest.mark.slow
+def test_an_adopted_checkpoint_of_another_name_is_not_saved_again(tmp_path):
+  """A downloaded bert_model.ckpt (step 2, with its optimizer state) was
+  saved again as model.ckpt-2 when the run started, although the docs say
+  an adopted checkpoint is not."""
+  paths = make_records(tmp_path / "data")
+  out = tmp_path / "out"
+  with tf.Graph().as_default():
+    trained = train_tiny_checkpoint(str(out), paths, tiny_config(VOCAB),
+                                    steps=2, seq_length=SEQ,
+                                    max_predictions=PRED)
+  for name in os.listdir(str(out)):
+    if name.startswith("model.ckpt-2."):
+      os.rename(str(out / name),
+                str(out / name.replace("model.ckpt-2", "bert_model.ckpt")))
+    elif name.startswith("model.ckpt") or name.startswith("events"):
+      os.remove(str(out / name))
+  tf.train.update_checkpoint_state(str(out), str(out / "bert_model.ckpt"))
+  assert trained.endswith("model.ckpt-2")
+  config_file = write_config(str(tmp_path / "config.json"), tiny_config(VOCAB))
+  result = pretrain([
+      "--bert_config_file=" + config_file,
+      "--input_file=" + str(tmp_path / "data" / "*.tfrecord"),
+      "--output_dir=" + str(out), "--do_train", "--train_batch_size=4",
+      "--max_seq_length=%d" % SEQ, "--max_predictions_per_seq=%d" % PRED,
+      "--num_train_steps=3", "--num_warmup_steps=1",
+      "--save_checkpoints_steps=1"], tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "Resumed from %s: not saved again." % (out / "bert_model.ckpt") in (
+      result.stderr)
+  assert not [n for n in os.listdir(str(out)) if n.startswith("model.ckpt-2")]
+  assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-3")
