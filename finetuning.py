@@ -404,6 +404,12 @@ def output_directory(flag_values, script, task_settings=None):
         "unset) on its --output_dir." % cluster.num_workers)
   if not cluster.is_chief:
     return _worker_features(cluster)
+  if not flag_values.do_train and not tf.train.latest_checkpoint(
+      flag_values.output_dir):
+    # Before the directory is made or recorded, and features written.
+    raise script_errors.InputError(
+        "%s holds no fine-tuned checkpoint: run --do_train first (with the "
+        "same --output_dir)." % flag_values.output_dir)
   settings = collections.OrderedDict(task_settings or {})
   settings["bert_config"] = modeling.BertConfig.from_json_file(
       flag_values.bert_config_file).to_dict()

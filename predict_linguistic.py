@@ -509,6 +509,8 @@ def predict(checkpoint, config, tasks, inputs, tokenizer, max_seq_length,
 def run():
   checkpoint = estimator_utils.resolve_checkpoint(FLAGS.checkpoint,
                                                   "--checkpoint")
+  # A truncated data file is named here, not by a restore mid-run.
+  estimator_utils.read_whole(checkpoint, "--checkpoint")
   config_file, vocab_file = estimator_utils.checkpoint_companions(
       checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)

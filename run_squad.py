@@ -104,6 +104,12 @@ def cached_features(path, questions, tokenizer, name):
           window, len(windows), tokenizer, FLAGS.max_seq_length,
           query_length))
       windows.append(window)
+  if not rows:
+    raise script_errors.InputError(
+        "%s: no question of it can be used for %s%s." % (
+            path, "training" if name == "train" else name,
+            " (a training question needs its answer in its context)"
+            if name == "train" else ""))
   if name == "train":
     tf.logging.info("  training answers: %s", ", ".join(
         "%d %s" % (count, kind) for kind, count in sorted(

@@ -71,3 +71,16 @@ def test_device_check_sh_refuses_a_bad_device():
   assert result.returncode == 2
   assert result.stderr.strip() == ("device_check.sh: error: --device must "
                                    "be gpu or cpu, not 'tpu'.")
+
+
+def test_device_check_sh_refuses_lert_base_on_the_cpu():
+  """--device=cpu without --tiny ran LERT-base for 8 minutes, then timed
+  out and printed nothing."""
+  result = subprocess.run(
+      ["bash", os.path.join(REPO, "bench", "device_check.sh"),
+       "--device=cpu"], cwd=REPO, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+  assert result.returncode == 2
+  assert result.stderr.strip() == (
+      "device_check.sh: error: --device=cpu runs LERT-base for longer than "
+      "the 480 s limit: add --tiny (every part at a tiny size).")

@@ -568,6 +568,23 @@ def classifier_setup(tmp_path_factory):
   return root, base
 
 
+def test_predicting_without_a_checkpoint_is_refused_before_anything_is_written(
+    classifier_setup):
+  """It refused, but first made the directory with lert_run.json and the
+  feature files in it."""
+  root, base = classifier_setup
+  out = root / "never-trained"
+  result = run_script("run_classifier.py", *(
+      [a for a in base if not a.startswith("--train")] +
+      ["--predict_file=" + str(root / "train.tsv"), "--do_predict",
+       "--output_dir=%s" % out]))
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_classifier.py: error: %s holds no fine-tuned checkpoint: run "
+      "--do_train first (with the same --output_dir)." % out)
+  assert not out.exists()
+
+
 @pytest.mark.slow
 def test_rerun_with_other_settings_is_refused_and_same_settings_resume(
     classifier_setup):

@@ -16,7 +16,7 @@ import script_errors
 import squad_data
 import tokenization
 
-from conftest import REPO, tiny_config, write_config
+from conftest import REPO, run_script, tiny_config, write_config
 
 pytest.importorskip("nltk", reason="the CMRC metric segments with NLTK")
 
@@ -397,3 +397,26 @@ def test_run_squad_trains_predicts_scores_and_caches(request, source,
   with io.open(os.path.join(output_dir, "predictions.json"),
                encoding="utf-8") as f:
     assert json.load(f) == predictions
+
+
+def test_a_train_file_without_a_usable_answer_is_named(tmp_path):
+  """When no answer lies in its context, the error named the internal
+  train-*.tf_record of --output_dir instead of the input."""
+  train = tmp_path / "train.json"
+  train.write_text(json.dumps({"version": "v1", "data": [{"paragraphs": [{
+      "context": u"北京是首都。", "qas": [{
+          "id": "q1", "question": u"首都？",
+          "answers": [{"text": u"上海", "answer_start": 0}]}]}]}]}),
+                   encoding="utf-8")
+  out = tmp_path / "out"
+  result = run_script(
+      "run_squad.py", "--bert_config_file=" + os.path.join(
+          REPO, "configs", "lert_config_tiny.json"),
+      "--vocab_file=" + os.path.join(REPO, "configs", "vocab.txt"),
+      "--train_file=%s" % train, "--do_train", "--train_from_scratch",
+      "--output_dir=%s" % out, "--max_seq_length=64", "--max_query_length=16")
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "run_squad.py: error: %s: no question of it can be used for "
+      "training (a training question needs its answer in its context)."
+      % train)
