@@ -33,6 +33,27 @@ def run_script(script, *args, **kwargs):
       universal_newlines=True, **kwargs)
 
 
+SAMPLE_TAGGED = os.path.join(REPO, "data", "sample", "tagged.jsonl")
+
+
+def write_sample_without(path, *keys):
+  """The sample corpus (data/sample/tagged.jsonl) written to `path` with
+  every tag of `keys` null, as a corpus that lacks them (People's Daily:
+  "dep_head", "dep_label"). Returns the path as a string."""
+  import io
+  import json
+  with io.open(SAMPLE_TAGGED, encoding="utf-8") as f:
+    documents = [json.loads(line) for line in f if line.strip()]
+  for document in documents:
+    for sentence in document["sentences"]:
+      for key in keys:
+        sentence[key] = [None] * len(sentence["words"])
+  with io.open(str(path), "w", encoding="utf-8") as f:
+    f.write(u"".join(json.dumps(d, ensure_ascii=False) + u"\n"
+                     for d in documents))
+  return str(path)
+
+
 def tiny_config(vocab_size=200, dropout=0.0, **overrides):
   """A 2-layer BERT small enough to train in seconds."""
   values = dict(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2,

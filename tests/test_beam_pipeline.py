@@ -18,6 +18,7 @@ import ltp_tagging
 
 from conftest import REPO
 from conftest import stop_midway
+from conftest import write_sample_without
 
 pytest.importorskip("apache_beam", reason="Apache Beam is installed in the "
                     "TF 2.15 / Python 3.11 environment only "
@@ -188,15 +189,8 @@ def test_a_masking_mode_whose_tags_the_input_lacks_is_one_line_first(
     tmp_path):
   """People's Daily has no DEP: --linguistic_masking=dep (or mix, all)
   would write the records of --linguistic_masking=none."""
-  corpus = tmp_path / "no_dep.jsonl"
-  with io.open(SAMPLE, encoding="utf-8") as f:
-    documents = [json.loads(line) for line in f if line.strip()]
-  for document in documents:
-    for sentence in document["sentences"]:
-      sentence["dep_head"] = [None] * len(sentence["words"])
-      sentence["dep_label"] = [None] * len(sentence["words"])
-  corpus.write_text(u"".join(json.dumps(d, ensure_ascii=False) + u"\n"
-                             for d in documents), encoding="utf-8")
+  corpus = write_sample_without(tmp_path / "no_dep.jsonl", "dep_head",
+                                "dep_label")
   out = tmp_path / "out"
   result = run_beam(["--input_file=%s" % corpus, "--input_format=tagged",
                      "--output_dir=%s" % out, "--linguistic_masking=mix"],

@@ -80,6 +80,16 @@ def log_of(log_dir, index):
     return f.read()
 
 
+def wait_for_checkpoint(output_dir, step, chief, log_dir, timeout=300):
+  """Waits until the chief has saved model.ckpt-`step` in `output_dir`."""
+  deadline = time.time() + timeout
+  while not os.path.exists(os.path.join(output_dir,
+                                        "model.ckpt-%d.index" % step)):
+    assert chief.poll() is None, log_of(log_dir, 0)[-3000:]
+    assert time.time() < deadline, log_of(log_dir, 0)[-3000:]
+    time.sleep(0.1)
+
+
 def pretraining_args(tmp_path, output_dir, steps, save_steps):
   config_file = write_config(str(tmp_path / "config.json"),
                              tiny_config(VOCAB))
@@ -153,11 +163,7 @@ def test_a_dead_worker_stops_the_others_with_one_line(tmp_path):
       "--worker_timeout_secs=10"]
   workers = start_workers(args, free_ports(2), tmp_path)
   try:
-    deadline = time.time() + 300
-    while not os.path.exists(os.path.join(output_dir, "model.ckpt-5.index")):
-      assert workers[0].poll() is None, log_of(tmp_path, 0)[-3000:]
-      assert time.time() < deadline, log_of(tmp_path, 0)[-3000:]
-      time.sleep(0.1)
+    wait_for_checkpoint(output_dir, 5, workers[0], tmp_path)
     second = run_script("run_pretraining.py",
                         *pretraining_args(tmp_path, output_dir, 100000, 5))
     assert second.returncode == 1
@@ -351,11 +357,7 @@ def test_sigterm_stops_every_worker_after_one_step_with_a_checkpoint(
   args = pretraining_args(tmp_path, output_dir, 100000, 5)
   workers = start_workers(args, ports, tmp_path)
   try:
-    deadline = time.time() + 300
-    while not os.path.exists(os.path.join(output_dir, "model.ckpt-5.index")):
-      assert workers[0].poll() is None, log_of(tmp_path, 0)[-3000:]
-      assert time.time() < deadline, log_of(tmp_path, 0)[-3000:]
-      time.sleep(0.1)
+    wait_for_checkpoint(output_dir, 5, workers[0], tmp_path)
     for index in signalled:
       workers[index].send_signal(signal.SIGTERM)
     codes = [process.wait(timeout=120) for process in workers]

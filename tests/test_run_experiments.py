@@ -15,6 +15,7 @@ import script_errors
 from conftest import run_script
 from conftest import REPO
 from conftest import stop_midway
+from conftest import write_sample_without
 
 SCRIPT = os.path.join(REPO, "run_experiments.py")
 SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
@@ -178,23 +179,11 @@ def test_missing_task_data_is_one_line_before_anything_runs(tmp_path):
       str(tmp_path / "no.jsonl"))
 
 
-def _corpus_without_dep(path):
-  """The sample corpus with its DEP removed (as People's Daily)."""
-  with io.open(SAMPLE, encoding="utf-8") as f:
-    documents = [json.loads(line) for line in f if line.strip()]
-  for document in documents:
-    for sentence in document["sentences"]:
-      sentence["dep_head"] = [None] * len(sentence["words"])
-      sentence["dep_label"] = [None] * len(sentence["words"])
-  path.write_text(u"".join(json.dumps(d, ensure_ascii=False) + u"\n"
-                           for d in documents), encoding="utf-8")
-  return str(path)
-
-
 def test_the_corpus_tags_are_read_from_the_corpus_before_any_cell(tmp_path):
   """--variants=+DEP (default --corpus_tasks) on a corpus without DEP
   trained and tabulated a "+DEP" row from records with 0 DEP labels."""
-  corpus = _corpus_without_dep(tmp_path / "no_dep.jsonl")
+  corpus = write_sample_without(tmp_path / "no_dep.jsonl", "dep_head",
+                                "dep_label")
   common = ["--scale=test", "--corpus=" + corpus, "--dry_run",
             "--output_dir=%s" % (tmp_path / "out"), "--tasks=chnsenticorp"]
   result = run("--experiment=table8,table9", *common)
