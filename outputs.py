@@ -453,7 +453,8 @@ class OutputDirectory(object):
 
   def _files_under(self, name):
     """`name` itself, or the files under it (and the links to directories,
-    never followed) when it is a directory."""
+    never followed) when it is a directory; an empty directory is listed
+    as "path/" (Beam leaves its empty beam-temp-* behind)."""
     path = os.path.join(self.path, name)
     if self._remote():
       if not _gfile().isdir(path):
@@ -471,6 +472,8 @@ class OutputDirectory(object):
       leaves = list(files) + [d for d in dirs if not self._remote() and
                               os.path.islink(os.path.join(root, d))]
       found.extend("%s/%s" % (relative, leaf.rstrip("/")) for leaf in leaves)
+      if not files and not dirs:
+        found.append(relative + "/")
     return found
 
   def _stat(self, name):
@@ -489,7 +492,9 @@ class OutputDirectory(object):
     """Removes one file the script wrote, then each directory above it
     (below the output directory) that this left empty."""
     path = os.path.join(self.path, name)
-    if self._remote():
+    if name.endswith("/"):  # an empty directory: only while it is empty
+      self._remove_if_empty(path.rstrip("/"))
+    elif self._remote():
       gfile = _gfile()
       if gfile.isdir(path):
         gfile.rmtree(path)  # (a directory name of an earlier record)
@@ -499,7 +504,7 @@ class OutputDirectory(object):
       shutil.rmtree(path)  # (a directory name of an earlier record)
     elif os.path.lexists(path):
       os.remove(path)
-    parent = os.path.dirname(name)
+    parent = os.path.dirname(name.rstrip("/"))
     while parent and self._remove_if_empty(os.path.join(self.path, parent)):
       parent = os.path.dirname(parent)
 
