@@ -277,11 +277,21 @@ def run_cell(cell):
         child.kill()
       raise
   if code != 0 or not os.path.exists(cell.done_file):
-    with open(log_path, encoding="utf-8", errors="replace") as f:
-      lines = [line.strip() for line in f if line.strip()]
     raise script_errors.InputError(
         "%s failed (exit %d): %s (the log: %s)." % (
-            cell.name, code, lines[-1] if lines else "no output", log_path))
+            cell.name, code, error_line(log_path), log_path))
+
+
+def error_line(log_path):
+  """The line of a cell's log that says what went wrong: the last that
+  names an error (absl ends a flag error with "Pass --helpshort or
+  --helpfull to see help on flags.", after it), else the last line."""
+  with open(log_path, encoding="utf-8", errors="replace") as f:
+    lines = [line.strip() for line in f if line.strip()]
+  for line in reversed(lines):
+    if "error" in line.lower():
+      return line
+  return lines[-1] if lines else "no output"
 
 
 def _duration(seconds):

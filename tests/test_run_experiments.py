@@ -366,3 +366,18 @@ def test_figure3_is_a_chart_of_the_groups(tmp_path):
   markdown, tsv = experiments.format_tables("Figure 3", rows)
   assert "| no warm-up | 52.00 ± 1.00 |" in markdown
   assert "no warm-up\tAverage\t52.0000\t1.0000\t53.0000\t3" in tsv
+
+
+def test_a_failed_cell_is_quoted_by_its_error_line(tmp_path):
+  """absl ends a flag error with "Pass --helpshort or --helpfull to see
+  help on flags.", which the runner quoted instead of the error."""
+  import run_experiments
+  log = tmp_path / "cell.log"
+  log.write_text(u"python run_classifier.py ...\n"
+                 u"FATAL Flags parsing error: Unknown command line flag "
+                 u"'no_such_flag'\n"
+                 u"Pass --helpshort or --helpfull to see help on flags.\n")
+  assert run_experiments.error_line(str(log)) == (
+      "FATAL Flags parsing error: Unknown command line flag 'no_such_flag'")
+  log.write_text(u"INFO: step 1\nKilled\n")
+  assert run_experiments.error_line(str(log)) == "Killed"
