@@ -111,7 +111,7 @@ def _slot_id(task, label):
   return int(linguistic_tags.mask_tag_slot(task, label)[len("[unused"):-1])
 
 
-def check_head_labels(input_files, tasks, max_records=100):
+def check_head_labels(input_files, tasks, max_records=10):
   """Before training: every head of `tasks` must have labels to learn from
   in the records, and none may be handed its label at the input.
 

@@ -482,7 +482,7 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
       all_records=FLAGS.check_records)
   if FLAGS.do_train:
     lert_model.check_head_labels(input_files, tasks,
-                                 None if FLAGS.check_records else 100)
+                                 None if FLAGS.check_records else 10)
   features = dict(required)
   features.update({name: optional[name] for name in present})
   tf.logging.info("*** %d input files; linguistic tasks: %s ***",
