@@ -103,6 +103,9 @@ def parse_args(argv=None):
   if args.steps < 1 or args.warmup_steps < 1:
     parser.error("--steps and --warmup_steps must be at least 1 (the first "
                  "step's end starts the clock).")
+  if args.only and not args.records:
+    parser.error("--only times one kind over records the bench wrote, for "
+                 "its own child processes: run without --only.")
   return args
 
 

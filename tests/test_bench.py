@@ -151,3 +151,13 @@ def test_pretrain_throughput_refuses_a_release_dir_it_cannot_run(tmp_path):
   expected = ("needs TensorFlow 1.15" if tf.__version__.startswith("2.")
               else "has no run_pretraining.py or modeling.py")
   assert expected in result.stderr, result.stderr
+
+
+def test_pretrain_throughput_refuses_only_without_its_records():
+  """--only loop crashed with a traceback (args.records is None)."""
+  result = run_script("bench/pretrain_throughput.py", "--only=loop")
+  assert result.returncode == 2
+  assert "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].endswith(
+      "error: --only times one kind over records the bench wrote, for its "
+      "own child processes: run without --only.")
