@@ -200,6 +200,25 @@ def test_a_masking_mode_whose_tags_the_input_lacks_is_one_line_first(
       "prepare_pretraining_data_beam.py: error: %s: no document carries "
       "DEP tags, which --linguistic_masking=mix writes" % corpus)
   assert not out.exists()
+  # Some documents without NER: counted, and above --max_untagged_share the
+  # records are not kept.
+  partial = tmp_path / "partial.jsonl"
+  with io.open(SAMPLE, encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  without = write_sample_without(tmp_path / "no_ner.jsonl", "ner")
+  with io.open(without, encoding="utf-8") as f:
+    lines[:4] = f.read().splitlines()[:4]
+  partial.write_text(u"\n".join(lines) + u"\n", encoding="utf-8")
+  result = run_beam(["--input_file=%s" % partial, "--input_format=tagged",
+                     "--output_dir=%s" % out, "--linguistic_masking=ner"]
+                    + MASKING, expect_ok=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "prepare_pretraining_data_beam.py: error: %s: 4 of 32 documents "
+      "(12.5%%) carry no NER tag, more than --max_untagged_share=0.01 allows "
+      "for --linguistic_masking=ner: their masked tokens would get [MASK]. "
+      "Tag those documents, or raise --max_untagged_share." % partial)
+  assert sorted(os.listdir(str(out))) == ["lert_run.json"]
 
 
 def test_a_misspelt_flag_is_an_error_before_the_pipeline_starts(tmp_path):
