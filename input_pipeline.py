@@ -69,7 +69,9 @@ def tensorflow_problem(error):
 FeatureSpec = collections.namedtuple("FeatureSpec", ["dtype", "length"])
 
 
-def _feature_values(feature):
+def feature_values(feature):
+  """(kind, values) of a tf.train.Feature: "int64_list" or "float_list"
+  and its values as a list (None, [] when it is empty)."""
   kind = feature.WhichOneof("kind")
   if kind is None:
     return None, []
@@ -87,7 +89,7 @@ def _check_record(where, features, required, optional, value_ranges):
             "create_pretraining_data.py for these flags?" %
             (where, name, ", ".join(sorted(features))))
       continue
-    kind, values = _feature_values(features[name])
+    kind, values = feature_values(features[name])
     want_kind = "float_list" if spec.dtype == tf.float32 else "int64_list"
     if kind != want_kind:
       raise script_errors.InputError("%s feature %r is %s, expected %s." %
@@ -111,7 +113,8 @@ def _check_record(where, features, required, optional, value_ranges):
 
 
 def check_input_files(input_files, required, optional=None,
-                      value_ranges=None, all_records=False):
+                      value_ranges=None, all_records=False, visit=None,
+                      visit_records=1):
   """Checks the first record (or every record) of every file.
 
   Args:
@@ -123,6 +126,9 @@ def check_input_files(input_files, required, optional=None,
       [low, high), e.g. label ids within their head's tags.
     all_records: read every record (also finds truncated files), not only
       the first of each file.
+    visit: a function(path, number, features) given each record read, in
+      the same pass: the first `visit_records` of each file (every record
+      with `all_records`), e.g. lert_model.HeadLabelCheck.visit.
 
   Returns:
     The names of the optional features that the files carry.
@@ -140,15 +146,17 @@ def check_input_files(input_files, required, optional=None,
     try:
       for record in tf.io.tf_record_iterator(path):
         number += 1
-        present = _check_record(
-            "%s: record %d" % (path, number),
-            tf.train.Example.FromString(record).features.feature, required,
-            optional, value_ranges)
+        features = tf.train.Example.FromString(record).features.feature
+        if number == 1 or all_records:
+          present = _check_record("%s: record %d" % (path, number), features,
+                                  required, optional, value_ranges)
         if number == 1:
           checked.append(path)
           for name in present:
             present_in[name].append(path)
-        if not all_records:
+        if visit is not None:
+          visit(path, number, features)
+        if not all_records and number >= (visit_records if visit else 1):
           break
     except tf.errors.OpError as e:
       raise script_errors.InputError(

@@ -135,3 +135,11 @@ def expand_input_files(input_file, glob_fn=_glob, flag="--input_file"):
   if not files:
     raise InputError("%s is empty: give one or more file globs." % flag)
   return files
+
+
+def describe_files(paths):
+  """Input files as an error line names them: the first, and how many more
+  ("a.jsonl and 3 more")."""
+  if len(paths) == 1:
+    return paths[0]
+  return "%s and %d more" % (paths[0], len(paths) - 1)

@@ -42,6 +42,7 @@ import tensorflow.compat.v2 as tf2
 import checkpoint_parameters
 import estimator_utils
 import input_pipeline
+import input_reading
 import linguistic_tags
 import modeling
 import optimization
@@ -111,64 +112,82 @@ def _slot_id(task, label):
   return int(linguistic_tags.mask_tag_slot(task, label)[len("[unused"):-1])
 
 
-def check_head_labels(input_files, tasks, max_records=10):
+class HeadLabelCheck(object):
   """Before training: every head of `tasks` must have labels to learn from
   in the records, and none may be handed its label at the input.
 
-  Reads up to `max_records` records of each file (None: all). Raises
-  InputError when no record read carries a label of a head's task (its
-  `<task>_label_weights` all 0: a corpus without those tags; the head would
-  train on nothing, loss 0), or when a record writes a head's label into its
-  input as a tag mask token (records of --linguistic_masking=<task>, mix or
-  all: the head would read its answer; docs/spec.md §8 trains them with
-  the MLM alone). The tag mask tokens are found by their ids in the Chinese
-  BERT vocabulary ([unusedN] = id N).
+  `visit` sees records (input_pipeline.check_input_files passes those it
+  reads); `check` then raises InputError when no record seen carries a
+  label of a head's task (its `<task>_label_weights` all 0: a corpus
+  without those tags; the head would train on nothing, loss 0), or when a
+  record writes a head's label into its input as a tag mask token (records
+  of --linguistic_masking=<task>, mix or all: the head would read its
+  answer; docs/spec.md §8 trains them with the MLM alone). The tag mask
+  tokens are found by their ids in the Chinese BERT vocabulary ([unusedN]
+  = id N).
   """
-  labelled, leaked = set(), {}
-  for path in input_files:
-    for number, serialized in enumerate(tf.io.tf_record_iterator(path), 1):
-      if max_records is not None and number > max_records:
-        break
-      features = tf.train.Example.FromString(serialized).features.feature
-      values = {name: list(getattr(feature, feature.WhichOneof("kind")).value)
-                for name, feature in features.items() if feature.WhichOneof(
-                    "kind")}
-      positions = values["masked_lm_positions"]
-      used = [w > 0 for w in values["masked_lm_weights"]]
-      for task in tasks:
-        weights = values.get(records.label_weights_feature(task),
-                             [1.0] * len(positions))
-        labels = values[records.labels_feature(task)]
-        for i, position in enumerate(positions):
-          if not used[i] or weights[i] <= 0:
-            continue
-          labelled.add(task)
-          inputs = [values["input_ids"][position]]
-          tags = values.get(records.MASK_TAG_FEATURE)
-          if tags:
-            inputs += tags[records.MASK_TAGS_PER_POSITION * position:
-                           records.MASK_TAGS_PER_POSITION * (position + 1)]
-          if _slot_id(task, labels[i]) in inputs:
-            leaked.setdefault(task, "%s: record %d" % (path, number))
-  for task in tasks:
-    if task in leaked:
-      raise script_errors.InputError(
-          "%s writes the %s tag of a masked token into its input (records "
-          "of --linguistic_masking=%s, mix or all): the %s head would read "
-          "its label there. Train LMLM records with the MLM alone "
-          "(--linguistic_tasks=, the paper's Table 9), or make the records "
-          "with --linguistic_masking=none." % (
-              leaked[task], task.upper(), task, task.upper()))
-    if task not in labelled:
-      raise script_errors.InputError(
-          "--linguistic_tasks=%s: no record of --input_file (%s) carries a "
-          "%s label (%s is 0 at every masked position): the %s head would "
-          "train on nothing. Make the records from a corpus with %s tags, "
-          "or leave %s out of --linguistic_tasks." % (
-              ",".join(tasks), input_files[0] if len(input_files) == 1 else
-              "%s and %d more" % (input_files[0], len(input_files) - 1),
-              task.upper(), records.label_weights_feature(task),
-              task.upper(), task.upper(), task))
+
+  def __init__(self, tasks):
+    self.tasks = list(tasks)
+    self._labelled = set()
+    self._leaked = {}  # task -> "file: record N"
+
+  def visit(self, path, number, features):
+    values = {name: input_pipeline.feature_values(feature)[1]
+              for name, feature in features.items()}
+    positions = values["masked_lm_positions"]
+    used = [w > 0 for w in values["masked_lm_weights"]]
+    tags = values.get(records.MASK_TAG_FEATURE)
+    for task in self.tasks:
+      weights = values.get(records.label_weights_feature(task),
+                           [1.0] * len(positions))
+      labels = values[records.labels_feature(task)]
+      for i, position in enumerate(positions):
+        if not used[i] or weights[i] <= 0:
+          continue
+        self._labelled.add(task)
+        inputs = [values["input_ids"][position]]
+        if tags:
+          inputs += tags[records.MASK_TAGS_PER_POSITION * position:
+                         records.MASK_TAGS_PER_POSITION * (position + 1)]
+        if _slot_id(task, labels[i]) in inputs:
+          self._leaked.setdefault(task, "%s: record %d" % (path, number))
+
+  def check(self, input_files):
+    for task in self.tasks:
+      if task in self._leaked:
+        raise script_errors.InputError(
+            "%s writes the %s tag of a masked token into its input (records "
+            "of --linguistic_masking=%s, mix or all): the %s head would read "
+            "its label there. Train LMLM records with the MLM alone "
+            "(--linguistic_tasks=, the paper's Table 9), or make the records "
+            "with --linguistic_masking=none." % (
+                self._leaked[task], task.upper(), task, task.upper()))
+      if task not in self._labelled:
+        raise script_errors.InputError(
+            "--linguistic_tasks=%s: no record of --input_file (%s) carries "
+            "a %s label (%s is 0 at every masked position): the %s head "
+            "would train on nothing. Make the records from a corpus with %s "
+            "tags, or leave %s out of --linguistic_tasks." % (
+                ",".join(self.tasks), input_reading.describe_files(input_files),
+                task.upper(), records.label_weights_feature(task),
+                task.upper(), task.upper(), task))
+
+
+# Records of each file that HeadLabelCheck sees (without --check_records):
+# ~200 masked positions, enough to find each head's labels and the tag masks
+# of LMLM records.
+HEAD_CHECK_RECORDS = 10
+
+
+def check_head_labels(input_files, tasks, max_records=HEAD_CHECK_RECORDS):
+  """HeadLabelCheck of the first `max_records` records of each file (None:
+  all of them)."""
+  check = HeadLabelCheck(tasks)
+  input_pipeline.check_input_files(
+      input_files, {}, all_records=max_records is None, visit=check.visit,
+      visit_records=max_records or 1)
+  check.check(input_files)
 
 
 # The message of a failed in-graph range check.

@@ -256,12 +256,14 @@ def masking_tasks(mode):
   return () if mode == "none" else (mode,)
 
 
-def tagged_tasks(sentences):
-  """The tasks of which a document's sentences ((text, words, tag ids), as
-  parse_document gives them) carry at least one tag (not null)."""
-  return set(task for task in linguistic_tags.TASKS
-             if any(tag is not None for _, _, ids in sentences
-                    for tag in ids[task]))
+def tagged_tasks(tag_rows):
+  """The tasks of which a document carries at least one tag (not null),
+  from its (POS, NER, DEP) tag ids per word or per token."""
+  found = set()
+  for row in tag_rows:
+    found.update(task for task, tag in zip(linguistic_tags.TASKS, row)
+                 if tag is not None)
+  return found
 
 
 def find_corpus_tags(input_files, tasks=linguistic_tags.TASKS,
@@ -281,7 +283,10 @@ def find_corpus_tags(input_files, tasks=linguistic_tags.TASKS,
         parsed = parse_document(line, "%s:%d" % (path, line_number))
       except script_errors.InputError:
         continue
-      found |= tagged_tasks(parsed.sentences) & needed
+      found |= tagged_tasks(
+          row for _, _, ids in parsed.sentences
+          for row in zip(*(ids[task] for task in linguistic_tags.TASKS))
+      ) & needed
       if found >= needed:
         break
   return found
@@ -299,15 +304,9 @@ def check_corpus_tags(input_files, mode, open_file=input_reading.open_binary):
         "%s: no document carries %s tags, which --linguistic_masking=%s "
         "writes (every \"%s\" is null): tag the corpus with "
         "linguistic_tagger.py, or choose a mode of the tags it has." % (
-            _describe_files(input_files),
+            input_reading.describe_files(input_files),
             "/".join(t.upper() for t in missing), mode,
             "dep_label" if missing[0] == "dep" else missing[0]))
-
-
-def _describe_files(input_files):
-  if len(input_files) == 1:
-    return input_files[0]
-  return "%s (and %d more files)" % (input_files[0], len(input_files) - 1)
 
 
 def check_untagged_share(summary, mode, max_share, input_files):
@@ -322,7 +321,7 @@ def check_untagged_share(summary, mode, max_share, input_files):
           "--max_untagged_share=%g allows for --linguistic_masking=%s: "
           "their masked tokens would get [MASK]. Tag those documents, or "
           "raise --max_untagged_share." % (
-              _describe_files(input_files), summary.untagged[task],
+              input_reading.describe_files(input_files), summary.untagged[task],
               summary.documents, 100.0 * share, task.upper(), max_share,
               mode))
 
@@ -938,10 +937,10 @@ class InstanceMaker(object):
     document = self.document(where, line)
     summary.corpus_tokens = self.dupe_factor * sum(
         len(s.tokens) for s in document.sentences)
-    for column, task in enumerate(linguistic_tags.TASKS):
-      summary.untagged[task] = int(all(
-          tags[column] is None for s in document.sentences
-          for tags in s.token_tags))
+    tagged = tagged_tasks(tags for s in document.sentences
+                          for tags in s.token_tags)
+    for task in linguistic_tags.TASKS:
+      summary.untagged[task] = int(task not in tagged)
     instances = self.instances(document)
     for instance in instances:
       values = instance_to_features(

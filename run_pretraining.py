@@ -475,14 +475,16 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
   required, optional = lert_model.pretraining_features(
       FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, tasks,
       with_mask_tags=True)
+  # Training checks its heads against the records in the same pass.
+  heads = lert_model.HeadLabelCheck(tasks) if FLAGS.do_train else None
   present = input_pipeline.check_input_files(
       input_files, required, optional,
       value_ranges=lert_model.value_ranges(bert_config, FLAGS.max_seq_length,
                                            tasks),
-      all_records=FLAGS.check_records)
-  if FLAGS.do_train:
-    lert_model.check_head_labels(input_files, tasks,
-                                 None if FLAGS.check_records else 10)
+      all_records=FLAGS.check_records, visit=heads and heads.visit,
+      visit_records=lert_model.HEAD_CHECK_RECORDS)
+  if heads:
+    heads.check(input_files)
   features = dict(required)
   features.update({name: optional[name] for name in present})
   tf.logging.info("*** %d input files; linguistic tasks: %s ***",
