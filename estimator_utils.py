@@ -224,13 +224,14 @@ def session_config(use_xla=False, num_cpu_devices=None):
   return config
 
 
-# The input pipeline's state beside each checkpoint (exact resume): the
-# prefix of its files and the name of its `checkpoint` index file.
 # What TensorFlow leaves in the output directory when a write fails (a
 # full disk): a checkpoint's temporary directory (model.ckpt-N_temp/ on
 # TF 2, model.ckpt-N_temp_<hex>/ on TF 1) and graph.pbtxt's temporary file;
 # outputs.OutputDirectory removes them (its `temporaries`).
 TENSORFLOW_TEMPORARIES = ("model.ckpt-*_temp*", "graph.pbtxt.tmp*")
+
+# The input pipeline's state beside each checkpoint (exact resume): the
+# prefix of its files and the name of its `checkpoint` index file.
 INPUT_STATE_PREFIX = "input.ckpt"
 INPUT_STATE_INDEX = "checkpoint_input"
 
@@ -379,14 +380,13 @@ class StopOnSignalHook(tf.train.SessionRunHook):
 
   In a multi-worker run every worker ends after the same step: each feeds
   whether it received a signal into the step's stop flag, whose sum over
-  the cluster (add_stop_agreement) comes back with the step; a worker
-  stopped by another's signal says so (`stopped_by_peer`, the step). The
-  handlers of the stop signals are taken back from TensorFlow's preemption
-  notifier when the session starts (script_errors.reclaim_stop_signals)."""
+  the cluster (add_stop_agreement) comes back with the step, and the step
+  it ended after is `stopped_at`. The handlers of the stop signals are
+  taken back from TensorFlow's preemption notifier when the session starts
+  (script_errors.reclaim_stop_signals)."""
 
   def __init__(self):
     self.stopped_at = None  # the step after which a multi-worker run ended
-    self.stopped_by_peer = False
 
   def begin(self):
     self._count = optimization.accumulation_count_variable()
@@ -416,7 +416,6 @@ class StopOnSignalHook(tf.train.SessionRunHook):
       return
     if self._agreed is not None:
       self.stopped_at = int(run_context.session.run(self._step))
-      self.stopped_by_peer = script_errors.pending_stop() is None
     run_context.request_stop()
 
 
@@ -722,9 +721,10 @@ class EstimatorRunner(object):
       step = stop_hook.stopped_at  # (a worker may not see the checkpoints)
       checkpoint = tf.train.latest_checkpoint(self.settings.output_dir)
       if step is None and checkpoint:
-        step = int(tf.train.load_variable(checkpoint, "global_step"))
+        step = _global_step_of(checkpoint)
       raise script_errors.Stopped(signum, step)
-    if stop_hook.stopped_by_peer:
+    if stop_hook.stopped_at is not None:
+      # Stopped with the others, by a signal to another worker.
       raise script_errors.InputError(
           "%s %d of the TF_CONFIG cluster stopped at step %d with the "
           "others: another worker was stopped by a signal (its log says "
