@@ -384,8 +384,7 @@ OUTPUTS = ("checkpoint", "model.ckpt-*", estimator_utils.INPUT_STATE_INDEX,
            "graph.pbtxt", "eval", "*.tf_record",
            "*.windows.json", "eval_results.txt", "test_results.tsv",
            "eval_predictions.txt", "test_predictions.txt",
-           "predictions.json", "nbest_predictions.json", "*.tmp",
-           ) + estimator_utils.TENSORFLOW_TEMPORARIES
+           "predictions.json", "nbest_predictions.json", "*.tmp")
 
 
 def output_directory(flag_values, script, task_settings=None):

@@ -380,9 +380,9 @@ class OutputDirectory(object):
     temporaries: glob patterns (of the first name of a path) of the
       temporary files that a writer other than ours leaves behind when it
       fails (TensorFlow's `model.ckpt-N_temp/` of a save on a full disk,
-      `graph.pbtxt.tmp<hex>`): what of them the script wrote is removed when
-      the run ends, however it ends, and when a later run opens the
-      directory (a killed run's).
+      `graph.pbtxt.tmp<hex>`), names the script writes too: what of them
+      the script wrote is removed when the run ends, however it ends, and
+      when a later run opens the directory (a killed run's).
     adopt: with require_record, a function(names) for such a directory:
       it raises InputError when the names cannot be taken over, else the
       directory is adopted (its files stay the user's, never removed) and
@@ -398,7 +398,7 @@ class OutputDirectory(object):
     self.path = path
     self.script = script
     self.settings = settings
-    self.outputs = list(outputs)
+    self.outputs = list(outputs) + list(temporaries)
     self.inputs = [p for p in inputs if p]
     self.overwrite = overwrite
     self.may_change = set(may_change)

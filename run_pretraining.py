@@ -410,7 +410,7 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
 OUTPUTS = ("checkpoint", "model.ckpt-*", estimator_utils.INPUT_STATE_INDEX,
            estimator_utils.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
            "graph.pbtxt", "eval", "eval_results.txt", "predictions.jsonl",
-           "*.tmp") + estimator_utils.TENSORFLOW_TEMPORARIES
+           "*.tmp")
 # Settings a resumed run may change: more (or fewer) --num_train_steps
 # continue the same run; the learning-rate decay and the LIP schedule are
 # then computed from the new total.
