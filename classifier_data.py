@@ -218,6 +218,14 @@ TASKS = collections.OrderedDict((task.name, task) for task in [
 ])
 
 
+def check_labelled(examples):
+  """Raises InputError naming the first example without a label (training
+  and evaluation need every one)."""
+  for example in examples:
+    if example.label is None:
+      raise script_errors.InputError("%s: no label." % example.source)
+
+
 def example_features(example, index, label_map, tokenizer, max_seq_length):
   """(feature row, whether the text was truncated) of an example."""
   tokens_a = tokenizer.tokenize(example.text_a)

@@ -269,7 +269,7 @@ def fingerprint(path, known=None):
   return [absolute, stat_.st_size, digest], entry + [digest]
 
 
-def _resolve_files(value, known, seen):
+def resolve_files(value, known, seen):
   """`value` with every InputFile replaced by its fingerprint; the stat
   entries go to `seen` (absolute path -> entry)."""
   if isinstance(value, InputFile):
@@ -281,9 +281,9 @@ def _resolve_files(value, known, seen):
     return record
   if isinstance(value, dict):
     return collections.OrderedDict(
-        (k, _resolve_files(v, known, seen)) for k, v in value.items())
+        (k, resolve_files(v, known, seen)) for k, v in value.items())
   if isinstance(value, (list, tuple)):
-    return [_resolve_files(v, known, seen) for v in value]
+    return [resolve_files(v, known, seen) for v in value]
   return value
 
 
@@ -581,7 +581,7 @@ class OutputDirectory(object):
     if recorded is not None:
       self._fingerprints = dict(recorded.get("fingerprints") or {})
     seen = {}
-    self.settings = _resolve_files(self.settings, self._fingerprints, seen)
+    self.settings = resolve_files(self.settings, self._fingerprints, seen)
     self._fingerprints.update(seen)
 
     if recorded is None:

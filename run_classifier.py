@@ -64,11 +64,11 @@ def records(task, examples, tokenizer, max_seq_length, name, require_labels):
   """Writes the features of examples to <output_dir>/<name>.tf_record;
   returns (path, schema, number truncated)."""
   label_map = {label: i for i, label in enumerate(task.labels)}
+  if require_labels:
+    classifier_data.check_labelled(examples)
   truncated = []
   rows = []
   for index, example in enumerate(examples):
-    if require_labels and example.label is None:
-      raise script_errors.InputError("%s: no label." % example.source)
     row, cut = classifier_data.example_features(example, index, label_map,
                                                 tokenizer, max_seq_length)
     truncated.append(cut)

@@ -23,6 +23,7 @@ from __future__ import print_function
 
 import collections
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -317,14 +318,11 @@ def cell_settings(cell, digests, fingerprints):
                            cell.command[2:])
   if cell.recipe is not None:
     settings["recipe"] = cell.recipe
-  settings["inputs"] = []
-  for path in cell.inputs:
-    absolute = os.path.abspath(path)
-    record, entry = outputs.fingerprint(absolute,
-                                        fingerprints.get(absolute))
-    if entry is not None:
-      fingerprints[absolute] = entry
-    settings["inputs"].append(record)
+  seen = {}
+  settings["inputs"] = outputs.resolve_files(
+      [outputs.describe_file(path) for path in cell.inputs], fingerprints,
+      seen)
+  fingerprints.update(seen)
   settings["upstream"] = collections.OrderedDict(
       (name, digests[name]) for name in cell.upstream)
   return settings
@@ -536,25 +534,20 @@ def check_cell_flags(cells, check_devices=True):
   """Parses every cell's command line by its script's own flag definitions
   (the flags passed through included) and checks the devices they ask for,
   before the first cell runs."""
-  import importlib
-  from absl import flags as absl_flags
-  seen = set()
   for cell in cells:
     if cell.command is None:
       continue
     script = os.path.basename(cell.command[1])
-    arguments = tuple(cell.command[2:])
-    if (script, arguments) in seen:
-      continue
-    seen.add((script, arguments))
+    # (Imported here: the scripts import TensorFlow, which --help and the
+    # flag checks of this script do without.)
     module = importlib.import_module(script[:-len(".py")])
-    values = absl_flags.FlagValues()
+    values = flags.FlagValues()
     module.define_flags(values)
     passed = ("--pretraining_flags" if cell.kind == "pretrain" else
               "--finetuning_flags" if cell.kind == "finetune" else None)
     try:
-      values([script] + list(arguments))
-    except absl_flags.Error as e:
+      values([script] + cell.command[2:])
+    except flags.Error as e:
       raise script_errors.InputError(
           "%s of %s: %s%s." % (
               script, cell.name, " ".join(str(e).split()),
@@ -586,9 +579,8 @@ def check_task_data(cells):
       elif group == "NER":
         ner_data.read_sentences(path)
       else:
-        for example in classifier_data.TASKS[task].reader(path).examples:
-          if example.label is None:
-            raise script_errors.InputError("%s: no label." % example.source)
+        classifier_data.check_labelled(
+            classifier_data.TASKS[task].reader(path).examples)
 
 
 def read_cell_record():
@@ -603,8 +595,8 @@ def read_cell_record():
     return record
   except (ValueError, AttributeError) as e:
     raise script_errors.InputError(
-        "%s is not a record of cells (%s): move it away, or pass "
-        "--overwrite." % (path, e))
+        "%s is not a record of cells (%s): move it away, and run with "
+        "--overwrite to redo the finished cells it recorded." % (path, e))
 
 
 if __name__ == "__main__":
