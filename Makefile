@@ -138,16 +138,16 @@ $(GOOGLE_BERT)/bert/run_classifier.py: $(VENV_TF1)/.installed
 # pre-training script beside ours on TF 1.15 too.
 RELEASE_DIR ?=
 bench: $(VENV_TF2)/.installed $(VENV_TF1)/.installed $(GOOGLE_BERT)/bert/run_classifier.py
-	$(VENV_TF2)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3
-	$(VENV_TF1)/bin/python bench/pretrain_throughput.py --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3 $(if $(RELEASE_DIR),--release_dir $(RELEASE_DIR) --google_bert $(GOOGLE_BERT))
-	$(VENV_TF2)/bin/python bench/finetune_vs_google.py --google_bert $(GOOGLE_BERT) --repeats 2
-	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 5000 --dupe_factor 5 --repeats 3 --beam
-	$(VENV_TF2)/bin/python bench/data_throughput.py --sizes 50000 --dupe_factor 5 --repeats 1 --beam --workers 2
-	$(VENV_TF2)/bin/python bench/finetune_throughput.py --steps 100 --max_seq_length 128
-	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task cmrc2018 --steps 100 --max_seq_length 256
-	$(VENV_TF2)/bin/python bench/finetune_throughput.py --task drcd --steps 100 --max_seq_length 256
-	$(VENV_TF2)/bin/python bench/input_state_cost.py --lengths 128,512 --batch_size 32
-	$(VENV_TF2)/bin/python bench/tagging_throughput.py --architectures small,base --sentences 2000,600 --batch_sizes 1,8,32 --workers 1,2
+	$(VENV_TF2)/bin/python -m bench.pretrain_throughput --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3
+	$(VENV_TF1)/bin/python -m bench.pretrain_throughput --config configs/lert_config_small.json --max_seq_length 128 --batch_size 32 --repeats 3 $(if $(RELEASE_DIR),--release_dir $(RELEASE_DIR) --google_bert $(GOOGLE_BERT))
+	$(VENV_TF2)/bin/python -m bench.finetune_vs_google --google_bert $(GOOGLE_BERT) --repeats 2
+	$(VENV_TF2)/bin/python -m bench.data_throughput --sizes 5000 --dupe_factor 5 --repeats 3 --beam
+	$(VENV_TF2)/bin/python -m bench.data_throughput --sizes 50000 --dupe_factor 5 --repeats 1 --beam --workers 2
+	$(VENV_TF2)/bin/python -m bench.finetune_throughput --steps 100 --max_seq_length 128
+	$(VENV_TF2)/bin/python -m bench.finetune_throughput --task cmrc2018 --steps 100 --max_seq_length 256
+	$(VENV_TF2)/bin/python -m bench.finetune_throughput --task drcd --steps 100 --max_seq_length 256
+	$(VENV_TF2)/bin/python -m bench.input_state_cost --lengths 128,512 --batch_size 32
+	$(VENV_TF2)/bin/python -m bench.tagging_throughput --architectures small,base --sentences 2000,600 --batch_sizes 1,8,32 --workers 1,2
 
 clean:
 	rm -rf $(VENV_TF1) $(VENV_TF2) $(DEMO_DIR) .bench

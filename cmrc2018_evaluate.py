@@ -17,7 +17,7 @@ import io
 import json
 import sys
 
-import cmrc_metric
+from lert.finetuning import cmrc_metric
 
 
 def _load(path, what):

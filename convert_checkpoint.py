@@ -20,7 +20,7 @@ Every parameter is converted by the explicit table of `parameter_table`
 (TF name, Hugging Face name, whether the kernel is transposed); anything
 else is an error, except optimizer state (Adam moments, the global step,
 loss scale), which is never exported. Every file is written atomically
-(outputs.atomic_path); the output directory is locked for the run, records
+(atomic_files.atomic_path); the output directory is locked for the run, records
 what was converted, and may not hold the input.
 
 Examples:
@@ -49,14 +49,16 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import checkpoint_parameters
-import estimator_utils
-import input_pipeline
-import linguistic_tags
+from lert.contract import atomic_files
+from lert.contract import fingerprints
+from lert.contract import outputs
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.model import checkpoint_parameters
+from lert.running import checkpoints
+from lert.running import input_pipeline
+from lert.tagging import linguistic_tags
 import modeling
-import outputs
-import script_errors
-import script_flags
 
 FLAGS = flags.FLAGS
 
@@ -326,17 +328,17 @@ def write_hf_directory(values, config, vocab_file, output_dir):
         tasks.append(parameter.group)
     else:
       model[parameter.hf_name] = value
-  outputs.write_text(os.path.join(output_dir, "config.json"),
+  atomic_files.write_text(os.path.join(output_dir, "config.json"),
                      json.dumps(hf_config_dict(config), indent=2) + "\n")
   _copy(vocab_file, os.path.join(output_dir, "vocab.txt"))
-  outputs.write_text(os.path.join(output_dir, "tokenizer_config.json"),
+  atomic_files.write_text(os.path.join(output_dir, "tokenizer_config.json"),
                      json.dumps({"tokenizer_class": "BertTokenizer",
                                  "do_lower_case": True,
                                  "model_max_length":
                                      config.max_position_embeddings},
                                 indent=2) + "\n")
   # transformers refuses safetensors files without format metadata.
-  with outputs.atomic_path(os.path.join(output_dir, WEIGHTS_FILE)) as temp:
+  with atomic_files.atomic_path(os.path.join(output_dir, WEIGHTS_FILE)) as temp:
     safetensors_numpy.save_file(model, temp, metadata={"format": "pt"})
   heads_path = os.path.join(output_dir, HEADS_FILE)
   if heads:
@@ -346,7 +348,7 @@ def write_hf_directory(values, config, vocab_file, output_dir):
     for task in tasks:
       metadata[task + "_tags"] = json.dumps(
           list(linguistic_tags.TAGS_BY_TASK[task]), ensure_ascii=False)
-    with outputs.atomic_path(heads_path) as temp:
+    with atomic_files.atomic_path(heads_path) as temp:
       safetensors_numpy.save_file(heads, temp, metadata=metadata)
   elif os.path.exists(heads_path):  # an earlier run's, of another input
     os.remove(heads_path)
@@ -354,7 +356,7 @@ def write_hf_directory(values, config, vocab_file, output_dir):
 
 
 def _copy(source, target):
-  with outputs.atomic_path(target) as temp:
+  with atomic_files.atomic_path(target) as temp:
     shutil.copyfile(source, temp)
 
 
@@ -374,7 +376,7 @@ def write_tf_checkpoint(values, config, output_dir, vocab_file=None):
       # temporary names of its own and renames them when complete.
       saver.save(sess, os.path.join(output_dir, "model.ckpt"),
                  write_meta_graph=False)
-  outputs.write_text(os.path.join(output_dir, "bert_config.json"),
+  atomic_files.write_text(os.path.join(output_dir, "bert_config.json"),
                      config.to_json_string())
   if vocab_file:
     _copy(vocab_file, os.path.join(output_dir, "vocab.txt"))
@@ -420,13 +422,13 @@ def define_flags(flag_values=FLAGS):
 
 
 def tf_to_hf(checkpoint, config_file, vocab_file, output_dir, overwrite=False):
-  checkpoint = estimator_utils.resolve_checkpoint(checkpoint, "--input")
-  config_file, vocab_file = estimator_utils.checkpoint_companions(
+  checkpoint = checkpoints.resolve_checkpoint(checkpoint, "--input")
+  config_file, vocab_file = checkpoints.checkpoint_companions(
       checkpoint, config_file, vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)
   values = read_tf_checkpoint(checkpoint, config)
   with output_directory(output_dir, "tf2hf", checkpoint,
-                        [estimator_utils.checkpoint_directory(checkpoint),
+                        [checkpoints.checkpoint_directory(checkpoint),
                          config_file, vocab_file], overwrite):
     tasks = write_hf_directory(values, config, vocab_file, output_dir)
   return checkpoint, len(values), tasks
@@ -443,10 +445,10 @@ def output_directory(output_dir, direction, source, inputs, overwrite):
   """The outputs.OutputDirectory of a conversion: it may not hold, or lie
   in, an input; a conversion of another input is refused unless
   --overwrite, which removes only the files a conversion writes."""
-  outputs.check_not_input(output_dir, inputs)
+  fingerprints.check_not_input(output_dir, inputs)
   return outputs.OutputDirectory(
       output_dir, "convert_checkpoint.py",
-      {"direction": direction, "input": outputs.describe_file(
+      {"direction": direction, "input": fingerprints.describe_file(
           source + ".index" if direction == "tf2hf" else
           os.path.join(source, "config.json"))},
       HF_OUTPUTS if direction == "tf2hf" else TF_OUTPUTS, inputs=inputs,

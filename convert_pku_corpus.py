@@ -42,11 +42,12 @@ import sys
 from absl import app
 from absl import flags
 
-import input_reading
-import ltp_tagging
-import outputs
-import script_errors
-import script_flags
+from lert.contract import atomic_files
+from lert.contract import fingerprints
+from lert.contract import input_reading
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.tagging import ltp_tagging
 
 FLAGS = flags.FLAGS
 
@@ -260,8 +261,8 @@ def main(_):
 
 def run():
   input_files = input_reading.expand_input_files(FLAGS.input_file)
-  outputs.check_not_input(FLAGS.output_file, input_files, "--output_file")
-  with outputs.atomic_open(FLAGS.output_file) as writer:
+  fingerprints.check_not_input(FLAGS.output_file, input_files, "--output_file")
+  with atomic_files.atomic_open(FLAGS.output_file) as writer:
     counts, tags = convert(input_files, writer.write,
                            FLAGS.max_sentence_chars)
   print("Articles: %d, paragraphs: %d, sentences: %d, words: %d" % (

@@ -33,12 +33,14 @@ import sys
 from absl import app
 from absl import flags
 
-import input_reading
-import outputs
-import pretraining_data
-import records
-import script_errors
-import script_flags
+from lert.contract import fingerprints
+from lert.contract import input_reading
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.pretraining_data import records
+from lert.pretraining_data import settings
+from lert.pretraining_data import tagged_documents
+from lert.pretraining_data import writer
 
 FLAGS = flags.FLAGS
 
@@ -53,9 +55,9 @@ def define_flags(flag_values=FLAGS):
   define.string("output_file", None,
                 "Comma-separated output TFRecord files; instances are "
                 "spread round-robin over them.")
-  pretraining_data.define_masking_flags(flag_values)
+  settings.define_masking_flags(flag_values)
   # --help shows the main module's flags: these are this script's too.
-  define.adopt_module_key_flags(pretraining_data)
+  define.adopt_module_key_flags(settings)
   define.integer("num_workers", 1,
                  "Worker processes; the output does not depend on it.")
   define.integer("docs_per_batch", 256,
@@ -95,14 +97,14 @@ def make_records():
   """Writes the records as the flags say and prints the summary."""
   input_files = input_reading.expand_input_files(FLAGS.input_file)
   output_files = _output_files(FLAGS.output_file)
-  pretraining_data.warn_if_predictions_cap_the_masked_share()
+  settings.warn_if_predictions_cap_the_masked_share(FLAGS)
   for path in output_files:
-    outputs.check_not_input(path, input_files, "--output_file")
+    fingerprints.check_not_input(path, input_files, "--output_file")
     directory = os.path.dirname(path)
     if directory:
       records.make_dirs(directory)
-  maker_kwargs = pretraining_data.maker_kwargs_from_flags()
-  pretraining_data.check_corpus_tags(input_files, FLAGS.linguistic_masking)
+  maker_kwargs = settings.maker_kwargs_from_flags(FLAGS)
+  tagged_documents.check_corpus_tags(input_files, FLAGS.linguistic_masking)
 
   def log(message):
     sys.stderr.write(message)
@@ -111,7 +113,7 @@ def make_records():
   print("Reading %d input files, writing %d output files" % (
       len(input_files), len(output_files)))
   try:
-    summary = pretraining_data.write_pretraining_data(
+    summary = writer.write_pretraining_data(
         input_files, output_files, maker_kwargs, FLAGS.num_workers,
         FLAGS.docs_per_batch, FLAGS.dump_examples, log, FLAGS.record_writer,
         FLAGS.max_untagged_share)

@@ -31,10 +31,10 @@ import sys
 from absl import app
 from absl import flags
 
-import input_reading
-import ltp_tagging
-import script_errors
-import script_flags
+from lert.contract import input_reading
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.tagging import ltp_tagging
 
 FLAGS = flags.FLAGS
 

@@ -26,11 +26,11 @@ import re
 import six
 import tensorflow.compat.v1 as tf
 
-import script_errors
 
-
-class ConfigError(script_errors.InputError):
-  """A model configuration file that cannot be used."""
+class ConfigError(ValueError):
+  """A model configuration file that cannot be used. (This module imports
+  nothing of the project, so that it drops into any BERT codebase; the
+  project's scripts report this error as bad input, in one line.)"""
 
 
 class BertConfig(object):

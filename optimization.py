@@ -20,8 +20,6 @@ import re
 
 import tensorflow.compat.v1 as tf
 
-import modeling
-
 # Weight decay (and LAMB's trust ratio) is not applied to these variables.
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
@@ -36,6 +34,13 @@ def learning_rate_schedule(global_step, init_lr, num_train_steps,
     return decayed
   warmup = init_lr * step / float(num_warmup_steps)
   return tf.where_v2(step < float(num_warmup_steps), warmup, decayed)
+
+
+def _variable_name(variable):
+  """A variable's name as a checkpoint holds it, without ":0" (Google's
+  `_get_variable_name`; modeling.variable_name too: this module imports
+  nothing, so that it drops into any BERT codebase)."""
+  return re.sub(r":\d+$", "", variable.name)
 
 
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
@@ -201,7 +206,7 @@ def _accumulate(grads, tvars, num_micro_batches):
   mean_grads, ops = [], []
   for grad, var in zip(grads, tvars):
     accumulator = tf.get_variable(
-        modeling.variable_name(var) + "/gradient_accumulator", shape=var.shape,
+        _variable_name(var) + "/gradient_accumulator", shape=var.shape,
         dtype=tf.float32, trainable=False, initializer=tf.zeros_initializer(),
         collections=local)
     total = accumulator + grad
@@ -285,7 +290,7 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
     next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
     next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
     update = next_m / (tf.sqrt(next_v) + self.epsilon)
-    excluded = self._is_excluded(modeling.variable_name(var))
+    excluded = self._is_excluded(_variable_name(var))
     if self.weight_decay_rate and not excluded:
       update += self.weight_decay_rate * var
     update = self._scale_update(update, var, excluded)

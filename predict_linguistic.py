@@ -44,17 +44,21 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import checkpoint_parameters
-import input_reading
-import pretraining_data
-import estimator_utils
-import input_pipeline
-import lert_model
-import linguistic_tags
+from lert.contract import atomic_files
+from lert.contract import input_reading
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.model import checkpoint_parameters
+from lert.model import lert_model
+from lert.pretraining_data import instances
+from lert.pretraining_data import masking
+from lert.pretraining_data import tagged_documents
+from lert.running import checkpoints
+from lert.running import estimator_runner
+from lert.running import input_pipeline
+from lert.running import run_config
+from lert.tagging import linguistic_tags
 import modeling
-import outputs
-import script_errors
-import script_flags
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -124,11 +128,11 @@ def define_flags(flag_values=FLAGS):
                 "input.")
   define.bool("quiet", False, "Print only the summary, not the table "
               "of every input.")
-  estimator_utils.define_run_flags(flag_values)
-  define.adopt_module_key_flags(estimator_utils)
+  run_config.define_run_flags(flag_values)
+  define.adopt_module_key_flags(run_config)
   define.required("checkpoint")
   define.at_least_one("top_k", "predict_batch_size")
-  estimator_utils.register_batch_validators(("predict_batch_size",),
+  run_config.register_batch_validators(("predict_batch_size",),
                                             flag_values)
   define.validator("max_inputs", lambda n: n is None or n >= 1,
                            "--max_inputs must be at least 1.")
@@ -211,9 +215,9 @@ def tagged_document_words(sentences, tokenizer, where, mask_fraction, rng):
   text, result = "", []
   for number, (sentence_text, words, tag_ids) in enumerate(sentences, 1):
     here = "%s: sentence %d" % (where, number)
-    sentence = pretraining_data.tokenize_sentence(
+    sentence = tagged_documents.tokenize_sentence(
         sentence_text, words, tag_ids, tokenizer, here)
-    spans = pretraining_data.word_char_spans(sentence_text, words,
+    spans = tagged_documents.word_char_spans(sentence_text, words,
                                                     here)
     tokens_of = collections.defaultdict(list)
     for token, word in zip(sentence.tokens, sentence.word_ids):
@@ -286,7 +290,7 @@ def build_inputs(source, text, sentences, max_seq_length):
       else:
         tokens += word.tokens
     tokens = ["[CLS]"] + tokens + ["[SEP]"]
-    instance = pretraining_data.Instance(
+    instance = masking.Instance(
         tokens=tokens, segment_ids=[0] * len(tokens),
         masked_positions=positions, masked_labels=labels, tags=tags,
         ngram_lengths=[])
@@ -325,10 +329,10 @@ def read_tagged_inputs(input_files, tokenizer, mask_fraction, seed,
   index."""
   inputs = []
   for index, (where, line) in enumerate(
-      pretraining_data.read_documents(input_files)):
+      tagged_documents.read_documents(input_files)):
     rng = random.Random("%d-%d" % (seed, index))
     text, sentences = tagged_document_words(
-        pretraining_data.parse_document(line, where).sentences,
+        tagged_documents.parse_document(line, where).sentences,
         tokenizer, where,
         mask_fraction, rng)
     inputs.extend(build_inputs(where, text, sentences, max_seq_length))
@@ -338,7 +342,7 @@ def read_tagged_inputs(input_files, tokenizer, mask_fraction, seed,
 def input_arrays(inputs, tokenizer, max_seq_length):
   """name -> numpy array [num_inputs, ...] of the model's features."""
   num_positions = max(len(i.instance.masked_positions) for i in inputs)
-  rows = [pretraining_data.instance_to_features(
+  rows = [instances.instance_to_features(
       i.instance, tokenizer, max_seq_length, num_positions) for i in inputs]
   schema = lert_model.record_schema(max_seq_length, num_positions)
   return {name: np.array([row[name] for row in rows],
@@ -500,18 +504,18 @@ def predict(checkpoint, config, tasks, inputs, tokenizer, max_seq_length,
       bert_config=config, tasks=tasks, use_tpu=settings.use_tpu,
       use_one_hot_embeddings=settings.use_tpu,
       top_k=min(top_k, config.vocab_size), predict_checkpoint=checkpoint)
-  runner = estimator_utils.EstimatorRunner(model_fn, settings,
+  runner = estimator_runner.EstimatorRunner(model_fn, settings,
                                            predict_batch_size=batch_size)
   input_fn = input_pipeline.array_input_fn_builder(arrays)
   return zip(inputs, runner.predict(input_fn, checkpoint_path=checkpoint))
 
 
 def run():
-  checkpoint = estimator_utils.resolve_checkpoint(FLAGS.checkpoint,
+  checkpoint = checkpoints.resolve_checkpoint(FLAGS.checkpoint,
                                                   "--checkpoint")
   # A truncated data file is named here, not by a restore mid-run.
-  estimator_utils.read_whole(checkpoint, "--checkpoint")
-  config_file, vocab_file = estimator_utils.checkpoint_companions(
+  checkpoints.read_whole(checkpoint, "--checkpoint")
+  config_file, vocab_file = checkpoints.checkpoint_companions(
       checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file)
   config = modeling.BertConfig.from_json_file(config_file)
   config.check_max_seq_length(FLAGS.max_seq_length, config_file)
@@ -542,13 +546,13 @@ def run():
     raise script_errors.InputError("The input has nothing to predict.")
 
   # The Estimator only reads: its directory is the checkpoint's.
-  settings = estimator_utils.run_settings_from_flags(
+  settings = run_config.run_settings_from_flags(
       FLAGS, output_dir=os.path.dirname(checkpoint) or ".")
   accuracy = Accuracy(tasks)
   with contextlib.ExitStack() as stack:
     writer = None
     if FLAGS.output_file:
-      writer = stack.enter_context(outputs.atomic_open(FLAGS.output_file))
+      writer = stack.enter_context(atomic_files.atomic_open(FLAGS.output_file))
     for item, prediction in predict(checkpoint, config, tasks, inputs,
                                     tokenizer, FLAGS.max_seq_length,
                                     FLAGS.top_k, settings,

@@ -26,11 +26,11 @@ processes). Outputs under --output_dir:
 
 The work is that of the single-machine scripts, through their functions:
 ltp_tagging.read_raw_documents / tag_document (sentence splitting, the
-LTP call, tag mapping) and pretraining_data.InstanceMaker (alignment,
+LTP call, tag mapping) and instances.InstanceMaker (alignment,
 instances, masking, serialization). A file is read whole by one worker, so a
 document's lines stay together whatever the runner's splitting; documents
 are then spread over the workers. Each document's masks come from
---random_seed and its key (pretraining_data.document_key), so the
+--random_seed and its key (tagged_documents.document_key), so the
 records are the same set as create_pretraining_data.py writes for the same
 input and flags, on any runner and any number of workers.
 """
@@ -56,12 +56,17 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.runners import runner as beam_runner
 
-import input_reading
-import ltp_tagging
-import outputs
-import pretraining_data
-import script_errors
-import script_flags
+from lert.contract import atomic_files
+from lert.contract import fingerprints
+from lert.contract import input_reading
+from lert.contract import outputs
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.pretraining_data import data_summary
+from lert.pretraining_data import instances
+from lert.pretraining_data import settings
+from lert.pretraining_data import tagged_documents
+from lert.tagging import ltp_tagging
 
 FLAGS = flags.FLAGS
 
@@ -70,7 +75,7 @@ NAMESPACE = "lert"
 # The tag of the dead-letter outputs.
 DEAD_LETTER = "dead_letter"
 # Prefixes of the tagger's counts among the metrics (the rest are
-# pretraining_data.Summary.counters()).
+# data_summary.Summary.counters()).
 TAGGER_PREFIX = "tagger_"
 
 
@@ -99,9 +104,9 @@ def define_flags(flag_values=FLAGS):
                  "Most documents handed to LTP together (Beam's "
                  "BatchElements sizes the batches up to this).")
   ltp_tagging.define_ltp_flags(flag_values, default_device="auto")
-  pretraining_data.define_masking_flags(flag_values)
+  settings.define_masking_flags(flag_values)
   # --help shows the main module's flags: these are this script's too.
-  for module in (ltp_tagging, pretraining_data):
+  for module in (ltp_tagging, settings):
     define.adopt_module_key_flags(module)
   define.required("input_file", "output_dir")
   define.at_least_one("num_tagged_shards", "num_record_shards",
@@ -202,7 +207,7 @@ class ReadTaggedLines(beam.DoFn):
 
   def process(self, path):
     skipped = [] if self.on_error == "skip" else None
-    for item in pretraining_data.read_documents(
+    for item in tagged_documents.read_documents(
         [path], skipped, open_file=_BeamFile):
       for dead in _skipped(skipped, "read"):
         yield dead
@@ -223,7 +228,7 @@ class MakeRecords(beam.DoFn):
     self.maker = None
 
   def setup(self):
-    self.maker = pretraining_data.InstanceMaker(**self.maker_kwargs)
+    self.maker = instances.InstanceMaker(**self.maker_kwargs)
 
   def process(self, item):
     try:
@@ -312,13 +317,13 @@ def settings_from_flags(flag_values=FLAGS):
       num_tagged_shards=flag_values.num_tagged_shards,
       num_record_shards=flag_values.num_record_shards,
       docs_per_batch=flag_values.docs_per_batch,
-      maker_kwargs=pretraining_data.maker_kwargs_from_flags(flag_values),
+      maker_kwargs=settings.maker_kwargs_from_flags(flag_values),
       max_untagged_share=flag_values.max_untagged_share,
       **ltp_tagging.ltp_settings_from_flags(flag_values)._asdict())
 
 
 def metrics_summary(result):
-  """The pipeline's counts: (pretraining_data.Summary, the tagger's
+  """The pipeline's counts: (data_summary.Summary, the tagger's
   and the dead letters' counts as a dict)."""
   counts = {}
   for counter in result.metrics().query(
@@ -334,7 +339,7 @@ def metrics_summary(result):
   others = {name: count for name, count in counts.items()
             if name.startswith(TAGGER_PREFIX) or
             name.startswith(DEAD_LETTER)}
-  summary = pretraining_data.Summary.from_counters(
+  summary = data_summary.Summary.from_counters(
       {name: count for name, count in counts.items() if name not in others})
   return summary, others
 
@@ -371,7 +376,7 @@ def output_directory(settings, overwrite):
   unless --overwrite, so that shards of two runs never mix."""
   recorded = {name: value for name, value in settings._asdict().items()
               if name not in _NOT_RECORDED}
-  recorded["input_files"] = [outputs.describe_file(path)
+  recorded["input_files"] = [fingerprints.describe_file(path)
                              for path in settings.input_files]
   return outputs.OutputDirectory(
       settings.output_dir, "prepare_pretraining_data_beam.py", recorded,
@@ -394,13 +399,13 @@ def run(settings, pipeline_args, log=print, overwrite=False):
   check_runner(options.view_as(StandardOptions).runner)
   masking = settings.maker_kwargs.get("linguistic_masking", "none")
   if settings.input_format == "tagged":
-    pretraining_data.check_corpus_tags(settings.input_files, masking,
+    tagged_documents.check_corpus_tags(settings.input_files, masking,
                                        open_file=_BeamFile)
   with output_directory(settings, overwrite) as directory:
     directory.clear_outputs()
     try:
       summary, others = _run_pipeline(options, settings)
-      pretraining_data.check_untagged_share(
+      data_summary.check_untagged_share(
           summary, masking, settings.max_untagged_share,
           settings.input_files)
     except BaseException:
@@ -439,11 +444,11 @@ def _write_summary(settings, summary, others, log):
   path = os.path.join(settings.output_dir, "summary.json")
   text = json.dumps({"records": summary.counters(), "tagger_and_dead_letters":
                      others}, indent=2, sort_keys=True)
-  if outputs.is_remote(path):
+  if atomic_files.is_remote(path):
     with FileSystems.create(path) as f:
       f.write(text.encode("utf-8") + b"\n")
   else:
-    outputs.write_text(path, text + "\n")
+    atomic_files.write_text(path, text + "\n")
   log(summary.report())
   if others:
     log("\n".join("%s: %d" % item for item in sorted(others.items())))
@@ -472,7 +477,7 @@ def worker_input_error(error):
 
 
 def main(argv):
-  pretraining_data.warn_if_predictions_cap_the_masked_share()
+  settings.warn_if_predictions_cap_the_masked_share(FLAGS)
   script_errors.run_reporting_errors(
       lambda: run(settings_from_flags(), argv[1:], overwrite=FLAGS.overwrite),
       "prepare_pretraining_data_beam.py", worker_input_error)

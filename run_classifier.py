@@ -29,13 +29,14 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import classifier_data
-import estimator_utils
-import finetuning
-import input_pipeline
-import outputs
-import script_errors
-import script_flags
+from lert.contract import atomic_files
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.finetuning import classifier_data
+from lert.finetuning import metrics
+from lert.finetuning import task_runner
+from lert.running import estimator_runner
+from lert.running import input_pipeline
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -46,8 +47,8 @@ def define_flags(flag_values=FLAGS):
   define.enum("task_name", None, list(classifier_data.TASKS),
               "The task, which fixes the labels and the file layout.")
   define.required("task_name")
-  finetuning.define_flags(flag_values)
-  define.adopt_module_key_flags(finetuning)
+  task_runner.define_flags(flag_values)
+  define.adopt_module_key_flags(task_runner)
 
 
 def read(task, path, what):
@@ -60,8 +61,9 @@ def read(task, path, what):
   return result
 
 
-def records(task, examples, tokenizer, max_seq_length, name, require_labels):
-  """Writes the features of examples to <output_dir>/<name>.tf_record;
+def records(feature_dir, task, examples, tokenizer, max_seq_length, name,
+            require_labels):
+  """Writes the features of examples to <feature_dir>/<name>.tf_record;
   returns (path, schema, number truncated)."""
   label_map = {label: i for i, label in enumerate(task.labels)}
   if require_labels:
@@ -73,9 +75,8 @@ def records(task, examples, tokenizer, max_seq_length, name, require_labels):
                                                 tokenizer, max_seq_length)
     truncated.append(cut)
     rows.append(row)
-  path = os.path.join(finetuning.feature_dir(FLAGS.output_dir),
-                      name + ".tf_record")
-  schema = finetuning.write_records(path, rows)
+  path = os.path.join(feature_dir, name + ".tf_record")
+  schema = task_runner.write_records(path, rows)
   if sum(truncated):
     tf.logging.info("  %d of %d examples were longer than --max_seq_length "
                     "%d and were truncated", sum(truncated), len(examples),
@@ -83,27 +84,27 @@ def records(task, examples, tokenizer, max_seq_length, name, require_labels):
   return path, schema, sum(truncated)
 
 
-def evaluate(task, runner, examples, tokenizer, skipped):
-  path, schema, truncated = records(task, examples, tokenizer,
+def evaluate(feature_dir, task, runner, examples, tokenizer, skipped):
+  path, schema, truncated = records(feature_dir, task, examples, tokenizer,
                                     FLAGS.max_seq_length, "eval", True)
   probabilities = np.array(runner.predict(path, schema, len(examples)))
   gold = np.array([task.labels.index(e.label) for e in examples])
   predicted = probabilities.argmax(axis=-1)
-  matrix = finetuning.confusion_matrix(gold, predicted, len(task.labels))
+  matrix = metrics.confusion_matrix(gold, predicted, len(task.labels))
   loss = -np.log(np.maximum(probabilities[np.arange(len(gold)), gold],
                             1e-12)).mean()
   results = collections.OrderedDict([
       ("task", task.name),
-      ("accuracy", finetuning.accuracy(gold, predicted)),
+      ("accuracy", metrics.accuracy(gold, predicted)),
       ("loss", float(loss)),
       ("num_examples", len(examples)),
       ("num_truncated", truncated),
       ("skipped", dict(skipped)),
       ("labels", list(task.labels)),
       ("confusion_matrix", matrix.tolist()),
-      ("init_checkpoint", finetuning.initialisation(FLAGS.output_dir)),
+      ("init_checkpoint", task_runner.initialisation(FLAGS.output_dir)),
   ])
-  path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
+  path = estimator_runner.write_eval_results(FLAGS.output_dir, results,
                                              ordered=True)
   width = max(len(label) for label in task.labels)
   lines = ["Confusion matrix (rows: gold, columns: predicted):",
@@ -116,12 +117,12 @@ def evaluate(task, runner, examples, tokenizer, skipped):
   return results
 
 
-def predict(task, runner, examples, tokenizer):
-  path, schema, _ = records(task, examples, tokenizer, FLAGS.max_seq_length,
-                            "predict", False)
+def predict(feature_dir, task, runner, examples, tokenizer):
+  path, schema, _ = records(feature_dir, task, examples, tokenizer,
+                            FLAGS.max_seq_length, "predict", False)
   probabilities = runner.predict(path, schema, len(examples))
   output = os.path.join(FLAGS.output_dir, "test_results.tsv")
-  with outputs.atomic_open(output) as writer:
+  with atomic_files.atomic_open(output) as writer:
     writer.write("\t".join(["index", "prediction"] + [
         "p_" + label for label in task.labels]) + "\n")
     for example, probs in zip(examples, probabilities):
@@ -132,32 +133,34 @@ def predict(task, runner, examples, tokenizer):
 
 
 def run():
-  with finetuning.output_directory(FLAGS, "run_classifier.py",
-                                   {"task_name": FLAGS.task_name}):
-    run_in_output_directory()
+  settings = {"task_name": FLAGS.task_name}
+  with task_runner.output_directory(FLAGS, "run_classifier.py",
+                                    settings) as feature_dir:
+    run_in_output_directory(feature_dir)
 
 
-def run_in_output_directory():
+def run_in_output_directory(feature_dir):
   task = classifier_data.TASKS[FLAGS.task_name]
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          FLAGS.do_lower_case)
   train = None
   if FLAGS.do_train:
     train = read(task, FLAGS.train_file, "train")
-  runner = finetuning.Runner(finetuning.finetune_settings_from_flags(FLAGS),
+  runner = task_runner.Runner(task_runner.finetune_settings_from_flags(FLAGS),
                              len(task.labels), "sequence",
                              len(train.examples) if train else 0)
   if train:
-    path, schema, _ = records(task, train.examples, tokenizer,
-                              FLAGS.max_seq_length, "train", True)
+    path, schema, _ = records(feature_dir, task, train.examples,
+                              tokenizer, FLAGS.max_seq_length, "train",
+                              True)
     runner.train(path, schema)
   if FLAGS.do_eval:
     evaluation = read(task, FLAGS.eval_file, "eval")
-    evaluate(task, runner, evaluation.examples, tokenizer,
+    evaluate(feature_dir, task, runner, evaluation.examples, tokenizer,
              evaluation.skipped)
   if FLAGS.do_predict:
-    predict(task, runner, read(task, FLAGS.predict_file, "predict").examples,
-            tokenizer)
+    predict(feature_dir, task, runner,
+            read(task, FLAGS.predict_file, "predict").examples, tokenizer)
 
 
 def main(_):

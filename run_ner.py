@@ -28,12 +28,13 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import estimator_utils
-import finetuning
-import input_pipeline
-import ner_data
-import script_errors
-import script_flags
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.finetuning import metrics
+from lert.finetuning import ner_data
+from lert.finetuning import task_runner
+from lert.running import estimator_runner
+from lert.running import input_pipeline
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -41,8 +42,8 @@ FLAGS = flags.FLAGS
 
 def define_flags(flag_values=FLAGS):
   define = script_flags.FlagDefiner(flag_values)
-  finetuning.define_flags(flag_values, default_max_seq_length=256)
-  define.adopt_module_key_flags(finetuning)
+  task_runner.define_flags(flag_values, default_max_seq_length=256)
+  define.adopt_module_key_flags(task_runner)
 
 
 def read(path, what, require_tags=True):
@@ -59,8 +60,8 @@ def read(path, what, require_tags=True):
   return sentences
 
 
-def records(sentences, tokenizer, name):
-  """Writes the windows of sentences as <output_dir>/<name>.tf_record;
+def records(feature_dir, sentences, tokenizer, name):
+  """Writes the windows of sentences as <feature_dir>/<name>.tf_record;
   returns (path, schema, windows)."""
   windows = ner_data.windows(sentences, tokenizer, FLAGS.max_seq_length)
   rows = [ner_data.window_features(w, sentences[w.sentence], i, tokenizer,
@@ -70,38 +71,38 @@ def records(sentences, tokenizer, name):
   if split:
     tf.logging.info("  %d sentences longer than --max_seq_length were split "
                     "into windows (no character is lost)", split)
-  path = os.path.join(finetuning.feature_dir(FLAGS.output_dir),
-                      name + ".tf_record")
-  return path, finetuning.write_records(path, rows), windows
+  path = os.path.join(feature_dir, name + ".tf_record")
+  return path, task_runner.write_records(path, rows), windows
 
 
-def predicted_tags(runner, sentences, tokenizer, name):
-  path, schema, windows = records(sentences, tokenizer, name)
+def predicted_tags(feature_dir, runner, sentences, tokenizer, name):
+  path, schema, windows = records(feature_dir, sentences, tokenizer, name)
   probabilities = runner.predict(path, schema, len(windows))
   return ner_data.stitch(sentences, windows, probabilities)
 
 
 def run():
-  with finetuning.output_directory(FLAGS, "run_ner.py", None):
-    run_in_output_directory()
+  with task_runner.output_directory(FLAGS, "run_ner.py") as feature_dir:
+    run_in_output_directory(feature_dir)
 
 
-def run_in_output_directory():
+def run_in_output_directory(feature_dir):
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          FLAGS.do_lower_case)
   train = read(FLAGS.train_file, "train") if FLAGS.do_train else None
   num_windows = 0
   if train:
-    path, schema, windows = records(train, tokenizer, "train")
+    path, schema, windows = records(feature_dir, train, tokenizer, "train")
     num_windows = len(windows)
-  runner = finetuning.Runner(finetuning.finetune_settings_from_flags(FLAGS),
+  runner = task_runner.Runner(task_runner.finetune_settings_from_flags(FLAGS),
                              len(ner_data.LABELS), "token", num_windows)
   if train:
     runner.train(path, schema)
   if FLAGS.do_eval:
     sentences = read(FLAGS.eval_file, "eval")
-    predicted = predicted_tags(runner, sentences, tokenizer, "eval")
-    scores = finetuning.entity_scores([s.tags for s in sentences], predicted)
+    predicted = predicted_tags(feature_dir, runner, sentences, tokenizer,
+                               "eval")
+    scores = metrics.entity_scores([s.tags for s in sentences], predicted)
     results = collections.OrderedDict([
         ("precision", scores.precision), ("recall", scores.recall),
         ("f1", scores.f1), ("gold_entities", scores.gold),
@@ -111,12 +112,12 @@ def run_in_output_directory():
         ("unstarted_entities", len(ner_data.unstarted_entities(sentences))),
         ("train_unstarted_entities",
          len(ner_data.unstarted_entities(train)) if train else None),
-        ("init_checkpoint", finetuning.initialisation(FLAGS.output_dir))])
+        ("init_checkpoint", task_runner.initialisation(FLAGS.output_dir))])
     for kind, (precision, recall, f1) in scores.by_type.items():
       results["f1_" + kind] = f1
       results["precision_" + kind] = precision
       results["recall_" + kind] = recall
-    path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
+    path = estimator_runner.write_eval_results(FLAGS.output_dir, results,
                                              ordered=True)
     output = ner_data.write_sentences(
         os.path.join(FLAGS.output_dir, "eval_predictions.txt"), sentences,
@@ -126,7 +127,8 @@ def run_in_output_directory():
                                len(sentences), path, output))
   if FLAGS.do_predict:
     sentences = read(FLAGS.predict_file, "predict", require_tags=False)
-    predicted = predicted_tags(runner, sentences, tokenizer, "predict")
+    predicted = predicted_tags(feature_dir, runner, sentences, tokenizer,
+                               "predict")
     output = ner_data.write_sentences(
         os.path.join(FLAGS.output_dir, "test_predictions.txt"), sentences,
         predicted)

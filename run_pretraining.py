@@ -28,18 +28,23 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import checkpoint_parameters
-import estimator_utils
-import input_reading
-import input_pipeline
-import lert_model
-import linguistic_tags
+from lert.contract import atomic_files
+from lert.contract import fingerprints
+from lert.contract import input_reading
+from lert.contract import outputs
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.model import checkpoint_parameters
+from lert.model import lert_model
+from lert.model import prediction_format
+from lert.pretraining_data import records
+from lert.running import checkpoints
+from lert.running import estimator_runner
+from lert.running import hooks
+from lert.running import input_pipeline
+from lert.running import run_config
+from lert.tagging import linguistic_tags
 import modeling
-import outputs
-import prediction_format
-import records
-import script_errors
-import script_flags
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -151,8 +156,8 @@ def define_flags(flag_values=FLAGS):
   define.bool("use_one_hot_embeddings", None,
               "Look embeddings up by one-hot matmul (fast on TPU). "
               "Defaults to --use_tpu.")
-  estimator_utils.define_run_flags(flag_values)
-  define.adopt_module_key_flags(estimator_utils)
+  run_config.define_run_flags(flag_values)
+  define.adopt_module_key_flags(run_config)
   _register_validators(flag_values)
 
 
@@ -186,14 +191,14 @@ def _register_validators(flag_values):
       lambda v: v["train_batch_size"] % v["gradient_accumulation_steps"] == 0,
       message="--train_batch_size must be a multiple of "
       "--gradient_accumulation_steps.")
-  estimator_utils.register_batch_validators(
+  run_config.register_batch_validators(
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
-  estimator_utils.register_worker_batch_validator("train_batch_size",
+  run_config.register_worker_batch_validator("train_batch_size",
                                                   flag_values)
   define.multi_validator(
       ["gradient_accumulation_steps", "precision", "num_gpus"],
-      lambda v: (v["num_gpus"] <= 1 and estimator_utils.environment_workers()
+      lambda v: (v["num_gpus"] <= 1 and run_config.environment_workers()
                  <= 1) or (v["gradient_accumulation_steps"] == 1
                            and v["precision"] != "fp16"),
       message="--gradient_accumulation_steps > 1 and --precision=fp16 run on "
@@ -280,7 +285,7 @@ def check_output_dir_checkpoint(bert_config, tasks):
 
 def prediction_checkpoint(tasks):
   """The checkpoint --do_predict uses, after checking it has the heads."""
-  checkpoint = estimator_utils.resolve_checkpoint(
+  checkpoint = checkpoints.resolve_checkpoint(
       tf.train.latest_checkpoint(FLAGS.output_dir) or FLAGS.init_checkpoint,
       "--do_predict (a checkpoint in --output_dir or --init_checkpoint)")
   trained = checkpoint_parameters.tasks_in_checkpoint(checkpoint)
@@ -306,7 +311,7 @@ def predict(runner, input_files, features, tasks):
   path = os.path.join(FLAGS.output_dir, "predictions.jsonl")
   tf.logging.info("***** Predicting with %s *****", checkpoint)
   count = 0
-  with outputs.atomic_open(path) as writer:
+  with atomic_files.atomic_open(path) as writer:
     for index, prediction in enumerate(
         runner.predict(input_fn, checkpoint_path=checkpoint)):
       if (FLAGS.max_predict_records is not None and
@@ -322,7 +327,7 @@ def predict(runner, input_files, features, tasks):
 
 def run():
   """Trains, evaluates and/or predicts as the flags say."""
-  estimator_utils.check_devices(FLAGS.num_gpus)
+  run_config.check_devices(FLAGS.num_gpus)
   bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
   bert_config.check_max_seq_length(FLAGS.max_seq_length,
                                     FLAGS.bert_config_file)
@@ -332,7 +337,7 @@ def run():
       {"pos": FLAGS.pos_end_step, "ner": FLAGS.ner_end_step,
        "dep": FLAGS.dep_end_step})
   input_files = input_reading.expand_input_files(FLAGS.input_file)
-  cluster = estimator_utils.cluster_from_environment()
+  cluster = run_config.cluster_from_environment()
   if cluster.num_workers > 1 and (FLAGS.do_eval or FLAGS.do_predict):
     raise script_errors.InputError(
         "TF_CONFIG names a %d-worker cluster: run --do_train alone there, "
@@ -365,7 +370,7 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
   if checkpoint is None:
     raise script_errors.InputError(outputs.not_written(
         FLAGS.output_dir, "run_pretraining.py", names))
-  checkpoint = estimator_utils.resolve_checkpoint(checkpoint, "--output_dir")
+  checkpoint = checkpoints.resolve_checkpoint(checkpoint, "--output_dir")
   if FLAGS.init_checkpoint:
     raise script_errors.InputError(
         "--output_dir %s holds the checkpoint %s, which training would resume "
@@ -376,7 +381,7 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
             FLAGS.init_checkpoint))
   required, _ = lert_model.pretraining_features(
       FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, tasks)
-  why = estimator_utils.resume_mismatch(
+  why = checkpoints.resume_mismatch(
       training_model_fn(bert_config, tasks, end_steps), required, checkpoint)
   if why:
     trained = checkpoint_parameters.tasks_in_checkpoint(checkpoint)
@@ -396,7 +401,7 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
   if (os.path.dirname(os.path.abspath(checkpoint)) ==
       os.path.abspath(FLAGS.output_dir)):
     named = os.path.basename(checkpoint)
-  outputs.write_text(os.path.join(FLAGS.output_dir, "checkpoint"),
+  atomic_files.write_text(os.path.join(FLAGS.output_dir, "checkpoint"),
                      u"model_checkpoint_path: %s\n" %
                      json.dumps(named, ensure_ascii=False))
   tf.logging.info(
@@ -407,8 +412,8 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
 
 # What run_pretraining.py writes in --output_dir (all that --overwrite
 # removes).
-OUTPUTS = ("checkpoint", "model.ckpt-*", estimator_utils.INPUT_STATE_INDEX,
-           estimator_utils.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
+OUTPUTS = ("checkpoint", "model.ckpt-*", hooks.INPUT_STATE_INDEX,
+           hooks.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
            "graph.pbtxt", "eval", "eval_results.txt", "predictions.jsonl",
            "*.tmp")
 # Settings a resumed run may change: more (or fewer) --num_train_steps
@@ -430,8 +435,8 @@ def output_directory(bert_config, input_files, adopt=None):
       ("max_predictions_per_seq", FLAGS.max_predictions_per_seq)])
   if FLAGS.do_train:
     settings.update([
-        ("input_files", [outputs.describe_file(p) for p in input_files]),
-        ("init_checkpoint", estimator_utils.describe_checkpoint(
+        ("input_files", [fingerprints.describe_file(p) for p in input_files]),
+        ("init_checkpoint", checkpoints.describe_checkpoint(
             FLAGS.init_checkpoint))])
     for name in ("train_batch_size", "gradient_accumulation_steps",
                  "learning_rate", "num_train_steps", "num_warmup_steps",
@@ -441,13 +446,13 @@ def output_directory(bert_config, input_files, adopt=None):
       settings[name] = getattr(FLAGS, name)
   inputs = list(input_files) + [FLAGS.bert_config_file]
   if FLAGS.init_checkpoint:
-    inputs.append(estimator_utils.checkpoint_directory(
+    inputs.append(checkpoints.checkpoint_directory(
         FLAGS.init_checkpoint))
   return outputs.OutputDirectory(
       FLAGS.output_dir, "run_pretraining.py", settings, OUTPUTS,
       inputs=inputs, overwrite=FLAGS.overwrite,
       may_change=MAY_CHANGE_ON_RESUME, require_record=FLAGS.do_train,
-      adopt=adopt, temporaries=estimator_utils.TENSORFLOW_TEMPORARIES)
+      adopt=adopt, temporaries=hooks.TENSORFLOW_TEMPORARIES)
 
 
 def training_model_fn(bert_config, tasks, end_steps, init_checkpoint=None,
@@ -502,7 +507,7 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
     tf.logging.info("  The records mark no missing labels: every masked "
                     "position trains every head.")
 
-  settings = estimator_utils.run_settings_from_flags(FLAGS)
+  settings = run_config.run_settings_from_flags(FLAGS)
   micro_batch_size = (FLAGS.train_batch_size //
                       FLAGS.gradient_accumulation_steps)
   predict_checkpoint = None
@@ -513,9 +518,9 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
       bert_config, tasks, end_steps, init_checkpoint=FLAGS.init_checkpoint,
       # (The training summaries: the chief's alone.)
       output_dir=FLAGS.output_dir if
-      estimator_utils.cluster_from_environment().is_chief else None,
+      run_config.cluster_from_environment().is_chief else None,
       predict_checkpoint=predict_checkpoint)
-  runner = estimator_utils.EstimatorRunner(
+  runner = estimator_runner.EstimatorRunner(
       model_fn, settings, train_batch_size=micro_batch_size,
       eval_batch_size=FLAGS.eval_batch_size,
       predict_batch_size=FLAGS.predict_batch_size)
@@ -534,7 +539,7 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
                                         is_training=False,
                                         drop_remainder=FLAGS.use_tpu),
         steps=FLAGS.max_eval_steps)
-    estimator_utils.write_eval_results(FLAGS.output_dir, result)
+    estimator_runner.write_eval_results(FLAGS.output_dir, result)
   if FLAGS.do_predict:
     predict(runner, input_files, features, tasks)
   tf.logging.info("TensorBoard logs: tensorboard --logdir %s",

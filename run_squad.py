@@ -35,14 +35,14 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import cmrc_metric
-import estimator_utils
-import finetuning
-import input_pipeline
-import outputs
-import script_errors
-import script_flags
-import squad_data
+from lert.contract import atomic_files
+from lert.contract import script_errors
+from lert.contract import script_flags
+from lert.finetuning import cmrc_metric
+from lert.finetuning import squad_data
+from lert.finetuning import task_runner
+from lert.running import estimator_runner
+from lert.running import input_pipeline
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -50,8 +50,8 @@ FLAGS = flags.FLAGS
 
 def define_flags(flag_values=FLAGS):
   define = script_flags.FlagDefiner(flag_values)
-  finetuning.define_flags(flag_values, default_max_seq_length=512)
-  define.adopt_module_key_flags(finetuning)
+  task_runner.define_flags(flag_values, default_max_seq_length=512)
+  define.adopt_module_key_flags(task_runner)
   define.integer("doc_stride", 128,
                  "Tokens between the starts of consecutive windows of "
                  "a long passage.")
@@ -70,17 +70,16 @@ def define_flags(flag_values=FLAGS):
       "and some passage (>= --max_query_length + 4).")
 
 
-def cached_features(path, questions, tokenizer, name):
+def cached_features(feature_dir, path, questions, tokenizer, name):
   """(record path, schema, windows) of a file's questions, from the cache in
-  --output_dir when the file and the flags are the same."""
+  `feature_dir` when the file and the flags are the same."""
   stat = os.stat(path)
   key = hashlib.sha1(json.dumps([
       os.path.abspath(path), stat.st_size, int(stat.st_mtime),
       FLAGS.max_seq_length, FLAGS.doc_stride, FLAGS.max_query_length,
       os.path.abspath(FLAGS.vocab_file), FLAGS.do_lower_case]).encode(
           "utf-8")).hexdigest()[:12]
-  prefix = os.path.join(finetuning.feature_dir(FLAGS.output_dir),
-                        "%s-%s" % (name, key))
+  prefix = os.path.join(feature_dir, "%s-%s" % (name, key))
   if tf.gfile.Exists(prefix + ".tf_record") and tf.gfile.Exists(
       prefix + ".windows.json"):
     with tf.gfile.GFile(prefix + ".windows.json") as f:
@@ -114,9 +113,9 @@ def cached_features(path, questions, tokenizer, name):
     tf.logging.info("  training answers: %s", ", ".join(
         "%d %s" % (count, kind) for kind, count in sorted(
             round_trip.items())))
-  schema = finetuning.write_records(prefix + ".tf_record", rows)
+  schema = task_runner.write_records(prefix + ".tf_record", rows)
   lengths = {key: spec.length for key, spec in schema.items()}
-  with outputs.atomic_open(prefix + ".windows.json") as f:
+  with atomic_files.atomic_open(prefix + ".windows.json") as f:
     f.write(json.dumps({"windows": windows, "schema_lengths": lengths}))
   tf.logging.info("%s: %d questions in %d windows", name, len(questions),
                   len(windows))
@@ -149,13 +148,13 @@ def read(path, what):
   return result
 
 
-def predict(runner, questions, tokenizer, name):
+def predict(feature_dir, runner, questions, tokenizer, name):
   """Writes predictions.json and nbest_predictions.json; returns the best
   answer text of every question."""
-  path, lengths, windows = cached_features(FLAGS.predict_file
-                                           if name == "predict" else
-                                           FLAGS.eval_file, questions,
-                                           tokenizer, name)
+  path, lengths, windows = cached_features(
+      feature_dir,
+      FLAGS.predict_file if name == "predict" else FLAGS.eval_file,
+      questions, tokenizer, name)
   logits = runner.predict(path, _schema(lengths), len(windows),
                           keys=("start_logits", "end_logits"))
   nbest = squad_data.best_answers(
@@ -173,19 +172,20 @@ def predict(runner, questions, tokenizer, name):
                                        squad_data.probabilities(candidates))]
   for filename, value in (("predictions.json", best),
                           ("nbest_predictions.json", nbest_json)):
-    outputs.write_text(os.path.join(FLAGS.output_dir, filename),
+    atomic_files.write_text(os.path.join(FLAGS.output_dir, filename),
                        json.dumps(value, ensure_ascii=False, indent=2) + u"\n")
   return best
 
 
 def run():
-  with finetuning.output_directory(
-      FLAGS, "run_squad.py", {"doc_stride": FLAGS.doc_stride,
-                              "max_query_length": FLAGS.max_query_length}):
-    run_in_output_directory()
+  settings = {"doc_stride": FLAGS.doc_stride,
+              "max_query_length": FLAGS.max_query_length}
+  with task_runner.output_directory(FLAGS, "run_squad.py",
+                                    settings) as feature_dir:
+    run_in_output_directory(feature_dir)
 
 
-def run_in_output_directory():
+def run_in_output_directory(feature_dir):
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          FLAGS.do_lower_case)
   train_windows = None
@@ -194,20 +194,21 @@ def run_in_output_directory():
     train = read(FLAGS.train_file, "train")
     train_counts = train.counts
     usable = [q for q in train.questions if q.span]
-    path, lengths, windows = cached_features(FLAGS.train_file, usable,
-                                             tokenizer, "train")
+    path, lengths, windows = cached_features(feature_dir, FLAGS.train_file,
+                                             usable, tokenizer, "train")
     train_windows = windows
     outside = sum(1 for w in windows if not w.start_position)
     tf.logging.info("  %d of %d training windows do not hold their answer "
                     "(labelled [CLS])", outside, len(windows))
-  runner = finetuning.Runner(finetuning.finetune_settings_from_flags(FLAGS),
+  runner = task_runner.Runner(task_runner.finetune_settings_from_flags(FLAGS),
                              2, "span",
                              len(train_windows) if train_windows else 0)
   if FLAGS.do_train:
     runner.train(path, _schema(lengths))
   if FLAGS.do_eval:
     evaluation = read(FLAGS.eval_file, "eval")
-    best = predict(runner, evaluation.questions, tokenizer, "eval")
+    best = predict(feature_dir, runner, evaluation.questions, tokenizer,
+                   "eval")
     with io.open(FLAGS.eval_file, encoding="utf-8-sig") as f:
       score = cmrc_metric.evaluate(json.load(f), best)
     results = collections.OrderedDict([
@@ -216,13 +217,13 @@ def run_in_output_directory():
     results.update(evaluation.counts)
     if train_counts:
       results["train"] = dict(train_counts)
-    results["init_checkpoint"] = finetuning.initialisation(FLAGS.output_dir)
-    path = estimator_utils.write_eval_results(FLAGS.output_dir, results,
+    results["init_checkpoint"] = task_runner.initialisation(FLAGS.output_dir)
+    path = estimator_runner.write_eval_results(FLAGS.output_dir, results,
                                              ordered=True)
     print("%s %s" % (cmrc_metric.score_json(score), path))
   if FLAGS.do_predict:
     questions = read(FLAGS.predict_file, "predict").questions
-    predict(runner, questions, tokenizer, "predict")
+    predict(feature_dir, runner, questions, tokenizer, "predict")
     print("Predictions of %d questions: %s" % (
         len(questions), os.path.join(FLAGS.output_dir, "predictions.json")))
 

@@ -22,7 +22,11 @@ import unicodedata
 
 import six
 
-import script_errors
+
+class VocabularyError(ValueError):
+  """A vocabulary file that cannot be used. (This module imports nothing of
+  the project, so that it drops into any BERT codebase; the project's
+  scripts report this error as bad input, in one line.)"""
 
 
 def convert_to_unicode(text):
@@ -49,15 +53,14 @@ def load_vocab(vocab_file):
         try:
           raw.decode("utf-8")
         except UnicodeDecodeError as e:
-          raise script_errors.InputError(
+          raise VocabularyError(
               "%s:%d: the vocabulary is not UTF-8 text (%s): give a "
               "vocab.txt, one token per line." % (vocab_file, number,
                                                   e.reason))
-    raise script_errors.InputError("%s is not UTF-8 text: give a vocab.txt, "
-                                   "one token per line." % vocab_file)
+    raise VocabularyError("%s is not UTF-8 text: give a vocab.txt, one "
+                          "token per line." % vocab_file)
   if not vocab:
-    raise script_errors.InputError("Vocabulary file %s is empty." %
-                                   vocab_file)
+    raise VocabularyError("Vocabulary file %s is empty." % vocab_file)
   return vocab
 
 

@@ -21,7 +21,7 @@ tokenizing, masking, serializing, writing) in three set-ups side by side:
 each with one worker and with every core. Prints instances per second, per
 process, and the peak memory of any one process (the script or a worker).
 
-  python bench/data_throughput.py --sizes 5000,50000
+  python -m bench.data_throughput --sizes 5000,50000
 """
 
 from __future__ import absolute_import
@@ -41,7 +41,6 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 # main just before the fast path (issue 10): the baseline of its 3x target.
 BASELINE_REF = "21481a4"

@@ -15,7 +15,8 @@ Prints one table:
   finetune  run_classifier.py end to end (ChnSentiCorp format, length 128):
             steps/s from the Estimator's own log.
 
-Model FLOPs per example (training = 3 x forward; matmuls only):
+Model FLOPs per example: lert/model/flops.py's formula (training = 3 x
+forward; matmuls only):
   6 T L (4 H^2 + 2 H I) + 12 L T^2 H + 6 P (H^2 + H V)
 for length T, L layers, hidden H, intermediate I, P masked predictions and
 vocabulary V. MFU divides the achieved FLOP/s by the device's dense peak for
@@ -26,8 +27,10 @@ Any error ends the check with a non-zero status. --device=cpu runs every
 part on the CPU (the test suite runs it with --tiny), so that only the GPU
 itself goes untested without one.
 
-  python bench/device_check.py                        # on a GPU machine
-  python bench/device_check.py --device=cpu --tiny    # the suite's version
+  python -m bench.device_check                        # on a GPU machine
+  python -m bench.device_check --device=cpu --tiny    # the suite's version
+
+(run from the repository, whose lert package it imports).
 """
 
 from __future__ import absolute_import
@@ -48,8 +51,9 @@ import sys
 import tempfile
 import time
 
+from lert.model import flops as model_flops
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 # Dense peak FLOP/s by device name and precision (NVIDIA's data sheets, SXM
 # parts; fp32 = TF32 tensor cores).
@@ -91,15 +95,6 @@ def parse_args():
   parser.add_argument("--finetune_steps", type=int, default=None,
                       help="Default 200 (tiny 6).")
   return parser.parse_args()
-
-
-def model_flops_per_example(config, length, predictions):
-  """Training FLOPs of one example (the module docstring's formula)."""
-  h, i, layers, v = (config.hidden_size, config.intermediate_size,
-                     config.num_hidden_layers, config.vocab_size)
-  return (6 * length * layers * (4 * h * h + 2 * h * i) +
-          12 * layers * length * length * h +
-          6 * predictions * (h * h + h * v))
 
 
 def device_name(tf, device):
@@ -152,9 +147,9 @@ def train_steps(config, length, predictions, batch_size, mode, steps,
   """Seconds of `steps` training steps after `warmup` ones, and the peak
   memory, through the real input pipeline and model_fn (the stripped loop
   of bench/stripped_loop.py)."""
-  import linguistic_tags
-  import stripped_loop
-  import synthetic_data
+  from lert.tagging import linguistic_tags
+  from bench import stripped_loop
+  from lert.pretraining_data import synthetic_data
   path = synthetic_data.write_synthetic_records(
       os.path.join(workdir, "records-%d.tfrecord" % length),
       max(4 * batch_size, 64), length, predictions, config.vocab_size,
@@ -190,9 +185,9 @@ def gpu_equals_cpu(tf, config, length, predictions, device, workdir):
   variables compared); raises when they disagree beyond fp32 tolerance."""
   import numpy as np
   import copy
-  import linguistic_tags
-  import lert_model
-  import synthetic_data
+  from lert.tagging import linguistic_tags
+  from lert.model import lert_model
+  from lert.pretraining_data import synthetic_data
   config = copy.deepcopy(config)
   config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
   tasks = list(linguistic_tags.TASKS)
@@ -324,7 +319,8 @@ def main():
       batch = args.batch_size or (
           8 if args.device == "cpu" else
           sized_batch(tf, config, length, predictions, workdir, memory))
-      flops = model_flops_per_example(config, length, predictions)
+      flops = model_flops.model_flops_per_example(config, length,
+                                                  predictions)
       for mode in modes:
         seconds, peak = train_steps(config, length, predictions, batch,
                                     mode, steps, 2, workdir, memory)
@@ -352,7 +348,7 @@ def main():
     shutil.rmtree(workdir, ignore_errors=True)
   print_table(name, "TensorFlow %s" % tf.__version__, rows)
   print("Model FLOPs per example: %s; wall time %.0f s." % (", ".join(
-      "%d at length %d" % (model_flops_per_example(
+      "%d at length %d" % (model_flops.model_flops_per_example(
           config, n, int(math.ceil(0.15 * n))), n) for n in lengths),
       time.time() - started))
 

@@ -48,4 +48,4 @@ case "$device" in
     python="${PYTHON:-.venv-tf2/bin/python}" ;;
   *) echo "device_check.sh: error: --device must be gpu or cpu, not '$device'." >&2; exit 2 ;;
 esac
-exec timeout "${DEVICE_CHECK_TIMEOUT:-480}" "$python" bench/device_check.py "$@"
+exec timeout "${DEVICE_CHECK_TIMEOUT:-480}" "$python" -m bench.device_check "$@"

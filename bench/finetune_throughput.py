@@ -11,7 +11,7 @@ checkpoints, evaluation): trains --steps updates, then scores, and prints the
 result, the training examples per second (from the Estimator's own
 `examples/sec` log) and the wall time of each phase.
 
-  python bench/finetune_throughput.py --task cmrc2018 \
+  python -m bench.finetune_throughput --task cmrc2018 \
     --config configs/lert_config_small.json --steps 100 --max_seq_length 256 \
     [--init_checkpoint lert_small_tf]
 

@@ -16,7 +16,7 @@ per set-up: the wall time of the whole run (the best of --repeats, taken in
 turns), the training steps per second from the Estimator's own
 `global_step/sec` log (the best run's mean), and the peak resident memory.
 
-  python bench/finetune_vs_google.py --google_bert=.bench/bert-tensorflow \
+  python -m bench.finetune_vs_google --google_bert=.bench/bert-tensorflow \
       --tf1_python=.venv-tf1/bin/python --tf2_python=.venv-tf2/bin/python
 
 --google_bert is a directory holding the package `bert` (make bench puts
@@ -36,10 +36,9 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from lert.contract import input_reading
 
-import input_reading  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 Run = collections.namedtuple("Run", ["setup", "wall_seconds",
                                      "steps_per_second", "peak_rss_mib"])

@@ -7,11 +7,11 @@ what real ones do), reads them through run_pretraining.py's input pipeline
 (input_pipeline.input_fn_builder: 4 files interleaved, a shuffle buffer of
 1,000 records, batches parsed and prefetched) for a few batches, then saves
 the iterator's state with the saver the training hook uses
-(estimator_utils.ResumingCheckpointSaverHook), several times. The model
+(hooks.ResumingCheckpointSaverHook), several times. The model
 checkpoint of LERT-base with its Adam slots is 1.2 GB (3 x 102M float32
 values + the heads) and of LERT-small 0.19 GB, for comparison.
 
-  python bench/input_state_cost.py --lengths 128,512 --batch_size 32
+  python -m bench.input_state_cost --lengths 128,512 --batch_size 32
 """
 
 from __future__ import absolute_import
@@ -22,20 +22,16 @@ import argparse
 import glob
 import os
 import shutil
-import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+import tensorflow.compat.v1 as tf
 
-import tensorflow.compat.v1 as tf  # noqa: E402
-
-import estimator_utils  # noqa: E402
-import input_pipeline  # noqa: E402
-import lert_model  # noqa: E402
-import linguistic_tags  # noqa: E402
-import synthetic_data  # noqa: E402
+from lert.model import lert_model
+from lert.pretraining_data import synthetic_data
+from lert.running import hooks
+from lert.running import input_pipeline
+from lert.tagging import linguistic_tags
 
 
 def parse_args():
@@ -69,7 +65,7 @@ def measure(directory, seq_length, batch_size, num_records, saves):
     iterator = tf.data.make_initializable_iterator(
         input_fn({"batch_size": batch_size}))
     batch = iterator.get_next()
-    saver = tf.train.Saver(estimator_utils._iterator_saveables(),
+    saver = tf.train.Saver(hooks.iterator_saveables(),
                            sharded=True, save_relative_paths=True)
     with tf.Session() as session:
       session.run(iterator.initializer)

@@ -28,7 +28,7 @@ machine's drift). The peak resident memory of every process is shown, and
 the smallest of each kind compared (one command's peak varies from run to
 run).
 
-  python bench/pretrain_throughput.py --config configs/lert_config_small.json \
+  python -m bench.pretrain_throughput --config configs/lert_config_small.json \
       --max_seq_length 128 --batch_size 32 [--release_dir LERT/src]
 """
 
@@ -50,7 +50,6 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 KINDS = ("loop", "script", "release")
 
@@ -123,7 +122,7 @@ def max_predictions(args):
 def write_records(args, workdir):
   """Synthetic but valid records of the config's vocabulary: 4 files."""
   import modeling
-  import synthetic_data
+  from lert.pretraining_data import synthetic_data
   config = modeling.BertConfig.from_json_file(args.config)
   for i in range(4):
     synthetic_data.write_synthetic_records(
@@ -137,9 +136,9 @@ def time_loop(args):
   """The seconds of each of --steps train_op runs after --warmup_steps, in
   this process (bench/stripped_loop.py)."""
   import tensorflow.compat.v1 as tf
-  import linguistic_tags
+  from lert.tagging import linguistic_tags
   import modeling
-  import stripped_loop
+  from bench import stripped_loop
   tf.logging.set_verbosity(tf.logging.ERROR)
   return stripped_loop.step_seconds(
       modeling.BertConfig.from_json_file(args.config),
@@ -228,7 +227,7 @@ def time_script(args, workdir, kind):
 
 def run_one(args, kind):
   """Runs `--only kind` in a fresh process; returns its Result."""
-  command = [sys.executable, os.path.abspath(__file__),
+  command = [sys.executable, "-m", "bench.pretrain_throughput",
              "--only=" + kind, "--records=" + args.records]
   for name in ("config", "max_seq_length", "batch_size", "steps",
                "warmup_steps", "precision", "linguistic_tasks",
@@ -242,7 +241,7 @@ def run_one(args, kind):
   if kind == "release":
     command += ["--release_dir=" + args.release_dir,
                 "--google_bert=" + args.google_bert]
-  result = subprocess.run(command, stdout=subprocess.PIPE,
+  result = subprocess.run(command, stdout=subprocess.PIPE, cwd=REPO,
                           universal_newlines=True)
   if result.returncode:
     sys.exit("pretrain_throughput.py: error: the %s run failed." % kind)

@@ -20,9 +20,9 @@ def step_seconds(config, record_paths, max_seq_length,
   those of run_pretraining.py for warmup_steps + steps + 1 steps (what
   bench/pretrain_throughput.py gives the script)."""
   import tensorflow.compat.v1 as tf
-  import estimator_utils
-  import input_pipeline
-  import lert_model
+  from lert.running import estimator_utils
+  from lert.running import input_pipeline
+  from lert.model import lert_model
   import run_pretraining
   required, optional = lert_model.pretraining_features(
       max_seq_length, max_predictions_per_seq, tasks)

@@ -3,7 +3,7 @@ r"""LTP tagging throughput: linguistic_tagger.py end to end, beside LTP
 called one sentence at a time.
 
 Builds LTP/small's and LTP/base's architectures with random weights through
-ltp_core's own classes (bench/random_ltp.py: speed does not depend on the
+ltp_core's own classes (lert/tagging/random_ltp.py: speed does not depend on the
 weights' values), writes a corpus of real Chinese news sentences (People's
 Daily 1998 from ../shared/data/peopledaily, 20 sentences to a document;
 else the shipped data/sample/corpus.txt repeated), and measures:
@@ -22,7 +22,7 @@ else the shipped data/sample/corpus.txt repeated), and measures:
 Prints sentences/s and characters/s (Chinese characters of the input) and
 each run's speed-up over one-by-one.
 
-  python bench/tagging_throughput.py --architectures small,base \
+  python -m bench.tagging_throughput --architectures small,base \
       --sentences 600,200 --batch_sizes 1,8,32 --workers 1,2
 """
 
@@ -38,12 +38,10 @@ import sys
 import tempfile
 import time
 
+from lert.tagging import random_ltp
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
-sys.path.insert(0, HERE)
-
-import random_ltp  # noqa: E402
 
 
 def parse_args():
@@ -95,7 +93,7 @@ def write_corpus(path, sentences):
 
 
 def one_by_one(model_dir, sentences, cores, device):
-  import ltp_tagging
+  from lert.tagging import ltp_tagging
   ltp = ltp_tagging.load_ltp(model_dir, device, num_threads=cores)
   ltp.pipeline(sentences[:2], tasks=["cws", "pos", "ner", "dep"])  # warm-up
   start = time.time()
@@ -110,7 +108,7 @@ def in_process(model_dir, sentences, batch_size, cores, device, grouped):
   batches: sorted by length, batches across documents, as the script
   does now), or each document's sentences in order, `batch_size` at a
   time (as the script did before 2026-12-03)."""
-  import ltp_tagging
+  from lert.tagging import ltp_tagging
   ltp = ltp_tagging.load_ltp(model_dir, device, num_threads=cores)
   documents = [("doc%d" % i, sentences[i:i + 20])
                for i in range(0, len(sentences), 20)]

@@ -23,15 +23,22 @@ fi
 TASK=$1; SIZE=$2; INIT=$3; DATA=$4; OUT=$5; SEED=${6:-12345}
 shift $(( $# < 6 ? $# : 6 ))
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-# The paper's Table 3 (script, max length, epochs by size, file extension,
-# learning rate): its one home is experiments.FINETUNE_TASKS.
-RECIPE=$(cd "$HERE" && "$PYTHON" -c '
-import sys, experiments, script_errors
-try:
-  print(experiments.shell_recipe(sys.argv[1], sys.argv[2]))
-except script_errors.InputError as e:
-  sys.exit("finetune.sh: error: " + str(e))' "$TASK" "$SIZE") || exit 1
-eval "$RECIPE"
+# The paper's Table 3 (script, max length, epochs and learning rate by size,
+# file extension): its one home is configs/finetune_recipe.tsv.
+RECIPE_FILE="$HERE/configs/finetune_recipe.tsv"
+ROW=$(awk -F'\t' -v task="$TASK" '!/^#/ && $1 == task && $1 != "task"' "$RECIPE_FILE")
+if [ -z "$ROW" ]; then
+  TASKS=$(awk -F'\t' '!/^#/ && $1 != "task" {printf " %s", $1}' "$RECIPE_FILE")
+  echo "finetune.sh: error: Unknown TASK '$TASK': one of$TASKS." >&2; exit 1
+fi
+IFS=$'\t' read -r _ SCRIPT LEN EPOCHS_SMALL EPOCHS_BASE EPOCHS_LARGE \
+  LR_SMALL LR_BASE LR_LARGE EXT _ _ <<< "$ROW"
+case $SIZE in
+  small) EPOCHS_FOR_SIZE=$EPOCHS_SMALL; LR_FOR_SIZE=$LR_SMALL;;
+  base) EPOCHS_FOR_SIZE=$EPOCHS_BASE; LR_FOR_SIZE=$LR_BASE;;
+  large) EPOCHS_FOR_SIZE=$EPOCHS_LARGE; LR_FOR_SIZE=$LR_LARGE;;
+  *) echo "finetune.sh: error: SIZE must be small, base or large, not '$SIZE'." >&2; exit 1;;
+esac
 TRAIN_FILE=${TRAIN_FILE:-$DATA/train.$EXT}
 EVAL_FILE=${EVAL_FILE:-$DATA/dev.$EXT}
 PREDICT_FILE=${PREDICT_FILE:-$DATA/test.$EXT}

@@ -33,6 +33,19 @@ def run_script(script, *args, **kwargs):
       universal_newlines=True, **kwargs)
 
 
+def run_module(module, *args, **kwargs):
+  """Runs a module of the repository (`python -m bench.pretrain_throughput`,
+  from the repository, as the benches are run), as run_script does."""
+  kwargs.setdefault("cwd", REPO)
+  kwargs.setdefault("timeout", 600)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  env.update(kwargs.pop("env", None) or {})
+  return subprocess.run(
+      [sys.executable, "-m", module] + [str(a) for a in args],
+      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True, **kwargs)
+
+
 SAMPLE_TAGGED = os.path.join(REPO, "data", "sample", "tagged.jsonl")
 
 

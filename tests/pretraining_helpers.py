@@ -1,14 +1,20 @@
 # coding=utf-8
 """Helpers shared by the pre-training tests."""
 
+import os
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import estimator_utils
-import input_pipeline
-import linguistic_tags
-import lert_model
-import synthetic_data
+from lert.model import lert_model
+from lert.pretraining_data import synthetic_data
+from lert.running import estimator_runner
+from lert.running import input_pipeline
+from lert.running import run_config
+from lert.tagging import linguistic_tags
+
+# The length, predictions and vocabulary of the synthetic records.
+SEQ, PRED, VOCAB = 16, 4, 150
 
 
 def fixed_batch(vocab_size, batch_size=4, max_seq_length=16,
@@ -48,7 +54,7 @@ def run_settings(output_dir, **overrides):
                 use_xla=False, save_checkpoints_steps=5, save_summary_steps=1,
                 keep_checkpoint_max=0, random_seed=1, worker_timeout_secs=600)
   values.update(overrides)
-  return estimator_utils.RunSettings(**values)
+  return run_config.RunSettings(**values)
 
 
 def constant_features(batch):
@@ -70,10 +76,23 @@ def train_tiny_checkpoint(output_dir, record_paths, config, tasks=("pos", "ner",
       config, tasks=tasks, num_train_steps=steps, num_warmup_steps=1,
       learning_rate=learning_rate,
       gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
-  runner = estimator_utils.EstimatorRunner(
+  runner = estimator_runner.EstimatorRunner(
       model_fn, run_settings(output_dir, save_checkpoints_steps=steps),
       train_batch_size=batch_size // gradient_accumulation_steps)
   runner.train(input_pipeline.input_fn_builder(record_paths, required,
                                                is_training=True, seed=3),
                max_steps=steps)
   return tf.train.latest_checkpoint(output_dir)
+
+
+def write_records(directory, num_files=2, records_per_file=13):
+  """Synthetic pre-training records (SEQ, PRED, VOCAB), a fifth of the
+  labels missing, in `num_files` files; returns their paths."""
+  paths = []
+  for i in range(num_files):
+    path = os.path.join(str(directory), "part-%d.tfrecord" % i)
+    synthetic_data.write_synthetic_records(path, records_per_file, SEQ, PRED,
+                                           VOCAB, seed=i,
+                                           missing_label_rate=0.2)
+    paths.append(path)
+  return paths

@@ -9,16 +9,15 @@ import os
 import signal
 import subprocess
 import sys
-
 import pytest
-import tensorflow.compat.v1 as tf
-
-import pretraining_data
-import ltp_tagging
-
 from conftest import REPO
 from conftest import stop_midway
 from conftest import write_sample_without
+
+import tensorflow.compat.v1 as tf
+
+from lert.pretraining_data import writer
+from lert.tagging import ltp_tagging
 
 pytest.importorskip("apache_beam", reason="Apache Beam is installed in the "
                     "TF 2.15 / Python 3.11 environment only "
@@ -80,7 +79,7 @@ def single_machine_records(paths, output):
                 short_seq_prob=0.1, max_ngram=4, dupe_factor=2,
                 random_seed=5)
   outputs = [output + "-%d" % i for i in range(3)]
-  summary = pretraining_data.write_pretraining_data(
+  summary = writer.write_pretraining_data(
       paths, outputs, kwargs, log=lambda message: None)
   return sorted(record for path in outputs
                 for record in tf.io.tf_record_iterator(path)), summary

@@ -12,8 +12,8 @@ import re
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import run_script, tiny_config
-import synthetic_data
+from conftest import run_module, tiny_config
+from lert.pretraining_data import synthetic_data
 
 
 def write_records(tmp_path):
@@ -34,7 +34,7 @@ def test_pretrain_throughput_times_the_same_steps_of_script_and_loop(
   config.write_text(tiny_config(vocab_size=21128).to_json_string())
   args = ["--config=%s" % config, "--max_seq_length=32", "--batch_size=4",
           "--steps=3", "--warmup_steps=2", "--repeats=1"]
-  result = run_script("bench/pretrain_throughput.py", *args)
+  result = run_module("bench.pretrain_throughput", *args)
   assert result.returncode == 0, result.stderr[-3000:]
   rows = dict(re.findall(r"^\| (loop|script) \| (.*)$", result.stdout,
                          re.MULTILINE))
@@ -46,7 +46,7 @@ def test_pretrain_throughput_times_the_same_steps_of_script_and_loop(
   # Each kind alone: exactly --steps step times, every one positive.
   records = write_records(tmp_path)
   for kind in ("loop", "script"):
-    result = run_script("bench/pretrain_throughput.py", "--only=" + kind,
+    result = run_module("bench.pretrain_throughput", "--only=" + kind,
                         "--records=" + records,
                         *args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -124,7 +124,7 @@ def test_pretrain_throughput_times_each_step_of_the_release(tmp_path):
           "--steps=3", "--warmup_steps=2", "--release_dir=%s" % release,
           "--google_bert=%s" % google]
   records = write_records(tmp_path)
-  result = run_script("bench/pretrain_throughput.py", "--only=release",
+  result = run_module("bench.pretrain_throughput", "--only=release",
                       "--records=" + records,
                       *args)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -133,7 +133,7 @@ def test_pretrain_throughput_times_each_step_of_the_release(tmp_path):
   assert len(measured["step_seconds"]) == 3, measured
   assert all(0.2 <= seconds < 1.0 for seconds in measured["step_seconds"])
 
-  result = run_script("bench/pretrain_throughput.py", "--repeats=1", *args)
+  result = run_module("bench.pretrain_throughput", "--repeats=1", *args)
   assert result.returncode == 0, result.stderr[-3000:]
   rows = dict(re.findall(r"^\| (loop|script|release) \| (.*)$",
                          result.stdout, re.MULTILINE))
@@ -145,7 +145,7 @@ def test_pretrain_throughput_times_each_step_of_the_release(tmp_path):
 
 
 def test_pretrain_throughput_refuses_a_release_dir_it_cannot_run(tmp_path):
-  result = run_script("bench/pretrain_throughput.py",
+  result = run_module("bench.pretrain_throughput",
                       "--release_dir=%s" % tmp_path)
   assert result.returncode != 0
   expected = ("needs TensorFlow 1.15" if tf.__version__.startswith("2.")
@@ -155,7 +155,7 @@ def test_pretrain_throughput_refuses_a_release_dir_it_cannot_run(tmp_path):
 
 def test_pretrain_throughput_refuses_only_without_its_records():
   """--only loop crashed with a traceback (args.records is None)."""
-  result = run_script("bench/pretrain_throughput.py", "--only=loop")
+  result = run_module("bench.pretrain_throughput", "--only=loop")
   assert result.returncode == 2
   assert "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1].endswith(

@@ -3,20 +3,19 @@
 
 import json
 import os
-
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
-import checkpoint_parameters
 import convert_checkpoint
-import script_errors
-import synthetic_data
-
 from conftest import run_script
 from conftest import tiny_config, write_config
 from pretraining_helpers import build_model_fn, constant_features, fixed_batch
 from pretraining_helpers import train_tiny_checkpoint
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.contract import script_errors
+from lert.model import checkpoint_parameters
+from lert.pretraining_data import synthetic_data
 
 safetensors = pytest.importorskip(
     "safetensors", reason="safetensors is installed in the TF 2.15 env only")

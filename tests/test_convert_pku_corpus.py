@@ -6,14 +6,13 @@ import gzip
 import io
 import json
 import os
-
 import pytest
-
 import convert_pku_corpus as pku
-import pretraining_data
-
 from conftest import REPO
 from conftest import run_script
+
+from lert.contract import script_errors
+from lert.pretraining_data import tagged_documents
 
 SCRIPT = os.path.join(REPO, "convert_pku_corpus.py")
 
@@ -61,7 +60,7 @@ def test_nested_brackets_and_compounds_that_are_no_entity():
 
 
 def test_every_pku_tag_maps_to_an_ltp_tag():
-  import linguistic_tags
+  from lert.tagging import linguistic_tags
   for pku_tag, ltp_tag in pku.PKU_TO_LTP.items():
     assert linguistic_tags.tag_to_id("pos", ltp_tag) is not None, pku_tag
 
@@ -79,7 +78,7 @@ def test_every_pku_tag_maps_to_an_ltp_tag():
      u"[word/tag, word/tag]tag)."),
 ])
 def test_bad_lines_are_one_error_naming_the_line(line, message):
-  with pytest.raises(pretraining_data.script_errors.InputError) as e:
+  with pytest.raises(script_errors.InputError) as e:
     pku.parse_paragraph(line, "f.txt:1")
   assert str(e.value) == message
 
@@ -103,7 +102,7 @@ def test_the_script_writes_an_article_per_line_that_the_pipeline_reads(
   assert documents[0]["source"] == "%s:1" % corpus
   assert documents[1]["source"] == "%s:4" % corpus
   for number, line in enumerate(io.open(str(output), encoding="utf-8"), 1):
-    parsed = pretraining_data.parse_document(line, "t:%d" % number)
+    parsed = tagged_documents.parse_document(line, "t:%d" % number)
     assert parsed.sentences[0][2]["dep"] == [None] * len(
         parsed.sentences[0][1])
   # A bad line stops it with one line, and nothing is written.
@@ -133,4 +132,4 @@ def test_the_real_people_s_daily_corpus(shared_dir, tmp_path):
   first = json.loads(lines[0])
   assert first["sentences"][0]["words"][:3] == [u"迈向", u"充满", u"希望"]
   for number, line in enumerate(lines[:200], 1):
-    pretraining_data.parse_document(line, "t:%d" % number)
+    tagged_documents.parse_document(line, "t:%d" % number)

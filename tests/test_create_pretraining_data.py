@@ -10,19 +10,21 @@ import os
 import random
 import signal
 import sys
-
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
-import pretraining_data as cpd
-import linguistic_tags
-import script_errors
-import tokenization
-
 from conftest import run_script
 from conftest import REPO
 from conftest import stop_midway
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.contract import script_errors
+from lert.pretraining_data import instances
+from lert.pretraining_data import masking
+from lert.pretraining_data import tagged_documents
+from lert.pretraining_data import writer
+from lert.tagging import linguistic_tags
+import tokenization
 
 VOCAB = os.path.join(REPO, "configs", "vocab.txt")
 CJK = [c for c in u"的一是在不了有和人这中大为上个国我以要他时来"
@@ -68,11 +70,11 @@ def maker_kwargs(**overrides):
 
 
 def make_instances(corpus, **overrides):
-  maker = cpd.InstanceMaker(**maker_kwargs(**overrides))
-  instances = []
-  for where, line in cpd.read_documents([corpus]):
-    instances.extend(maker.instances(maker.document(where, line)))
-  return instances
+  maker = instances.InstanceMaker(**maker_kwargs(**overrides))
+  made = []
+  for where, line in tagged_documents.read_documents([corpus]):
+    made.extend(maker.instances(maker.document(where, line)))
+  return made
 
 
 def test_alignment_on_mixed_text(tokenizer):
@@ -80,7 +82,8 @@ def test_alignment_on_mixed_text(tokenizer):
   words = [u"LERT", u"模型", u"在", u"2022年", u"发布", u"，", u"iPhone",
            u"12", u"售价", u"5999", u"元", u"。"]
   ids = {"pos": list(range(12)), "ner": [0] * 12, "dep": [None] * 12}
-  sentence = cpd.tokenize_sentence(text, words, ids, tokenizer, "t")
+  sentence = tagged_documents.tokenize_sentence(text, words, ids, tokenizer,
+                                                "t")
   tokens = sentence.tokens
   grouped = collections.OrderedDict()
   for token, word in zip(tokens, sentence.word_ids):
@@ -100,7 +103,8 @@ def test_alignment_tolerates_whitespace_and_dropped_characters(tokenizer):
   text = u"我 爱\u200bNLP  ！"
   words = [u"我", u"爱\u200b", u"NLP", u"！"]
   ids = {"pos": [8, 1, 19, 2], "ner": [0] * 4, "dep": [4, 7, 3, 1]}
-  sentence = cpd.tokenize_sentence(text, words, ids, tokenizer, "t")
+  sentence = tagged_documents.tokenize_sentence(text, words, ids, tokenizer,
+                                                "t")
   assert sentence.tokens == [u"我", u"爱", u"n", u"##lp", u"！"]
   assert sentence.word_ids == [0, 1, 2, 2, 3]
 
@@ -108,7 +112,7 @@ def test_alignment_tolerates_whitespace_and_dropped_characters(tokenizer):
 def test_word_not_in_text_is_an_error(tokenizer):
   with pytest.raises(script_errors.InputError,
                      match=u"f.jsonl:3: word '他' is not found"):
-    cpd.tokenize_sentence(u"我爱你", [u"我", u"他"], {}, tokenizer,
+    tagged_documents.tokenize_sentence(u"我爱你", [u"我", u"他"], {}, tokenizer,
                           "f.jsonl:3")
 
 
@@ -120,16 +124,16 @@ def test_word_not_in_text_is_an_error(tokenizer):
 def test_masked_fraction_and_ngram_distribution(tmp_path, max_seq_length,
                                                 max_predictions, tolerance):
   corpus = write_corpus(str(tmp_path / "c.jsonl"), 150, seed=1)
-  instances = make_instances(corpus, dupe_factor=3,
-                             max_seq_length=max_seq_length,
-                             max_predictions_per_seq=max_predictions)
-  tokens = sum(len(inst.tokens) for inst in instances)
-  masked = sum(len(inst.masked_positions) for inst in instances)
-  assert len(instances) > 250
+  made = make_instances(corpus, dupe_factor=3,
+                        max_seq_length=max_seq_length,
+                        max_predictions_per_seq=max_predictions)
+  tokens = sum(len(inst.tokens) for inst in made)
+  masked = sum(len(inst.masked_positions) for inst in made)
+  assert len(made) > 250
   assert abs(masked / float(tokens) - 0.15) < 0.01
-  assert max(len(inst.masked_positions) for inst in instances) <= (
+  assert max(len(inst.masked_positions) for inst in made) <= (
       max_predictions)
-  lengths = collections.Counter(n for inst in instances
+  lengths = collections.Counter(n for inst in made
                                 for n in inst.ngram_lengths)
   total = float(sum(lengths.values()))
   shares = [lengths[n] / total for n in (1, 2, 3, 4)]
@@ -191,7 +195,7 @@ def test_every_token_of_a_chosen_word_is_masked(tokenizer):
   tags = [None] + [(i, 0, 0) for i in range(6)] + [None, (7, 0, 0),
                                                     (8, 0, 0), None]
   for _ in range(200):
-    instance = cpd.create_masked_lm_predictions(
+    instance = masking.create_masked_lm_predictions(
         tokens, segment_ids, words, tags, 0.5, 20, 4, ["x"], rng)
     masked = set(instance.masked_positions)
     for group in ([1, 2, 3], [4], [5, 6], [8, 9]):
@@ -206,9 +210,9 @@ def test_every_token_of_a_chosen_word_is_masked(tokenizer):
 
 def test_80_10_10_replacement(tmp_path):
   corpus = write_corpus(str(tmp_path / "c.jsonl"), 120, seed=4)
-  instances = make_instances(corpus, dupe_factor=3)
+  made = make_instances(corpus, dupe_factor=3)
   outcome = collections.Counter()
-  for inst in instances:
+  for inst in made:
     for position, label in zip(inst.masked_positions, inst.masked_labels):
       token = inst.tokens[position]
       outcome["mask" if token == "[MASK]" else
@@ -229,7 +233,7 @@ def test_output_is_identical_for_any_worker_count(tmp_path):
   outputs = []
   for workers in (1, 2):
     out = [str(tmp_path / ("w%d-%d.tfrecord" % (workers, i))) for i in (0, 1)]
-    summary = cpd.write_pretraining_data(
+    summary = writer.write_pretraining_data(
         [corpus], out, maker_kwargs(), num_workers=workers, docs_per_batch=7,
         log=lambda message: None)
     assert summary.documents == 30
@@ -242,7 +246,7 @@ def test_output_is_identical_for_any_worker_count(tmp_path):
 def test_a_reader_of_the_nine_spec_features_parses_records(tmp_path):
   corpus = write_corpus(str(tmp_path / "c.jsonl"), 10, seed=6)
   out = str(tmp_path / "out.tfrecord")
-  cpd.write_pretraining_data([corpus], [out], maker_kwargs(dupe_factor=1),
+  writer.write_pretraining_data([corpus], [out], maker_kwargs(dupe_factor=1),
                              log=lambda message: None)
   spec = {name: tf.io.FixedLenFeature([128], tf.int64)
           for name in ("input_ids", "input_mask", "segment_ids")}
@@ -333,7 +337,7 @@ def test_invalid_utf8_names_the_line(tmp_path):
   corpus.write_bytes(b'{"sentences": []}\n\n{"sentences": "\xff"}\n')
   with pytest.raises(script_errors.InputError,
                      match="c.jsonl:3: invalid UTF-8"):
-    list(cpd.read_documents([str(corpus)]))
+    list(tagged_documents.read_documents([str(corpus)]))
 
 
 def test_a_bom_and_crlf_are_read_as_elsewhere(tmp_path):
@@ -344,8 +348,8 @@ def test_a_bom_and_crlf_are_read_as_elsewhere(tmp_path):
   bom = str(tmp_path / "bom.jsonl")
   with io.open(bom, "w", encoding="utf-8", newline="") as f:
     f.write(u"\ufeff" + text.replace(u"\n", u"\r\n"))
-  assert ([line for _, line in cpd.read_documents([bom])] ==
-          [line for _, line in cpd.read_documents([plain])])
+  assert ([line for _, line in tagged_documents.read_documents([bom])] ==
+          [line for _, line in tagged_documents.read_documents([plain])])
 
 
 def test_script_summary_dump_and_error(tmp_path):
@@ -481,11 +485,11 @@ def test_packing_loses_no_token(tmp_path, max_seq_length, short_seq_prob):
       doc = {"sentences": [random_sentence(rng, rng.choice([5, 12, 30, 50]))
                            for _ in range(rng.randint(2, 8))]}
       f.write(json.dumps(doc, ensure_ascii=False) + u"\n")
-  maker = cpd.InstanceMaker(**maker_kwargs(
+  maker = instances.InstanceMaker(**maker_kwargs(
       max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
       dupe_factor=1, max_predictions_per_seq=max_seq_length // 4))
   total = over_long = 0
-  for where, line in cpd.read_documents([corpus]):
+  for where, line in tagged_documents.read_documents([corpus]):
     document = maker.document(where, line)
     expected = [t for s in document.sentences for t in s.tokens]
     over_long += sum(len(s.tokens) > max_seq_length - 3

@@ -12,10 +12,14 @@ import tensorflow.compat.v1 as tf
 
 from conftest import REPO
 
-sys.path.insert(0, os.path.join(REPO, "bench"))
+from lert.model import flops
+import modeling
 
-import device_check  # noqa: E402
-import modeling  # noqa: E402
+# bench/device_check.py's --tiny model: 2 layers, hidden 32, intermediate 64,
+# Chinese BERT's vocabulary.
+TINY = modeling.BertConfig(vocab_size=21128, hidden_size=32,
+                           num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64)
 
 
 def test_model_flops_count_every_matmul_of_a_hand_worked_model():
@@ -28,7 +32,7 @@ def test_model_flops_count_every_matmul_of_a_hand_worked_model():
   config = modeling.BertConfig(vocab_size=5, hidden_size=2,
                                num_hidden_layers=1, num_attention_heads=1,
                                intermediate_size=4)
-  assert device_check.model_flops_per_example(config, 3, 1) == 876
+  assert flops.model_flops_per_example(config, 3, 1) == 876
 
 
 @pytest.mark.slow
@@ -58,8 +62,7 @@ def test_device_check_runs_every_part_on_the_cpu():
   finetune = [row for row in rows if row[0] == "| finetune"]
   assert finetune and float(finetune[0][4].split()[0]) > 0
   assert "Model FLOPs per example: %d at length 32" % (
-      device_check.model_flops_per_example(
-          modeling.BertConfig(**device_check.TINY_CONFIG), 32, 5)
+      flops.model_flops_per_example(TINY, 32, 5)
   ) in result.stdout
 
 

@@ -9,19 +9,21 @@ import json
 import os
 import subprocess
 import sys
-
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
-import classifier_data
-import finetuning
-import ner_data
-import script_errors
-import tokenization
-
 from conftest import run_script
 from conftest import REPO, tiny_config, write_config
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.contract import script_errors
+from lert.experiments import recipe
+from lert.finetuning import classifier_data
+from lert.finetuning import metrics
+from lert.finetuning import ner_data
+from lert.finetuning import packing
+from lert.finetuning import task_model
+import tokenization
 
 VOCAB_FILE = os.path.join(REPO, "configs", "vocab.txt")
 
@@ -32,18 +34,18 @@ VOCAB_FILE = os.path.join(REPO, "configs", "vocab.txt")
 
 def test_accuracy_and_confusion_matrix():
   gold, predicted = [0, 1, 1, 2, 2], [0, 1, 0, 2, 1]
-  assert finetuning.accuracy(gold, predicted) == pytest.approx(0.6)
-  assert finetuning.confusion_matrix(gold, predicted, 3).tolist() == [
+  assert metrics.accuracy(gold, predicted) == pytest.approx(0.6)
+  assert metrics.confusion_matrix(gold, predicted, 3).tolist() == [
       [1, 0, 0], [1, 1, 0], [0, 1, 1]]
 
 
 def test_bio_entities_reads_stray_inside_tags_as_starts():
-  assert finetuning.bio_entities("B-PER I-PER O B-LOC".split()) == [
+  assert metrics.bio_entities("B-PER I-PER O B-LOC".split()) == [
       ("PER", 0, 2), ("LOC", 3, 4)]
-  assert finetuning.bio_entities("O I-PER I-PER O".split()) == [("PER", 1, 3)]
-  assert finetuning.bio_entities("B-PER I-LOC I-LOC".split()) == [
+  assert metrics.bio_entities("O I-PER I-PER O".split()) == [("PER", 1, 3)]
+  assert metrics.bio_entities("B-PER I-LOC I-LOC".split()) == [
       ("PER", 0, 1), ("LOC", 1, 3)]
-  assert finetuning.bio_entities("B-ORG B-ORG I-ORG".split()) == [
+  assert metrics.bio_entities("B-ORG B-ORG I-ORG".split()) == [
       ("ORG", 0, 1), ("ORG", 1, 3)]
 
 
@@ -58,7 +60,7 @@ def test_entity_f1_exact_partial_wrong_type_and_split():
       "B-PER I-PER I-PER O".split(),
       "B-LOC I-LOC B-LOC O B-PER".split(),
   ]
-  scores = finetuning.entity_scores(gold, predicted)
+  scores = metrics.entity_scores(gold, predicted)
   # gold: PER 2, LOC 2, ORG 1 = 5; predicted: PER 3, LOC 3 = 6; correct:
   # PER (0,2) and PER (4,5) = 2.
   assert (scores.gold, scores.predicted, scores.correct) == (5, 6, 2)
@@ -72,10 +74,10 @@ def test_entity_f1_exact_partial_wrong_type_and_split():
 
 def test_truncate_pair_cuts_the_longer_first():
   a, b = list("abcdef"), list("xyz")
-  assert finetuning.truncate_pair(a, b, 6)
+  assert packing.truncate_pair(a, b, 6)
   assert (a, b) == (list("abc"), list("xyz"))
   a, b = list("ab"), list("xy")
-  assert not finetuning.truncate_pair(a, b, 6)
+  assert not packing.truncate_pair(a, b, 6)
 
 
 def test_an_empty_text_b_is_no_second_segment_as_in_google_bert():
@@ -167,6 +169,17 @@ def test_ner_layouts_read_exactly(tmp_path, separator, newline, bom, gz):
       u"\ufeff").replace(u"\r\n", u"\n")[:-1]
 
 
+def entities_to_bio(entities, length):
+  """The BIO tags of entities (type, start, end) over `length` positions:
+  the inverse of metrics.bio_entities, written here to check it."""
+  tags = ["O"] * length
+  for kind, start, end in entities:
+    tags[start] = "B-" + kind
+    for i in range(start + 1, end):
+      tags[i] = "I-" + kind
+  return tags
+
+
 @pytest.mark.slow
 def test_people_daily_and_msra_counts_and_bio_round_trip(shared_dir):
   data = os.path.join(shared_dir, "data")
@@ -174,7 +187,7 @@ def test_people_daily_and_msra_counts_and_bio_round_trip(shared_dir):
   assert len(dev) == 4631
   assert sum(len(s.chars) for s in dev) == 172601
   entities = collections.Counter(
-      kind for s in dev for kind, _, _ in finetuning.bio_entities(s.tags))
+      kind for s in dev for kind, _, _ in metrics.bio_entities(s.tags))
   assert dict(entities) == {"PER": 1984, "LOC": 2877, "ORG": 1331}
   train = ner_data.read_sentences(os.path.join(data, "peopledaily",
                                                "train.txt"))
@@ -188,8 +201,8 @@ def test_people_daily_and_msra_counts_and_bio_round_trip(shared_dir):
   # I-PER reads as the start of an entity and comes back as B-PER.
   starts_inside = 0
   for sentence in dev + train:
-    back = finetuning.entities_to_bio(finetuning.bio_entities(sentence.tags),
-                                      len(sentence.tags))
+    back = entities_to_bio(metrics.bio_entities(sentence.tags),
+                           len(sentence.tags))
     if sentence.tags[0].startswith("I-"):
       starts_inside += 1
       assert back[0] == "B-" + sentence.tags[0][2:]
@@ -398,7 +411,7 @@ def test_run_ner_trains_evaluates_and_writes_the_input_format(tmp_path):
   original = ner_data.read_sentences(train)
   assert [s.chars for s in written] == [s.chars for s in original]
   assert written[0].separator == "\t"
-  scores = finetuning.entity_scores([s.tags for s in original],
+  scores = metrics.entity_scores([s.tags for s in original],
                                     [s.tags for s in written])
   assert float(values["f1"]) == pytest.approx(scores.f1)
   predicted = ner_data.read_sentences(os.path.join(output_dir,
@@ -423,7 +436,7 @@ def test_an_entity_without_its_b_tag_is_counted_and_printed(tmp_path,
   assert ("t.txt (eval): 3 I- tags that follow O or another type (the first "
           "at %s:1), read as the start of an entity" % path in
           capsys.readouterr().out)
-  assert finetuning.bio_entities(sentences[1].tags) == [("PER", 0, 2),
+  assert metrics.bio_entities(sentences[1].tags) == [("PER", 0, 2),
                                                          ("ORG", 2, 4)]
   clean = write(str(tmp_path / "c.txt"), u"张 B-PER\n伟 I-PER\n")
   assert not ner_data.unstarted_entities(run_ner.read(clean, "eval"))
@@ -468,8 +481,7 @@ def test_init_checkpoint_loads_the_encoder_and_reports_the_new_layer(
 
 
 def test_summarize_seeds_reports_max_and_mean(tmp_path):
-  sys.path.insert(0, os.path.join(REPO, "scripts"))
-  import summarize_seeds
+  from scripts import summarize_seeds
   for i, value in enumerate(["0.5", "0.75", "0.625"]):
     os.makedirs(str(tmp_path / str(i)))
     write(str(tmp_path / str(i) / "eval_results.txt"),
@@ -537,9 +549,7 @@ def test_task_scripts_pass_the_paper_settings(tmp_path, task, size, expected):
   """What scripts/run_TASK.sh passes to python ($PYTHON), caught by a
   stand-in."""
   stub = str(tmp_path / "python")
-  # finetune.sh reads its recipe with `$PYTHON -c`: the real one does that.
-  write(stub, u'#!/bin/sh\nif [ "$1" = -c ]; then exec %s "$@"; fi\n'
-        u'echo "$@"\n' % sys.executable)
+  write(stub, u'#!/bin/sh\necho "$@"\n')
   os.chmod(stub, 0o755)
   result = subprocess.run(
       ["bash", os.path.join(REPO, "scripts", "run_%s.sh" % task), size,
@@ -658,7 +668,7 @@ def test_single_split_tasks_train_on_part_and_evaluate_on_the_rest(
     assert values["num_sentences"] == "32"
     gold = ner_data.read_sentences(evaluation)
     assert values["gold_entities"] == str(sum(
-        len(finetuning.bio_entities(s.tags)) for s in gold))
+        len(metrics.bio_entities(s.tags)) for s in gold))
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
@@ -681,7 +691,7 @@ def test_weight_decay_and_output_dropout_reach_the_update(dropout):
   for decay in (0.0, 0.3):
     with tf.Graph().as_default():
       tf.set_random_seed(1)
-      model_fn = finetuning.model_fn_builder(
+      model_fn = task_model.model_fn_builder(
           config, 2, "sequence", None, learning_rate, 10, 0, False, False,
           weight_decay_rate=decay, output_dropout_prob=dropout)
       spec = model_fn({k: tf.constant(v) for k, v in features.items()},
@@ -706,3 +716,49 @@ def test_weight_decay_and_output_dropout_reach_the_update(dropout):
   # The same graph seed draws the same dropout masks in both runs.
   np.testing.assert_allclose(plain - decayed, learning_rate * 0.3 * before,
                              rtol=1e-4, atol=1e-7)
+
+
+def test_finetune_sh_and_python_read_the_same_recipe(tmp_path):
+  """configs/finetune_recipe.tsv is read by the shell (awk, no Python) and
+  by lert.experiments.recipe: every task and size gives the same script,
+  length, epochs and learning rate both ways."""
+  stub = str(tmp_path / "python")
+  write(stub, u'#!/bin/sh\necho "$@"\n')
+  os.chmod(stub, 0o755)
+  assert len(recipe.FINETUNE_TASKS) == 10
+  for task, row in recipe.FINETUNE_TASKS.items():
+    for size_index, size in enumerate(recipe.SIZES):
+      result = subprocess.run(
+          ["bash", os.path.join(REPO, "scripts", "finetune.sh"), task, size,
+           "ckpt", str(tmp_path / "data"), str(tmp_path / "out")],
+          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+          universal_newlines=True, env=dict(os.environ, PYTHON=stub))
+      assert result.returncode == 0, result.stderr
+      args = result.stdout.split()
+      assert args[0].endswith("/" + row.script)
+      values = dict(a[2:].split("=", 1) for a in args[1:] if "=" in a)
+      assert int(values["max_seq_length"]) == row.max_seq_length
+      assert int(values["num_train_epochs"]) == row.epochs[size_index]
+      assert float(values["learning_rate"]) == row.learning_rates[size_index]
+      assert values["train_file"].endswith("train." + row.ext)
+  result = subprocess.run(
+      ["bash", os.path.join(REPO, "scripts", "finetune.sh"), "bq", "huge",
+       "ckpt", "d", "o"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      universal_newlines=True, env=dict(os.environ, PYTHON=stub))
+  assert result.returncode == 1
+  assert result.stderr == ("finetune.sh: error: SIZE must be small, base or "
+                           "large, not 'huge'.\n")
+
+
+def test_a_malformed_recipe_row_is_one_line_naming_it(tmp_path):
+  path = tmp_path / "recipe.tsv"
+  with io.open(recipe.RECIPE_FILE, encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  row = next(i for i, line in enumerate(lines) if line.startswith("bq\t"))
+  lines[row] = lines[row].replace("\t128\t", "\tlong\t")
+  path.write_text(u"\n".join(lines) + u"\n")
+  with pytest.raises(script_errors.InputError,
+                     match=r"recipe.tsv:%d: not a recipe row" % (row + 1)):
+    recipe.read_recipe(str(path))
+  assert recipe.read_recipe()["bq"] == recipe.FINETUNE_TASKS["bq"]
+  assert recipe.FINETUNE_TASKS["bq"].learning_rates == (5e-5, 3e-5, 2e-5)

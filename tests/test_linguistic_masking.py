@@ -6,21 +6,21 @@ import hashlib
 import io
 import json
 import os
-
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
-import linguistic_tags
-import modeling
-import prediction_format
-import pretraining_data
-import records
-import tokenization
-
 from conftest import REPO
 from conftest import run_script
 from conftest import tiny_config
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.model import prediction_format
+from lert.pretraining_data import instances
+from lert.pretraining_data import masking
+from lert.pretraining_data import records
+from lert.tagging import linguistic_tags
+import modeling
+import tokenization
 
 VOCAB = os.path.join(REPO, "configs", "vocab.txt")
 MASK_ID = 103
@@ -73,7 +73,7 @@ def test_the_tag_tokens_are_the_unused_slots_no_text_produces(vocab):
         tokenizer.tokenize(u" ".join(texts[start:start + 500]))))
   assert not produced & set(ids)
   # Nor does the random 10% case.
-  maker = pretraining_data.InstanceMaker(**maker_kwargs("pos"))
+  maker = instances.InstanceMaker(**maker_kwargs("pos"))
   assert not set(maker.tokenizer.convert_tokens_to_ids(
       maker.vocab_words)) & set(ids)
 
@@ -84,13 +84,13 @@ def test_the_tag_masker_on_hand_worked_tags(vocab):
               "dep": "[MASK-DEP-ATT]",
               "all": "[MASK-POS-ns+NER-S-Ns+DEP-ATT]"}
   for mode, token in expected.items():
-    assert pretraining_data.TagMasker(mode)(tags) == token
-  assert pretraining_data.mask_tag_slots(expected["all"]) == [
+    assert masking.TagMasker(mode)(tags) == token
+  assert masking.mask_tag_slots(expected["all"]) == [
       "[unused10]", "[unused30]", "[unused42]"]
   # A missing tag: plain [MASK]; "all" keeps the tags it has.
-  assert pretraining_data.TagMasker("dep")((9, 1, None)) == "[MASK]"
-  assert pretraining_data.TagMasker("all")((9, None, None)) == "[MASK-POS-ns]"
-  assert pretraining_data.TagMasker("all")((None, None, None)) == "[MASK]"
+  assert masking.TagMasker("dep")((9, 1, None)) == "[MASK]"
+  assert masking.TagMasker("all")((9, None, None)) == "[MASK-POS-ns]"
+  assert masking.TagMasker("all")((None, None, None)) == "[MASK]"
   inverse = linguistic_tags.readable_inverse_vocab(vocab)
   assert inverse[10] == "[MASK-POS-ns]" and inverse[103] == "[MASK]"
   assert linguistic_tags.joined_mask_token(
@@ -107,7 +107,7 @@ def maker_kwargs(mode, **overrides):
 
 
 def parsed_records(mode, documents=(DOCUMENT,), **overrides):
-  maker = pretraining_data.InstanceMaker(**maker_kwargs(mode, **overrides))
+  maker = instances.InstanceMaker(**maker_kwargs(mode, **overrides))
   result = []
   for number, document in enumerate(documents, 1):
     made = maker(("doc%d.jsonl:1" % number,

@@ -9,16 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-
 import pytest
-
-import ltp_tagging as lt
-import input_reading
-import script_errors
-import linguistic_tags
-
 from conftest import REPO
 from conftest import stop_midway
+
+from lert.contract import input_reading
+from lert.contract import script_errors
+from lert.tagging import linguistic_tags
+from lert.tagging import ltp_tagging as lt
 
 VOCAB = os.path.join(REPO, "configs", "vocab.txt")
 
@@ -509,7 +507,8 @@ def test_the_tagger_imports_no_tensorflow():
   """Its processes (and each pool worker) need PyTorch only: importing
   TensorFlow cost ~5 s and ~400 MiB each."""
   result = subprocess.run(
-      [sys.executable, "-c", "import sys, linguistic_tagger, ltp_tagging; "
+      [sys.executable, "-c", "import sys, linguistic_tagger; "
+       "from lert.tagging import ltp_tagging; "
        "print(sorted(m for m in sys.modules if m.startswith('tensorflow')))"],
       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       universal_newlines=True)

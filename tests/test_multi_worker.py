@@ -12,20 +12,18 @@ import socket
 import subprocess
 import sys
 import time
+import pytest
+from conftest import REPO, run_script, tiny_config, write_config
+from pretraining_helpers import PRED, SEQ, VOCAB, write_records
 
 import numpy as np
-import pytest
 import tensorflow.compat.v1 as tf
 
-import estimator_utils
-import outputs
-import script_errors
-
-import records
-import synthetic_data
-
-from conftest import REPO, run_script, tiny_config, write_config
-from test_preemption import PRED, SEQ, VOCAB, write_records
+from lert.contract import outputs
+from lert.contract import script_errors
+from lert.pretraining_data import records
+from lert.pretraining_data import synthetic_data
+from lert.running import run_config
 
 
 def write_even_records(directory, num_files=2, records_per_file=20):
@@ -196,19 +194,19 @@ def test_a_dead_worker_stops_the_others_with_one_line(tmp_path):
 ])
 def test_a_bad_tf_config_is_one_line(value, message):
   with pytest.raises(script_errors.InputError, match=message):
-    estimator_utils.cluster_from_environment({"TF_CONFIG": value})
+    run_config.cluster_from_environment({"TF_CONFIG": value})
 
 
 def test_the_chief_and_each_worker_know_their_place():
   cluster = {"chief": ["a:1"], "worker": ["b:1", "c:1"]}
-  places = [estimator_utils.cluster_from_environment({"TF_CONFIG": json.dumps(
+  places = [run_config.cluster_from_environment({"TF_CONFIG": json.dumps(
       {"cluster": cluster, "task": {"type": kind, "index": index}})})
             for kind, index in (("chief", 0), ("worker", 0), ("worker", 1))]
   assert [(p.num_workers, p.is_chief, p.worker_number) for p in places] == [
       (3, True, 0), (3, False, 1), (3, False, 2)]
   assert [p.other_addresses for p in places] == [
       ("b:1", "c:1"), ("a:1", "c:1"), ("a:1", "b:1")]
-  alone = estimator_utils.cluster_from_environment({})
+  alone = run_config.cluster_from_environment({})
   assert (alone.num_workers, alone.is_chief) == (1, True)
 
 
@@ -328,7 +326,7 @@ def test_slurm_tf_config_names_every_node_and_this_task(tmp_path):
   config = json.loads(result.stdout)
   assert config["cluster"] == {"worker": ["gpu-node-a:2222",
                                           "gpu-node-b:2222"]}
-  cluster = estimator_utils.cluster_from_environment(
+  cluster = run_config.cluster_from_environment(
       {"TF_CONFIG": result.stdout})
   assert (cluster.num_workers, cluster.task_index, cluster.is_chief) == (
       2, 1, False)

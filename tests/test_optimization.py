@@ -1,8 +1,9 @@
 # coding=utf-8
 """Optimiser: schedule, weight decay, clipping, accumulation, loss scaling."""
 
-import numpy as np
 import pytest
+
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 import optimization

@@ -10,24 +10,25 @@ import resource
 import shutil
 import stat
 import subprocess
-import sys
 import time
-
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
 from conftest import REPO
 from conftest import run_script
 from conftest import tiny_config
 from conftest import write_config
-import checkpoint_parameters
-import estimator_utils
-import finetuning
-import lert_model
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.contract import atomic_files
+from lert.contract import fingerprints
+from lert.contract import outputs
+from lert.contract import script_errors
+from lert.finetuning import task_model
+from lert.model import checkpoint_parameters
+from lert.model import lert_model
+from lert.running import checkpoints
 import modeling
-import outputs
-import script_errors
 
 SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
 
@@ -58,16 +59,16 @@ def test_writer_refuses_targets_that_are_not_regular_files(tmp_path):
   os.symlink(directory, link)
   for target in (fifo, directory, link):
     with pytest.raises(script_errors.InputError, match="not a|is a directory"):
-      with outputs.atomic_open(target) as f:
+      with atomic_files.atomic_open(target) as f:
         f.write(u"x")
   assert stat.S_ISFIFO(os.stat(fifo).st_mode)
   assert os.path.isdir(directory) and os.path.islink(link)
   assert sorted(os.listdir(str(tmp_path))) == ["dir", "fifo", "link"]
   # A link to a regular file writes the file, and stays a link.
   target = str(tmp_path / "dir" / "real.txt")
-  outputs.write_text(target, u"old")
+  atomic_files.write_text(target, u"old")
   os.symlink(target, str(tmp_path / "to-real"))
-  outputs.write_text(str(tmp_path / "to-real"), u"new")
+  atomic_files.write_text(str(tmp_path / "to-real"), u"new")
   assert os.path.islink(str(tmp_path / "to-real"))
   assert io.open(target).read() == u"new"
 
@@ -110,11 +111,11 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path):
 def test_two_writers_of_one_file_at_once(tmp_path):
   """Two runs writing one file interleaved and both reported success."""
   target = str(tmp_path / "records.tfrecord")
-  with outputs.atomic_open(target, "wb") as first:
+  with atomic_files.atomic_open(target, "wb") as first:
     first.write(b"first")
     with pytest.raises(script_errors.InputError,
                        match="another run is writing .*records.tfrecord"):
-      with outputs.atomic_open(target, "wb") as second:
+      with atomic_files.atomic_open(target, "wb") as second:
         second.write(b"second")
   assert open(target, "rb").read() == b"first"
   assert os.listdir(str(tmp_path)) == ["records.tfrecord"]
@@ -282,7 +283,7 @@ def test_inputs_are_recorded_by_content(tmp_path):
   out = tmp_path / "out"
 
   def settings():
-    return {"input": outputs.describe_file(str(corpus))}
+    return {"input": fingerprints.describe_file(str(corpus))}
   with directory(out, settings()):
     (out / "model-1").write_text(u"x")
   recorded = json.load(io.open(str(out / "lert_run.json")))
@@ -303,13 +304,13 @@ def test_an_unchanged_input_is_not_read_again(tmp_path, monkeypatch):
   corpus = tmp_path / "corpus.txt"
   corpus.write_text(u"abc\n")
   out = tmp_path / "out"
-  with directory(out, {"input": outputs.describe_file(str(corpus))}):
+  with directory(out, {"input": fingerprints.describe_file(str(corpus))}):
     pass
   opened = []
   real_open = io.open
-  monkeypatch.setattr(outputs.io, "open", lambda path, *a, **k: (
+  monkeypatch.setattr(fingerprints.io, "open", lambda path, *a, **k: (
       opened.append(path), real_open(path, *a, **k))[1])
-  with directory(out, {"input": outputs.describe_file(str(corpus))}):
+  with directory(out, {"input": fingerprints.describe_file(str(corpus))}):
     pass
   assert str(corpus) not in opened
 
@@ -328,9 +329,9 @@ def test_a_remote_output_directory_keeps_the_same_contract():
   with outputs.OutputDirectory(out, "script.py", {"lr": 1},
                                ["model-*", "records"]):
     gfile.makedirs(out + "/records")
-    outputs.write_text(out + "/records/part-0", u"r")
-    outputs.write_text(out + "/model-1", u"w")
-    outputs.write_text(out + "/notes.txt", u"the user's")
+    atomic_files.write_text(out + "/records/part-0", u"r")
+    atomic_files.write_text(out + "/model-1", u"w")
+    atomic_files.write_text(out + "/notes.txt", u"the user's")
   with pytest.raises(script_errors.InputError,
                      match="written with lr = 1, this run has 2"):
     outputs.OutputDirectory(out, "script.py", {"lr": 2},
@@ -350,7 +351,7 @@ def test_a_remote_directory_that_cannot_be_reached_is_one_line(monkeypatch):
           None, None, "Error executing an HTTP request: libcurl code 6\n"
           "meaning 'Couldn't resolve host name'")
 
-  monkeypatch.setattr(outputs, "_gfile", Unreachable)
+  monkeypatch.setattr(atomic_files, "gfile", Unreachable)
   with pytest.raises(script_errors.InputError) as info:
     outputs.OutputDirectory("gs://bucket/out", "script.py", {}, []).open()
   assert str(info.value).startswith(
@@ -418,7 +419,7 @@ def save_model(path, config, extra=()):
 
 def build_classifier(config, num_labels=2):
   model = modeling.BertModel(config, False, tf.constant([[1, 2]]))
-  finetuning.create_output_layer(config, model, num_labels, "sequence",
+  task_model.create_output_layer(config, model, num_labels, "sequence",
                                  False)
 
 
@@ -432,8 +433,8 @@ def test_warm_start_of_another_hidden_size_is_an_error(tmp_path):
       script_errors.InputError,
       match=r"holds bert/embeddings/word_embeddings with shape \[100, 16\], "
       r"the model needs \[100, 32\]"):
-    estimator_utils.init_from_checkpoint(init, False,
-                                         finetuning.OUTPUT_LAYER_VARIABLES)
+    checkpoints.init_from_checkpoint(init, False,
+                                         task_model.OUTPUT_LAYER_VARIABLES)
 
 
 def test_warm_start_lists_the_new_output_layer_and_loads_the_rest(tmp_path):
@@ -441,8 +442,8 @@ def test_warm_start_lists_the_new_output_layer_and_loads_the_rest(tmp_path):
   init = save_model(str(tmp_path / "pre" / "model.ckpt"), config,
                     [("output_weights", [3, 32])])  # another task's layer
   build_classifier(config)
-  start = estimator_utils.init_from_checkpoint(
-      init, False, finetuning.OUTPUT_LAYER_VARIABLES)
+  start = checkpoints.init_from_checkpoint(
+      init, False, task_model.OUTPUT_LAYER_VARIABLES)
   assert sorted(start.new) == ["output_bias", "output_weights"]
   assert len(start.loaded) == len(tf.trainable_variables()) - 2
   with tf.Session() as sess:
@@ -463,8 +464,8 @@ def test_warm_start_without_an_encoder_variable_is_an_error(tmp_path):
   with pytest.raises(script_errors.InputError,
                      match=r"lacks bert/embeddings/token_type_embeddings "
                      r"\(shape \[2, 32\]\)"):
-    estimator_utils.init_from_checkpoint(init, False,
-                                         finetuning.OUTPUT_LAYER_VARIABLES)
+    checkpoints.init_from_checkpoint(init, False,
+                                         task_model.OUTPUT_LAYER_VARIABLES)
 
 
 def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
@@ -484,7 +485,7 @@ def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
 
   with tf.Graph().as_default():
     build()
-    start = estimator_utils.init_from_checkpoint(
+    start = checkpoints.init_from_checkpoint(
         encoder_only, False, optional_group=checkpoint_parameters.head_group)
     assert start.new and all(n.startswith("cls/") for n in start.new)
     assert not [n for n in start.loaded if n.startswith("cls/")]
@@ -492,7 +493,7 @@ def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):
     build()
     with pytest.raises(script_errors.InputError,
                        match="lacks cls/predictions/output_pos_layer/bias"):
-      estimator_utils.init_from_checkpoint(
+      checkpoints.init_from_checkpoint(
           partial, False, optional_group=checkpoint_parameters.head_group)
 
 
@@ -744,9 +745,7 @@ def wrapper(name, *args, **env):
 
 def test_wrappers_use_the_project_python_and_check_their_arguments(tmp_path):
   stub = tmp_path / "python"
-  # finetune.sh reads its recipe with `$PYTHON -c`: the real one does that.
-  stub.write_text(u"#!/bin/sh\nif [ \"$1\" = -c ]; then exec %s \"$@\"; fi\n"
-                  u"echo \"$@\" > %s/args\n" % (sys.executable, tmp_path))
+  stub.write_text(u"#!/bin/sh\necho \"$@\" > %s/args\n" % tmp_path)
   stub.chmod(0o755)
   # Not python3 from PATH: $PYTHON, else .venv-tf2.
   result = wrapper("finetune.sh", "bq", "base", "none", str(tmp_path),
@@ -795,7 +794,7 @@ def test_a_hugging_face_directory_given_as_a_checkpoint_says_to_convert_it(
   (hf / "model.safetensors").write_bytes(b"")
   for what in ("--init_checkpoint", "--checkpoint"):
     with pytest.raises(script_errors.InputError) as raised:
-      estimator_utils.resolve_checkpoint(str(hf), what)
+      checkpoints.resolve_checkpoint(str(hf), what)
     assert str(raised.value) == (
         "%s: %s is a Hugging Face model directory, not a TensorFlow "
         "checkpoint: convert it first (python convert_checkpoint.py "
@@ -804,4 +803,4 @@ def test_a_hugging_face_directory_given_as_a_checkpoint_says_to_convert_it(
   (hf / "model.safetensors").unlink()
   with pytest.raises(script_errors.InputError,
                      match="directory .* holds no checkpoint"):
-    estimator_utils.resolve_checkpoint(str(hf))
+    checkpoints.resolve_checkpoint(str(hf))

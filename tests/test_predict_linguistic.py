@@ -7,22 +7,21 @@ import os
 import re
 import subprocess
 import sys
-
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
-import pretraining_data
-import records as record_format
-import linguistic_tags
 import predict_linguistic
-import script_errors
-import synthetic_data
-import tokenization
-
 from conftest import run_script
 from conftest import REPO, tiny_config, write_config
 from pretraining_helpers import build_model_fn, train_tiny_checkpoint
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.contract import script_errors
+from lert.pretraining_data import instances
+from lert.pretraining_data import records as record_format
+from lert.pretraining_data import synthetic_data
+from lert.tagging import linguistic_tags
+import tokenization
 
 SEQ, PRED, VOCAB = 16, 4, 150
 EVAL = tf.estimator.ModeKeys.EVAL
@@ -371,7 +370,7 @@ def test_tagged_file_accuracy_printed_equals_json_and_is_near_one(tmp_path):
   with tf.io.TFRecordWriter(records) as writer:
     for item in inputs:
       writer.write(record_format.serialize_record(
-          pretraining_data.instance_to_features(
+          instances.instance_to_features(
               item.instance, tokenizer, seq, num_positions),
           seq, num_positions))
   config = tiny_config(len(tokenizer.vocab), hidden_size=64,

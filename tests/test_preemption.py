@@ -10,35 +10,22 @@ import os
 import re
 import signal
 import sys
-
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
-import estimator_utils
-import input_pipeline
-import lert_model
-import script_errors
-import synthetic_data
-
 from conftest import REPO, run_script, stop_midway, tiny_config
 from conftest import write_config
 from pretraining_helpers import build_model_fn, run_settings
+from pretraining_helpers import PRED, SEQ, VOCAB, write_records
 
-SEQ, PRED, VOCAB = 16, 4, 150
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.contract import script_errors
+from lert.model import lert_model
+from lert.running import estimator_runner
+from lert.running import input_pipeline
+
 STOPPED_LINE = re.compile(r"stopped by SIGTERM at step (\d+); run the same "
                           r"command to resume\.")
-
-
-def write_records(directory, num_files=2, records_per_file=13):
-  paths = []
-  for i in range(num_files):
-    path = os.path.join(str(directory), "part-%d.tfrecord" % i)
-    synthetic_data.write_synthetic_records(path, records_per_file, SEQ, PRED,
-                                           VOCAB, seed=i,
-                                           missing_label_rate=0.2)
-    paths.append(path)
-  return paths
 
 
 def assert_same_checkpoints(expected_prefix, actual_prefix):
@@ -81,7 +68,7 @@ def train(output_dir, paths, accumulation, signal_at=None, steps=10):
       tiny_config(VOCAB, dropout=0.1), tasks=("pos", "ner", "dep"),
       num_train_steps=steps, num_warmup_steps=2,
       gradient_accumulation_steps=accumulation)
-  runner = estimator_utils.EstimatorRunner(
+  runner = estimator_runner.EstimatorRunner(
       model_fn, run_settings(output_dir, save_checkpoints_steps=4,
                              keep_checkpoint_max=3),
       train_batch_size=4 // accumulation)

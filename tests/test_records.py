@@ -3,12 +3,12 @@
 against TensorFlow's own serializer and writer."""
 
 import os
+import pytest
 
 import numpy as np
-import pytest
 import tensorflow.compat.v1 as tf
 
-import records
+from lert.pretraining_data import records
 
 
 def tf_example_bytes(ints, floats):
@@ -88,8 +88,9 @@ def test_an_unwritable_path_is_an_error_naming_it(tmp_path, backend):
 def test_the_module_imports_no_tensorflow():
   import subprocess
   import sys
-  code = ("import sys, records, tokenization, pretraining_data, "
-          "create_pretraining_data; "
+  code = ("import sys, tokenization, create_pretraining_data; "
+          "from lert.pretraining_data import (data_summary, instances, "
+          "masking, records, settings, tagged_documents, writer); "
           "print('tensorflow' in sys.modules)")
   result = subprocess.run([sys.executable, "-c", code],
                           cwd=os.path.dirname(os.path.dirname(

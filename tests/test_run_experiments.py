@@ -6,16 +6,17 @@ import json
 import os
 import signal
 import sys
-
 import pytest
-
-import experiments
-import script_errors
-
 from conftest import run_script
 from conftest import REPO
 from conftest import stop_midway
 from conftest import write_sample_without
+
+from lert.contract import script_errors
+from lert.experiments import recipe
+from lert.experiments import tables
+from lert.experiments import task_data
+from lert.experiments import variants
 
 SCRIPT = os.path.join(REPO, "run_experiments.py")
 SAMPLE = os.path.join(REPO, "data", "sample", "tagged.jsonl")
@@ -31,30 +32,30 @@ def test_the_averages_of_the_paper_s_own_table_8_baseline():
   metrics, a group the mean of its tasks, Average the mean of the ten."""
   row = [66.8, 86.7, 89.0, 94.1, 78.1, 88.7, 85.1, 94.2, 56.4, 76.0, 94.6,
          94.4]
-  tasks = list(experiments.FINETUNE_TASKS)
-  scores = dict(zip(experiments.columns(tasks), row))
-  summary = experiments.seed_summary(scores, tasks)
+  tasks = list(recipe.FINETUNE_TASKS)
+  scores = dict(zip(tables.columns(tasks), row))
+  summary = tables.seed_summary(scores, tasks)
   assert round(summary["Average"], 2) == 83.58
   assert round(summary["MRC"], 1) == 84.2
   assert round(summary["TC"], 1) == 79.8
   assert round(summary["NER"], 1) == 94.5
-  stat = experiments.stat([1.0, 2.0, 6.0])
+  stat = tables.stat([1.0, 2.0, 6.0])
   assert stat.mean == 3.0 and stat.max == 6.0 and stat.n == 3
   assert abs(stat.std - 2.6457513) < 1e-6  # sample std, n - 1
 
 
 def test_variants_a_corpus_without_dep_can_train():
-  table8, notes = experiments.variants_for("table8", ["pos", "ner"])
+  table8, notes = variants.variants_for("table8", ["pos", "ner"])
   assert [v.name for v in table8] == ["MLM", "+POS", "+NER",
                                       "+All (POS+NER)"]
   assert table8[-1].linguistic_tasks == ("pos", "ner")
   assert notes == ["table8 +DEP left out: the corpus has no DEP labels."]
-  table9, _ = experiments.variants_for("table9", ["pos", "ner"],
+  table9, _ = variants.variants_for("table9", ["pos", "ner"],
                                        ["MLM", "NER-mask"])
   assert [(v.name, v.masking) for v in table9] == [("MLM", "none"),
                                                   ("NER-mask", "ner")]
   # All-mask and Mix-mask write all three tags: left out, never renamed.
-  table9, notes = experiments.variants_for("table9", ["pos"])
+  table9, notes = variants.variants_for("table9", ["pos"])
   assert [v.name for v in table9] == ["MLM", "POS-mask"]
   assert notes == [
       "table9 NER-mask left out: the corpus has no NER labels.",
@@ -62,12 +63,12 @@ def test_variants_a_corpus_without_dep_can_train():
       "table9 All-mask left out: the corpus has no NER/DEP labels.",
       "table9 Mix-mask left out: the corpus has no NER/DEP labels."]
   # Figure 3 needs DEP in every variant's schedule: nothing is left.
-  assert experiments.variants_for("figure3", ["pos", "ner"])[0] == []
+  assert variants.variants_for("figure3", ["pos", "ner"])[0] == []
   with pytest.raises(script_errors.InputError, match="--variants: POS is not"):
-    experiments.check_variant_names(["table8"], ["POS"])
+    variants.check_variant_names(["table8"], ["POS"])
   # Shared settings, shared cells: Table 8's MLM is Table 9's.
-  keys = {experiments.variant_key(v) for e in ("table8", "table9")
-          for v in experiments.EXPERIMENTS[e].variants if v.name == "MLM"}
+  keys = {variants.variant_key(v) for e in ("table8", "table9")
+          for v in variants.EXPERIMENTS[e].variants if v.name == "MLM"}
   assert keys == {"mlm"}
 
 
@@ -139,11 +140,11 @@ def test_a_task_with_one_split_is_held_out_by_article(tmp_path):
   source = tmp_path / "cmrc2018"
   source.mkdir()
   (source / "cmrc2018_trial.json").write_text(json.dumps(squad(10)))
-  found = experiments.find_task_source(str(tmp_path), "cmrc2018")
+  found = task_data.find_task_source(str(tmp_path), "cmrc2018")
   assert found.whole == str(source / "cmrc2018_trial.json")
-  target = experiments.task_data_paths(str(tmp_path / "out"), "cmrc2018")
+  target = task_data.task_data_paths(str(tmp_path / "out"), "cmrc2018")
   os.makedirs(os.path.dirname(target.train))
-  counts = experiments.prepare_task_data(found, "cmrc2018", target, None,
+  counts = task_data.prepare_task_data(found, "cmrc2018", target, None,
                                          None)
   train = json.load(open(target.train))["data"]
   dev = json.load(open(target.dev))["data"]
@@ -151,9 +152,9 @@ def test_a_task_with_one_split_is_held_out_by_article(tmp_path):
   assert not {a["title"] for a in train} & {a["title"] for a in dev}
   assert counts["train_examples"] == 24 and counts["dev_examples"] == 6
   # The same split again (seeded), and a cap by questions.
-  again = experiments.task_data_paths(str(tmp_path / "again"), "cmrc2018")
+  again = task_data.task_data_paths(str(tmp_path / "again"), "cmrc2018")
   os.makedirs(os.path.dirname(again.train))
-  experiments.prepare_task_data(found, "cmrc2018", again, 7, None)
+  task_data.prepare_task_data(found, "cmrc2018", again, 7, None)
   assert json.load(open(again.dev)) == json.load(open(target.dev))
   assert len(json.load(open(again.train))["data"]) == 3  # 9 questions >= 7
 
@@ -229,7 +230,7 @@ def test_flags_passed_through_and_devices_are_checked_before_any_cell(
   """These failed only at their cell, after the records and pre-training,
   quoting absl's "Pass --helpshort" instead of the error."""
   result = run("--experiment=table9", "--variants=MLM", "--scale=test",
-               "--corpus=" + SAMPLE, "--data_dir=" + task_data(
+               "--corpus=" + SAMPLE, "--data_dir=" + write_task_data(
                    tmp_path / "data"), "--tasks=chnsenticorp",
                "--output_dir=%s" % (tmp_path / "out"), flag)
   assert result.returncode == 1
@@ -240,7 +241,7 @@ def test_flags_passed_through_and_devices_are_checked_before_any_cell(
 
 def test_a_bad_task_file_is_named_in_the_users_file_before_any_cell(
     tmp_path):
-  data = task_data(tmp_path / "data")
+  data = write_task_data(tmp_path / "data")
   train = os.path.join(data, "chnsenticorp", "train.tsv")
   with io.open(train, "a", encoding="utf-8") as f:
     f.write(u"7\t这一行的标签不对\n")
@@ -254,7 +255,7 @@ def test_a_bad_task_file_is_named_in_the_users_file_before_any_cell(
   assert not (tmp_path / "out").exists()
 
 
-def task_data(root):
+def write_task_data(root):
   """A tiny ChnSentiCorp of the sample corpus's sentences."""
   directory = root / "chnsenticorp"
   directory.mkdir(parents=True)
@@ -272,7 +273,7 @@ def task_data(root):
 @pytest.mark.slow
 def test_a_table_end_to_end_and_a_killed_run_resumes_to_the_same_table(
     tmp_path):
-  data = task_data(tmp_path / "data")
+  data = write_task_data(tmp_path / "data")
   args = ["--experiment=table9", "--scale=test", "--corpus=" + SAMPLE,
           "--data_dir=" + data, "--tasks=chnsenticorp", "--seeds=2",
           "--variants=MLM,All-mask"]
@@ -355,15 +356,15 @@ def test_figure3_is_a_chart_of_the_groups(tmp_path):
   tasks = ["cmrc2018", "msra_ner", "chnsenticorp"]
   rows = []
   for name, shift in (("PND", 0.0), ("no warm-up", 1.0)):
-    per_seed = [{key: 50.0 + shift + seed for key in experiments.columns(tasks)}
+    per_seed = [{key: 50.0 + shift + seed for key in tables.columns(tasks)}
                 for seed in range(3)]
-    rows.append((name, experiments.variant_row(per_seed, tasks)))
+    rows.append((name, tables.variant_row(per_seed, tasks)))
   assert rows[1][1]["NER"].mean == 52.0 and rows[1][1]["NER"].max == 53.0
   path = str(tmp_path / "figure3.png")
-  experiments.draw_figure3(path, rows)
+  tables.draw_figure3(path, rows)
   with open(path, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-  markdown, tsv = experiments.format_tables("Figure 3", rows)
+  markdown, tsv = tables.format_tables("Figure 3", rows)
   assert "| no warm-up | 52.00 ± 1.00 |" in markdown
   assert "no warm-up\tAverage\t52.0000\t1.0000\t53.0000\t3" in tsv
 
@@ -371,13 +372,13 @@ def test_figure3_is_a_chart_of_the_groups(tmp_path):
 def test_a_failed_cell_is_quoted_by_its_error_line(tmp_path):
   """absl ends a flag error with "Pass --helpshort or --helpfull to see
   help on flags.", which the runner quoted instead of the error."""
-  import run_experiments
+  from lert.experiments import cells
   log = tmp_path / "cell.log"
   log.write_text(u"python run_classifier.py ...\n"
                  u"FATAL Flags parsing error: Unknown command line flag "
                  u"'no_such_flag'\n"
                  u"Pass --helpshort or --helpfull to see help on flags.\n")
-  assert run_experiments.error_line(str(log)) == (
+  assert cells.error_line(str(log)) == (
       "FATAL Flags parsing error: Unknown command line flag 'no_such_flag'")
   log.write_text(u"INFO: step 1\nKilled\n")
-  assert run_experiments.error_line(str(log)) == "Killed"
+  assert cells.error_line(str(log)) == "Killed"

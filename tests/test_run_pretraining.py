@@ -5,26 +5,27 @@ errors."""
 import os
 import re
 import subprocess
-
-from absl import flags
-import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
-
-import checkpoint_parameters
-import estimator_utils
-import input_pipeline
-import modeling
-import lert_model
-import records
 import run_pretraining
-import script_errors
-import synthetic_data
-
 from conftest import run_script
 from conftest import REPO, event_scalars, tiny_config, write_config
 from pretraining_helpers import build_model_fn, fixed_batch, run_settings
 from pretraining_helpers import train_tiny_checkpoint
+
+from absl import flags
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from lert.contract import script_errors
+from lert.model import checkpoint_parameters
+from lert.model import lert_model
+from lert.pretraining_data import records
+from lert.pretraining_data import synthetic_data
+from lert.running import checkpoints
+from lert.running import estimator_runner
+from lert.running import input_pipeline
+from lert.running import run_config
+import modeling
 
 SEQ, PRED, VOCAB = 16, 4, 150
 
@@ -60,7 +61,7 @@ def test_train_resume_continues_global_step_and_lip_schedule(tmp_path):
   num_train_steps = 12  # T = 2, 4, 6
   model_fn = build_model_fn(tiny_config(VOCAB), num_train_steps=12,
                             output_dir=output_dir, save_summary_steps=1)
-  runner = estimator_utils.EstimatorRunner(model_fn, run_settings(output_dir),
+  runner = estimator_runner.EstimatorRunner(model_fn, run_settings(output_dir),
                                            train_batch_size=4)
   runner.train(pretraining_input_fn(paths), max_steps=6)  # "killed" here
   assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-6")
@@ -73,7 +74,7 @@ def test_train_resume_continues_global_step_and_lip_schedule(tmp_path):
 
   # A new process with the same flags resumes from the checkpoint.
   with tf.Graph().as_default():
-    runner = estimator_utils.EstimatorRunner(
+    runner = estimator_runner.EstimatorRunner(
         model_fn, run_settings(output_dir), train_batch_size=4)
     runner.train(pretraining_input_fn(paths), max_steps=num_train_steps)
   assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-12")
@@ -95,7 +96,7 @@ def test_checkpoint_restores_into_plain_bert_model(tmp_path):
   paths = make_records(tmp_path / "data", num_files=1)
   output_dir = str(tmp_path / "model")
   config = tiny_config(VOCAB)
-  runner = estimator_utils.EstimatorRunner(
+  runner = estimator_runner.EstimatorRunner(
       build_model_fn(config, num_train_steps=3), run_settings(output_dir),
       train_batch_size=4)
   runner.train(pretraining_input_fn(paths), max_steps=3)
@@ -133,7 +134,7 @@ def test_init_checkpoint_loads_bert_and_reports_new_heads(tmp_path):
     lert_model.lert_head_logits(
         config, tf.zeros([1, 2, 32]), tf.zeros([VOCAB, 32]),
         tf.constant([[0]]), ["pos", "ner", "dep"])
-    _, loaded, new = estimator_utils.init_from_checkpoint(
+    _, loaded, new = checkpoints.init_from_checkpoint(
         str(bert_dir), use_tpu=False,
         optional_group=checkpoint_parameters.head_group)
     assert len(loaded) == 7 + 16 * 2
@@ -180,10 +181,10 @@ def test_init_checkpoint_of_another_shape_is_an_error(tmp_path):
     modeling.BertModel(tiny_config(VOCAB, intermediate_size=48),
                        is_training=False, input_ids=tf.constant([[1, 2]]))
     with pytest.raises(
-        estimator_utils.script_errors.InputError,
+        script_errors.InputError,
         match=r"holds bert/encoder/layer_0/intermediate/dense/kernel with "
         r"shape \[32, 64\], the model needs \[32, 48\]"):
-      estimator_utils.init_from_checkpoint(checkpoint, use_tpu=False)
+      checkpoints.init_from_checkpoint(checkpoint, use_tpu=False)
 
 
 @pytest.mark.slow
@@ -204,7 +205,7 @@ def test_two_replicas_train_as_one_device_with_the_global_batch(tmp_path):
         params["batch_size"], drop_remainder=True).repeat()
 
   def train(output_dir, devices, init_checkpoint=None, steps=3):
-    runner = estimator_utils.EstimatorRunner(
+    runner = estimator_runner.EstimatorRunner(
         build_model_fn(tiny_config(VOCAB), num_train_steps=steps,
                        num_warmup_steps=0, learning_rate=1e-2,
                        init_checkpoint=init_checkpoint),
@@ -572,8 +573,8 @@ def test_entry_point_scripts_run_the_paper_recipe(tmp_path, script, args):
 
 def test_use_xla_turns_on_jit_for_the_session(tmp_path):
   del tmp_path
-  on = estimator_utils.session_config(use_xla=True)
-  off = estimator_utils.session_config()
+  on = run_config.session_config(use_xla=True)
+  off = run_config.session_config()
   assert (on.graph_options.optimizer_options.global_jit_level ==
           tf.OptimizerOptions.ON_1)
   assert (off.graph_options.optimizer_options.global_jit_level !=

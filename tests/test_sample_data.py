@@ -4,18 +4,17 @@
 import io
 import json
 import os
-import sys
 
 import pytest
 import tensorflow.compat.v1 as tf
 
-import pretraining_data as cpd
+from lert.pretraining_data import writer
 
 from conftest import REPO
 
+from data.sample import make_sample
+
 SAMPLE = os.path.join(REPO, "data", "sample")
-sys.path.insert(0, SAMPLE)
-import make_sample
 
 
 def test_generated_files_are_up_to_date_with_the_annotation():
@@ -53,7 +52,7 @@ def test_annotation_checks(line, message):
 
 def test_sample_makes_pretraining_records(tmp_path):
   out = str(tmp_path / "sample.tfrecord")
-  summary = cpd.write_pretraining_data(
+  summary = writer.write_pretraining_data(
       [os.path.join(SAMPLE, "tagged.jsonl")], [out],
       dict(vocab_file=os.path.join(REPO, "configs", "vocab.txt"),
            do_lower_case=True, max_seq_length=128, max_predictions_per_seq=20,

@@ -5,12 +5,11 @@ import importlib
 import os
 import subprocess
 import sys
-
-from absl import flags
 import pytest
-
 from conftest import REPO
 from conftest import run_script
+
+from absl import flags
 
 
 # Each script, the fewest flags it has, and the packages it needs (Apache
@@ -55,6 +54,15 @@ EXAMPLE_SCRIPTS = (
     "bench/finetune_throughput.py", "bench/pretrain_throughput.py")
 
 
+def help_command(script):
+  """A script's --help: `python script.py`, or for a bench module (run from
+  the repository) `python -m bench.name`."""
+  if script.startswith("bench/"):
+    return [sys.executable, "-m", script[:-len(".py")].replace("/", "."),
+            "--help"]
+  return [sys.executable, os.path.join(REPO, script), "--help"]
+
+
 def usage_examples(path):
   """The command lines of a script's docstring: from a line starting with
   `python ` through its `\\` continuation lines, each stripped."""
@@ -85,7 +93,7 @@ def test_help_shows_each_usage_example_line_by_line_with_real_paths():
   scripts = [s for s in EXAMPLE_SCRIPTS
              if s != "prepare_pretraining_data_beam.py" or _has_beam()]
   runs = {s: subprocess.Popen(
-      [sys.executable, os.path.join(REPO, s), "--help"],
+      help_command(s),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
       universal_newlines=True, cwd=REPO,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) for s in scripts}

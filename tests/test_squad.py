@@ -7,16 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import pytest
+from conftest import REPO, run_script, tiny_config, write_config
 
 import numpy as np
-import pytest
 
-import cmrc_metric
-import script_errors
-import squad_data
+from lert.contract import script_errors
+from lert.finetuning import cmrc_metric
+from lert.finetuning import squad_data
 import tokenization
-
-from conftest import REPO, run_script, tiny_config, write_config
 
 pytest.importorskip("nltk", reason="the CMRC metric segments with NLTK")
 

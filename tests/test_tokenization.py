@@ -2,13 +2,11 @@
 """BERT tokenization, WordPiece and character offsets."""
 
 import os
-
 import pytest
-
-import script_errors
-import tokenization
-
 from conftest import REPO
+
+from lert.contract import script_errors
+import tokenization
 
 VOCAB_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "在", "北",
                 "京", "用", "，", "。", "！", "(", ")", "bert", "-", "base",

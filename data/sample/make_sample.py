@@ -8,8 +8,10 @@ format (tagged.jsonl), after checking that every sentence is a well-formed
 dependency tree with tags from the LERT inventories, and that the tagger's
 sentence splitter cuts each paragraph into exactly the annotated sentences.
 
-  python data/sample/make_sample.py          # rewrite both files
-  python data/sample/make_sample.py --check  # fail if they are out of date
+  python -m data.sample.make_sample          # rewrite both files
+  python -m data.sample.make_sample --check  # fail if they are out of date
+
+(run from the repository, whose lert package it imports).
 """
 
 from __future__ import print_function
@@ -19,11 +21,10 @@ import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+from lert.tagging import linguistic_tags
+from lert.tagging import ltp_tagging
 
-import ltp_tagging
-import linguistic_tags
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class AnnotationError(ValueError):
@@ -140,7 +141,7 @@ def main():
     for name, text in outputs.items():
       with io.open(os.path.join(HERE, name), encoding="utf-8") as f:
         if f.read() != text:
-          sys.exit("%s is out of date: run python data/sample/make_sample.py"
+          sys.exit("%s is out of date: run python -m data.sample.make_sample"
                    % name)
   else:
     for name, text in outputs.items():
