@@ -1,6 +1,6 @@
 # coding=utf-8
-"""Scores predictions with the CMRC 2018 metric (cmrc_metric.py), as the
-official evaluator does.
+"""Scores predictions with the CMRC 2018 metric
+(lert/finetuning/cmrc_metric.py), as the official evaluator does.
 
   python cmrc2018_evaluate.py DATA.json PREDICTIONS.json
 

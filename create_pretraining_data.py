@@ -19,7 +19,7 @@ of its first raw corpus line), so the output is byte-identical for any
 round-robin over the output files; the training input pipeline shuffles
 them.
 
-The work is pretraining_data.py's (the library the Beam pipeline and
+The work is lert/pretraining_data/'s (the library the Beam pipeline and
 predict_linguistic.py share); this script is its flags and main.
 """
 
@@ -38,7 +38,7 @@ from lert.contract import input_reading
 from lert.contract import script_errors
 from lert.contract import script_flags
 from lert.pretraining_data import records
-from lert.pretraining_data import settings
+from lert.pretraining_data import masking_flags
 from lert.pretraining_data import tagged_documents
 from lert.pretraining_data import writer
 
@@ -55,9 +55,9 @@ def define_flags(flag_values=FLAGS):
   define.string("output_file", None,
                 "Comma-separated output TFRecord files; instances are "
                 "spread round-robin over them.")
-  settings.define_masking_flags(flag_values)
+  masking_flags.define_masking_flags(flag_values)
   # --help shows the main module's flags: these are this script's too.
-  define.adopt_module_key_flags(settings)
+  define.adopt_module_key_flags(masking_flags)
   define.integer("num_workers", 1,
                  "Worker processes; the output does not depend on it.")
   define.integer("docs_per_batch", 256,
@@ -97,13 +97,13 @@ def make_records():
   """Writes the records as the flags say and prints the summary."""
   input_files = input_reading.expand_input_files(FLAGS.input_file)
   output_files = _output_files(FLAGS.output_file)
-  settings.warn_if_predictions_cap_the_masked_share(FLAGS)
+  masking_flags.warn_if_predictions_cap_the_masked_share(FLAGS)
   for path in output_files:
     fingerprints.check_not_input(path, input_files, "--output_file")
     directory = os.path.dirname(path)
     if directory:
       records.make_dirs(directory)
-  maker_kwargs = settings.maker_kwargs_from_flags(FLAGS)
+  maker_kwargs = masking_flags.maker_kwargs_from_flags(FLAGS)
   tagged_documents.check_corpus_tags(input_files, FLAGS.linguistic_masking)
 
   def log(message):

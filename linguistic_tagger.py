@@ -14,9 +14,9 @@ in `OUTPUT_DIR/.untagged/`, from where the workers tag them. A finished shard is
 written atomically and skipped on restart, so a killed run restarted with
 the same flags gives the same output as an uninterrupted one.
 
-The work is ltp_tagging.py's: its tagging core, which the Beam pipeline
-shares, and its single-machine run (`ltp_tagging.run`); this script is the
-flags and main.
+The work is lert/tagging/ltp_tagging.py's: its tagging core, which the Beam
+pipeline shares, and its single-machine run (`ltp_tagging.run`); this script
+is the flags and main.
 
   python linguistic_tagger.py --input_file='corpus/*.txt' \
     --output_dir=tagged --ltp_model=LTP/small --device=cpu

@@ -189,26 +189,8 @@ class BertModel(object):
 
     with tf.variable_scope(scope, default_name="bert"):
       with tf.variable_scope("embeddings"):
-        self.embedding_output, self.embedding_table = embedding_lookup(
-            input_ids=input_ids,
-            vocab_size=config.vocab_size,
-            embedding_size=config.hidden_size,
-            initializer_range=config.initializer_range,
-            word_embedding_name="word_embeddings",
-            use_one_hot_embeddings=use_one_hot_embeddings)
-        if added_token_ids is not None:
-          added = tf.gather(self.embedding_table, added_token_ids)
-          present = tf.cast(tf.greater(added_token_ids, 0), added.dtype)
-          self.embedding_output += tf.reduce_sum(
-              added * tf.expand_dims(present, -1), axis=2)
-        self.embedding_output = embedding_postprocessor(
-            input_tensor=self.embedding_output,
-            token_type_ids=token_type_ids,
-            token_type_vocab_size=config.type_vocab_size,
-            initializer_range=config.initializer_range,
-            max_position_embeddings=config.max_position_embeddings,
-            dropout_prob=config.hidden_dropout_prob,
-            use_one_hot_embeddings=use_one_hot_embeddings)
+        self._embed(config, input_ids, token_type_ids,
+                    use_one_hot_embeddings, added_token_ids)
 
       with tf.variable_scope("encoder",
                              custom_getter=_fp32_master_weights_getter):
@@ -240,6 +222,31 @@ class BertModel(object):
             first_token, config.hidden_size, activation=tf.tanh,
             kernel_initializer=create_initializer(config.initializer_range),
             name="dense")
+
+  def _embed(self, config, input_ids, token_type_ids, use_one_hot_embeddings,
+             added_token_ids):
+    """Sets `embedding_output` (words, plus `added_token_ids`' words, token
+    types and positions, normalised, with dropout) and `embedding_table`."""
+    self.embedding_output, self.embedding_table = embedding_lookup(
+        input_ids=input_ids,
+        vocab_size=config.vocab_size,
+        embedding_size=config.hidden_size,
+        initializer_range=config.initializer_range,
+        word_embedding_name="word_embeddings",
+        use_one_hot_embeddings=use_one_hot_embeddings)
+    if added_token_ids is not None:
+      added = tf.gather(self.embedding_table, added_token_ids)
+      present = tf.cast(tf.greater(added_token_ids, 0), added.dtype)
+      self.embedding_output += tf.reduce_sum(
+          added * tf.expand_dims(present, -1), axis=2)
+    self.embedding_output = embedding_postprocessor(
+        input_tensor=self.embedding_output,
+        token_type_ids=token_type_ids,
+        token_type_vocab_size=config.type_vocab_size,
+        initializer_range=config.initializer_range,
+        max_position_embeddings=config.max_position_embeddings,
+        dropout_prob=config.hidden_dropout_prob,
+        use_one_hot_embeddings=use_one_hot_embeddings)
 
   def get_pooled_output(self):
     return self.pooled_output

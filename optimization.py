@@ -78,19 +78,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
   learning_rate = learning_rate_schedule(global_step, init_lr,
                                          num_train_steps, num_warmup_steps)
   tvars = tf.trainable_variables()
-
   loss_scale = DynamicLossScale() if use_loss_scaling else None
-  scaled_loss = loss * loss_scale.value if loss_scale else loss
-  grads = tf.gradients(scaled_loss, tvars)
-  # A variable the loss does not reach (the pooler in pre-training: there is
-  # no next-sentence task) is left alone, as in the LERT release: no update,
-  # no weight decay, no Adam slots.
-  tvars = [v for g, v in zip(grads, tvars) if g is not None]
-  grads = [tf.convert_to_tensor(g) for g in grads if g is not None]
-  if not tvars:
-    raise ValueError("The loss depends on no trainable variable.")
-  if loss_scale:
-    grads = [g / loss_scale.value for g in grads]
+  grads, tvars = _gradients(loss, tvars, loss_scale)
 
   updates = []  # assignments other than the optimiser's own
   apply_now = None  # None: every step updates
@@ -107,17 +96,7 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
     apply_now = finite if apply_now is None else tf.logical_and(apply_now,
                                                                  finite)
 
-  # With several replicas (MirroredStrategy), every replica clips the mean
-  # of all replicas' gradients, as one device would clip the gradient of the
-  # global batch; apply_gradients below sums over the replicas again, hence
-  # the division.
-  num_replicas = (tf.distribute.get_strategy().num_replicas_in_sync
-                  if tf.distribute.has_strategy() else 1)
-  if num_replicas > 1:
-    grads = _mean_over_replicas(grads)
-  grads, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
-  if num_replicas > 1:
-    grads = [g / float(num_replicas) for g in grads]
+  grads = _clipped(grads, clip_norm)
 
   optimizer_class = {"adamw": AdamWeightDecayOptimizer,
                      "lamb": LAMBOptimizer}.get(optimizer_name)
@@ -141,6 +120,40 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
                  tf.cast(apply_now, global_step.dtype))
     step_op = global_step.assign_add(increment)
   return tf.group(apply_op, step_op, *updates, name="train_op")
+
+
+def _gradients(loss, tvars, loss_scale):
+  """The gradients of `loss` (scaled by `loss_scale`, then unscaled) with
+  respect to the variables of `tvars` it reaches, and those variables."""
+  scaled_loss = loss * loss_scale.value if loss_scale else loss
+  grads = tf.gradients(scaled_loss, tvars)
+  # A variable the loss does not reach (the pooler in pre-training: there is
+  # no next-sentence task) is left alone, as in the LERT release: no update,
+  # no weight decay, no Adam slots.
+  tvars = [v for g, v in zip(grads, tvars) if g is not None]
+  grads = [tf.convert_to_tensor(g) for g in grads if g is not None]
+  if not tvars:
+    raise ValueError("The loss depends on no trainable variable.")
+  if loss_scale:
+    grads = [g / loss_scale.value for g in grads]
+  return grads, tvars
+
+
+def _clipped(grads, clip_norm):
+  """The gradients clipped to a global norm of `clip_norm`.
+
+  With several replicas (MirroredStrategy), every replica clips the mean of
+  all replicas' gradients, as one device would clip the gradient of the
+  global batch; apply_gradients sums over the replicas again, hence the
+  division."""
+  num_replicas = (tf.distribute.get_strategy().num_replicas_in_sync
+                  if tf.distribute.has_strategy() else 1)
+  if num_replicas > 1:
+    grads = _mean_over_replicas(grads)
+  grads, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
+  if num_replicas > 1:
+    grads = [g / float(num_replicas) for g in grads]
+  return grads
 
 
 def _mean_over_replicas(values):

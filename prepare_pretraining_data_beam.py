@@ -64,7 +64,7 @@ from lert.contract import script_errors
 from lert.contract import script_flags
 from lert.pretraining_data import data_summary
 from lert.pretraining_data import instances
-from lert.pretraining_data import settings
+from lert.pretraining_data import masking_flags
 from lert.pretraining_data import tagged_documents
 from lert.tagging import ltp_tagging
 
@@ -104,9 +104,9 @@ def define_flags(flag_values=FLAGS):
                  "Most documents handed to LTP together (Beam's "
                  "BatchElements sizes the batches up to this).")
   ltp_tagging.define_ltp_flags(flag_values, default_device="auto")
-  settings.define_masking_flags(flag_values)
+  masking_flags.define_masking_flags(flag_values)
   # --help shows the main module's flags: these are this script's too.
-  for module in (ltp_tagging, settings):
+  for module in (ltp_tagging, masking_flags):
     define.adopt_module_key_flags(module)
   define.required("input_file", "output_dir")
   define.at_least_one("num_tagged_shards", "num_record_shards",
@@ -317,7 +317,7 @@ def settings_from_flags(flag_values=FLAGS):
       num_tagged_shards=flag_values.num_tagged_shards,
       num_record_shards=flag_values.num_record_shards,
       docs_per_batch=flag_values.docs_per_batch,
-      maker_kwargs=settings.maker_kwargs_from_flags(flag_values),
+      maker_kwargs=masking_flags.maker_kwargs_from_flags(flag_values),
       max_untagged_share=flag_values.max_untagged_share,
       **ltp_tagging.ltp_settings_from_flags(flag_values)._asdict())
 
@@ -457,10 +457,12 @@ def _write_summary(settings, summary, others, log):
 
 
 def worker_input_error(error):
-  """The message of an InputError a worker raised, inside the error the
-  runner raises in its place (the `translate` of
+  """The message of an InputError (or a vocabulary or config error of the
+  BERT modules, script_errors.BERT_MODULE_ERRORS) a worker raised, inside
+  the error the runner raises in its place (the `translate` of
   script_errors.run_reporting_errors); None for any other error."""
-  found = re.search(r"InputError: ([^\n]*)", str(error))
+  found = re.search(r"(?:InputError|VocabularyError|ConfigError): ([^\n]*)",
+                    str(error))
   if found:
     return re.sub(r" \[while running .*$", "", found.group(1)).strip()
   # A file-system error of a step (a full disk, a file too large, no
@@ -477,7 +479,7 @@ def worker_input_error(error):
 
 
 def main(argv):
-  settings.warn_if_predictions_cap_the_masked_share(FLAGS)
+  masking_flags.warn_if_predictions_cap_the_masked_share(FLAGS)
   script_errors.run_reporting_errors(
       lambda: run(settings_from_flags(), argv[1:], overwrite=FLAGS.overwrite),
       "prepare_pretraining_data_beam.py", worker_input_error)

@@ -2,10 +2,11 @@
 """Fine-tunes LERT/BERT on a sentence or sentence-pair classification task.
 
 Tasks (`--task_name`): xnli, ocnli, chnsenticorp, lcqmc, bq, tnews; their
-file layouts are read as `classifier_data.py` describes. --do_eval writes the
-accuracy and the confusion matrix to <output_dir>/eval_results.txt;
---do_predict writes <output_dir>/test_results.tsv (the predicted label and
-the probability of every label).
+file layouts are read as `lert/finetuning/classifier_data.py` describes.
+--do_eval writes the accuracy and the confusion matrix to
+<output_dir>/eval_results.txt; --do_predict writes
+<output_dir>/test_results.tsv (the predicted label and the probability of
+every label).
 
 Example (scripts/finetune.sh runs the paper's settings):
 

@@ -2,11 +2,11 @@
 """Fine-tunes LERT/BERT for character-level NER: MSRA-NER, People's Daily.
 
 Input files hold one character and its BIO tag (PER/LOC/ORG) per line and a
-blank line between sentences (`ner_data.py`). --do_eval writes entity-level
-precision, recall and F1 (an entity counts only when its type and both
-boundaries match), overall and per type, to <output_dir>/eval_results.txt,
-and the predicted tags in the input's own format to
-<output_dir>/eval_predictions.txt; --do_predict writes
+blank line between sentences (`lert/finetuning/ner_data.py`). --do_eval
+writes entity-level precision, recall and F1 (an entity counts only when its
+type and both boundaries match), overall and per type, to
+<output_dir>/eval_results.txt, and the predicted tags in the input's own
+format to <output_dir>/eval_predictions.txt; --do_predict writes
 <output_dir>/test_predictions.txt.
 
 Example (scripts/finetune.sh runs the paper's settings):

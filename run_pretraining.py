@@ -1,7 +1,7 @@
 # coding=utf-8
 r"""LERT pre-training: MLM plus POS, NER and DEP heads with the LIP schedule.
 
-The model, its losses and the LIP schedule live in `lert_model.py`; this
+The model, its losses and the LIP schedule live in `lert/model/`; this
 script is its flags and `main`: --do_train, --do_eval (accuracy and loss of
 every head, beside each linguistic head's majority-class baseline) and
 --do_predict (the predictions of every head at the masked positions of the
@@ -412,10 +412,8 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
 
 # What run_pretraining.py writes in --output_dir (all that --overwrite
 # removes).
-OUTPUTS = ("checkpoint", "model.ckpt-*", hooks.INPUT_STATE_INDEX,
-           hooks.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
-           "graph.pbtxt", "eval", "eval_results.txt", "predictions.jsonl",
-           "*.tmp")
+OUTPUTS = hooks.ESTIMATOR_OUTPUTS + ("eval_results.txt", "predictions.jsonl",
+                                   "*.tmp")
 # Settings a resumed run may change: more (or fewer) --num_train_steps
 # continue the same run; the learning-rate decay and the LIP schedule are
 # then computed from the new total.

@@ -20,7 +20,7 @@ def step_seconds(config, record_paths, max_seq_length,
   those of run_pretraining.py for warmup_steps + steps + 1 steps (what
   bench/pretrain_throughput.py gives the script)."""
   import tensorflow.compat.v1 as tf
-  from lert.running import estimator_utils
+  from lert.running import run_config
   from lert.running import input_pipeline
   from lert.model import lert_model
   import run_pretraining
@@ -40,7 +40,7 @@ def step_seconds(config, record_paths, max_seq_length,
         num_train_steps=total_steps, num_warmup_steps=1,
         compute_type=run_pretraining.COMPUTE_TYPES[precision])
     spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, {})
-    with tf.Session(config=estimator_utils.session_config(
+    with tf.Session(config=run_config.session_config(
         use_xla)) as session:
       session.run(tf.global_variables_initializer())
       for _ in range(warmup_steps):

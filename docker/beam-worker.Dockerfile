@@ -15,6 +15,7 @@ COPY requirements.txt requirements-beam.txt ./
 RUN pip install --no-cache-dir -r requirements.txt && \
     pip install --no-cache-dir -r requirements-beam.txt -c requirements.txt
 COPY *.py ./
+COPY lert/ lert/
 COPY configs/ configs/
 ENV PYTHONPATH=/lert
 # COPY ltp-small/ /opt/ltp/small/

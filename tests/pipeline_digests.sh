@@ -7,10 +7,13 @@
 #
 # REPO is the checkout to run (its scripts are called by path), OUT an empty
 # directory; PYTHON defaults to REPO/.venv-tf2/bin/python. Needs ../shared
-# beside REPO for the fine-tuning tasks. Prints OUT/digests.txt: one line per
-# output file, "sha256  path"; files that hold wall-clock times (TensorBoard
-# events, logs, the `checkpoint` index of TF 2, run records' timestamps) are
-# listed by name only.
+# beside REPO for the fine-tuning tasks ($SHARED overrides). Writes
+# OUT/digests.txt: one line per output file, "sha256  path"; files that hold
+# wall-clock times (TensorBoard events, logs, the `checkpoint` index of TF 2,
+# run records) are listed by name only, and a .safetensors file is hashed
+# by its tensors and metadata (its writer orders the metadata at random).
+# Outputs name their own paths (eval_results.txt, the cached features):
+# compare two versions run in the same OUT, one after the other.
 set -euo pipefail
 REPO=$(cd "$1" && pwd)
 OUT=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -26,7 +29,7 @@ for script in "$REPO"/*.py; do
   name=$(basename "$script")
   case $name in modeling.py|optimization.py|tokenization.py) continue;; esac
   grep -q "^def main" "$script" || continue
-  "$PY" "$script" --help > "help/$name.txt" 2>/dev/null || true
+  (cd "$REPO" && "$PY" "$name" --help > "$OUT/help/$name.txt" 2>/dev/null) || true
 done
 
 # Fine-tuning data: small slices of the real tasks.
@@ -41,9 +44,14 @@ for path, part in ((sys.argv[2], data["data"][:6]), (sys.argv[3], data["data"][6
   json.dump(dict(data, data=part), open(path, "w", encoding="utf-8"), ensure_ascii=False)
 EOF
 
-CONFIG=$REPO/configs/lert_config_tiny.json
-VOCAB=$REPO/configs/vocab.txt
-SAMPLE=$REPO/data/sample
+# A fixed modification time: run_squad.py's feature cache is keyed by it.
+touch -d @1000000000 data/*
+
+# The inputs are copied into OUT, so that two versions read the same paths.
+mkdir -p inputs && cp -r "$REPO/configs" "$REPO/data/sample" inputs/
+CONFIG=$OUT/inputs/configs/lert_config_tiny.json
+VOCAB=$OUT/inputs/configs/vocab.txt
+SAMPLE=$OUT/inputs/sample
 
 # Tagging with a tiny random LTP model (needs ltp; skipped without it).
 if "$PY" -c "import ltp" 2>/dev/null; then
@@ -62,7 +70,9 @@ fi
 for mode in none all pos; do
   run create_pretraining_data.py --input_file "$SAMPLE/tagged.jsonl" --output_file "records-$mode/a.tfrecord,records-$mode/b.tfrecord" --vocab_file "$VOCAB" --max_seq_length 64 --max_predictions_per_seq 10 --dupe_factor 2 --dump_examples 2 --linguistic_masking "$mode" --random_seed 7
 done
-run prepare_pretraining_data_beam.py --input_file "$SAMPLE/tagged.jsonl" --input_format tagged --output_dir beam --vocab_file "$VOCAB" --max_seq_length 64 --max_predictions_per_seq 10 --dupe_factor 2 --num_record_shards 2
+if "$PY" -c "import apache_beam" 2>/dev/null; then
+  run prepare_pretraining_data_beam.py --input_file "$SAMPLE/tagged.jsonl" --input_format tagged --output_dir beam --vocab_file "$VOCAB" --max_seq_length 64 --max_predictions_per_seq 10 --dupe_factor 2 --num_record_shards 2
+fi
 
 # Pre-training, evaluation, prediction of masked tags, conversion.
 run run_pretraining.py --bert_config_file "$CONFIG" --input_file 'records-none/*.tfrecord' --output_dir pretrain --do_train --do_eval --train_batch_size 8 --eval_batch_size 8 --max_seq_length 64 --max_predictions_per_seq 10 --num_train_steps 12 --num_warmup_steps 2 --learning_rate 1e-3 --save_checkpoints_steps 6 --max_eval_steps 3
@@ -78,10 +88,35 @@ run run_ner.py --train_file data/pd-train.txt --eval_file data/pd-dev.txt --pred
 run run_squad.py --train_file data/cmrc-train.json --eval_file data/cmrc-dev.json --predict_file data/cmrc-dev.json --output_dir ft-squad --max_seq_length 128 --doc_stride 64 "${FT[@]}"
 "$PY" "$REPO/cmrc2018_evaluate.py" data/cmrc-dev.json ft-squad/predictions.json > cmrc-score.txt 2>&1 || true
 
-find . -type f ! -path './logs/*' ! -name digests.txt | sort | while read -r f; do
+find . -type f ! -path './logs/*' ! -path './inputs/*' ! -name digests.txt | sort | while read -r f; do
   case $f in
     *events.out.tfevents*|*/checkpoint|*.log|*run.json|*.lock) echo "(timed)  $f";;
+    ./beam/records/*) ;;  # Beam shards its records at random: digested as a set below
+    *.safetensors) "$PY" -c '
+import hashlib, json, sys
+from safetensors import safe_open
+with safe_open(sys.argv[1], "np") as f:
+  digest = hashlib.sha256(json.dumps(f.metadata(), sort_keys=True).encode())
+  for key in sorted(f.keys()):
+    digest.update(key.encode() + f.get_tensor(key).tobytes())
+print(digest.hexdigest() + "  " + sys.argv[1])' "$f";;
     *) sha256sum "$f" | awk -v f="$f" '{print $1 "  " f}';;
   esac
 done > digests.txt
+if [ -d beam/records ]; then
+  "$PY" - beam/records >> digests.txt <<'EOF2'
+import glob, hashlib, os, struct, sys
+records = []
+for path in glob.glob(os.path.join(sys.argv[1], "*.tfrecord")):
+  with open(path, "rb") as f:
+    data = f.read()
+  at = 0
+  while at < len(data):
+    length = struct.unpack("<Q", data[at:at + 8])[0]
+    records.append(data[at + 12:at + 12 + length])
+    at += 16 + length
+digest = hashlib.sha256(b"".join(sorted(records))).hexdigest()
+print("%s  ./beam/records/ (its %d records as a set)" % (digest, len(records)))
+EOF2
+fi
 wc -l digests.txt

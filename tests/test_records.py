@@ -90,7 +90,7 @@ def test_the_module_imports_no_tensorflow():
   import sys
   code = ("import sys, tokenization, create_pretraining_data; "
           "from lert.pretraining_data import (data_summary, instances, "
-          "masking, records, settings, tagged_documents, writer); "
+          "masking, masking_flags, records, tagged_documents, writer); "
           "print('tensorflow' in sys.modules)")
   result = subprocess.run([sys.executable, "-c", code],
                           cwd=os.path.dirname(os.path.dirname(

@@ -117,13 +117,13 @@ def test_paper_dry_run_prints_the_paper_s_recipe_for_each_table(tmp_path):
     finetune = [flags(c) for c in commands if "--do_eval" in c]
     lr = {"small": "5e-05", "base": "3e-05"}[size]
     column = ("small", "base").index(size)
-    recipe = {"cmrc2018": ("512", (3, 2)), "chnsenticorp": ("256", (5, 5)),
-              "msra_ner": ("256", (10, 10))}  # Table 3
+    table3 = {"cmrc2018": ("512", (3, 2)), "chnsenticorp": ("256", (5, 5)),
+              "msra_ner": ("256", (10, 10))}
     assert len(finetune) == len(pretrain) * 3 * 5  # five seeds
     for f in finetune:
       task = f["output_dir"].split(os.sep)[-2]
-      assert f["max_seq_length"] == recipe[task][0]
-      assert float(f["num_train_epochs"]) == recipe[task][1][column]
+      assert f["max_seq_length"] == table3[task][0]
+      assert float(f["num_train_epochs"]) == table3[task][1][column]
       assert f["learning_rate"] == lr
     assert not (tmp_path / name).exists()  # a dry run writes nothing
 

@@ -268,12 +268,12 @@ def test_script_trains_evaluates_and_writes_results(tmp_path):
   assert results["global_step"] == "4"
   # The majority-class baseline of the 8 evaluated records (2 batches of 4,
   # read in file order), computed here from the records themselves.
-  records = [tf.train.Example.FromString(r).features.feature for r in
-             tf.io.tf_record_iterator(str(tmp_path / "data" /
-                                          "part-0.tfrecord"))][:8]
+  examples = [tf.train.Example.FromString(r).features.feature for r in
+              tf.io.tf_record_iterator(str(tmp_path / "data" /
+                                           "part-0.tfrecord"))][:8]
   for task in ("pos", "ner", "dep"):
     counts = {}
-    for feature in records:
+    for feature in examples:
       weights = (np.array(feature["masked_lm_weights"].float_list.value) *
                  np.array(feature[task + "_label_weights"].float_list.value))
       for label, weight in zip(feature[task + "_labels"].int64_list.value,

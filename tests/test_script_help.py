@@ -125,27 +125,75 @@ def _has_beam():
   return True
 
 
+def _modules():
+  """Every module of the repository by its name: the top level's and the
+  lert package's (whose module names are unique), dotted."""
+  import glob
+  found = {}
+  for path in glob.glob(os.path.join(REPO, "*.py")) + glob.glob(
+      os.path.join(REPO, "lert", "**", "*.py"), recursive=True):
+    relative = os.path.relpath(path, REPO)[:-len(".py")]
+    name = os.path.basename(relative)
+    if name != "__init__":
+      assert name not in found, (name, found.get(name), relative)
+      found[name] = relative.replace(os.sep, ".")
+  return found
+
+
+def _doc_pages():
+  import glob
+  return [os.path.join(REPO, "README.md")] + sorted(
+      glob.glob(os.path.join(REPO, "docs", "*.md")))
+
+
 def test_every_module_name_the_docs_cite_exists():
   """`module.name` in README.md and docs/*.md, for a module of this
-  repository, names something that module has (names move; docs stay)."""
-  import glob
+  repository (top level or lert/), names something that module has (names
+  move; docs stay)."""
   import importlib
   import re
-  pages = [os.path.join(REPO, "README.md")] + sorted(
-      glob.glob(os.path.join(REPO, "docs", "*.md")))
+  modules = _modules()
   cited = set()
-  for page in pages:
+  for page in _doc_pages():
     with open(page, encoding="utf-8") as f:
       for module, name in re.findall(r"`([a-z_0-9]+)\.([A-Za-z_]\w*)",
                                      f.read()):
-        if os.path.isfile(os.path.join(REPO, module + ".py")) and name not in (
-            "py", "sh"):
+        if module in modules and name not in ("py", "sh"):
           cited.add((os.path.basename(page), module, name))
   assert len(cited) > 10
   missing = []
   for page, module, name in sorted(cited):
     if module == "prepare_pretraining_data_beam" and not _has_beam():
       continue
-    if not hasattr(importlib.import_module(module), name):
+    if not hasattr(importlib.import_module(modules[module]), name):
       missing.append("%s cites %s.%s" % (page, module, name))
+  assert not missing
+
+
+def test_every_file_the_docs_name_exists():
+  """A `name.py`, `name.sh` or `name.md` in README.md and docs/*.md is a
+  file of the repository: a path by its path, a bare name by its name
+  anywhere in the repository; so a module that moved is not named by its
+  old name or place. Placeholders (run_TASK.sh, script.py, my_*) and the
+  released LERT's files (src/) are not ours."""
+  import re
+  names = set()
+  for root, dirs, files in os.walk(REPO):
+    dirs[:] = [d for d in dirs if not d.startswith(".")]
+    names.update(files)
+  missing = []
+  for page in _doc_pages():
+    with open(page, encoding="utf-8") as f:
+      text = f.read()
+    for path in sorted(set(re.findall(r"`([\w./-]+\.(?:py|sh|md))\b",
+                                      text))):
+      if "/" in path:
+        exists = any(os.path.exists(os.path.join(REPO, base, path))
+                     for base in ("", "docs"))
+      else:
+        exists = path in names
+      placeholder = ("TASK" in path or "my_" in path or path == "script.py"
+                     or path.startswith("src/"))
+      if not exists and not placeholder:
+        missing.append("%s names %s" % (os.path.basename(page), path))
   assert not missing

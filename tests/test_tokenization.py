@@ -114,9 +114,27 @@ def test_missing_vocab_file_error(tmp_path):
   with pytest.raises((IOError, OSError), match="nope.txt"):
     tokenization.FullTokenizer(str(tmp_path / "nope.txt"))
   (tmp_path / "empty.txt").write_text(u"")
-  with pytest.raises(script_errors.InputError,
+  with pytest.raises(tokenization.VocabularyError,
                      match="Vocabulary file .*empty.txt is empty"):
     tokenization.FullTokenizer(str(tmp_path / "empty.txt"))
+
+
+def test_a_vocabulary_error_is_one_line_of_a_script(tmp_path):
+  """tokenization.py imports nothing of the project: its VocabularyError is
+  a ValueError that script_errors reports as bad input; another ValueError
+  is a bug, reported with its traceback."""
+  (tmp_path / "empty.txt").write_text(u"")
+  with pytest.raises(SystemExit) as info:
+    script_errors.run_reporting_errors(
+        lambda: tokenization.FullTokenizer(str(tmp_path / "empty.txt")),
+        "script.py")
+  assert str(info.value) == ("script.py: error: Vocabulary file %s is "
+                             "empty." % (tmp_path / "empty.txt"))
+
+  def bug():
+    raise ValueError("a bug")
+  with pytest.raises(ValueError, match="a bug"):
+    script_errors.run_reporting_errors(bug, "script.py")
 
 
 def test_convert_to_unicode():

@@ -85,7 +85,7 @@ def _stop(signum, unused_frame):
 def stops_deferred():
   """Inside the block a first stop signal does not raise: it is recorded
   (`pending_stop`) for a training loop to end after its current step and
-  save a checkpoint there (estimator_utils.EstimatorRunner.train); a second
+  save a checkpoint there (estimator_runner.EstimatorRunner.train); a second
   one raises Stopped at once."""
   global _deferred
   outer, _deferred = _deferred, []

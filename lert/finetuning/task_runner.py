@@ -153,12 +153,10 @@ def define_flags(flag_values, default_max_seq_length=128):
 # What a fine-tuning run writes in --output_dir (all that --overwrite
 # removes): TensorFlow's checkpoints, events and eval directory, the cached
 # features, the scores and the predictions.
-OUTPUTS = ("checkpoint", "model.ckpt-*", hooks.INPUT_STATE_INDEX,
-           hooks.INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
-           "graph.pbtxt", "eval", "*.tf_record",
-           "*.windows.json", "eval_results.txt", "test_results.tsv",
-           "eval_predictions.txt", "test_predictions.txt",
-           "predictions.json", "nbest_predictions.json", "*.tmp")
+OUTPUTS = hooks.ESTIMATOR_OUTPUTS + (
+    "*.tf_record", "*.windows.json", "eval_results.txt", "test_results.tsv",
+    "eval_predictions.txt", "test_predictions.txt", "predictions.json",
+    "nbest_predictions.json", "*.tmp")
 
 
 @contextlib.contextmanager

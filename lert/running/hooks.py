@@ -38,6 +38,14 @@ INPUT_STATE_PREFIX = "input.ckpt"
 
 INPUT_STATE_INDEX = "checkpoint_input"
 
+# What an Estimator run writes in its model directory: the checkpoints with
+# their input state, TensorBoard events, the graph and the evaluation's
+# events. The first patterns of every training script's OUTPUTS (what
+# --overwrite removes).
+ESTIMATOR_OUTPUTS = ("checkpoint", "model.ckpt-*", INPUT_STATE_INDEX,
+                     INPUT_STATE_PREFIX + "-*", "events.out.tfevents.*",
+                     "graph.pbtxt", "eval")
+
 
 def iterator_saveables():
   """The saveable states of the graph's dataset iterators."""

@@ -219,7 +219,7 @@ def input_fn_builder(input_files, features, is_training, drop_remainder=True,
     # (first, count, total): a worker of a multi-worker run reads the stream
     # of global batches (total replicas' batches) and keeps `count` replica
     # batches of each, from the `first`, one after the other
-    # (estimator_utils.EstimatorRunner): together the workers train on
+    # (estimator_runner.EstimatorRunner): together the workers train on
     # exactly the batches one process would.
     first, count, total = params.get("slices") or (0, 1, 1)
     if is_training:
