@@ -10,8 +10,11 @@
 # beside REPO for the fine-tuning tasks ($SHARED overrides). Writes
 # OUT/digests.txt: one line per output file, "sha256  path"; files that hold
 # wall-clock times (TensorBoard events, logs, the `checkpoint` index of TF 2,
-# run records) are listed by name only, and a .safetensors file is hashed
-# by its tensors and metadata (its writer orders the metadata at random).
+# run records) are listed by name only; a .safetensors file is hashed by its
+# tensors and metadata (its writer orders the metadata at random), Beam's
+# records as a set (it shards them at random), and a graph (graph.pbtxt,
+# *.meta) with TF 1.15's per-process saver strings blanked and its maps
+# compared as maps.
 # Outputs name their own paths (eval_results.txt, the cached features):
 # compare two versions run in the same OUT, one after the other.
 set -euo pipefail
@@ -92,6 +95,7 @@ find . -type f ! -path './logs/*' ! -path './inputs/*' ! -name digests.txt | sor
   case $f in
     *events.out.tfevents*|*/checkpoint|*.log|*run.json|*.lock) echo "(timed)  $f";;
     ./beam/records/*) ;;  # Beam shards its records at random: digested as a set below
+    *.meta|*/graph.pbtxt) ;;  # digested below, TF 1.15's per-process strings blanked
     *.safetensors) "$PY" -c '
 import hashlib, json, sys
 from safetensors import safe_open
@@ -103,6 +107,39 @@ print(digest.hexdigest() + "  " + sys.argv[1])' "$f";;
     *) sha256sum "$f" | awk -v f="$f" '{print $1 "  " f}';;
   esac
 done > digests.txt
+# Graphs: TF 1.15's saver names a temporary shard directory by a random
+# UUID and the process (pid.time), and writes protobuf maps in hash order.
+find . -name '*.meta' -o -name graph.pbtxt | sort | "$PY" -c '
+import hashlib, json, re, sys
+import tensorflow.compat.v1 as tf
+from google.protobuf import json_format, text_format
+from tensorflow.core.protobuf import control_flow_pb2, meta_graph_pb2
+def blank(text):
+  text = re.sub(r"_temp_[0-9a-f]{32}/part", "_temp_X/part", text)
+  return re.sub(r"\"\.[0-9]+\.[0-9]+\"", "\".PID.TIME\"", text)
+for path in sys.stdin.read().split():
+  if path.endswith("graph.pbtxt"):
+    text = blank(open(path, encoding="utf-8").read())
+  else:
+    meta = meta_graph_pb2.MetaGraphDef()
+    meta.ParseFromString(open(path, "rb").read())
+    collections = {}
+    for key, value in meta.collection_def.items():
+      kind = {"cond_context": control_flow_pb2.CondContextDef,
+              "while_context": control_flow_pb2.WhileContextDef}.get(key)
+      if kind is None:
+        collections[key] = json_format.MessageToDict(value)
+        continue
+      collections[key] = []
+      for raw in value.bytes_list.value:
+        context = kind()
+        context.ParseFromString(raw)
+        collections[key].append(json_format.MessageToDict(context))
+    text = json.dumps([blank(str(meta.graph_def)), collections,
+                       str(meta.saver_def), str(meta.meta_info_def)],
+                      sort_keys=True)
+  print(hashlib.sha256(text.encode("utf-8")).hexdigest() + "  " + path)
+' 2>/dev/null >> digests.txt
 if [ -d beam/records ]; then
   "$PY" - beam/records >> digests.txt <<'EOF2'
 import glob, hashlib, os, struct, sys
