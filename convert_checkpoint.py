@@ -329,14 +329,14 @@ def write_hf_directory(values, config, vocab_file, output_dir):
     else:
       model[parameter.hf_name] = value
   atomic_files.write_text(os.path.join(output_dir, "config.json"),
-                     json.dumps(hf_config_dict(config), indent=2) + "\n")
+                          json.dumps(hf_config_dict(config), indent=2) + "\n")
   _copy(vocab_file, os.path.join(output_dir, "vocab.txt"))
   atomic_files.write_text(os.path.join(output_dir, "tokenizer_config.json"),
-                     json.dumps({"tokenizer_class": "BertTokenizer",
-                                 "do_lower_case": True,
-                                 "model_max_length":
+                          json.dumps({"tokenizer_class": "BertTokenizer",
+                                      "do_lower_case": True,
+                                      "model_max_length":
                                      config.max_position_embeddings},
-                                indent=2) + "\n")
+                                     indent=2) + "\n")
   # transformers refuses safetensors files without format metadata.
   with atomic_files.atomic_path(os.path.join(output_dir, WEIGHTS_FILE)) as temp:
     safetensors_numpy.save_file(model, temp, metadata={"format": "pt"})
@@ -377,7 +377,7 @@ def write_tf_checkpoint(values, config, output_dir, vocab_file=None):
       saver.save(sess, os.path.join(output_dir, "model.ckpt"),
                  write_meta_graph=False)
   atomic_files.write_text(os.path.join(output_dir, "bert_config.json"),
-                     config.to_json_string())
+                          config.to_json_string())
   if vocab_file:
     _copy(vocab_file, os.path.join(output_dir, "vocab.txt"))
   return os.path.join(output_dir, "model.ckpt")

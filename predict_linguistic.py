@@ -133,7 +133,7 @@ def define_flags(flag_values=FLAGS):
   define.required("checkpoint")
   define.at_least_one("top_k", "predict_batch_size")
   run_config.register_batch_validators(("predict_batch_size",),
-                                            flag_values)
+                                       flag_values)
   define.validator("max_inputs", lambda n: n is None or n >= 1,
                            "--max_inputs must be at least 1.")
   define.validator(
@@ -505,14 +505,14 @@ def predict(checkpoint, config, tasks, inputs, tokenizer, max_seq_length,
       use_one_hot_embeddings=settings.use_tpu,
       top_k=min(top_k, config.vocab_size), predict_checkpoint=checkpoint)
   runner = estimator_runner.EstimatorRunner(model_fn, settings,
-                                           predict_batch_size=batch_size)
+                                            predict_batch_size=batch_size)
   input_fn = input_pipeline.array_input_fn_builder(arrays)
   return zip(inputs, runner.predict(input_fn, checkpoint_path=checkpoint))
 
 
 def run():
   checkpoint = checkpoints.resolve_checkpoint(FLAGS.checkpoint,
-                                                  "--checkpoint")
+                                              "--checkpoint")
   # A truncated data file is named here, not by a restore mid-run.
   checkpoints.read_whole(checkpoint, "--checkpoint")
   config_file, vocab_file = checkpoints.checkpoint_companions(

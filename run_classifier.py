@@ -148,8 +148,8 @@ def run_in_output_directory(feature_dir):
   if FLAGS.do_train:
     train = read(task, FLAGS.train_file, "train")
   runner = task_runner.Runner(task_runner.finetune_settings_from_flags(FLAGS),
-                             len(task.labels), "sequence",
-                             len(train.examples) if train else 0)
+                              len(task.labels), "sequence",
+                              len(train.examples) if train else 0)
   if train:
     path, schema, _ = records(feature_dir, task, train.examples,
                               tokenizer, FLAGS.max_seq_length, "train",

@@ -95,7 +95,7 @@ def run_in_output_directory(feature_dir):
     path, schema, windows = records(feature_dir, train, tokenizer, "train")
     num_windows = len(windows)
   runner = task_runner.Runner(task_runner.finetune_settings_from_flags(FLAGS),
-                             len(ner_data.LABELS), "token", num_windows)
+                              len(ner_data.LABELS), "token", num_windows)
   if train:
     runner.train(path, schema)
   if FLAGS.do_eval:

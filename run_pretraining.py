@@ -195,7 +195,7 @@ def _register_validators(flag_values):
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
   run_config.register_worker_batch_validator("train_batch_size",
-                                                  flag_values)
+                                             flag_values)
   define.multi_validator(
       ["gradient_accumulation_steps", "precision", "num_gpus"],
       lambda v: (v["num_gpus"] <= 1 and run_config.environment_workers()
@@ -402,8 +402,8 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
       os.path.abspath(FLAGS.output_dir)):
     named = os.path.basename(checkpoint)
   atomic_files.write_text(os.path.join(FLAGS.output_dir, "checkpoint"),
-                     u"model_checkpoint_path: %s\n" %
-                     json.dumps(named, ensure_ascii=False))
+                          u"model_checkpoint_path: %s\n" %
+                          json.dumps(named, ensure_ascii=False))
   tf.logging.info(
       "Adopted %s (global step %d), which run_pretraining.py did not write: "
       "training resumes from it; --overwrite will not remove its files.",
@@ -413,7 +413,7 @@ def adopt_checkpoint(bert_config, tasks, end_steps, names):
 # What run_pretraining.py writes in --output_dir (all that --overwrite
 # removes).
 OUTPUTS = hooks.ESTIMATOR_OUTPUTS + ("eval_results.txt", "predictions.jsonl",
-                                   "*.tmp")
+                                     "*.tmp")
 # Settings a resumed run may change: more (or fewer) --num_train_steps
 # continue the same run; the learning-rate decay and the LIP schedule are
 # then computed from the new total.

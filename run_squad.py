@@ -172,8 +172,9 @@ def predict(feature_dir, runner, questions, tokenizer, name):
                                        squad_data.probabilities(candidates))]
   for filename, value in (("predictions.json", best),
                           ("nbest_predictions.json", nbest_json)):
-    atomic_files.write_text(os.path.join(FLAGS.output_dir, filename),
-                       json.dumps(value, ensure_ascii=False, indent=2) + u"\n")
+    atomic_files.write_text(
+        os.path.join(FLAGS.output_dir, filename),
+        json.dumps(value, ensure_ascii=False, indent=2) + u"\n")
   return best
 
 
@@ -201,8 +202,8 @@ def run_in_output_directory(feature_dir):
     tf.logging.info("  %d of %d training windows do not hold their answer "
                     "(labelled [CLS])", outside, len(windows))
   runner = task_runner.Runner(task_runner.finetune_settings_from_flags(FLAGS),
-                             2, "span",
-                             len(train_windows) if train_windows else 0)
+                              2, "span",
+                              len(train_windows) if train_windows else 0)
   if FLAGS.do_train:
     runner.train(path, _schema(lengths))
   if FLAGS.do_eval:

@@ -113,7 +113,7 @@ def test_word_not_in_text_is_an_error(tokenizer):
   with pytest.raises(script_errors.InputError,
                      match=u"f.jsonl:3: word '他' is not found"):
     tagged_documents.tokenize_sentence(u"我爱你", [u"我", u"他"], {}, tokenizer,
-                          "f.jsonl:3")
+                                       "f.jsonl:3")
 
 
 # N-grams cut at segment ends, and the last N-gram chosen to land closest to
@@ -247,7 +247,7 @@ def test_a_reader_of_the_nine_spec_features_parses_records(tmp_path):
   corpus = write_corpus(str(tmp_path / "c.jsonl"), 10, seed=6)
   out = str(tmp_path / "out.tfrecord")
   writer.write_pretraining_data([corpus], [out], maker_kwargs(dupe_factor=1),
-                             log=lambda message: None)
+                                log=lambda message: None)
   spec = {name: tf.io.FixedLenFeature([128], tf.int64)
           for name in ("input_ids", "input_mask", "segment_ids")}
   spec.update({name: tf.io.FixedLenFeature([20], tf.int64)

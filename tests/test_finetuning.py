@@ -412,7 +412,7 @@ def test_run_ner_trains_evaluates_and_writes_the_input_format(tmp_path):
   assert [s.chars for s in written] == [s.chars for s in original]
   assert written[0].separator == "\t"
   scores = metrics.entity_scores([s.tags for s in original],
-                                    [s.tags for s in written])
+                                 [s.tags for s in written])
   assert float(values["f1"]) == pytest.approx(scores.f1)
   predicted = ner_data.read_sentences(os.path.join(output_dir,
                                                    "test_predictions.txt"))

@@ -434,7 +434,7 @@ def test_warm_start_of_another_hidden_size_is_an_error(tmp_path):
       match=r"holds bert/embeddings/word_embeddings with shape \[100, 16\], "
       r"the model needs \[100, 32\]"):
     checkpoints.init_from_checkpoint(init, False,
-                                         task_model.OUTPUT_LAYER_VARIABLES)
+                                     task_model.OUTPUT_LAYER_VARIABLES)
 
 
 def test_warm_start_lists_the_new_output_layer_and_loads_the_rest(tmp_path):
@@ -465,7 +465,7 @@ def test_warm_start_without_an_encoder_variable_is_an_error(tmp_path):
                      match=r"lacks bert/embeddings/token_type_embeddings "
                      r"\(shape \[2, 32\]\)"):
     checkpoints.init_from_checkpoint(init, False,
-                                         task_model.OUTPUT_LAYER_VARIABLES)
+                                     task_model.OUTPUT_LAYER_VARIABLES)
 
 
 def test_pretraining_warm_start_takes_heads_whole_or_not_at_all(tmp_path):

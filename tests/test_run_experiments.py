@@ -51,7 +51,7 @@ def test_variants_a_corpus_without_dep_can_train():
   assert table8[-1].linguistic_tasks == ("pos", "ner")
   assert notes == ["table8 +DEP left out: the corpus has no DEP labels."]
   table9, _ = variants.variants_for("table9", ["pos", "ner"],
-                                       ["MLM", "NER-mask"])
+                                    ["MLM", "NER-mask"])
   assert [(v.name, v.masking) for v in table9] == [("MLM", "none"),
                                                   ("NER-mask", "ner")]
   # All-mask and Mix-mask write all three tags: left out, never renamed.
@@ -145,7 +145,7 @@ def test_a_task_with_one_split_is_held_out_by_article(tmp_path):
   target = task_data.task_data_paths(str(tmp_path / "out"), "cmrc2018")
   os.makedirs(os.path.dirname(target.train))
   counts = task_data.prepare_task_data(found, "cmrc2018", target, None,
-                                         None)
+                                       None)
   train = json.load(open(target.train))["data"]
   dev = json.load(open(target.dev))["data"]
   assert len(dev) == 2 and len(train) == 8  # 20% of the articles

@@ -62,7 +62,7 @@ def test_train_resume_continues_global_step_and_lip_schedule(tmp_path):
   model_fn = build_model_fn(tiny_config(VOCAB), num_train_steps=12,
                             output_dir=output_dir, save_summary_steps=1)
   runner = estimator_runner.EstimatorRunner(model_fn, run_settings(output_dir),
-                                           train_batch_size=4)
+                                            train_batch_size=4)
   runner.train(pretraining_input_fn(paths), max_steps=6)  # "killed" here
   assert tf.train.latest_checkpoint(output_dir).endswith("model.ckpt-6")
   # Like the release's checkpoints, ours hold no Adam slots for the pooler

@@ -121,7 +121,7 @@ def window_features(window, sentence, index, tokenizer, max_seq_length):
   """The feature row of a window: token labels at each character's first
   token (label_mask 1), 0 elsewhere."""
   row = packing.pack_tokens(tokenizer, list(window.tokens), [],
-                               max_seq_length)
+                            max_seq_length)
   label_ids = [0] * max_seq_length
   label_mask = [0] * max_seq_length
   for offset, position in enumerate(window.first_token):

@@ -130,7 +130,7 @@ def define_flags(flag_values, default_max_seq_length=128):
       ("train_batch_size", "eval_batch_size", "predict_batch_size"),
       flag_values)
   run_config.register_worker_batch_validator("train_batch_size",
-                                                  flag_values)
+                                             flag_values)
   define.multi_validator(
       ["do_train", "do_eval", "do_predict"], any,
       "Give --do_train, --do_eval and/or --do_predict.")

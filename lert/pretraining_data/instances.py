@@ -113,9 +113,9 @@ def _instance_from_chunk(chunk, max_num_tokens, masked_lm_prob,
     segment_ids += [1] * (len(b[0]) + 1)
     words += b[1] + [None]
     tags += b[2] + [None]
-  return masking.create_masked_lm_predictions(tokens, segment_ids, words, tags,
-                                      masked_lm_prob, max_predictions_per_seq,
-                                      max_ngram, vocab_words, rng, mask_token)
+  return masking.create_masked_lm_predictions(
+      tokens, segment_ids, words, tags, masked_lm_prob,
+      max_predictions_per_seq, max_ngram, vocab_words, rng, mask_token)
 
 
 def _truncate_pair(a, b, max_num_tokens, rng):
@@ -241,7 +241,7 @@ class InstanceMaker(object):
       mask_token = None
       if self.linguistic_masking != "none":
         mask_token = masking.TagMasker(self.linguistic_masking,
-                               random.Random(seed + "-mix"))
+                                       random.Random(seed + "-mix"))
       result.extend(create_instances_from_document(
           document.sentences, self.max_seq_length, self.short_seq_prob,
           self.masked_lm_prob, self.max_predictions_per_seq, self.max_ngram,
@@ -262,7 +262,7 @@ class InstanceMaker(object):
     summary.corpus_tokens = self.dupe_factor * sum(
         len(s.tokens) for s in document.sentences)
     tagged = tagged_documents.tagged_tasks(tags for s in document.sentences
-                          for tags in s.token_tags)
+                                           for tags in s.token_tags)
     for task in linguistic_tags.TASKS:
       summary.untagged[task] = int(task not in tagged)
     instances = self.instances(document)

@@ -109,9 +109,9 @@ def _write_documents(input_files, maker, maker_kwargs, writers, dump, summary,
       raise script_errors.InputError(
           "%s: no instance: the input has no document with a "
           "sentence to use." % ", ".join(input_files))
-    data_summary.check_untagged_share(summary,
-                         maker_kwargs.get("linguistic_masking", "none"),
-                         max_untagged_share, input_files)
+    data_summary.check_untagged_share(
+        summary, maker_kwargs.get("linguistic_masking", "none"),
+        max_untagged_share, input_files)
   finally:
     if pool is not None:
       pool.terminate()

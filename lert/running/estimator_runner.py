@@ -119,7 +119,7 @@ class EstimatorRunner(object):
         save_summary_steps=settings.save_summary_steps,
         keep_checkpoint_max=settings.keep_checkpoint_max or None,
         session_config=run_config.session_config(settings.use_xla,
-                                              num_cpu_devices),
+                                                 num_cpu_devices),
         train_distribute=strategy, eval_distribute=strategy)
 
   def _tpu_config(self):

@@ -507,7 +507,7 @@ def _tag_pending(settings, pending, total):
       # A worker stopped by terminate leaves its shard's temporary file.
       for j in pending:
         atomic_files.remove_abandoned(shard_path(settings.output_dir, j,
-                                            settings.num_output_shards))
+                                                 settings.num_output_shards))
 
 
 def run(settings, log=print):
