@@ -762,3 +762,17 @@ def test_a_malformed_recipe_row_is_one_line_naming_it(tmp_path):
     recipe.read_recipe(str(path))
   assert recipe.read_recipe()["bq"] == recipe.FINETUNE_TASKS["bq"]
   assert recipe.FINETUNE_TASKS["bq"].learning_rates == (5e-5, 3e-5, 2e-5)
+
+
+def test_the_task_readers_import_no_tensorflow():
+  """The readers pack their tokens through lert/finetuning/packing.py, not
+  the TensorFlow training stack (they imported finetuning.py for it)."""
+  code = ("import sys; from lert.finetuning import (classifier_data, "
+          "ner_data, squad_data, packing, metrics, cmrc_metric); "
+          "from lert.experiments import recipe, variants, task_data; "
+          "print(sorted(m for m in sys.modules if m.startswith('tensorflow')))")
+  result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == "[]"
