@@ -366,7 +366,42 @@ def test_figure3_is_a_chart_of_the_groups(tmp_path):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   markdown, tsv = tables.format_tables("Figure 3", rows)
   assert "| no warm-up | 52.00 ± 1.00 |" in markdown
-  assert "no warm-up\tAverage\t52.0000\t1.0000\t53.0000\t3" in tsv
+  # Every seed of "no warm-up" is 1 above the same seed of PND: the paired
+  # difference is 1 with no spread, though each row's std is 1.
+  assert "| no warm-up | +1.00 [+1.00, +1.00] |" in markdown
+  assert ("no warm-up\tAverage\t52.0000\t1.0000\t53.0000\t3\t1.0000\t"
+          "1.0000\t1.0000") in tsv
+  assert "PND\tAverage\t51.0000\t1.0000\t52.0000\t3\t\t\t" in tsv
+
+
+def test_paired_difference_of_a_hand_worked_case():
+  """Differences 1, 2, 3: mean 2, sd 1, t(2) = 4.303, half-width
+  4.303 / sqrt(3) = 2.4843."""
+  difference = tables.paired_difference([3.0, 5.0, 7.0], [2.0, 3.0, 4.0])
+  assert difference.mean == 2.0 and difference.n == 3
+  assert abs(difference.low - (2.0 - 2.48434)) < 1e-4
+  assert abs(difference.high - (2.0 + 2.48434)) < 1e-4
+  one = tables.paired_difference([3.0], [2.0])
+  assert one.mean == 1.0 and one.low is None and one.high is None
+  with pytest.raises(ValueError, match="3 seeds against 2"):
+    tables.paired_difference([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_the_t_quantiles_leave_two_and_a_half_percent_above():
+  """Each T_975 entry is the 97.5% quantile of Student's t: its density,
+  integrated numerically (Simpson) from 0, gives 0.475."""
+  import math
+  for df, quantile in enumerate(tables.T_975, 1):
+    scale = math.exp(math.lgamma((df + 1) / 2.0) - math.lgamma(df / 2.0)) / (
+        math.sqrt(df * math.pi))
+
+    def density(t):
+      return scale * (1 + t * t / df) ** (-(df + 1) / 2.0)
+    steps = 20000
+    h = quantile / steps
+    area = density(0) + density(quantile) + sum(
+        (4 if i % 2 else 2) * density(i * h) for i in range(1, steps))
+    assert abs(area * h / 3 - 0.475) < 5e-5, (df, quantile, area * h / 3)
 
 
 def test_a_failed_cell_is_quoted_by_its_error_line(tmp_path):

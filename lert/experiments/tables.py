@@ -64,8 +64,8 @@ def seed_summary(scores, tasks):
 
 
 # One table cell: the mean, the standard deviation and the maximum over
-# seeds, and how many seeds.
-Stat = collections.namedtuple("Stat", ["mean", "std", "max", "n"])
+# seeds, how many seeds, and the value of each seed (in seed order).
+Stat = collections.namedtuple("Stat", ["mean", "std", "max", "n", "values"])
 
 
 def stat(values):
@@ -74,7 +74,44 @@ def stat(values):
   std = 0.0
   if n > 1:
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-  return Stat(mean, std, max(values), n)
+  return Stat(mean, std, max(values), n, tuple(values))
+
+
+# Student's t: the 97.5% quantile for 1..30 degrees of freedom (a two-sided
+# 95% interval); beyond 30, the normal's 1.960.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
+         2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101,
+         2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052,
+         2.048, 2.045, 2.042)
+
+# A variant against the baseline over the same seeds: the mean of the
+# per-seed differences and its 95% interval (None with one seed).
+PairedDifference = collections.namedtuple("PairedDifference",
+                                          ["mean", "low", "high", "n"])
+
+
+def paired_difference(values, baseline):
+  """The mean of values[i] - baseline[i] (seed i of both) with Student's t
+  95% interval: mean ± t(n - 1) · sd / sqrt(n). An interval that holds 0
+  cannot tell the variant from the baseline."""
+  if len(values) != len(baseline):
+    raise ValueError("%d seeds against %d: a paired difference needs the "
+                     "same seeds." % (len(values), len(baseline)))
+  differences = stat([v - b for v, b in zip(values, baseline)])
+  if differences.n < 2:
+    return PairedDifference(differences.mean, None, None, differences.n)
+  df = differences.n - 1
+  half = (T_975[df - 1] if df <= len(T_975) else 1.960) * (
+      differences.std / math.sqrt(differences.n))
+  return PairedDifference(differences.mean, differences.mean - half,
+                          differences.mean + half, differences.n)
+
+
+def _show_difference(difference):
+  if difference.low is None:
+    return "%+.2f" % difference.mean
+  return "%+.2f [%+.2f, %+.2f]" % (difference.mean, difference.low,
+                                   difference.high)
 
 
 def variant_row(per_seed, tasks):
@@ -91,8 +128,9 @@ def variant_row(per_seed, tasks):
 
 
 def format_tables(title, rows, command=None):
-  """The Markdown (mean ± std and max over seeds) and the TSV of an
-  experiment's rows: list of (variant name, row)."""
+  """The Markdown (mean ± std, the paired difference from the first row
+  with its 95% interval, and the max over seeds) and the TSV of an
+  experiment's rows: list of (variant name, row), the baseline first."""
   names = list(rows[0][1])
   header = "| system | " + " | ".join(names) + " |"
   rule = "| --- |" + " --- |" * len(names)
@@ -104,14 +142,39 @@ def format_tables(title, rows, command=None):
   lines += ["| %s | %s |" % (name, " | ".join(
       "%.2f ± %.2f" % (row[n].mean, row[n].std) for n in names))
             for name, row in rows]
+  baseline_name, baseline = rows[0]
+  differences = [(name, {n: paired_difference(row[n].values,
+                                              baseline[n].values)
+                         for n in names}) for name, row in rows[1:]]
+  if differences:
+    lines += ["", "Difference from %s, paired over the same seeds (mean "
+              "[95%% interval]; an interval that holds 0 cannot tell the "
+              "two apart):" % baseline_name, "", header, rule]
+    lines += ["| %s | %s |" % (name, " | ".join(
+        _show_difference(row[n]) for n in names))
+              for name, row in differences]
   lines += ["", "Maximum over seeds:", "", header, rule]
   lines += ["| %s | %s |" % (name, " | ".join(
       "%.2f" % row[n].max for n in names)) for name, row in rows]
-  tsv = ["system\tcolumn\tmean\tstd\tmax\tseeds"]
-  tsv += ["%s\t%s\t%.4f\t%.4f\t%.4f\t%d" % (name, n, row[n].mean, row[n].std,
-                                          row[n].max, row[n].n)
-          for name, row in rows for n in names]
-  return "\n".join(lines) + "\n", "\n".join(tsv) + "\n"
+  return "\n".join(lines) + "\n", _tsv(rows, names, dict(differences))
+
+
+def _tsv(rows, names, differences):
+  """One line per system and column: mean, std, max, seeds, and against
+  the first system the paired difference and its 95% interval (empty for
+  the first system, and the interval for one seed)."""
+  def number(value):
+    return "" if value is None else "%.4f" % value
+  tsv = ["system\tcolumn\tmean\tstd\tmax\tseeds\tdifference\tlow\thigh"]
+  for name, row in rows:
+    for n in names:
+      difference = differences.get(name, {}).get(n)
+      tsv.append("%s\t%s\t%.4f\t%.4f\t%.4f\t%d\t%s\t%s\t%s" % (
+          name, n, row[n].mean, row[n].std, row[n].max, row[n].n,
+          number(difference and difference.mean),
+          number(difference and difference.low),
+          number(difference and difference.high)))
+  return "\n".join(tsv) + "\n"
 
 
 def draw_figure3(path, rows):
