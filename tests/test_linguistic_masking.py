@@ -237,6 +237,27 @@ def test_the_script_counts_the_tag_tokens_and_refuses_a_vocab_without_slots(
   assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize("fast", ["--fast_tokenizer", "--nofast_tokenizer"])
+def test_a_vocabulary_without_bert_special_tokens_is_one_line(tmp_path, fast):
+  """A vocabulary without [UNK] (a JSON file given by mistake, another
+  model's) was a traceback from the Rust WordPiece ("Missing [UNK] token")
+  with the fast tokenizer."""
+  vocab = tmp_path / "vocab.txt"
+  vocab.write_text(u'{"vocab_size": 10}\n[CLS]\n', encoding="utf-8")
+  corpus = tmp_path / "doc.jsonl"
+  corpus.write_text(json.dumps(DOCUMENT, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+  result = run_script("create_pretraining_data.py", "--input_file=%s" % corpus,
+                      "--output_file=%s" % (tmp_path / "out.tfrecord"),
+                      "--vocab_file=%s" % vocab, fast)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "create_pretraining_data.py: error: %s has no [PAD], [UNK], [SEP], "
+      "[MASK]: a BERT vocabulary holds [PAD], [UNK], [CLS], [SEP], [MASK] "
+      "(configs/vocab.txt is Chinese BERT's)." % vocab)
+  assert not (tmp_path / "out.tfrecord").exists()
+
+
 def test_all_sums_the_tag_embeddings_at_the_position():
   """Input id a with added ids (b, c) embeds as a single token whose word
   embedding is E[a] + E[b] + E[c]; an added 0 adds nothing."""

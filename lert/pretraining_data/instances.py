@@ -16,6 +16,7 @@ from __future__ import print_function
 import collections
 import random
 
+from lert.contract import script_errors
 from lert.pretraining_data import data_summary
 from lert.pretraining_data import masking
 from lert.pretraining_data import records
@@ -199,6 +200,12 @@ class InstanceMaker(object):
                fast_tokenizer=True, linguistic_masking="none"):
     self.tokenizer = tokenization.full_tokenizer(vocab_file, do_lower_case,
                                                  fast_tokenizer)
+    missing = [t for t in SPECIAL_TOKENS if t not in self.tokenizer.vocab]
+    if missing:
+      raise script_errors.InputError(
+          "%s has no %s: a BERT vocabulary holds %s (configs/vocab.txt is "
+          "Chinese BERT's)." % (vocab_file, ", ".join(missing),
+                                ", ".join(SPECIAL_TOKENS)))
     self.linguistic_masking = linguistic_masking
     if linguistic_masking != "none":
       masking.check_mask_tag_slots(self.tokenizer.vocab, vocab_file)
