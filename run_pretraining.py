@@ -191,11 +191,7 @@ def _register_validators(flag_values):
       lambda v: v["train_batch_size"] % v["gradient_accumulation_steps"] == 0,
       message="--train_batch_size must be a multiple of "
       "--gradient_accumulation_steps.")
-  run_config.register_batch_validators(
-      ("train_batch_size", "eval_batch_size", "predict_batch_size"),
-      flag_values)
-  run_config.register_worker_batch_validator("train_batch_size",
-                                             flag_values)
+  run_config.register_training_batch_validators(flag_values)
   define.multi_validator(
       ["gradient_accumulation_steps", "precision", "num_gpus"],
       lambda v: (v["num_gpus"] <= 1 and run_config.environment_workers()

@@ -126,11 +126,7 @@ def define_flags(flag_values, default_max_seq_length=128):
                    "--num_train_epochs must be positive.")
   define.at_least_one("train_batch_size", "eval_batch_size",
                       "predict_batch_size")
-  run_config.register_batch_validators(
-      ("train_batch_size", "eval_batch_size", "predict_batch_size"),
-      flag_values)
-  run_config.register_worker_batch_validator("train_batch_size",
-                                             flag_values)
+  run_config.register_training_batch_validators(flag_values)
   define.multi_validator(
       ["do_train", "do_eval", "do_predict"], any,
       "Give --do_train, --do_eval and/or --do_predict.")

@@ -120,6 +120,16 @@ def register_worker_batch_validator(name, flag_values):
       "trains on an equal share of every batch)." % name)
 
 
+def register_training_batch_validators(flag_values):
+  """The batch checks of a training script: --train_batch_size,
+  --eval_batch_size and --predict_batch_size each split evenly over
+  --num_gpus, and --train_batch_size over the TF_CONFIG workers."""
+  register_batch_validators(
+      ("train_batch_size", "eval_batch_size", "predict_batch_size"),
+      flag_values)
+  register_worker_batch_validator("train_batch_size", flag_values)
+
+
 # This process's place in a multi-worker run (TF_CONFIG): the workers
 # (chief included), this task's type and index, and whether it is the
 # chief, which alone writes the output directory.
