@@ -28,6 +28,11 @@ Paragraphs are split into sentences by the tagger's rule
   python convert_pku_corpus.py \
     --input_file=../shared/data/pd1998/199801.txt.gz \
     --output_file=pd1998/tagged.jsonl
+
+For experiments, --held_out_file sets a seeded random share of the articles
+aside (gold annotation that pre-training never sees: run_probe.py's), and
+--shuffle_articles writes the others in a seeded random order, so that
+records made from them mix articles within a batch.
 """
 
 from __future__ import absolute_import
@@ -36,6 +41,7 @@ from __future__ import print_function
 
 import collections
 import json
+import random
 import re
 import sys
 
@@ -91,7 +97,22 @@ def define_flags(flag_values=FLAGS):
   define.integer("max_sentence_chars", 500,
                  "Sentences longer than this are split again at a "
                  "comma (as linguistic_tagger.py does).")
+  define.string("held_out_file", None,
+                "Write --held_out_share of the articles, chosen at random "
+                "(--random_seed), here instead of --output_file: text "
+                "that pre-training never sees, e.g. for run_probe.py.")
+  define.float("held_out_share", 0.05, "The share of articles held out "
+               "with --held_out_file.")
+  define.bool("shuffle_articles", False,
+              "Write the articles of --output_file in a random order "
+              "(--random_seed) instead of the corpus's: a training "
+              "pipeline that reads records in order through a shuffle "
+              "buffer then mixes articles of the whole corpus.")
+  define.integer("random_seed", 12345, "Seeds --held_out_file's choice "
+                 "and --shuffle_articles' order.")
   define.required("input_file", "output_file")
+  define.validator("held_out_share", lambda x: 0 < x < 1,
+                   message="--held_out_share must be between 0 and 1.")
   define.validator("max_sentence_chars", lambda n: n >= 1,
                    "--max_sentence_chars must be at least 1.")
 
@@ -255,6 +276,20 @@ def convert(input_files, write, max_sentence_chars=500):
   return Counts(articles, paragraphs, sentences, words, dict(entities)), tags
 
 
+def split_articles(articles, held_out_share, shuffle, seed):
+  """(kept, held out): round(share * n) articles chosen at random held out
+  (in corpus order), the others in corpus order or, with `shuffle`, in a
+  random order; both drawn from `seed`."""
+  rng = random.Random(seed)
+  order = list(range(len(articles)))
+  rng.shuffle(order)
+  held = set(order[:int(round(held_out_share * len(articles)))])
+  kept = [i for i in order if i not in held] if shuffle else [
+      i for i in range(len(articles)) if i not in held]
+  return ([articles[i] for i in kept],
+          [articles[i] for i in sorted(held)])
+
+
 def main(_):
   script_errors.run_reporting_errors(run, "convert_pku_corpus.py")
 
@@ -262,9 +297,29 @@ def main(_):
 def run():
   input_files = input_reading.expand_input_files(FLAGS.input_file)
   fingerprints.check_not_input(FLAGS.output_file, input_files, "--output_file")
-  with atomic_files.atomic_open(FLAGS.output_file) as writer:
-    counts, tags = convert(input_files, writer.write,
+  if FLAGS.held_out_file:
+    fingerprints.check_not_input(FLAGS.held_out_file, input_files,
+                                 "--held_out_file")
+  if not FLAGS.held_out_file and not FLAGS.shuffle_articles:
+    with atomic_files.atomic_open(FLAGS.output_file) as writer:
+      counts, tags = convert(input_files, writer.write,
+                             FLAGS.max_sentence_chars)
+  else:
+    articles = []
+    counts, tags = convert(input_files, articles.append,
                            FLAGS.max_sentence_chars)
+    kept, held = split_articles(articles, FLAGS.held_out_share if
+                                FLAGS.held_out_file else 0,
+                                FLAGS.shuffle_articles, FLAGS.random_seed)
+    if FLAGS.held_out_file:
+      if not held or not kept:
+        raise script_errors.InputError(
+            "--held_out_share=%g of %d articles leaves %s empty." % (
+                FLAGS.held_out_share, len(articles), "--held_out_file"
+                if not held else "--output_file"))
+      atomic_files.write_text(FLAGS.held_out_file, "".join(held))
+      print("Held out %d articles in %s" % (len(held), FLAGS.held_out_file))
+    atomic_files.write_text(FLAGS.output_file, "".join(kept))
   print("Articles: %d, paragraphs: %d, sentences: %d, words: %d" % (
       counts.articles, counts.paragraphs, counts.sentences, counts.words))
   print("Entities: " + ", ".join("%s %d" % (t, counts.entities.get(t, 0))

@@ -117,6 +117,39 @@ def test_the_script_writes_an_article_per_line_that_the_pipeline_reads(
   assert not (tmp_path / "b.jsonl").exists()
 
 
+def test_held_out_articles_and_a_shuffled_order(tmp_path):
+  """--held_out_file sets round(share * n) articles aside, in corpus
+  order; --shuffle_articles writes the others in a seeded order; together
+  they are the corpus's articles, each once."""
+  corpus = tmp_path / "pd.txt"
+  corpus.write_text(u"".join(
+      u"1998010%d-01-%03d-001/m  北京/ns  下雪/v  。/w\n" % (1 + i % 9, i)
+      for i in range(40)), encoding="utf-8")
+
+  def convert(name, *flags):
+    result = run_script(SCRIPT, "--input_file=%s" % corpus,
+                        "--output_file=%s" % (tmp_path / name), *flags)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with io.open(str(tmp_path / name), encoding="utf-8") as f:
+      return [json.loads(line)["source"] for line in f]
+
+  whole = convert("whole.jsonl")
+  kept = convert("kept.jsonl", "--held_out_file=%s" % (tmp_path / "h.jsonl"),
+                 "--held_out_share=0.1", "--shuffle_articles")
+  with io.open(str(tmp_path / "h.jsonl"), encoding="utf-8") as f:
+    held = [json.loads(line)["source"] for line in f]
+  assert len(held) == 4 and len(kept) == 36
+  assert sorted(held + kept) == sorted(whole)
+  assert held == [s for s in whole if s in held]  # corpus order
+  assert kept != [s for s in whole if s in kept]  # shuffled
+  assert convert("again.jsonl", "--held_out_file=%s" % (
+      tmp_path / "h2.jsonl"), "--held_out_share=0.1",
+                 "--shuffle_articles") == kept
+  assert convert("other.jsonl", "--shuffle_articles",
+                 "--random_seed=7") != convert("one.jsonl",
+                                               "--shuffle_articles")
+
+
 def test_the_real_people_s_daily_corpus(shared_dir, tmp_path):
   path = os.path.join(shared_dir, "data", "pd1998", "199801.txt.gz")
   lines = []
