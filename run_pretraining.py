@@ -3,7 +3,8 @@ r"""LERT pre-training: MLM plus POS, NER and DEP heads with the LIP schedule.
 
 The model, its losses and the LIP schedule live in `lert/model/`; this
 script is its flags and `main`: --do_train, --do_eval (accuracy and loss of
-every head, beside each linguistic head's majority-class baseline) and
+every head, beside each linguistic head's majority-class baseline, and the
+collapse guard of check_collapse.py) and
 --do_predict (the predictions of every head at the masked positions of the
 records, as JSON Lines).
 
@@ -34,7 +35,9 @@ from lert.contract import input_reading
 from lert.contract import outputs
 from lert.contract import script_errors
 from lert.contract import script_flags
+from lert.model import checkpoint_health
 from lert.model import checkpoint_parameters
+from lert.model import collapse_guard
 from lert.model import lert_model
 from lert.model import prediction_format
 from lert.pretraining_data import records
@@ -87,8 +90,11 @@ def define_flags(flag_values=FLAGS):
                  "Masked positions per record (the release: 75).")
   define.bool("do_train", False, "Train.")
   define.bool("do_eval", False,
-              "Evaluate: MLM and POS/NER/DEP accuracy and loss, written "
-              "to <output_dir>/eval_results.txt.")
+              "Evaluate: MLM and POS/NER/DEP accuracy and loss, and the "
+              "collapse guard (check_collapse.py: the MLM loss against "
+              "the unigram entropy of the masked tokens, the mean "
+              "pairwise cosine of the final-layer token states), "
+              "written to <output_dir>/eval_results.txt.")
   define.bool("do_predict", False,
               "Predict every head at the masked positions of the "
               "records with the latest checkpoint of --output_dir (or "
@@ -533,11 +539,25 @@ def run_in_output_directory(bert_config, tasks, end_steps, input_files):
                                         is_training=False,
                                         drop_remainder=FLAGS.use_tpu),
         steps=FLAGS.max_eval_steps)
+    result = with_collapse_guard(result, input_files)
     estimator_runner.write_eval_results(FLAGS.output_dir, result)
   if FLAGS.do_predict:
     predict(runner, input_files, features, tasks)
   tf.logging.info("TensorBoard logs: tensorboard --logdir %s",
                   FLAGS.output_dir)
+
+
+def with_collapse_guard(result, input_files):
+  """The evaluation's results with the collapse guard's: the unigram
+  entropy of the records' masked tokens beside the MLM loss, and the
+  verdict (check_collapse.py's), which is logged."""
+  entropy, _, _ = checkpoint_health.records_entropy(input_files)
+  report = collapse_guard.judge(result["masked_lm_loss"], entropy,
+                                result["final_layer_cosine"])
+  tf.logging.info("Collapse guard: %s", collapse_guard.describe(report))
+  result = dict(result, masked_lm_unigram_entropy=entropy,
+                collapse_guard=report.verdict)
+  return result
 
 
 if __name__ == "__main__":

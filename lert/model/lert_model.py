@@ -42,6 +42,7 @@ import tensorflow.compat.v2 as tf2
 from lert.contract import input_reading
 from lert.contract import script_errors
 from lert.model import checkpoint_parameters
+from lert.model import collapse_guard
 from lert.model import encoder
 from lert.pretraining_data import records
 from lert.running import checkpoints
@@ -354,9 +355,12 @@ def _metric_fn(**tensors):
 
   For the linguistic heads also `<task>_majority_accuracy`: the accuracy of
   always answering the most frequent gold tag of the evaluated positions,
-  the baseline a head must beat to have learned anything.
+  the baseline a head must beat to have learned anything; and
+  `final_layer_cosine`, the mean pairwise cosine of the final-layer token
+  states (collapse_guard: near 1, the encoder has collapsed).
   """
-  metrics = {}
+  metrics = {"final_layer_cosine": collapse_guard.cosine_metric(
+      tensors["final_unit_sums"], tensors["final_token_counts"])}
   for name in ["mlm"] + list(linguistic_tags.TASKS):
     if name + "_logits" not in tensors:
       continue
@@ -520,7 +524,9 @@ def model_fn_builder(bert_config, tasks, end_steps=None,
           scaffold_fn=scaffold_fn, host_call=host_call)
     return tf.estimator.tpu.TPUEstimatorSpec(
         mode=mode, loss=total_loss,
-        eval_metrics=(_metric_fn, _metric_tensors(logits, losses)),
+        eval_metrics=(_metric_fn, _metric_tensors(
+            logits, losses, model.get_sequence_output(),
+            features["input_mask"])),
         scaffold_fn=scaffold_fn)
 
   return model_fn
@@ -561,9 +567,11 @@ def _train_scalars(total_loss, losses, tasks, lambdas, learning_rate):
   return scalars
 
 
-def _metric_tensors(logits, losses):
+def _metric_tensors(logits, losses, sequence_output, input_mask):
   """The tensors `_metric_fn` reads, by name."""
-  tensors = {}
+  unit_sums, counts = collapse_guard.unit_state_sums(sequence_output,
+                                                     input_mask)
+  tensors = {"final_unit_sums": unit_sums, "final_token_counts": counts}
   for name, head in losses.items():
     tensors[name + "_logits"] = logits[name]
     tensors[name + "_per_position"] = head.per_position
