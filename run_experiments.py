@@ -1,10 +1,13 @@
 # coding=utf-8
-r"""One command per table and figure of the paper: Table 7, 8, 9, Figure 3.
+r"""One command per table and figure of the paper: Table 7, 8, 9, Figure 3;
+and the low-resource curve of Table 7's pair.
 
 For each variant of the experiment (variants.EXPERIMENTS) this makes the
 records it needs from one tagged corpus, pre-trains it with the settings of
-the scale, fine-tunes it on the tasks over the seeds, and writes the table
-in the paper's layout (docs/experiments.md):
+the scale, checks the encoder with the collapse guard (check_collapse.py),
+fine-tunes it on the tasks over the seeds (unless it collapsed), and writes
+the table in the paper's layout with the guard's figures
+(docs/experiments.md):
 
   python run_experiments.py --experiment=table8 --scale=mini \
     --corpus=pd1998/tagged.jsonl --data_dir=../shared/data \
@@ -50,8 +53,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def define_flags(flag_values=FLAGS):
   define = script_flags.FlagDefiner(flag_values)
   define.list("experiment", None,
-              "table7, table8, figure3 and/or table9 (comma-separated; "
-              "variants with the same settings share their cells).")
+              "table7, table8, figure3, table9, lowresource and/or probe "
+              "(comma-separated; variants with the same settings share "
+              "their cells).")
   define.enum("scale", "mini", list(variants.SCALES) + ["test"],
               "mini (CPU, a tiny model, minutes per variant), small "
               "(one GPU, LERT-small), paper (the paper's recipe), or "
@@ -75,6 +79,26 @@ def define_flags(flag_values=FLAGS):
                  "1..N (default: the scale's, 3 or 5).")
   define.list("variants", None, "Only these variants (the names of the "
               "paper's table, e.g. MLM,+POS).")
+  define.bool("from_scratch", None,
+              "Add the row of a model fine-tuned from random weights to "
+              "every table: what pre-training adds at all (default: the "
+              "scale's, on at mini and small).")
+  define.float("cosine_limit", 0.95,
+               "The collapse guard's limit (check_collapse.py "
+               "--cosine_limit): a pre-training whose final-layer token "
+               "states have a mean pairwise cosine at or above it is "
+               "collapsed, and not fine-tuned.")
+  define.string("probe_tagged", None,
+                "--experiment=probe: tagged JSON Lines held out from "
+                "--corpus (convert_pku_corpus.py --held_out_file) for the "
+                "pos and ner probes.")
+  define.string("probe_conllu", None,
+                "--experiment=probe: the CoNLL-U files to train and score "
+                "the upos and deprel probes on, comma-separated (e.g. "
+                "ud_gsdsimp's dev and test).")
+  define.list("train_sizes", None,
+              "The training sizes of --experiment=lowresource (default: "
+              "the scale's, 250,1000,4000).")
   define.integer("num_workers", 2, "Processes making records.")
   define.string("vocab_file", "configs/vocab.txt", "WordPiece "
                 "vocabulary.")
@@ -92,7 +116,15 @@ def define_flags(flag_values=FLAGS):
   define.validator(
       "experiment", lambda names: names is None or (names and all(
           n in variants.EXPERIMENTS for n in names)),
-      message="--experiment must name table7, table8, figure3 or table9.")
+      message="--experiment must name table7, table8, figure3, table9, "
+      "lowresource or probe.")
+  define.validator(
+      "probe_conllu", lambda v: v is None or len(v.split(",")) == 2,
+      message="--probe_conllu must name two files: train,test.")
+  define.validator(
+      "train_sizes", lambda sizes: sizes is None or (sizes and all(
+          n.isdigit() and int(n) > 0 for n in sizes)),
+      message="--train_sizes must be positive numbers of examples.")
   define.validator(
       "tasks", lambda names: all(n in recipe.FINETUNE_TASKS
                                  for n in names),
@@ -111,10 +143,11 @@ def scale_of(name):
   return variants.TEST_SCALE if name == "test" else variants.SCALES[name]
 
 
-# A fine-tuning result: experiment, variant, task, seed and its cell's
-# eval_results.txt.
-Result = collections.namedtuple("Result", ["experiment", "variant", "task",
-                                           "seed", "path"])
+# A fine-tuning result: experiment, variant, task, training size (None: the
+# scale's), seed, its cell's eval_results.txt and the collapse guard's
+# report of its pre-training (None: from scratch).
+Result = collections.namedtuple("Result", [
+    "experiment", "variant", "task", "size", "seed", "path", "guard"])
 
 
 def _script(name):
@@ -135,46 +168,70 @@ def plan(corpus_files, corpus_tasks):
     if cell.done_file not in seen:
       seen.add(cell.done_file)
       planned.append(cell)
+    return cell
 
   variants.check_variant_names(FLAGS.experiment, FLAGS.variants)
   base = scale_of(FLAGS.scale)
   seeds = list(range(1, (FLAGS.seeds or base.seeds) + 1))
-  for task in FLAGS.tasks:
-    paths = task_data.task_data_paths(FLAGS.output_dir, task)
-    source = (task_data.find_task_source(FLAGS.data_dir, task)
-              if not FLAGS.dry_run or FLAGS.data_dir else None)
-    add(cells.Cell(
-        "data", "data %s" % task, None,
-        lambda t=task, s=source, p=paths: task_data.prepare_task_data(
-            s, t, p, base.max_train_examples, base.max_eval_examples),
-        paths.counts, os.path.dirname(paths.counts),
-        [p for p in source or () if p], (),
-        {"task": task, "max_train_examples": base.max_train_examples,
-         "max_eval_examples": base.max_eval_examples}))
+  from_scratch = (base.from_scratch if FLAGS.from_scratch is None
+                  else FLAGS.from_scratch)
+  if any(name not in ("lowresource", "probe") for name in FLAGS.experiment):
+    for task in FLAGS.tasks:
+      add(data_cell(base, task, None))
   for name in FLAGS.experiment:
     scale = variants.resolve_scale(base, name)
     chosen, dropped = variants.variants_for(name, corpus_tasks,
                                             FLAGS.variants)
     notes.extend(dropped)
-    for variant in chosen:
-      records = records_cell(scale, variant.masking, corpus_files)
-      add(records)
-      pretrain = pretrain_cell(scale, variant, records)
-      add(pretrain)
+    sizes = [None]
+    if name == "lowresource":
+      sizes = [int(n) for n in FLAGS.train_sizes or scale.train_sizes]
+    for variant in chosen + ([variants.FROM_SCRATCH] if from_scratch and
+                             chosen else []):
+      pretrain = guard = None
+      if variant is not variants.FROM_SCRATCH:
+        records = add(records_cell(scale, variant.masking, corpus_files))
+        pretrain = add(pretrain_cell(scale, variant, records))
+        guard = add(guard_cell(scale, pretrain, records))
+      if name == "probe":
+        cell = add(probe_cell(scale, pretrain, guard))
+        results.append(Result(name, variant.name, None, None, None,
+                              cell.done_file, guard and guard.done_file))
+        continue
       for task in FLAGS.tasks:
-        for seed in seeds:
-          cell = finetune_cell(scale, variant, task, seed, pretrain)
-          add(cell)
-          results.append(Result(name, variant.name, task, seed,
-                                cell.done_file))
+        for size in sizes:
+          data = add(data_cell(base, task, size))
+          for seed in seeds:
+            cell = add(finetune_cell(scale, task, seed, pretrain, guard,
+                                     data, size))
+            results.append(Result(name, variant.name, task, size, seed,
+                                  cell.done_file,
+                                  guard and guard.done_file))
   return planned, results, notes
+
+
+def data_cell(scale, task, size):
+  """A task's train and dev files: at most the scale's examples, or `size`
+  training examples (the dev split is the same for every size)."""
+  paths = task_data.task_data_paths(FLAGS.output_dir, task, size)
+  source = (task_data.find_task_source(FLAGS.data_dir, task)
+            if not FLAGS.dry_run or FLAGS.data_dir else None)
+  max_train = size or scale.max_train_examples
+  return cells.Cell(
+      "data", "data %s" % task + (" n=%d" % size if size else ""), None,
+      lambda: task_data.prepare_task_data(
+          source, task, paths, max_train, scale.max_eval_examples),
+      paths.counts, os.path.dirname(paths.counts),
+      [p for p in source or () if p], (),
+      {"task": task, "max_train_examples": max_train,
+       "max_eval_examples": scale.max_eval_examples,
+       "sampling": task_data.SAMPLING})
 
 
 def records_cell(scale, masking, corpus_files):
   directory = _path("records", masking)
-  num_files = 1 if scale.name in ("mini", "test") else 8
   files = [os.path.join(directory, "part-%02d.tfrecord" % i)
-           for i in range(num_files)]
+           for i in range(scale.record_files)]
   command = _script("create_pretraining_data.py") + [
       "--input_file=" + ",".join(corpus_files),
       "--output_file=" + ",".join(files),
@@ -215,68 +272,187 @@ def pretrain_cell(scale, variant, records):
                     (records.name,), None)
 
 
-def finetune_cell(scale, variant, task, seed, pretrain):
+def guard_cell(scale, pretrain, records):
+  """The collapse guard of a pre-training (check_collapse.py) on its own
+  records: fine-tuning a collapsed encoder is skipped."""
+  directory = _path("guard", os.path.basename(pretrain.directory))
+  command = _script("check_collapse.py") + [
+      "--bert_config_file=" + os.path.join(HERE, scale.bert_config),
+      "--init_checkpoint=" + pretrain.done_file[:-len(".index")],
+      "--input_file=" + os.path.join(records.directory, "part-*.tfrecord"),
+      "--output_file=" + os.path.join(directory, "guard.json"),
+      "--cosine_limit=%g" % FLAGS.cosine_limit]
+  return cells.Cell("guard", "guard %s" % os.path.basename(
+      pretrain.directory), command, None, os.path.join(directory,
+                                                       "guard.json"),
+                    directory, [os.path.join(HERE, scale.bert_config)],
+                    (pretrain.name, records.name), None)
+
+
+def probe_cell(scale, pretrain, guard):
+  """run_probe.py on the encoder of `pretrain` (None: random weights, the
+  control) with the probe data of the flags."""
+  if pretrain is None:
+    key = "%s-scratch" % variants.model_key(scale).rsplit("-", 1)[0]
+    start = ["--random_init"]
+  else:
+    key = os.path.basename(pretrain.directory)
+    start = ["--init_checkpoint=" + pretrain.done_file[:-len(".index")]]
+  directory = _path("probe", key)
+  data = []
+  if FLAGS.probe_tagged:
+    data.append("--tagged_file=" + FLAGS.probe_tagged)
+  if FLAGS.probe_conllu:
+    train, test = FLAGS.probe_conllu.split(",")
+    data += ["--conllu_train=" + train, "--conllu_test=" + test]
+  command = _script("run_probe.py") + [
+      "--bert_config_file=" + os.path.join(HERE, scale.bert_config),
+      "--vocab_file=" + FLAGS.vocab_file] + start + data + [
+          "--output_dir=" + directory]
+  return cells.Cell("probe", "probe %s" % key, command, None,
+                    os.path.join(directory, "probe.tsv"), directory,
+                    [os.path.join(HERE, scale.bert_config), FLAGS.vocab_file]
+                    + [a.split("=", 1)[1] for a in data],
+                    tuple(c.name for c in (pretrain, guard) if c), None)
+
+
+def finetune_cell(scale, task, seed, pretrain, guard, data, size=None):
+  """A fine-tuning of `pretrain` (None: from random weights) on a task's
+  data (of `size` training examples: None, the scale's)."""
   task_recipe = recipe.FINETUNE_TASKS[task]
   length, epochs, learning_rate, batch = recipe.finetune_recipe(scale, task)
-  checkpoint_index = pretrain.done_file
-  pretrained = os.path.basename(pretrain.directory)
-  directory = _path("finetune", pretrained, task, "seed-%d" % seed)
-  data = task_data.task_data_paths(FLAGS.output_dir, task)
+  if pretrain is None:
+    pretrained = "%s-scratch" % variants.model_key(scale).rsplit("-", 1)[0]
+    start = ["--train_from_scratch"]
+  else:
+    pretrained = os.path.basename(pretrain.directory)
+    start = ["--init_checkpoint=" + pretrain.done_file[:-len(".index")]]
+  task_dir = task + ("-n%d" % size if size else "")
+  directory = _path("finetune", pretrained, task_dir, "seed-%d" % seed)
+  paths = task_data.task_data_paths(FLAGS.output_dir, task, size)
   command = _script(task_recipe.script) + [
       "--bert_config_file=" + os.path.join(HERE, scale.bert_config),
-      "--vocab_file=" + FLAGS.vocab_file,
-      "--init_checkpoint=" + checkpoint_index[:-len(".index")],
-      "--train_file=" + data.train, "--eval_file=" + data.dev,
-      "--do_train", "--do_eval", "--output_dir=" + directory,
-      "--max_seq_length=%d" % length, "--num_train_epochs=%g" % epochs,
-      "--learning_rate=%g" % learning_rate, "--train_batch_size=%d" % batch,
-      "--random_seed=%d" % seed, "--save_checkpoints_steps=100000",
-      "--keep_checkpoint_max=1"]
+      "--vocab_file=" + FLAGS.vocab_file] + start + [
+          "--train_file=" + paths.train, "--eval_file=" + paths.dev,
+          "--do_train", "--do_eval", "--output_dir=" + directory,
+          "--max_seq_length=%d" % length, "--num_train_epochs=%g" % epochs,
+          "--learning_rate=%g" % learning_rate,
+          "--train_batch_size=%d" % batch, "--random_seed=%d" % seed,
+          "--save_checkpoints_steps=100000", "--keep_checkpoint_max=1"]
   if task_recipe.script == "run_classifier.py":
     command.append("--task_name=" + task)
   command += shlex.split(FLAGS.finetuning_flags)
-  name = "finetune %s %s seed %d" % (pretrained, task, seed)
+  name = "finetune %s %s seed %d" % (pretrained, task_dir, seed)
+  upstream = tuple(c.name for c in (pretrain, guard) if c) + (data.name,)
   return cells.Cell("finetune", name, command, None,
                     os.path.join(directory, "eval_results.txt"), directory,
                     [os.path.join(HERE, scale.bert_config), FLAGS.vocab_file],
-                    (pretrain.name, "data %s" % task), None)
+                    upstream, None)
+
+
+def collapsed(guard_file):
+  """The guard's report (a dict) when it says the encoder collapsed, else
+  None (healthy, or not checked yet)."""
+  if guard_file is None or not os.path.exists(guard_file):
+    return None
+  report = cells.read_guard(guard_file)
+  return report if report["collapsed"] else None
+
+
+def skip_collapsed(guards):
+  """run_cells' `skip`: a fine-tuning cell of a collapsed encoder is not
+  run (its table row says collapsed)."""
+  def skip(cell):
+    for name in cell.upstream:
+      report = collapsed(guards.get(name))
+      if report:
+        return "%s: its encoder collapsed (%s)" % (
+            cell.name, tables.show_guard(report))
+    return None
+  return skip
 
 
 def write_tables(results, command):
-  """results/<experiment>.md and .tsv (and figure3.png) from the cells."""
+  """results/<experiment>.md and .tsv (and figure3.png, lowresource.png)
+  from the cells; a variant whose encoder collapsed is a row that says so,
+  and every pre-trained variant's guard figures are tabulated."""
   by_experiment = collections.OrderedDict()
+  probed = [r for r in results if r.experiment == "probe"]
+  results = [r for r in results if r.experiment != "probe"]
   for result in results:
-    by_experiment.setdefault(result.experiment, collections.OrderedDict())
-    seeds = by_experiment[result.experiment].setdefault(
-        result.variant, collections.defaultdict(dict))
+    per_variant = by_experiment.setdefault(result.experiment,
+                                           collections.OrderedDict())
+    entry = per_variant.setdefault(result.variant, {
+        "guard": result.guard and cells.read_guard(result.guard),
+        "seeds": collections.defaultdict(dict)})
+    if entry["guard"] and entry["guard"]["collapsed"]:
+      continue
     metrics = tables.read_metrics(result.path)
     for metric in recipe.FINETUNE_TASKS[result.task].metrics:
       if metric not in metrics:
         raise script_errors.InputError("%s has no %s." % (result.path,
                                                            metric))
-      seeds[result.seed][result.task, metric] = tables.percent(
-          metric, metrics[metric])
+      entry["seeds"][result.seed][result.task, metric, result.size] = (
+          tables.percent(metric, metrics[metric]))
   written = []
   os.makedirs(_path("results"), exist_ok=True)
   for name, per_variant in by_experiment.items():
-    rows = [(variant, tables.variant_row(
-        [seeds[s] for s in sorted(seeds)], FLAGS.tasks))
-            for variant, seeds in per_variant.items()]
+    rows, health = [], []
+    for variant, entry in per_variant.items():
+      if entry["guard"]:
+        health.append((variant, entry["guard"]))
+      if entry["guard"] and entry["guard"]["collapsed"]:
+        rows.append((variant, "collapsed (%s)" % tables.show_guard(
+            entry["guard"])))
+        continue
+      seeds = entry["seeds"]
+      rows.append((variant, tables.sized_row(
+          [seeds[s] for s in sorted(seeds)], FLAGS.tasks)))
     markdown, tsv = tables.format_tables(
-        variants.EXPERIMENTS[name].title, rows, command)
+        variants.EXPERIMENTS[name].title, rows, command, health)
     atomic_files.write_text(_path("results", name + ".md"), markdown)
     atomic_files.write_text(_path("results", name + ".tsv"), tsv)
     written += [_path("results", name + ".md"),
                 _path("results", name + ".tsv")]
-    if name == "figure3":
-      tables.draw_figure3(_path("results", "figure3.png"), rows)
-      written.append(_path("results", "figure3.png"))
+    if name in ("figure3", "lowresource"):
+      figure = _path("results", name + ".png")
+      if name == "figure3":
+        tables.draw_figure3(figure, rows)
+      else:
+        tables.draw_curve(figure, rows, FLAGS.tasks)
+      written.append(figure)
     print(markdown)
+  if probed:
+    written += write_probe_tables(probed, command)
   return written
 
 
-OUTPUTS = ("data", "records", "pretrain", "finetune", "logs", "results",
-           cells.CELL_RECORD, cells.CELL_RECORD + ".tmp")
+def write_probe_tables(probed, command):
+  """results/probe.md, .tsv and .png: each task's probe accuracy by
+  variant and layer (a collapsed variant is a row that says so)."""
+  from lert.probing import probe_tables
+  runs = []
+  for result in probed:
+    guard = result.guard and cells.read_guard(result.guard)
+    if guard and guard["collapsed"]:
+      runs.append((result.variant, "collapsed (%s)" % tables.show_guard(
+          guard)))
+    else:
+      runs.append((result.variant, probe_tables.read_probe_tsv(
+          result.path)))
+  markdown, tsv = probe_tables.format_comparison(
+      variants.EXPERIMENTS["probe"].title, runs, command)
+  paths = [_path("results", "probe" + ext) for ext in (".md", ".tsv",
+                                                        ".png")]
+  atomic_files.write_text(paths[0], markdown)
+  atomic_files.write_text(paths[1], tsv)
+  probe_tables.draw_comparison(paths[2], runs)
+  print(markdown)
+  return paths
+
+
+OUTPUTS = ("data", "records", "pretrain", "guard", "finetune", "probe",
+           "logs", "results", cells.CELL_RECORD, cells.CELL_RECORD + ".tmp")
 
 
 def main(_):
@@ -292,9 +468,25 @@ def run():
   FLAGS.vocab_file = os.path.abspath(FLAGS.vocab_file)
   if FLAGS.data_dir:
     FLAGS.data_dir = os.path.abspath(FLAGS.data_dir)
-  if not FLAGS.data_dir and FLAGS.tasks and not FLAGS.dry_run:
+  fine_tunes = any(name != "probe" for name in FLAGS.experiment)
+  if fine_tunes and not FLAGS.data_dir and FLAGS.tasks and not FLAGS.dry_run:
     raise script_errors.InputError(
         "--data_dir is needed to fine-tune on %s." % ",".join(FLAGS.tasks))
+  if "probe" in FLAGS.experiment and not (FLAGS.probe_tagged or
+                                          FLAGS.probe_conllu):
+    raise script_errors.InputError(
+        "--experiment=probe needs --probe_tagged (held-out tagged text: "
+        "pos, ner) and/or --probe_conllu (train,test CoNLL-U: upos, "
+        "deprel).")
+  for flag in ("probe_tagged", "probe_conllu"):
+    if getattr(FLAGS, flag):
+      setattr(FLAGS, flag, ",".join(os.path.abspath(p) for p in getattr(
+          FLAGS, flag).split(",")))
+  if FLAGS.probe_tagged in corpus_files:
+    raise script_errors.InputError(
+        "--probe_tagged=%s is in --corpus: the probes need text that "
+        "pre-training never saw (convert_pku_corpus.py --held_out_file "
+        "sets it aside)." % FLAGS.probe_tagged)
   corpus_tasks = read_corpus_tasks(corpus_files)
   planned, results, notes = plan(corpus_files, corpus_tasks)
   for note in notes:
@@ -316,8 +508,11 @@ def run():
   cells.check_task_data(planned)
   # What decides each cell is recorded with it (cells.json): the directory
   # as a whole records only that.
+  # Results of the runner before the collapse guard (which tabulated
+  # collapsed encoders as scores) are refused, not reused.
   settings = collections.OrderedDict([("cells_recorded_in",
-                                       cells.CELL_RECORD)])
+                                       cells.CELL_RECORD),
+                                      ("collapse_guard", True)])
   with outputs.OutputDirectory(
       FLAGS.output_dir, "run_experiments.py", settings, OUTPUTS,
       inputs=corpus_files + [FLAGS.data_dir],
@@ -329,7 +524,9 @@ def run():
       raise script_errors.InputError(cells.explain_change(
           changed[0], len(changed) - 1, FLAGS.output_dir))
     start = time.time()
-    cells.run_cells(states, directory, record, FLAGS.overwrite)
+    guards = {c.name: c.done_file for c in planned if c.kind == "guard"}
+    cells.run_cells(states, directory, record, FLAGS.overwrite,
+                    skip=skip_collapsed(guards))
     command = "python run_experiments.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:])
     written = write_tables(results, command)

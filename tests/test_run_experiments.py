@@ -279,8 +279,8 @@ def test_a_table_end_to_end_and_a_killed_run_resumes_to_the_same_table(
           "--variants=MLM,All-mask"]
   whole = run(*(args + ["--output_dir=%s" % (tmp_path / "whole")]))
   assert whole.returncode == 0, whole.stderr[-3000:]
-  # data, records and pre-training of each variant, two seeds each.
-  assert ("[9/9] finetune tiny-4-lmlm-all chnsenticorp seed 2 (0 remain; "
+  # data, records, pre-training and guard of each variant, two seeds each.
+  assert ("[11/11] finetune tiny-4-lmlm-all chnsenticorp seed 2 (0 remain; "
           "about") in whole.stdout
   table = (tmp_path / "whole" / "results" / "table9.tsv").read_text()
   rows = [line.split("\t") for line in table.splitlines()[1:]]
@@ -346,7 +346,7 @@ def test_a_table_end_to_end_and_a_killed_run_resumes_to_the_same_table(
     path.write_text(u"mine")
   redone = run(*(args + ["--output_dir=%s" % out, "--overwrite"]))
   assert redone.returncode == 0, redone.stderr[-3000:]
-  assert "9 cells, 4 finished earlier, 5 to run." in redone.stdout
+  assert "11 cells, 6 finished earlier, 5 to run." in redone.stdout
   assert checkpoint.stat().st_mtime_ns == before
   assert all(path.read_text() == u"mine" for path in mine)
 
@@ -417,3 +417,135 @@ def test_a_failed_cell_is_quoted_by_its_error_line(tmp_path):
       "FATAL Flags parsing error: Unknown command line flag 'no_such_flag'")
   log.write_text(u"INFO: step 1\nKilled\n")
   assert cells.error_line(str(log)) == "Killed"
+
+
+def _tsv_rows(path):
+  with io.open(str(path), encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  header = lines[0].split("\t")
+  return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+
+@pytest.mark.slow
+def test_a_collapsed_encoder_is_a_row_that_says_so_and_is_not_fine_tuned(
+    tmp_path):
+  """With a guard limit that every encoder reaches, the pre-trained variant
+  is tabulated as collapsed with its guard figures, its fine-tuning cells
+  are skipped, and the from-scratch row keeps its scores; a directory of
+  the runner before the guard is refused as a whole."""
+  data = write_task_data(tmp_path / "data")
+  out = tmp_path / "out"
+  args = ["--experiment=table9", "--scale=test", "--corpus=" + SAMPLE,
+          "--data_dir=" + data, "--tasks=chnsenticorp", "--seeds=1",
+          "--variants=MLM", "--from_scratch", "--cosine_limit=-0.99",
+          "--output_dir=%s" % out]
+  result = run(*args)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert ("skipped finetune tiny-4-mlm chnsenticorp seed 1: its encoder "
+          "collapsed (final-layer cosine") in result.stdout
+  assert not (out / "finetune" / "tiny-4-mlm").exists()
+  guard = json.loads((out / "guard" / "tiny-4-mlm" / "guard.json")
+                     .read_text())
+  assert guard["collapsed"] is True and guard["verdict"] == "collapsed"
+  rows = _tsv_rows(out / "results" / "table9.tsv")
+  assert [(r["system"], r["column"], r["mean"]) for r in rows
+          if r["system"] == "MLM"] == [("MLM", "collapsed", "")]
+  scratch = [r for r in rows if r["system"] == "from scratch"]
+  with io.open(str(out / "finetune" / "tiny-scratch" / "chnsenticorp" /
+                   "seed-1" / "eval_results.txt"), encoding="utf-8") as f:
+    accuracy = tables.read_metrics(f.name)["accuracy"]
+  assert float(scratch[0]["mean"]) == pytest.approx(100 * accuracy,
+                                                    abs=1e-4)
+  markdown = (out / "results" / "table9.md").read_text()
+  assert "| MLM | collapsed (final-layer cosine %.3f" % (
+      guard["final_layer_cosine"]) in markdown
+  assert "Difference from" not in markdown  # no baseline to differ from
+  assert "| MLM | %.3f | %.3f | %.4f | collapsed |" % (
+      guard["mlm_loss"], guard["unigram_entropy"],
+      guard["final_layer_cosine"]) in markdown
+
+  # A directory of the runner before the guard: refused as a whole.
+  record = json.loads((out / "lert_run.json").read_text())
+  record["settings"].pop("collapse_guard")
+  (out / "lert_run.json").write_text(json.dumps(record))
+  refused = run(*args)
+  assert refused.returncode == 1
+  assert "collapse_guard" in refused.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_the_low_resource_curve_samples_nested_sizes_on_one_dev_split(
+    tmp_path):
+  """--experiment=lowresource fine-tunes on each training size, a smaller
+  sample inside a larger one, all scored on the same dev examples; its
+  table's means and stds are those of the cells' own eval_results.txt,
+  recomputed here with NumPy."""
+  import numpy as np
+  data = write_task_data(tmp_path / "data")
+  out = tmp_path / "out"
+  result = run("--experiment=lowresource", "--scale=test",
+               "--corpus=" + SAMPLE, "--data_dir=" + data,
+               "--tasks=chnsenticorp", "--seeds=2", "--variants=BERT",
+               "--from_scratch", "--train_sizes=10,20",
+               "--output_dir=%s" % out)
+  assert result.returncode == 0, result.stderr[-3000:]
+  small = (out / "data" / "chnsenticorp-n10" / "train.tsv").read_text()
+  large = (out / "data" / "chnsenticorp-n20" / "train.tsv").read_text()
+  small_rows, large_rows = small.splitlines()[1:], large.splitlines()[1:]
+  assert (len(small_rows), len(large_rows)) == (10, 20)
+  assert set(small_rows) < set(large_rows)
+  assert ((out / "data" / "chnsenticorp-n10" / "dev.tsv").read_text() ==
+          (out / "data" / "chnsenticorp-n20" / "dev.tsv").read_text())
+  rows = _tsv_rows(out / "results" / "lowresource.tsv")
+  assert {(r["system"], r["column"]) for r in rows} == {
+      (s, "chnsenticorp ACC n=%d" % n) for s in ("BERT (MLM)", "from scratch")
+      for n in (10, 20)}
+  for row in rows:
+    model = "tiny-4-mlm" if row["system"] == "BERT (MLM)" else "tiny-scratch"
+    size = row["column"].rsplit("=", 1)[1]
+    scores = [100 * tables.read_metrics(str(
+        out / "finetune" / model / ("chnsenticorp-n" + size) /
+        ("seed-%d" % seed) / "eval_results.txt"))["accuracy"]
+              for seed in (1, 2)]
+    assert float(row["mean"]) == pytest.approx(np.mean(scores), abs=1e-4)
+    assert float(row["std"]) == pytest.approx(np.std(scores, ddof=1),
+                                              abs=1e-4)
+  assert (out / "results" / "lowresource.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_the_probe_experiment_probes_each_encoder_and_the_control(tmp_path):
+  """--experiment=probe runs run_probe.py on each pre-trained encoder and
+  on random weights (the from-scratch row), and tabulates each task by
+  variant and layer from the cells' own probe.tsv; held-out text that is
+  also in --corpus is refused before any cell."""
+  from probe_helpers import ud_sentences
+  from probe_helpers import write_conllu
+  train = write_conllu(tmp_path / "train.conllu.gz", ud_sentences(20, 1))
+  test = write_conllu(tmp_path / "test.conllu.gz", ud_sentences(8, 2))
+  out = tmp_path / "out"
+  args = ["--experiment=probe", "--scale=test", "--corpus=" + SAMPLE,
+          "--variants=BERT", "--from_scratch",
+          "--probe_conllu=%s,%s" % (train, test), "--output_dir=%s" % out]
+  result = run(*args)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = _tsv_rows(out / "results" / "probe.tsv")
+  for row in rows:
+    model = "tiny-4-mlm" if row["system"] == "BERT (MLM)" else "tiny-scratch"
+    own = {(r["task"], r["layer"]): r for r in _tsv_rows(
+        out / "probe" / model / "probe.tsv")}
+    assert row["accuracy"] == own[row["task"], row["layer"]]["accuracy"]
+  assert {(r["system"], r["task"]) for r in rows} == {
+      (s, t) for s in ("BERT (MLM)", "from scratch")
+      for t in ("upos", "deprel")}
+  assert "--random_init" in (out / "logs" / "probe_tiny-scratch.log"
+                             ).read_text().splitlines()[0]
+  assert (out / "results" / "probe.png").stat().st_size > 1000
+
+  refused = run("--experiment=probe", "--scale=test", "--corpus=" + SAMPLE,
+                "--probe_tagged=" + SAMPLE, "--output_dir=%s" % (
+                    tmp_path / "other"))
+  assert refused.returncode == 1
+  assert "is in --corpus: the probes need text that pre-training never saw" \
+      in refused.stderr
+  assert not (tmp_path / "other").exists()

@@ -264,7 +264,8 @@ def test_script_trains_evaluates_and_writes_results(tmp_path):
       "global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
       "pos_accuracy", "pos_loss", "ner_accuracy", "ner_loss", "dep_accuracy",
       "dep_loss", "pos_majority_accuracy", "ner_majority_accuracy",
-      "dep_majority_accuracy"}
+      "dep_majority_accuracy", "final_layer_cosine",
+      "masked_lm_unigram_entropy", "collapse_guard"}
   assert results["global_step"] == "4"
   # The majority-class baseline of the 8 evaluated records (2 batches of 4,
   # read in file order), computed here from the records themselves.

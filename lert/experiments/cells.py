@@ -170,11 +170,12 @@ def explain_change(state, others, output_dir):
                   others, "" if others == 1 else "s") if others else ""))
 
 
-def run_cells(states, directory, record, overwrite):
+def run_cells(states, directory, record, overwrite, skip=None):
   """Runs the unfinished cells in order, with a progress line; a changed
   finished cell (with `overwrite`) is cleared first and run again.
   `directory` is the experiment's outputs.OutputDirectory, `record`
-  cells.json's value, written before each cell."""
+  cells.json's value, written before each cell. `skip(cell)`, asked
+  before each cell, returns why it is not run (printed), or None."""
   pending = [s for s in states if not s.finished or
              s.recorded != s.settings]
   print("%d cells, %d finished earlier, %d to run." % (
@@ -183,6 +184,10 @@ def run_cells(states, directory, record, overwrite):
   cells = record.setdefault("cells", {})
   for number, state in enumerate(pending, 1):
     cell = state.cell
+    why = skip and skip(cell)
+    if why:
+      print("[%d/%d] skipped %s" % (number, len(pending), why))
+      continue
     if overwrite and state.recorded != state.settings and (
         state.finished or state.recorded is not None):
       directory.clear_outputs(under=os.path.relpath(cell.directory,
@@ -254,6 +259,23 @@ def check_task_data(cells):
       else:
         classifier_data.check_labelled(
             classifier_data.TASKS[task].reader(path).examples)
+
+def read_guard(path):
+  """The collapse guard's report of a pre-training (check_collapse.py's
+  --output_file), a dict with its figures, verdict and `collapsed`."""
+  try:
+    with io.open(path, encoding="utf-8") as f:
+      report = json.load(f)
+    if not isinstance(report.get("collapsed"), bool) or not all(
+        key in report for key in ("verdict", "mlm_loss", "unigram_entropy",
+                                  "final_layer_cosine")):
+      raise ValueError("no verdict and figures")
+    return report
+  except (ValueError, AttributeError) as e:
+    raise script_errors.InputError(
+        "%s is not a report of check_collapse.py (%s): remove it to check "
+        "that pre-training again." % (path, e))
+
 
 def read_cell_record(output_dir):
   """The value of cells.json in `output_dir` (an empty record when there is

@@ -127,25 +127,60 @@ def variant_row(per_seed, tasks):
   return row
 
 
-def format_tables(title, rows, command=None):
+def sized_row(per_seed, tasks):
+  """variant_row of scores keyed (task, metric, training size): with one
+  size (None, the scale's) the paper's columns; with several (the
+  low-resource curve) each task's score at each size, `<task> <metric>
+  n=<size>`, in size order."""
+  sizes = sorted({key[2] for s in per_seed for key in s},
+                 key=lambda n: n or 0)
+  if sizes == [None]:
+    return variant_row([{key[:2]: v for key, v in s.items()}
+                        for s in per_seed], tasks)
+  row = collections.OrderedDict()
+  for task, metric in columns(tasks):
+    for size in sizes:
+      row["%s %s n=%d" % (task, recipe.METRIC_COLUMNS[metric], size)] = stat(
+          [s[task, metric, size] for s in per_seed])
+  return row
+
+
+def show_guard(report):
+  """The collapse guard's figures in a few words."""
+  return "final-layer cosine %.3f, MLM loss %.2f, unigram entropy %.2f" % (
+      report["final_layer_cosine"], report["mlm_loss"],
+      report["unigram_entropy"])
+
+
+def format_tables(title, rows, command=None, health=()):
   """The Markdown (mean ± std, the paired difference from the first row
   with its 95% interval, and the max over seeds) and the TSV of an
-  experiment's rows: list of (variant name, row), the baseline first."""
-  names = list(rows[0][1])
+  experiment's rows: list of (variant name, row), the baseline first; a
+  row that is a text (a collapsed encoder) is printed as that text, never
+  as scores. `health`: (variant name, collapse guard report) of the
+  pre-trained variants, tabulated after the scores."""
+  scored = [(name, row) for name, row in rows if not isinstance(row, str)]
+  names = list(scored[0][1]) if scored else []
   header = "| system | " + " | ".join(names) + " |"
   rule = "| --- |" + " --- |" * len(names)
+
+  def lines_of(show):
+    return ["| %s | %s |" % (name, row if isinstance(row, str) else
+                             " | ".join(show(row[n]) for n in names))
+            for name, row in rows]
+
   lines = ["## " + title, ""]
   if command:
     lines += ["```", command, "```", ""]
-  lines += ["Mean ± std over %d seeds:" % rows[0][1][names[0]].n, "",
-            header, rule]
-  lines += ["| %s | %s |" % (name, " | ".join(
-      "%.2f ± %.2f" % (row[n].mean, row[n].std) for n in names))
-            for name, row in rows]
+  lines += ["Mean ± std over %d seeds:" % (
+      scored[0][1][names[0]].n if scored else 0), "", header, rule]
+  lines += lines_of(lambda s: "%.2f ± %.2f" % (s.mean, s.std))
+  differences = []
   baseline_name, baseline = rows[0]
-  differences = [(name, {n: paired_difference(row[n].values,
-                                              baseline[n].values)
-                         for n in names}) for name, row in rows[1:]]
+  if not isinstance(baseline, str):
+    differences = [(name, {n: paired_difference(row[n].values,
+                                                baseline[n].values)
+                           for n in names}) for name, row in scored[1:]]
   if differences:
     lines += ["", "Difference from %s, paired over the same seeds (mean "
               "[95%% interval]; an interval that holds 0 cannot tell the "
@@ -154,19 +189,32 @@ def format_tables(title, rows, command=None):
         _show_difference(row[n]) for n in names))
               for name, row in differences]
   lines += ["", "Maximum over seeds:", "", header, rule]
-  lines += ["| %s | %s |" % (name, " | ".join(
-      "%.2f" % row[n].max for n in names)) for name, row in rows]
+  lines += lines_of(lambda s: "%.2f" % s.max)
+  if health:
+    lines += ["", "The collapse guard of each pre-training "
+              "(check_collapse.py: the MLM loss against the unigram "
+              "entropy of the masked tokens, in nats; the mean pairwise "
+              "cosine of the final-layer token states):", "",
+              "| system | MLM loss | unigram entropy | final-layer cosine | "
+              "verdict |", "| --- | --- | --- | --- | --- |"]
+    lines += ["| %s | %.3f | %.3f | %.4f | %s |" % (
+        name, r["mlm_loss"], r["unigram_entropy"], r["final_layer_cosine"],
+        r["verdict"]) for name, r in health]
   return "\n".join(lines) + "\n", _tsv(rows, names, dict(differences))
 
 
 def _tsv(rows, names, differences):
   """One line per system and column: mean, std, max, seeds, and against
   the first system the paired difference and its 95% interval (empty for
-  the first system, and the interval for one seed)."""
+  the first system, and the interval for one seed). A collapsed system is
+  one line, its column `collapsed`, with no numbers."""
   def number(value):
     return "" if value is None else "%.4f" % value
   tsv = ["system\tcolumn\tmean\tstd\tmax\tseeds\tdifference\tlow\thigh"]
   for name, row in rows:
+    if isinstance(row, str):
+      tsv.append("%s\tcollapsed\t\t\t\t\t\t\t" % name)
+      continue
     for n in names:
       difference = differences.get(name, {}).get(n)
       tsv.append("%s\t%s\t%.4f\t%.4f\t%.4f\t%d\t%s\t%s\t%s" % (
@@ -177,16 +225,54 @@ def _tsv(rows, names, differences):
   return "\n".join(tsv) + "\n"
 
 
-def draw_figure3(path, rows):
-  """Figure 3's bars: per variant the MRC, TC, NER − 10 (as the paper
-  draws it) and Average means, with their std as error bars."""
+def pyplot():
   try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
   except ImportError:
     raise script_errors.InputError(
-        "Figure 3 needs matplotlib (in requirements.txt; .venv-tf2 has it).")
+        "The figures need matplotlib (in requirements.txt; .venv-tf2 has "
+        "it).")
+  return plt
+
+
+def save_figure(figure, path):
+  with atomic_files.atomic_path(path) as temporary:
+    figure.savefig(temporary, format="png", dpi=120)
+
+
+def draw_curve(path, rows, tasks):
+  """The low-resource curve: per task, each variant's mean score (± std
+  over seeds) against the number of training examples (`sized_row`'s
+  columns); collapsed variants are left out."""
+  plt = pyplot()
+  rows = [(name, row) for name, row in rows if not isinstance(row, str)]
+  figure, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2),
+                              squeeze=False)
+  for axis, (task, metric) in zip(axes[0], columns(tasks)):
+    prefix = "%s %s n=" % (task, recipe.METRIC_COLUMNS[metric])
+    for name, row in rows:
+      points = [(int(c[len(prefix):]), row[c]) for c in row
+                if c.startswith(prefix)]
+      axis.errorbar([n for n, _ in points], [s.mean for _, s in points],
+                    yerr=[s.std for _, s in points], label=name, capsize=2,
+                    marker="o")
+    axis.set_xscale("log")
+    axis.set_title(prefix[:-3])
+    axis.set_xlabel("training examples")
+  axes[0][0].set_ylabel("score (mean ± std over seeds)")
+  axes[0][0].legend(fontsize="small")
+  figure.tight_layout()
+  save_figure(figure, path)
+  plt.close(figure)
+
+
+def draw_figure3(path, rows):
+  """Figure 3's bars: per variant the MRC, TC, NER − 10 (as the paper
+  draws it) and Average means, with their std as error bars."""
+  plt = pyplot()
+  rows = [(name, row) for name, row in rows if not isinstance(row, str)]
   groups = [g for g in recipe.GROUPS + ("Average",) if g in rows[0][1]]
   width = 0.8 / len(rows)
   figure, axes = plt.subplots(figsize=(7, 3.5))
@@ -201,6 +287,5 @@ def draw_figure3(path, rows):
   axes.legend(fontsize="small", ncol=len(rows), loc="upper center",
               bbox_to_anchor=(0.5, -0.12), frameon=False)
   figure.tight_layout()
-  with atomic_files.atomic_path(path) as temporary:
-    figure.savefig(temporary, format="png", dpi=120)
+  save_figure(figure, path)
   plt.close(figure)

@@ -149,19 +149,31 @@ def _capped(task, units, cap, rng):
 TaskData = collections.namedtuple("TaskData", ["train", "dev", "counts"])
 
 
-def task_data_paths(output_dir, task):
+def task_data_paths(output_dir, task, size=None):
+  """The TaskData of a task's cell: data/<task>/, or data/<task>-n<size>/
+  for `size` training examples."""
   ext = recipe.FINETUNE_TASKS[task].ext
-  directory = os.path.join(output_dir, "data", task)
+  directory = os.path.join(output_dir, "data", task + (
+      "-n%d" % size if size else ""))
   return TaskData(os.path.join(directory, "train." + ext),
                   os.path.join(directory, "dev." + ext),
                   os.path.join(directory, "split.json"))
+
+
+# How prepare_task_data samples (recorded with each data cell): 2, the dev
+# sample drawn apart from the training sample, so that every training size
+# is scored on the same dev examples, and a smaller training sample is a
+# part of a larger one.
+SAMPLING = 2
 
 
 def prepare_task_data(source, task, target, max_train, max_eval, seed=12345):
   """Writes a task's train and dev files (target: a TaskData of paths):
   the source's splits, or a held-out share of its only one (by article
   for reading comprehension, by sentence for NER), each cut to about
-  `max_train` / `max_eval` examples at random (None: all)."""
+  `max_train` / `max_eval` examples at random (None: all). The dev
+  examples do not depend on `max_train`; the training examples of a
+  smaller `max_train` are among those of a larger one."""
   rng = random.Random("%d-%s" % (seed, task))
   if source.whole:
     header, units = _units(task, source.whole)
@@ -175,8 +187,10 @@ def prepare_task_data(source, task, target, max_train, max_eval, seed=12345):
     header, train = _units(task, source.train)
     _, dev = _units(task, source.dev)
     origin = {"train": source.train, "dev": source.dev}
-  train = _capped(task, train, max_train, rng)
-  dev = _capped(task, dev, max_eval, rng)
+  dev = _capped(task, dev, max_eval, random.Random("%d-%s-dev" % (seed,
+                                                                 task)))
+  train = _capped(task, train, max_train, random.Random(
+      "%d-%s-train" % (seed, task)))
   for path, units in ((target.train, train), (target.dev, dev)):
     if not units:
       raise script_errors.InputError("%s: no %s examples for %s." % (

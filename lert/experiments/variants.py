@@ -54,6 +54,22 @@ EXPERIMENTS = collections.OrderedDict([
             _variant("NPD", "pos,ner,dep", "linear", "NPD"),
             _variant("DNP", "pos,ner,dep", "linear", "DNP"),
             _variant("no warm-up", "pos,ner,dep")], linguistic_tags.TASKS)),
+    # What pre-training adds where fine-tuning data is scarce: Table 7's
+    # pair fine-tuned on a few training sizes (--train_sizes), where the
+    # differences between pre-trainings are widest (issue 34).
+    ("lowresource", Experiment(
+        "Low-resource fine-tuning: Table 7's pair on a few training sizes",
+        "small", 2000000, [
+            _variant("BERT (MLM)"),
+            _variant("LERT", "pos,ner,dep", "linear", "PND")], ())),
+    # What the encoders of Table 7's pair know of words, entities and
+    # relations, layer by layer: linear probes on gold annotation that
+    # pre-training never saw (run_probe.py; no fine-tuning).
+    ("probe", Experiment(
+        "Probes: Table 7's pair, layer by layer (linear probes)",
+        "small", 2000000, [
+            _variant("BERT (MLM)"),
+            _variant("LERT", "pos,ner,dep", "linear", "PND")], ())),
     ("table9", Experiment(
         "Table 9: linguistic masking (LMLM), MLM objective only",
         "base", 500000, [
@@ -63,6 +79,11 @@ EXPERIMENTS = collections.OrderedDict([
             _variant("All-mask", masking="all"),
             _variant("Mix-mask", masking="mix")], ())),
 ])
+
+
+# The row of a model fine-tuned from random weights, in every table with
+# --from_scratch: what pre-training adds at all.
+FROM_SCRATCH = Variant("from scratch", (), None, None, None)
 
 
 def variants_for(experiment, corpus_tasks, names=None):
@@ -100,15 +121,17 @@ def variants_for(experiment, corpus_tasks, names=None):
           linguistic_tasks=present)
     kept.append(variant)
   if names:
-    kept = [v for v in kept if v.name.split(" (")[0] in names]
+    kept = [v for v in kept if v.name in names or
+            v.name.split(" (")[0] in names]
   return kept, notes
 
 
 def check_variant_names(experiment_names, names):
   """Every name of --variants must be a variant of one of the experiments."""
   known = [v.name for e in experiment_names for v in EXPERIMENTS[e].variants]
+  short = [n.split(" (")[0] for n in known]  # "BERT" for "BERT (MLM)"
   for name in names or ():
-    if name not in known:
+    if name not in known and name not in short:
       raise script_errors.InputError(
           "--variants: %s is not a variant of %s (%s)." % (
               name, ", ".join(experiment_names), ", ".join(
@@ -135,23 +158,32 @@ Scale = collections.namedtuple("Scale", [
     "dupe_factor", "train_batch_size", "learning_rate", "num_train_steps",
     "num_warmup_steps", "finetune_learning_rate", "finetune_epochs",
     "finetune_max_seq_length", "finetune_batch_size", "max_train_examples",
-    "max_eval_examples", "seeds"])
+    "max_eval_examples", "seeds", "record_files", "from_scratch",
+    "train_sizes"])
 
+
+# The mini recipe's peak learning rate: the best of the sweep of MLM alone
+# (docs/experiments.md#the-mini-recipe).
+MINI_LEARNING_RATE = 3e-4
 
 SCALES = collections.OrderedDict([
-    # CPU-sized: the 4-layer, 128-wide configs/lert_config_tiny.json,
-    # minutes per variant (docs/experiments.md times it).
+    # CPU-sized: the 4-layer, 128-wide configs/lert_config_tiny.json, about
+    # 8 minutes per pre-training on two cores. The recipe and the reasons
+    # for it: docs/experiments.md#the-mini-recipe (a sweep of MLM alone;
+    # fine-tuning epochs as Table 3's small models; 5 seeds).
     ("mini", Scale("mini", "configs/lert_config_tiny.json", "small", 128, 20,
-                   2, 32, 5e-4, 1000, 100, 2e-4, 2, 128, 32, 2000, 500, 3)),
+                   2, 32, MINI_LEARNING_RATE, 2000, 200, 2e-4, None, 128, 32,
+                   2000, 500, 5, 8, True, (250, 1000, 4000))),
     # One GPU: LERT-small, tens of minutes per variant; fine-tuning as the
     # paper's small models, on the whole task data.
     ("small", Scale("small", "configs/lert_config_small.json", "small", 128,
                     20, 5, 128, 5e-4, 20000, 1000, None, None, None, 32,
-                    None, None, 3)),
+                    None, None, 3, 8, True, (250, 1000, 4000))),
     # The paper's sizes, batch, length and steps (docs/spec.md §5), for a
     # TPU v3-8 or a GPU node; the model size and steps are the experiment's.
     ("paper", Scale("paper", None, None, 512, 75, 10, None, 1e-4, None,
-                    10000, None, None, None, 32, None, None, 5)),
+                    10000, None, None, None, 32, None, None, 5, 8, False,
+                    (250, 1000, 4000))),
 ])
 
 
@@ -160,7 +192,8 @@ PAPER_BATCH = {"small": 1024, "base": 416, "large": 256}
 
 # A tiny scale for the tests: a few steps on the sample corpus.
 TEST_SCALE = Scale("test", "configs/lert_config_tiny.json", "small", 64, 10,
-                   1, 8, 1e-3, 4, 1, 1e-3, 1, 64, 8, 40, 20, 2)
+                   1, 8, 1e-3, 4, 1, 1e-3, 1, 64, 8, 40, 20, 2, 1, False,
+                   (10, 20))
 
 
 def resolve_scale(scale, experiment):
