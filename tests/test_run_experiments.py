@@ -62,6 +62,11 @@ def test_variants_a_corpus_without_dep_can_train():
       "table9 DEP-mask left out: the corpus has no DEP labels.",
       "table9 All-mask left out: the corpus has no NER/DEP labels.",
       "table9 Mix-mask left out: the corpus has no NER/DEP labels."]
+  # LERT keeps its LIP schedule over the tasks there are.
+  table7, notes = variants.variants_for("table7", ["pos", "ner"])
+  assert [(v.name, v.linguistic_tasks, v.lip_schedule) for v in table7] == [
+      ("BERT (MLM)", (), "none"),
+      ("LERT (POS+NER)", ("pos", "ner"), "linear")] and not notes
   # Figure 3 needs DEP in every variant's schedule: nothing is left.
   assert variants.variants_for("figure3", ["pos", "ner"])[0] == []
   with pytest.raises(script_errors.InputError, match="--variants: POS is not"):

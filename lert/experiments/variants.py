@@ -90,7 +90,9 @@ def variants_for(experiment, corpus_tasks, names=None):
   """The variants of an experiment that a corpus with labels for
   `corpus_tasks` can train: a variant needing a missing task is left out,
   except "all tasks" variants, which keep the tasks there are (+All on a
-  corpus without DEP trains POS+NER). Returns (variants, notes)."""
+  corpus without DEP trains POS+NER, and LERT POS+NER with their LIP
+  schedule). Figure 3, which orders all three, needs all three. Returns
+  (variants, notes)."""
   kept, notes = [], []
   lacking = [t for t in EXPERIMENTS[experiment].needs if t not in corpus_tasks]
   if lacking:
@@ -108,8 +110,7 @@ def variants_for(experiment, corpus_tasks, names=None):
       notes.append("%s %s left out: the corpus has no %s labels." % (
           experiment, variant.name, "/".join(m.upper() for m in masked)))
       continue
-    if missing and (len(tasks) < len(linguistic_tags.TASKS) or
-                    variant.lip_schedule != "none"):
+    if missing and len(tasks) < len(linguistic_tags.TASKS):
       notes.append("%s %s left out: the corpus has no %s labels." % (
           experiment, variant.name, "/".join(m.upper() for m in missing)))
       continue
