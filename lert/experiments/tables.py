@@ -12,8 +12,7 @@ import collections
 import io
 import math
 
-from lert.contract import atomic_files
-from lert.contract import script_errors
+from lert.contract import figures
 from lert.experiments import recipe
 
 
@@ -225,28 +224,11 @@ def _tsv(rows, names, differences):
   return "\n".join(tsv) + "\n"
 
 
-def pyplot():
-  try:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-  except ImportError:
-    raise script_errors.InputError(
-        "The figures need matplotlib (in requirements.txt; .venv-tf2 has "
-        "it).")
-  return plt
-
-
-def save_figure(figure, path):
-  with atomic_files.atomic_path(path) as temporary:
-    figure.savefig(temporary, format="png", dpi=120)
-
-
 def draw_curve(path, rows, tasks):
   """The low-resource curve: per task, each variant's mean score (± std
   over seeds) against the number of training examples (`sized_row`'s
   columns); collapsed variants are left out."""
-  plt = pyplot()
+  plt = figures.pyplot()
   rows = [(name, row) for name, row in rows if not isinstance(row, str)]
   figure, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2),
                               squeeze=False)
@@ -264,14 +246,14 @@ def draw_curve(path, rows, tasks):
   axes[0][0].set_ylabel("score (mean ± std over seeds)")
   axes[0][0].legend(fontsize="small")
   figure.tight_layout()
-  save_figure(figure, path)
+  figures.save_figure(figure, path)
   plt.close(figure)
 
 
 def draw_figure3(path, rows):
   """Figure 3's bars: per variant the MRC, TC, NER − 10 (as the paper
   draws it) and Average means, with their std as error bars."""
-  plt = pyplot()
+  plt = figures.pyplot()
   rows = [(name, row) for name, row in rows if not isinstance(row, str)]
   groups = [g for g in recipe.GROUPS + ("Average",) if g in rows[0][1]]
   width = 0.8 / len(rows)
@@ -287,5 +269,5 @@ def draw_figure3(path, rows):
   axes.legend(fontsize="small", ncol=len(rows), loc="upper center",
               bbox_to_anchor=(0.5, -0.12), frameon=False)
   figure.tight_layout()
-  save_figure(figure, path)
+  figures.save_figure(figure, path)
   plt.close(figure)

@@ -11,7 +11,7 @@ from __future__ import print_function
 import collections
 import io
 
-from lert.experiments import tables
+from lert.contract import figures
 
 
 def layer_name(layer):
@@ -53,7 +53,7 @@ def format_probe_tables(title, results):
 def draw_probes(path, title, results):
   """Accuracy against layer, a line per task, its majority label's
   accuracy dashed."""
-  plt = tables.pyplot()
+  plt = figures.pyplot()
   tasks = list(collections.OrderedDict.fromkeys(r.task for r in results))
   figure, axis = plt.subplots(figsize=(6, 3.5))
   for task in tasks:
@@ -73,7 +73,7 @@ def draw_probes(path, title, results):
                  fontsize="small")
   axis.legend(fontsize="small")
   figure.tight_layout()
-  tables.save_figure(figure, path)
+  figures.save_figure(figure, path)
   plt.close(figure)
 
 
@@ -131,7 +131,7 @@ def format_comparison(title, runs, command=None):
 
 def draw_comparison(path, runs):
   """Per task, each variant's probe accuracy against layer."""
-  plt = tables.pyplot()
+  plt = figures.pyplot()
   probed = [(name, r) for name, r in runs if not isinstance(r, str)]
   tasks = list(collections.OrderedDict.fromkeys(
       r.task for _, results in probed for r in results))
@@ -152,5 +152,5 @@ def draw_comparison(path, runs):
   axes[0][0].set_ylabel("probe accuracy (%)")
   axes[0][0].legend(fontsize="small")
   figure.tight_layout()
-  tables.save_figure(figure, path)
+  figures.save_figure(figure, path)
   plt.close(figure)

@@ -1,0 +1,31 @@
+# coding=utf-8
+"""The figures the scripts draw: matplotlib, headless (a missing matplotlib
+is one line that says how to get it), and a PNG written through the one
+atomic writer. No TensorFlow here.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+from lert.contract import atomic_files
+from lert.contract import script_errors
+
+
+def pyplot():
+  """matplotlib.pyplot with the Agg backend."""
+  try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+  except ImportError:
+    raise script_errors.InputError(
+        "The figures need matplotlib (in requirements.txt; .venv-tf2 has "
+        "it).")
+  return plt
+
+
+def save_figure(figure, path):
+  """Writes `figure` to `path` as a PNG, atomically."""
+  with atomic_files.atomic_path(path) as temporary:
+    figure.savefig(temporary, format="png", dpi=120)
