@@ -34,6 +34,7 @@ from absl import app
 from absl import flags
 
 from lert.contract import atomic_files
+from lert.contract import figures
 from lert.contract import input_reading
 from lert.contract import outputs
 from lert.contract import script_errors
@@ -414,7 +415,9 @@ def write_tables(results, command):
     atomic_files.write_text(_path("results", name + ".tsv"), tsv)
     written += [_path("results", name + ".md"),
                 _path("results", name + ".tsv")]
-    if name in ("figure3", "lowresource"):
+    if name == "lowresource" and not figures.available():
+      print("lowresource.png not drawn: matplotlib is not installed.")
+    elif name in ("figure3", "lowresource"):
       figure = _path("results", name + ".png")
       if name == "figure3":
         tables.draw_figure3(figure, rows)
@@ -446,7 +449,11 @@ def write_probe_tables(probed, command):
                                                         ".png")]
   atomic_files.write_text(paths[0], markdown)
   atomic_files.write_text(paths[1], tsv)
-  probe_tables.draw_comparison(paths[2], runs)
+  if figures.available():
+    probe_tables.draw_comparison(paths[2], runs)
+  else:
+    print("probe.png not drawn: matplotlib is not installed.")
+    paths.pop()
   print(markdown)
   return paths
 

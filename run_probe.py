@@ -40,6 +40,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 from lert.contract import atomic_files
+from lert.contract import figures
 from lert.contract import fingerprints
 from lert.contract import outputs
 from lert.contract import script_errors
@@ -234,8 +235,11 @@ def run():
                             markdown)
     atomic_files.write_text(os.path.join(FLAGS.output_dir, "probe.tsv"),
                             tsv)
-    probe_tables.draw_probes(os.path.join(FLAGS.output_dir, "probe.png"),
-                             title, results)
+    if figures.available():
+      probe_tables.draw_probes(os.path.join(FLAGS.output_dir, "probe.png"),
+                               title, results)
+    else:
+      print("probe.png not drawn: matplotlib is not installed.")
   print(markdown)
 
 

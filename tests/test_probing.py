@@ -17,6 +17,7 @@ from conftest import write_config
 from probe_helpers import CONLLU
 from probe_helpers import ud_sentences
 from probe_helpers import write_conllu
+from lert.contract import figures
 from lert.contract import script_errors
 from lert.probing import features
 from lert.probing import logistic
@@ -103,20 +104,21 @@ def test_word_features_are_the_mean_of_the_word_s_token_states(tmp_path):
   config = tiny_config(vocab_size=21128)
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE, do_lower_case=True)
   words = [u"北京", u"是", u"首都", u"   "]
-  got = features.word_features(config, None, tokenizer, [words],
-                               max_seq_length=5, seed=7)
-  # [CLS] 北 京 是 [SEP]: 首都 does not fit, "   " has no WordPiece.
-  assert got.rows == [0, 1, None, None]
   ids = tokenizer.convert_tokens_to_ids(["[CLS]", u"北", u"京", u"是",
                                          "[SEP]"])
+  checkpoint = str(tmp_path / "model.ckpt")
   with tf.Graph().as_default():
-    tf.set_random_seed(7)
     model = modeling.BertModel(config, False, tf.constant([ids]),
                                tf.ones([1, 5], tf.int32), add_pooler=False)
     with tf.Session() as session:
       session.run(tf.global_variables_initializer())
       layers = session.run([model.get_embedding_output()] +
                            model.get_all_encoder_layers())
+      tf.train.Saver().save(session, checkpoint)
+  got = features.word_features(config, checkpoint, tokenizer, [words],
+                               max_seq_length=5)
+  # [CLS] 北 京 是 [SEP]: 首都 does not fit, "   " has no WordPiece.
+  assert got.rows == [0, 1, None, None]
   assert len(got.layers) == config.num_hidden_layers + 1
   for mine, theirs in zip(got.layers, layers):
     np.testing.assert_allclose(mine[0], theirs[0, 1:3].mean(0), atol=1e-5)
@@ -148,7 +150,8 @@ def test_run_probe_end_to_end_against_scikit_learn(tmp_path):
       (t, str(layer)) for t in ("pos", "ner", "upos", "deprel")
       for layer in range(config.num_hidden_layers + 1)}
   assert "| embeddings |" in (out / "probe.md").read_text()
-  assert (out / "probe.png").stat().st_size > 1000
+  if figures.available():
+    assert (out / "probe.png").stat().st_size > 1000
 
   # The same run again keeps its promises: same settings resume, other
   # settings are refused without --overwrite.

@@ -12,6 +12,7 @@ from conftest import REPO
 from conftest import stop_midway
 from conftest import write_sample_without
 
+from lert.contract import figures
 from lert.contract import script_errors
 from lert.experiments import recipe
 from lert.experiments import tables
@@ -515,7 +516,8 @@ def test_the_low_resource_curve_samples_nested_sizes_on_one_dev_split(
     assert float(row["mean"]) == pytest.approx(np.mean(scores), abs=1e-4)
     assert float(row["std"]) == pytest.approx(np.std(scores, ddof=1),
                                               abs=1e-4)
-  assert (out / "results" / "lowresource.png").stat().st_size > 1000
+  if figures.available():
+    assert (out / "results" / "lowresource.png").stat().st_size > 1000
 
 
 @pytest.mark.slow
@@ -545,7 +547,8 @@ def test_the_probe_experiment_probes_each_encoder_and_the_control(tmp_path):
       for t in ("upos", "deprel")}
   assert "--random_init" in (out / "logs" / "probe_tiny-scratch.log"
                              ).read_text().splitlines()[0]
-  assert (out / "results" / "probe.png").stat().st_size > 1000
+  if figures.available():
+    assert (out / "results" / "probe.png").stat().st_size > 1000
 
   refused = run("--experiment=probe", "--scale=test", "--corpus=" + SAMPLE,
                 "--probe_tagged=" + SAMPLE, "--output_dir=%s" % (

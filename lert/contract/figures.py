@@ -12,6 +12,16 @@ from lert.contract import atomic_files
 from lert.contract import script_errors
 
 
+def available():
+  """Whether matplotlib is installed (the TF 1.15 runtime lacks it): a
+  figure beside a table is then left out, with a note."""
+  try:
+    import matplotlib  # noqa: F401
+    return True
+  except ImportError:
+    return False
+
+
 def pyplot():
   """matplotlib.pyplot with the Agg backend."""
   try:
