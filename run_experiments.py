@@ -479,6 +479,14 @@ def run():
   if fine_tunes and not FLAGS.data_dir and FLAGS.tasks and not FLAGS.dry_run:
     raise script_errors.InputError(
         "--data_dir is needed to fine-tune on %s." % ",".join(FLAGS.tasks))
+  for flag, experiment in (("train_sizes", "lowresource"),
+                           ("probe_tagged", "probe"),
+                           ("probe_conllu", "probe")):
+    if getattr(FLAGS, flag) and experiment not in FLAGS.experiment:
+      raise script_errors.InputError(
+          "--%s is for --experiment=%s, which this run does not include "
+          "(--experiment=%s)." % (flag, experiment,
+                                  ",".join(FLAGS.experiment)))
   if "probe" in FLAGS.experiment and not (FLAGS.probe_tagged or
                                           FLAGS.probe_conllu):
     raise script_errors.InputError(

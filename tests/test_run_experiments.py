@@ -550,6 +550,13 @@ def test_the_probe_experiment_probes_each_encoder_and_the_control(tmp_path):
   if figures.available():
     assert (out / "results" / "probe.png").stat().st_size > 1000
 
+  unused = run("--experiment=table7", "--scale=test", "--corpus=" + SAMPLE,
+               "--probe_conllu=%s,%s" % (train, test), "--dry_run",
+               "--output_dir=%s" % (tmp_path / "other"))
+  assert unused.returncode == 1
+  assert unused.stderr.strip().splitlines()[-1] == (
+      "run_experiments.py: error: --probe_conllu is for --experiment=probe, "
+      "which this run does not include (--experiment=table7).")
   refused = run("--experiment=probe", "--scale=test", "--corpus=" + SAMPLE,
                 "--probe_tagged=" + SAMPLE, "--output_dir=%s" % (
                     tmp_path / "other"))
