@@ -290,15 +290,21 @@ def guard_cell(scale, pretrain, records):
                     (pretrain.name, records.name), None)
 
 
+def encoder_of(scale, pretrain, random_flag):
+  """(directory name, flags) of the encoder a cell starts from: the last
+  checkpoint of `pretrain`, or with None random weights (`random_flag`,
+  the from-scratch row: `<model>-scratch`)."""
+  if pretrain is None:
+    return ("%s-scratch" % variants.model_key(scale).rsplit("-", 1)[0],
+            [random_flag])
+  return (os.path.basename(pretrain.directory),
+          ["--init_checkpoint=" + pretrain.done_file[:-len(".index")]])
+
+
 def probe_cell(scale, pretrain, guard):
   """run_probe.py on the encoder of `pretrain` (None: random weights, the
   control) with the probe data of the flags."""
-  if pretrain is None:
-    key = "%s-scratch" % variants.model_key(scale).rsplit("-", 1)[0]
-    start = ["--random_init"]
-  else:
-    key = os.path.basename(pretrain.directory)
-    start = ["--init_checkpoint=" + pretrain.done_file[:-len(".index")]]
+  key, start = encoder_of(scale, pretrain, "--random_init")
   directory = _path("probe", key)
   data = []
   if FLAGS.probe_tagged:
@@ -322,12 +328,7 @@ def finetune_cell(scale, task, seed, pretrain, guard, data, size=None):
   data (of `size` training examples: None, the scale's)."""
   task_recipe = recipe.FINETUNE_TASKS[task]
   length, epochs, learning_rate, batch = recipe.finetune_recipe(scale, task)
-  if pretrain is None:
-    pretrained = "%s-scratch" % variants.model_key(scale).rsplit("-", 1)[0]
-    start = ["--train_from_scratch"]
-  else:
-    pretrained = os.path.basename(pretrain.directory)
-    start = ["--init_checkpoint=" + pretrain.done_file[:-len(".index")]]
+  pretrained, start = encoder_of(scale, pretrain, "--train_from_scratch")
   task_dir = task + ("-n%d" % size if size else "")
   directory = _path("finetune", pretrained, task_dir, "seed-%d" % seed)
   paths = task_data.task_data_paths(FLAGS.output_dir, task, size)
