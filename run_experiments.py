@@ -161,14 +161,21 @@ def _path(*parts):
 
 def plan(corpus_files, corpus_tasks):
   """The cells of the flags' experiments, in order, and the Results the
-  tables read. Cells shared by several experiments appear once."""
+  tables read. Cells shared by several experiments appear once. The
+  fine-tuning cells come last, seed by seed across the variants, so that
+  a run stopped part of the way holds paired comparisons of the seeds it
+  finished."""
   planned, results, seen = [], [], set()
+  finetunes = []
   notes = []
 
-  def add(cell):
+  def add(cell, order=None):
     if cell.done_file not in seen:
       seen.add(cell.done_file)
-      planned.append(cell)
+      if order is None:
+        planned.append(cell)
+      else:
+        finetunes.append((order, cell))
     return cell
 
   variants.check_variant_names(FLAGS.experiment, FLAGS.variants)
@@ -179,7 +186,7 @@ def plan(corpus_files, corpus_tasks):
   if any(name not in ("lowresource", "probe") for name in FLAGS.experiment):
     for task in FLAGS.tasks:
       add(data_cell(base, task, None))
-  for name in FLAGS.experiment:
+  for number, name in enumerate(FLAGS.experiment):
     scale = variants.resolve_scale(base, name)
     chosen, dropped = variants.variants_for(name, corpus_tasks,
                                             FLAGS.variants)
@@ -187,8 +194,9 @@ def plan(corpus_files, corpus_tasks):
     sizes = [None]
     if name == "lowresource":
       sizes = [int(n) for n in FLAGS.train_sizes or scale.train_sizes]
-    for variant in chosen + ([variants.FROM_SCRATCH] if from_scratch and
-                             chosen else []):
+    for index, variant in enumerate(
+        chosen + ([variants.FROM_SCRATCH] if from_scratch and chosen
+                  else [])):
       pretrain = guard = None
       if variant is not variants.FROM_SCRATCH:
         records = add(records_cell(scale, variant.masking, corpus_files))
@@ -199,16 +207,18 @@ def plan(corpus_files, corpus_tasks):
         results.append(Result(name, variant.name, None, None, None,
                               cell.done_file, guard and guard.done_file))
         continue
-      for task in FLAGS.tasks:
+      for task_number, task in enumerate(FLAGS.tasks):
         for size in sizes:
           data = add(data_cell(base, task, size))
           for seed in seeds:
             cell = add(finetune_cell(scale, task, seed, pretrain, guard,
-                                     data, size))
+                                     data, size),
+                       (number, task_number, size or 0, seed, index))
             results.append(Result(name, variant.name, task, size, seed,
                                   cell.done_file,
                                   guard and guard.done_file))
-  return planned, results, notes
+  finetunes.sort(key=lambda item: item[0])
+  return planned + [cell for _, cell in finetunes], results, notes
 
 
 def data_cell(scale, task, size):
