@@ -109,6 +109,10 @@ def define_flags(flag_values=FLAGS):
   define.string("finetuning_flags", "",
                 "More flags for the fine-tuning scripts.")
   define.bool("dry_run", False, "Print every command; run nothing.")
+  define.bool("report", False,
+              "Print the tables of the cells finished so far (per task, "
+              "the seeds finished for every variant); run and write "
+              "nothing, so a run may go on in the directory meanwhile.")
   define.bool("overwrite", False,
               "Redo the finished cells whose settings or inputs changed "
               "(and the cells that depend on them), removing only what "
@@ -384,13 +388,11 @@ def skip_collapsed(guards):
   return skip
 
 
-def write_tables(results, command):
-  """results/<experiment>.md and .tsv (and figure3.png, lowresource.png)
-  from the cells; a variant whose encoder collapsed is a row that says so,
-  and every pre-trained variant's guard figures are tabulated."""
+def experiment_rows(results, tasks):
+  """experiment -> (rows, health) of the finished Results: per variant its
+  row of scores over seeds (or, for a collapsed encoder, the text that says
+  so) and the guard's report of each pre-trained variant."""
   by_experiment = collections.OrderedDict()
-  probed = [r for r in results if r.experiment == "probe"]
-  results = [r for r in results if r.experiment != "probe"]
   for result in results:
     per_variant = by_experiment.setdefault(result.experiment,
                                            collections.OrderedDict())
@@ -406,8 +408,7 @@ def write_tables(results, command):
                                                            metric))
       entry["seeds"][result.seed][result.task, metric, result.size] = (
           tables.percent(metric, metrics[metric]))
-  written = []
-  os.makedirs(_path("results"), exist_ok=True)
+  tabulated = collections.OrderedDict()
   for name, per_variant in by_experiment.items():
     rows, health = [], []
     for variant, entry in per_variant.items():
@@ -419,7 +420,20 @@ def write_tables(results, command):
         continue
       seeds = entry["seeds"]
       rows.append((variant, tables.sized_row(
-          [seeds[s] for s in sorted(seeds)], FLAGS.tasks)))
+          [seeds[s] for s in sorted(seeds)], tasks)))
+    tabulated[name] = rows, health
+  return tabulated
+
+
+def write_tables(results, command):
+  """results/<experiment>.md and .tsv (and figure3.png, lowresource.png)
+  from the cells; a variant whose encoder collapsed is a row that says so,
+  and every pre-trained variant's guard figures are tabulated."""
+  probed = [r for r in results if r.experiment == "probe"]
+  written = []
+  os.makedirs(_path("results"), exist_ok=True)
+  for name, (rows, health) in experiment_rows(
+      [r for r in results if r.experiment != "probe"], FLAGS.tasks).items():
     markdown, tsv = tables.format_tables(
         variants.EXPERIMENTS[name].title, rows, command, health)
     atomic_files.write_text(_path("results", name + ".md"), markdown)
@@ -441,9 +455,37 @@ def write_tables(results, command):
   return written
 
 
-def write_probe_tables(probed, command):
-  """results/probe.md, .tsv and .png: each task's probe accuracy by
-  variant and layer (a collapsed variant is a row that says so)."""
+def report(results):
+  """--report: prints the tables of what has finished so far, without
+  running or writing anything (a run may hold the directory meanwhile): per
+  experiment and task, the seeds finished for every variant."""
+  def done(result):
+    return os.path.exists(result.path) or collapsed(result.guard)
+
+  for name in FLAGS.experiment:
+    if name == "probe":
+      probed = [r for r in results if r.experiment == "probe" and done(r)]
+      if probed:
+        print(probe_comparison(probed, None)[0])
+      continue
+    for task in FLAGS.tasks:
+      mine = [r for r in results if (r.experiment, r.task) == (name, task)]
+      seeds = sorted({r.seed for r in mine if all(
+          done(o) for o in mine if o.seed == r.seed)})
+      title = "%s: %s, seeds %s of %d finished" % (
+          variants.EXPERIMENTS[name].title, task,
+          ",".join(str(n) for n in seeds) or "none",
+          len({r.seed for r in mine}))
+      if not seeds:
+        print("## %s\n" % title)
+        continue
+      rows, health = experiment_rows([r for r in mine if r.seed in seeds],
+                                     [task])[name]
+      print(tables.format_tables(title, rows, None, health)[0])
+
+
+def probe_comparison(probed, command):
+  """(Markdown, TSV, runs) of the finished probe cells."""
   from lert.probing import probe_tables
   runs = []
   for result in probed:
@@ -456,6 +498,14 @@ def write_probe_tables(probed, command):
           result.path)))
   markdown, tsv = probe_tables.format_comparison(
       variants.EXPERIMENTS["probe"].title, runs, command)
+  return markdown, tsv, runs
+
+
+def write_probe_tables(probed, command):
+  """results/probe.md, .tsv and .png: each task's probe accuracy by
+  variant and layer (a collapsed variant is a row that says so)."""
+  from lert.probing import probe_tables
+  markdown, tsv, runs = probe_comparison(probed, command)
   paths = [_path("results", "probe" + ext) for ext in (".md", ".tsv",
                                                         ".png")]
   atomic_files.write_text(paths[0], markdown)
@@ -522,6 +572,9 @@ def run():
         "No variant of %s can be trained on this corpus (its tags: %s)."
         % (",".join(FLAGS.experiment),
            ",".join(corpus_tasks) or "none"))
+  if FLAGS.report:
+    report(results)
+    return
   # Every mistake that a cell would meet is found before the first cell.
   cells.check_cell_flags(planned, check_devices=not FLAGS.dry_run)
   if FLAGS.dry_run:

@@ -470,6 +470,20 @@ def test_a_collapsed_encoder_is_a_row_that_says_so_and_is_not_fine_tuned(
       guard["mlm_loss"], guard["unigram_entropy"],
       guard["final_layer_cosine"]) in markdown
 
+  # --report prints the tables of the finished cells, writing nothing.
+  reported = run(*(args + ["--report"]))
+  assert reported.returncode == 0, reported.stderr[-3000:]
+  assert "chnsenticorp, seeds 1 of 1 finished" in reported.stdout
+  assert "| MLM | collapsed (final-layer cosine" in reported.stdout
+  assert "| from scratch | %.2f ± 0.00 |" % (100 * accuracy) in (
+      reported.stdout)
+  scores = out / "finetune" / "tiny-scratch" / "chnsenticorp" / "seed-1" / (
+      "eval_results.txt")
+  scores.rename(scores.with_suffix(".moved"))
+  partial = run(*(args + ["--report"]))
+  assert "chnsenticorp, seeds none of 1 finished" in partial.stdout
+  scores.with_suffix(".moved").rename(scores)
+
   # A directory of the runner before the guard: refused as a whole.
   record = json.loads((out / "lert_run.json").read_text())
   record["settings"].pop("collapse_guard")
