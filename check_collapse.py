@@ -41,6 +41,7 @@ from lert.contract import script_flags
 from lert.model import checkpoint_health
 from lert.model import collapse_guard
 from lert.running import checkpoints
+from lert.running import input_pipeline
 import modeling
 
 FLAGS = flags.FLAGS
@@ -76,7 +77,8 @@ def define_flags(flag_values=FLAGS):
 
 
 def main(_):
-  script_errors.run_reporting_errors(run, "check_collapse.py")
+  script_errors.run_reporting_errors(run, "check_collapse.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 def run():

@@ -50,6 +50,7 @@ from lert.probing import probe_data
 from lert.probing import probe_tables
 from lert.probing import probes
 from lert.running import checkpoints
+from lert.running import input_pipeline
 import modeling
 import tokenization
 
@@ -126,7 +127,8 @@ OUTPUTS = ("probe.md", "probe.tsv", "probe.png")
 
 
 def main(_):
-  script_errors.run_reporting_errors(run, "run_probe.py")
+  script_errors.run_reporting_errors(run, "run_probe.py",
+                                     input_pipeline.tensorflow_problem)
 
 
 def wanted_tasks():

@@ -16,6 +16,7 @@ import tensorflow.compat.v1 as tf
 from conftest import run_script
 from conftest import tiny_config
 from conftest import write_config
+from lert.contract import script_errors
 from lert.model import checkpoint_health
 from lert.model import collapse_guard
 from lert.running import input_pipeline
@@ -209,3 +210,13 @@ def test_run_pretraining_do_eval_reports_the_guard(tmp_path):
   assert values["collapse_guard"] == report.verdict
   assert "Collapse guard: " + report.verdict in result.stderr
   assert os.path.exists(checkpoint + ".index")
+
+
+def test_a_file_that_is_not_records_is_one_line(tmp_path):
+  path = tmp_path / "notes.txt"
+  path.write_text(u"not a record\n")
+  with pytest.raises(script_errors.InputError) as error:
+    checkpoint_health.record_lengths(str(path))
+  assert str(error.value).startswith(
+      "%s: record 1 cannot be read (not a TFRecord file of "
+      "create_pretraining_data.py, or cut short?)" % path)
