@@ -218,5 +218,5 @@ def test_a_file_that_is_not_records_is_one_line(tmp_path):
   with pytest.raises(script_errors.InputError) as error:
     checkpoint_health.record_lengths(str(path))
   assert str(error.value).startswith(
-      "%s: record 1 cannot be read (not a TFRecord file of "
-      "create_pretraining_data.py, or cut short?)" % path)
+      "%s: record 1: not a readable TFRecord (truncated or corrupt?): " %
+      path)

@@ -30,7 +30,7 @@ Sample = collections.namedtuple("Sample", ["examples", "entropy_records",
 
 def record_lengths(path):
   """(sequence length, predictions per sequence) of the first record."""
-  for serialized in collapse_guard.read_records(path):
+  for _, serialized in input_pipeline.read_records(path):
     feature = tf.train.Example.FromString(serialized).features.feature
     if "input_ids" not in feature or "masked_lm_positions" not in feature:
       raise script_errors.InputError(

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from lert.contract import script_errors
+from lert.running import input_pipeline
 
 # A final layer whose token states have a mean pairwise cosine at or above
 # this is collapsed (the collapsed +NER of issue 34: 1.0000; healthy tiny
@@ -87,20 +88,6 @@ def cosine_metric(unit_sums, counts):
   return value, update_value
 
 
-def read_records(path):
-  """The serialized records of a TFRecord file; a file that is not one,
-  or is cut short, is an InputError naming it."""
-  number = 0
-  try:
-    for number, serialized in enumerate(tf.io.tf_record_iterator(path), 1):
-      yield serialized
-  except tf.errors.DataLossError as e:
-    raise script_errors.InputError(
-        "%s: record %d cannot be read (not a TFRecord file of "
-        "create_pretraining_data.py, or cut short?): %s" % (
-            path, number + 1, e.message.splitlines()[0]))
-
-
 def masked_token_counts(input_files, max_records=None):
   """(id -> count, records read) of the masked tokens (weight > 0) of
   TFRecord files written by create_pretraining_data.py: the first
@@ -108,7 +95,7 @@ def masked_token_counts(input_files, max_records=None):
   counts = collections.Counter()
   read = 0
   for path in input_files:
-    for number, serialized in enumerate(read_records(path), 1):
+    for number, serialized in input_pipeline.read_records(path):
       if max_records is not None and read >= max_records:
         return counts, read
       feature = tf.train.Example.FromString(serialized).features.feature

@@ -143,25 +143,19 @@ def check_input_files(input_files, required, optional=None,
   checked = []
   for path in input_files:
     number = 0
-    try:
-      for record in tf.io.tf_record_iterator(path):
-        number += 1
-        features = tf.train.Example.FromString(record).features.feature
-        if number == 1 or all_records:
-          present = _check_record("%s: record %d" % (path, number), features,
-                                  required, optional, value_ranges)
-        if number == 1:
-          checked.append(path)
-          for name in present:
-            present_in[name].append(path)
-        if visit is not None:
-          visit(path, number, features)
-        if not all_records and number >= (visit_records if visit else 1):
-          break
-    except tf.errors.OpError as e:
-      raise script_errors.InputError(
-          "%s: record %d: not a readable TFRecord (truncated "
-          "or corrupt?): %s" % (path, number + 1, e.message))
+    for number, record in read_records(path):
+      features = tf.train.Example.FromString(record).features.feature
+      if number == 1 or all_records:
+        present = _check_record("%s: record %d" % (path, number), features,
+                                required, optional, value_ranges)
+      if number == 1:
+        checked.append(path)
+        for name in present:
+          present_in[name].append(path)
+      if visit is not None:
+        visit(path, number, features)
+      if not all_records and number >= (visit_records if visit else 1):
+        break
     if not number:
       tf.logging.warning("Input file %s holds no record.", path)
   if not checked:
@@ -176,6 +170,21 @@ def check_input_files(input_files, required, optional=None,
           "Feature %r is in %s but not in %s: mix no files of "
           "different formats." % (name, paths[0], missing[0]))
   return sorted(present_in)
+
+
+def read_records(path):
+  """Yields (number, serialized record) of a TFRecord file, from 1; a file
+  that is not one, or is truncated or corrupt, is an InputError naming it
+  and the record."""
+  number = 0
+  try:
+    for record in tf.io.tf_record_iterator(path):
+      number += 1
+      yield number, record
+  except tf.errors.OpError as e:
+    raise script_errors.InputError(
+        "%s: record %d: not a readable TFRecord (truncated "
+        "or corrupt?): %s" % (path, number + 1, e.message))
 
 
 def find_unreadable_record(input_files):
