@@ -375,6 +375,14 @@ def collapsed(guard_file):
   return report if report["collapsed"] else None
 
 
+def collapsed_row(report):
+  """A table's row for an encoder whose guard `report` says it collapsed:
+  the text that says so, with the figures; None for any other."""
+  if report and report["collapsed"]:
+    return "collapsed (%s)" % tables.show_guard(report)
+  return None
+
+
 def skip_collapsed(guards):
   """run_cells' `skip`: a fine-tuning cell of a collapsed encoder is not
   run (its table row says collapsed)."""
@@ -396,10 +404,12 @@ def experiment_rows(results, tasks):
   for result in results:
     per_variant = by_experiment.setdefault(result.experiment,
                                            collections.OrderedDict())
-    entry = per_variant.setdefault(result.variant, {
-        "guard": result.guard and cells.read_guard(result.guard),
-        "seeds": collections.defaultdict(dict)})
-    if entry["guard"] and entry["guard"]["collapsed"]:
+    if result.variant not in per_variant:
+      per_variant[result.variant] = {
+          "guard": result.guard and cells.read_guard(result.guard),
+          "seeds": collections.defaultdict(dict)}
+    entry = per_variant[result.variant]
+    if collapsed_row(entry["guard"]):
       continue
     metrics = tables.read_metrics(result.path)
     for metric in recipe.FINETUNE_TASKS[result.task].metrics:
@@ -414,9 +424,8 @@ def experiment_rows(results, tasks):
     for variant, entry in per_variant.items():
       if entry["guard"]:
         health.append((variant, entry["guard"]))
-      if entry["guard"] and entry["guard"]["collapsed"]:
-        rows.append((variant, "collapsed (%s)" % tables.show_guard(
-            entry["guard"])))
+      if collapsed_row(entry["guard"]):
+        rows.append((variant, collapsed_row(entry["guard"])))
         continue
       seeds = entry["seeds"]
       rows.append((variant, tables.sized_row(
@@ -490,12 +499,8 @@ def probe_comparison(probed, command):
   runs = []
   for result in probed:
     guard = result.guard and cells.read_guard(result.guard)
-    if guard and guard["collapsed"]:
-      runs.append((result.variant, "collapsed (%s)" % tables.show_guard(
-          guard)))
-    else:
-      runs.append((result.variant, probe_tables.read_probe_tsv(
-          result.path)))
+    runs.append((result.variant, collapsed_row(guard) or
+                 probe_tables.read_probe_tsv(result.path)))
   markdown, tsv = probe_tables.format_comparison(
       variants.EXPERIMENTS["probe"].title, runs, command)
   return markdown, tsv, runs
