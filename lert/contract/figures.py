@@ -36,6 +36,9 @@ def pyplot():
 
 
 def save_figure(figure, path):
-  """Writes `figure` to `path` as a PNG, atomically."""
+  """Lays `figure` out, writes it to `path` as a PNG, atomically, and
+  closes it."""
+  figure.tight_layout()
   with atomic_files.atomic_path(path) as temporary:
     figure.savefig(temporary, format="png", dpi=120)
+  pyplot().close(figure)

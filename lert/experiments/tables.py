@@ -245,9 +245,7 @@ def draw_curve(path, rows, tasks):
     axis.set_xlabel("training examples")
   axes[0][0].set_ylabel("score (mean ± std over seeds)")
   axes[0][0].legend(fontsize="small")
-  figure.tight_layout()
   figures.save_figure(figure, path)
-  plt.close(figure)
 
 
 def draw_figure3(path, rows):
@@ -268,6 +266,4 @@ def draw_figure3(path, rows):
   axes.set_ylabel("score (mean over seeds)")
   axes.legend(fontsize="small", ncol=len(rows), loc="upper center",
               bbox_to_anchor=(0.5, -0.12), frameon=False)
-  figure.tight_layout()
   figures.save_figure(figure, path)
-  plt.close(figure)

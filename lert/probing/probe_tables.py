@@ -12,6 +12,7 @@ import collections
 import io
 
 from lert.contract import figures
+from lert.probing import probes
 
 
 def layer_name(layer):
@@ -72,14 +73,11 @@ def draw_probes(path, title, results):
   axis.set_title(title if len(title) < 60 else "..." + title[-57:],
                  fontsize="small")
   axis.legend(fontsize="small")
-  figure.tight_layout()
   figures.save_figure(figure, path)
-  plt.close(figure)
 
 
 def read_probe_tsv(path):
   """The probes.ProbeResult list of a probe.tsv (format_probe_tables')."""
-  from lert.probing import probes
   with io.open(path, encoding="utf-8") as f:
     lines = f.read().splitlines()
   results = []
@@ -151,6 +149,4 @@ def draw_comparison(path, runs):
     axis.set_xlabel("layer (0: embeddings)")
   axes[0][0].set_ylabel("probe accuracy (%)")
   axes[0][0].legend(fontsize="small")
-  figure.tight_layout()
   figures.save_figure(figure, path)
-  plt.close(figure)
